@@ -1,0 +1,182 @@
+"""The book's two-layer net as a ``torch.nn.Module``, with gradients by autograd.
+
+Reference: Deep Learning from Scratch, ch. 4/5 (the same net as ``impl_numpy``).
+
+Layout: the book (and ``impl_numpy``) keeps ``W1`` as (input, hidden) and
+computes ``x @ W1``; ``nn.Linear`` keeps ``weight`` as (out, in) and computes
+``x @ weight.T``. So ``fc1.weight = W1.T`` and ``fc2.weight = W2.T``: the
+transpose happens in :meth:`TorchTwoLayerNet.from_params` on the way in and in
+:meth:`TorchTwoLayerNet.export_params` / :meth:`gradient` on the way out, and
+nowhere else.
+
+The loss is ``F.cross_entropy`` on the logits: the exact mean cross-entropy
+(log-sum-exp), the same function the numpy net's ``loss`` and ``gradient`` use.
+
+Usage::
+
+    net = TorchTwoLayerNet.from_params(params, activation="sigmoid", device="auto", dtype="float64")
+    grads = net.gradient(x, t)   # dict of numpy arrays, book layout
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from impl_numpy import checks
+
+DTYPES = {"float64": torch.float64, "float32": torch.float32}
+DEVICES = ("auto", "cpu", "cuda", "mps")
+
+
+def resolve_dtype(dtype: str | torch.dtype | np.dtype | type) -> torch.dtype:
+    """``"float64"``/``"float32"`` (or the numpy/torch dtype of that name) as a torch dtype."""
+    if isinstance(dtype, torch.dtype):
+        name = str(dtype).removeprefix("torch.")
+    else:
+        try:
+            name = np.dtype(dtype).name
+        except TypeError:
+            name = str(dtype)
+    if name not in DTYPES:
+        raise checks.ConfigError(f"unknown dtype {dtype!r}; choose one of {', '.join(DTYPES)}")
+    return DTYPES[name]
+
+
+def mps_available() -> bool:
+    backend = getattr(torch.backends, "mps", None)
+    return bool(backend is not None and backend.is_available())
+
+
+def available_devices() -> list[str]:
+    """The devices this torch can use here, CPU first."""
+    found = ["cpu"]
+    if torch.cuda.is_available():
+        found.append("cuda")
+    if mps_available():
+        found.append("mps")
+    return found
+
+
+def resolve_device(device: str, dtype: torch.dtype = torch.float64) -> torch.device:
+    """``"auto"`` picks CUDA, then MPS, then CPU; a named device must exist."""
+    if device not in DEVICES:
+        raise checks.ConfigError(f"unknown device {device!r}; choose one of {', '.join(DEVICES)}")
+    if device == "auto":
+        device = "cuda" if torch.cuda.is_available() else "mps" if mps_available() and dtype != torch.float64 else "cpu"
+    if device == "cuda" and not torch.cuda.is_available():
+        raise checks.ConfigError("device 'cuda' requested but torch sees no CUDA device here")
+    if device == "mps":
+        if not mps_available():
+            raise checks.ConfigError("device 'mps' requested but torch sees no MPS device here")
+        if dtype == torch.float64:
+            raise checks.ConfigError("device 'mps' does not support float64; use --dtype float32")
+    return torch.device(device)
+
+
+class TorchTwoLayerNet(nn.Module):
+    """``fc1 -> sigmoid | relu -> fc2`` giving logits; ``fc*.weight`` is (out, in)."""
+
+    def __init__(
+        self,
+        input_size: int,
+        hidden_size: int,
+        output_size: int,
+        *,
+        activation: str = "sigmoid",
+        device: str = "auto",
+        dtype: str | torch.dtype = "float64",
+    ) -> None:
+        super().__init__()
+        self.activation = checks.check_activation(activation)
+        self.dtype = resolve_dtype(dtype)
+        self.device = resolve_device(device, self.dtype)
+        self.input_size, self.hidden_size, self.output_size = input_size, hidden_size, output_size
+        kw = {"device": self.device, "dtype": self.dtype}
+        self.fc1 = nn.Linear(input_size, hidden_size, **kw)
+        self.act = nn.Sigmoid() if activation == "sigmoid" else nn.ReLU()
+        self.fc2 = nn.Linear(hidden_size, output_size, **kw)
+
+    @classmethod
+    def from_params(
+        cls,
+        params: Mapping[str, np.ndarray],
+        *,
+        activation: str = "sigmoid",
+        device: str = "auto",
+        dtype: str | torch.dtype = "float64",
+    ) -> TorchTwoLayerNet:
+        """A net holding a copy of book-layout numpy ``params`` (W1 (D, H) becomes fc1.weight (H, D))."""
+        p = checks.check_params(params)
+        (d, h), c = p["W1"].shape, p["W2"].shape[1]
+        net = cls(d, h, c, activation=activation, device=device, dtype=dtype)
+        net.load_params(p)
+        return net
+
+    @torch.no_grad()
+    def load_params(self, params: Mapping[str, np.ndarray]) -> None:
+        """Copy book-layout numpy params into the module (transposing W1, W2)."""
+        p = checks.check_params(params)
+        self.fc1.weight.copy_(torch.from_numpy(np.ascontiguousarray(p["W1"].T)))  # (H, D) <- (D, H).T
+        self.fc1.bias.copy_(torch.from_numpy(p["b1"]))
+        self.fc2.weight.copy_(torch.from_numpy(np.ascontiguousarray(p["W2"].T)))  # (C, H) <- (H, C).T
+        self.fc2.bias.copy_(torch.from_numpy(p["b2"]))
+
+    def export_params(self) -> dict[str, np.ndarray]:
+        """Book-layout float64 numpy copies: W1 (D, H), b1 (H,), W2 (H, C), b2 (C,)."""
+        return self._book_layout(
+            self.fc1.weight.detach(), self.fc1.bias.detach(), self.fc2.weight.detach(), self.fc2.bias.detach()
+        )
+
+    @staticmethod
+    def _book_layout(w1: torch.Tensor, b1: torch.Tensor, w2: torch.Tensor, b2: torch.Tensor) -> dict[str, np.ndarray]:
+        def host(a: torch.Tensor) -> np.ndarray:
+            return a.to("cpu", torch.float64).numpy().copy()
+
+        return {"W1": host(w1.T), "b1": host(b1), "W2": host(w2.T), "b2": host(b2)}  # (out, in).T -> (in, out)
+
+    # -- inputs ------------------------------------------------------------------------
+    def to_device_batch(self, x: object, t: object) -> tuple[torch.Tensor, torch.Tensor]:
+        """Validate a numpy batch and move it to this net's device and dtype (labels as int64 indices)."""
+        xa, ta = checks.check_batch(x, t, self.input_size, self.output_size)
+        xt = torch.as_tensor(xa).to(self.device, self.dtype)
+        tt = torch.as_tensor(ta.astype(np.int64)).to(self.device)
+        return xt, tt
+
+    # -- forward -----------------------------------------------------------------------
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Logits (N, C) for ``x`` (N, D) already on the device."""
+        return self.fc2(self.act(self.fc1(x)))
+
+    def loss(self, x: object, t: object) -> float:
+        """Exact mean cross-entropy, as a Python float."""
+        xt, tt = self.to_device_batch(x, t)
+        with torch.no_grad():
+            return float(F.cross_entropy(self(xt), tt))
+
+    def accuracy(self, x: object, t: object) -> float:
+        xt, tt = self.to_device_batch(x, t)
+        with torch.no_grad():
+            return float((self(xt).argmax(dim=1) == tt).to(torch.float64).mean())
+
+    def gradient(self, x: object, t: object) -> dict[str, np.ndarray]:
+        """Autograd gradient of :meth:`loss` as float64 numpy arrays in book layout."""
+        xt, tt = self.to_device_batch(x, t)
+        w = [self.fc1.weight, self.fc1.bias, self.fc2.weight, self.fc2.bias]
+        loss = F.cross_entropy(self(xt), tt)
+        g = torch.autograd.grad(loss, w)
+        return self._book_layout(*g)
+
+    # -- training ----------------------------------------------------------------------
+    def train_step(self, x: torch.Tensor, t: torch.Tensor, learning_rate: float) -> torch.Tensor:
+        """One SGD step on a device batch; returns the pre-update loss as a 0-d tensor (no host sync)."""
+        w = [self.fc1.weight, self.fc1.bias, self.fc2.weight, self.fc2.bias]
+        loss = F.cross_entropy(self(x), t)
+        g = torch.autograd.grad(loss, w)
+        with torch.no_grad():
+            torch._foreach_add_(w, g, alpha=-learning_rate)
+        return loss.detach()
