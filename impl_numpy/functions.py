@@ -24,18 +24,17 @@ import numpy as np
 def sigmoid(a: np.ndarray) -> np.ndarray:
     """Logistic function ``1 / (1 + exp(-a))`` without overflow or warnings.
 
-    Each branch only ever exponentiates a non-positive number, so ``exp`` never
-    overflows for large ``|a|``, and small results keep full relative precision.
+    Only ``exp(-|a|) <= 1`` is ever computed (for complex ``a``, the sign of the
+    real part decides), so nothing overflows for large ``|a|``, and for very
+    negative ``a`` the result ``e / (1 + e)`` keeps full relative precision.
     """
     a = np.asarray(a)
     if a.dtype.kind not in "fc":
         a = a.astype(np.float64)
-    out = np.empty_like(a)
-    pos = a.real >= 0
-    out[pos] = 1.0 / (1.0 + np.exp(-a[pos]))  # exp(-a) <= 1
-    e = np.exp(a[~pos])  # exp(a) < 1
-    out[~pos] = e / (1.0 + e)
-    return out
+    neg = a.real < 0
+    e = np.exp(np.where(neg, a, -a))  # exp(-|a|), in (0, 1]
+    s = 1.0 / (1.0 + e)
+    return np.where(neg, e * s, s)
 
 
 def relu(a: np.ndarray) -> np.ndarray:

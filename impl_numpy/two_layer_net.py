@@ -16,13 +16,14 @@ Usage::
 
 from __future__ import annotations
 
+import numbers
 from collections.abc import Mapping
 
 import numpy as np
 
 from impl_numpy import checks
 from impl_numpy.functions import cross_entropy, cross_entropy_error, relu, sigmoid, softmax
-from impl_numpy.gradient import numerical_gradient
+from impl_numpy.gradient import numerical_gradient, numerical_gradient_at
 from impl_numpy.layers import Affine, Relu, Sigmoid, SoftmaxWithLoss
 
 
@@ -40,7 +41,7 @@ def init_params(
     W2 (hidden_size, output_size), b2 (output_size,)
     """
     for name, size in (("input_size", input_size), ("hidden_size", hidden_size), ("output_size", output_size)):
-        if int(size) != size or size < 1:
+        if isinstance(size, bool) or not isinstance(size, numbers.Integral) or size < 1:
             raise checks.ShapeError(f"{name} must be a positive integer, got {size!r}")
     rng = np.random.default_rng(seed)
     return {
@@ -98,7 +99,10 @@ class TwoLayerNet:
 
     def _setup(self, params: Mapping[str, np.ndarray], activation: str, dtype: np.dtype | type | str) -> None:
         self.activation = checks.check_activation(activation)
-        dt = np.dtype(dtype)
+        try:
+            dt = np.dtype(dtype)
+        except TypeError:
+            raise checks.ConfigError(f"unknown dtype {dtype!r}; use a float dtype such as float64") from None
         if dt.kind not in "fc":
             raise checks.DtypeError(f"the net's dtype must be a float (or complex) dtype, got {dt}")
         self.dtype = dt
@@ -158,6 +162,18 @@ class TwoLayerNet:
             return cross_entropy(self._predict(x), t)
 
         return {k: numerical_gradient(f, self.params[k], h) for k in checks.PARAM_NAMES}
+
+    def numerical_gradient_at(
+        self, x: np.ndarray, t: np.ndarray, entries: Mapping[str, np.ndarray], h: float = 1e-4
+    ) -> dict[str, np.ndarray]:
+        """The book's loop on some entries only: ``entries[name]`` holds flat indices into that param."""
+        x, t = self._check(x, t)
+        x = self._cast(x)
+
+        def f(_: np.ndarray) -> float:
+            return cross_entropy(self._predict(x), t)
+
+        return {k: numerical_gradient_at(f, self.params[k], np.asarray(idx), h) for k, idx in entries.items()}
 
     def gradient(self, x: np.ndarray, t: np.ndarray) -> dict[str, np.ndarray]:
         """Backprop through the layers: the exact gradient of :meth:`loss`, book layout."""

@@ -1,0 +1,138 @@
+"""The run's configuration: one dataclass, filled from the command line.
+
+Defaults reproduce the book's ``train_neuralnet.py`` (hidden 50, batch 100,
+learning rate 0.1, 10,000 iterations, init std 0.01) on the bundled digits.
+This module imports only the standard library, so the command line can be
+parsed and thread counts set before numpy or torch start.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+from dataclasses import dataclass, field
+
+SECTIONS = ("gradients", "trajectory", "timing")
+DATASETS = ("digits", "synthetic", "mnist")
+ACTIVATIONS = ("sigmoid", "relu")
+DTYPES = ("float64", "float32")
+DEVICES = ("auto", "cpu", "cuda", "mps")
+
+
+class UsageError(ValueError):
+    """A bad command-line option (exit status 2)."""
+
+
+@dataclass
+class RunConfig:
+    dataset: str = "digits"  # digits | synthetic | mnist
+    data_dir: str | None = None  # MNIST directory (else $DLFS_MNIST_DIR)
+    activation: str = "sigmoid"  # sigmoid (book ch. 4) | relu (ch. 5)
+    hidden_size: int = 50  # book: 50
+    batch_size: int = 100  # book: 100
+    learning_rate: float = 0.1  # book: 0.1
+    iters: int = 10_000  # book: iters_num = 10000
+    numerical_iters: int = 10  # training steps run with the (slow) numerical gradient
+    weight_init_std: float = 0.01  # book: 0.01 * randn
+    h: float = 1e-4  # central-difference step, book: 1e-4
+    seed: int = 0  # initial weights and the batch stream
+    dtype: str = "float64"  # dtype of backprop and autograd (numerical is always float64)
+    device: str = "auto"  # torch device(s): auto = cpu plus every accelerator present
+    threads: int = field(default_factory=lambda: os.cpu_count() or 1)  # BLAS / torch threads
+    only: tuple[str, ...] = SECTIONS  # which sections to run
+    full: bool = False  # time the book's numerical loop on all P parameters, not a sample
+    sample: int = 200  # parameters sampled when timing the book's numerical loop
+    json_path: str | None = None  # write the JSON report here
+    markdown_path: str | None = None  # write the report as Markdown here
+    csv_dir: str | None = None  # write one CSV per table into this directory
+    quiet: bool = False  # print only the final verdict line
+    progress: bool = True  # tqdm bars on long phases (only when stderr is a terminal)
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse that raises instead of printing usage and exiting."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        raise UsageError(message)
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
+    return value
+
+
+def _non_negative_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected an integer >= 0, got {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"expected an integer >= 0, got {text!r}")
+    return value
+
+
+def _positive_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive number, got {text!r}") from None
+    if not (value > 0 and value < float("inf")):
+        raise argparse.ArgumentTypeError(f"expected a positive finite number, got {text!r}")
+    return value
+
+
+def _sections(text: str) -> tuple[str, ...]:
+    names = tuple(s.strip() for s in text.split(",") if s.strip())
+    unknown = [s for s in names if s not in SECTIONS]
+    if unknown or not names:
+        raise argparse.ArgumentTypeError(f"unknown section(s) {unknown or text!r}; choose from {', '.join(SECTIONS)}")
+    return tuple(s for s in SECTIONS if s in names)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    d = RunConfig()
+    p = _Parser(
+        prog="python -m compare.run",
+        description="Check that numpy's numerical gradient, numpy's backprop and PyTorch's autograd agree "
+        "from shared weights, on one batch and along a training run, and time them.",
+    )
+    data = p.add_argument_group("data and model")
+    data.add_argument("--dataset", choices=DATASETS, default=d.dataset, help="default: %(default)s (bundled)")
+    data.add_argument("--data-dir", help="MNIST directory with the four IDX files (else $DLFS_MNIST_DIR)")
+    data.add_argument("--activation", choices=ACTIVATIONS, default=d.activation, help="default: %(default)s")
+    data.add_argument("--hidden-size", type=_positive_int, default=d.hidden_size, help="default: %(default)s")
+    train = p.add_argument_group("training (the book's scheme)")
+    train.add_argument("--batch-size", type=_positive_int, default=d.batch_size, help="default: %(default)s")
+    train.add_argument("--learning-rate", "--lr", type=_positive_float, default=d.learning_rate)
+    train.add_argument("--iters", type=_positive_int, default=d.iters, help="default: %(default)s")
+    train.add_argument(
+        "--numerical-iters",
+        type=_non_negative_int,
+        default=d.numerical_iters,
+        help="steps trained with the numerical gradient (default: %(default)s; 0 skips)",
+    )
+    train.add_argument("--seed", type=_non_negative_int, default=d.seed, help="weights and batch stream")
+    run = p.add_argument_group("where and how")
+    run.add_argument("--dtype", choices=DTYPES, default=d.dtype, help="backprop/autograd dtype")
+    run.add_argument("--device", choices=DEVICES, default=d.device, help="torch device (default: %(default)s)")
+    run.add_argument("--threads", type=_positive_int, default=d.threads, help="default: all cores (%(default)s)")
+    run.add_argument("--only", type=_sections, default=d.only, help="comma list of " + ",".join(SECTIONS))
+    run.add_argument("--full", action="store_true", help="time the book's numerical loop on every parameter")
+    out = p.add_argument_group("output")
+    out.add_argument("--json", dest="json_path", metavar="PATH", help="write the JSON report (atomically)")
+    out.add_argument("--markdown", dest="markdown_path", metavar="PATH", help="write the report as Markdown")
+    out.add_argument("--csv", dest="csv_dir", metavar="DIR", help="write one CSV per table into DIR")
+    out.add_argument("--quiet", action="store_true", help="print only the verdict")
+    out.add_argument("--no-progress", dest="progress", action="store_false", help="no progress bars")
+    return p
+
+
+def parse_args(argv: list[str] | None = None) -> RunConfig:
+    """Parse the command line into a :class:`RunConfig`; raise :class:`UsageError` on bad options."""
+    ns = build_parser().parse_args(argv)
+    return RunConfig(**vars(ns))

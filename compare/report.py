@@ -1,0 +1,290 @@
+"""Rendering the report: text (terminal), Markdown, JSON and CSV; atomic writes.
+
+Every file is written to a temporary file in the target directory and moved
+into place with ``os.replace``, so a reader never sees half a report and an
+interrupted run leaves the old file (or none) behind.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import math
+import os
+import tempfile
+from pathlib import Path
+
+from tabulate import tabulate
+
+from compare.timer import format_seconds
+
+SCHEMA_VERSION = 1
+MAX_EPOCH_ROWS = 12  # accuracy records shown in the text report (all are in JSON / CSV)
+
+
+class OutputError(OSError):
+    """An output path that cannot be written."""
+
+
+# -- atomic files ------------------------------------------------------------------------------
+
+
+def check_writable(path: str | os.PathLike[str], *, directory: bool = False) -> None:
+    """Fail now (before any work) if ``path`` cannot be written; creates a ``--csv`` directory."""
+    target = Path(path)
+    folder = target if directory else target.parent
+    try:
+        if directory:
+            folder.mkdir(parents=True, exist_ok=True)
+        elif target.is_dir():
+            raise OutputError(f"cannot write {target}: it is a directory")
+        fd, probe = tempfile.mkstemp(dir=folder or ".", prefix=".probe-")
+        os.close(fd)
+        os.unlink(probe)
+    except OutputError:
+        raise
+    except OSError as e:
+        raise OutputError(f"cannot write {target}: {e.strerror or e}") from None
+
+
+def write_atomic(path: str | os.PathLike[str], text: str) -> None:
+    """Write ``text`` to ``path`` via a temporary file in the same directory and ``os.replace``."""
+    target = Path(path)
+    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="") as f:
+            f.write(text)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, target)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise
+
+
+def _json_safe(value: object) -> object:
+    """NaN and infinities become null (strict JSON has no such numbers)."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {k: _json_safe(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_json_safe(v) for v in value]
+    return value
+
+
+def to_json(report: dict) -> str:
+    return json.dumps(_json_safe(report), indent=2, allow_nan=False) + "\n"
+
+
+# -- tables --------------------------------------------------------------------------------------
+
+
+def _e(v: float | None) -> str:
+    return "-" if v is None or (isinstance(v, float) and math.isnan(v)) else f"{v:.2e}"
+
+
+def _ok(flag: bool) -> str:
+    return "ok" if flag else "FAIL"
+
+
+def gradient_table(section: dict) -> tuple[list[str], list[list[object]]]:
+    head = ["A", "B", "param", "max abs", "max rel", "rtol", "worst index", "A value", "B value", "kinks", ""]
+    rows = [
+        [
+            r["method_a"],
+            r["method_b"],
+            r["param"],
+            _e(r["max_abs"]),
+            _e(r["max_rel"]),
+            _e(r["rtol"]),
+            str(tuple(r["index"])),
+            f"{r['a_value']:.6g}",
+            f"{r['b_value']:.6g}",
+            r["kinks"] or "",
+            _ok(r["ok"]),
+        ]
+        for r in section["rows"]
+    ]
+    return head, rows
+
+
+def trajectory_table(section: dict) -> tuple[list[str], list[list[object]]]:
+    head = ["A", "B", "steps", "loss max abs", "loss max rel", "rtol", "first bad step", "acc Δ max", "weights rel", ""]
+    rows = [
+        [
+            p["method_a"],
+            p["method_b"],
+            p["steps"],
+            _e(p["max_abs"]),
+            _e(p["max_rel"]),
+            _e(p["rtol"]),
+            "-" if p["first_bad_step"] is None else p["first_bad_step"],
+            f"{p['acc_max_diff']:.4f}",
+            _e(p["weights_max_rel"]),
+            _ok(p["ok"]),
+        ]
+        for p in section["pairs"]
+    ]
+    return head, rows
+
+
+def accuracy_table(section: dict) -> tuple[list[str], list[list[object]], int]:
+    """Accuracy records of the full-length runs side by side (a sample when there are many)."""
+    runs = [r for r in section["runs"] if r["eval_steps"]]
+    longest = max((len(r["eval_steps"]) for r in runs), default=0)
+    runs = [r for r in runs if len(r["eval_steps"]) == longest]
+    if not runs:
+        return [], [], 0
+    steps = runs[0]["eval_steps"]
+    picks = list(range(len(steps)))
+    if len(picks) > MAX_EPOCH_ROWS:
+        picks = sorted({round(i * (len(steps) - 1) / (MAX_EPOCH_ROWS - 1)) for i in range(MAX_EPOCH_ROWS)})
+    head = ["step"] + [f"{r['method']} {part}" for r in runs for part in ("train", "test")]
+    rows = [[steps[i]] + [f"{r[key][i]:.4f}" for r in runs for key in ("train_acc", "test_acc")] for i in picks]
+    return head, rows, len(steps)
+
+
+def timing_table(rows_in: list[dict]) -> tuple[list[str], list[list[object]]]:
+    head = ["method", "device", "dtype", "median", "IQR", "min", "runs×loops", "×fastest", "×numerical", "note"]
+    rows = []
+    for r in rows_in:
+        note = f"estimated from {r['sampled']} of {r['n_params']}" if r["estimated"] else ""
+        rows.append(
+            [
+                r["method"],
+                r["device"],
+                r["dtype"],
+                format_seconds(r["median_s"]),
+                format_seconds(r["iqr_s"]) + (" !" if r["noisy"] else ""),
+                format_seconds(r["min_s"]),
+                f"{r['runs']}×{r['loops']}",
+                f"{r['ratio_fastest']:.3g}",
+                "-" if math.isnan(r["ratio_numerical"]) else f"{r['ratio_numerical']:.3g}",
+                note,
+            ]
+        )
+    return head, rows
+
+
+# -- documents ---------------------------------------------------------------------------------
+
+
+def header_lines(report: dict) -> list[str]:
+    env, cfg = report["env"], report["config"]
+    lines = [
+        f"CPU: {env['cpu']} ({env['cores']} cores); threads: {env['threads']} "
+        f"(numpy BLAS: {env['numpy_threads']}, torch: {env['torch_threads']})",
+        f"numpy {env['numpy']} (BLAS: {env['blas']}), torch {env['torch']}, Python {env['python']}; "
+        f"devices: {', '.join(env['devices'])}{' (' + ', '.join(env['gpus']) + ')' if env['gpus'] else ''}",
+        f"git {env['git'] or 'n/a'}, {env['date']}, seed {env['seed']}",
+        f"data: {cfg['dataset']}, net {report.get('shape', '?')} ({cfg['activation']}), batch {cfg['batch_size']}, "
+        f"lr {cfg['learning_rate']}, {cfg['iters']} iterations ({cfg['numerical_iters']} numerical), "
+        f"dtype {cfg['dtype']}",
+    ]
+    return lines
+
+
+def verdict(report: dict) -> str:
+    parts = []
+    if "gradients" in report:
+        rows = report["gradients"]["rows"]
+        bad = [f"{r['method_a']} vs {r['method_b']} {r['param']}" for r in rows if not r["ok"]]
+        parts.append(f"gradients {len(rows) - len(bad)}/{len(rows)} ok" + (f" (FAIL: {', '.join(bad)})" if bad else ""))
+    if "trajectory" in report:
+        pairs = report["trajectory"]["pairs"]
+        bad = [f"{p['method_a']} vs {p['method_b']}" for p in pairs if not p["ok"]]
+        parts.append(
+            f"trajectories {len(pairs) - len(bad)}/{len(pairs)} ok" + (f" (FAIL: {', '.join(bad)})" if bad else "")
+        )
+    word = "OK" if report["ok"] else "FAILED"
+    return f"{word}: " + ("; ".join(parts) if parts else "no agreement checks run")
+
+
+def render(report: dict, fmt: str = "simple") -> str:
+    """The whole report as text (``fmt="simple"``) or Markdown (``fmt="github"``)."""
+    md = fmt == "github"
+    out = io.StringIO()
+
+    def title(text: str) -> None:
+        out.write(f"\n## {text}\n\n" if md else f"\n== {text} ==\n")
+
+    def table(head: list[str], rows: list[list[object]]) -> None:
+        out.write(tabulate(rows, headers=head, tablefmt=fmt, disable_numparse=True) + "\n")
+
+    out.write(
+        "# numpy vs PyTorch on the book's two-layer net\n\n" if md else "numpy vs PyTorch on the book's two-layer net\n"
+    )
+    for line in header_lines(report):
+        out.write(f"- {line}\n" if md else f"  {line}\n")
+    if "gradients" in report:
+        g = report["gradients"]
+        title(f"1. Gradient agreement (first batch, loss {g['loss']:.6f})")
+        table(*gradient_table(g))
+    if "trajectory" in report:
+        t = report["trajectory"]
+        title("2. Trajectory agreement (same weights, same batches)")
+        table(*trajectory_table(t))
+        head, rows, n = accuracy_table(t)
+        if rows:
+            shown = "" if len(rows) == n else f", {len(rows)} of {n} shown"
+            out.write(f"\naccuracy after step i when i % {t['iter_per_epoch']:g} == 0 ({n} records{shown}):\n\n")
+            table(head, rows)
+        secs = ", ".join(f"{r['method']} {r['steps']} steps {format_seconds(r['seconds'])}" for r in t["runs"])
+        out.write(f"\nwall time: {secs}\n")
+    if "timing" in report:
+        title("3. Timing: one gradient (forward + backward) per call")
+        by_shape: dict[str, list[dict]] = {}
+        for r in report["timing"]["rows"]:
+            by_shape.setdefault(r["shape"], []).append(r)
+        for shape, rows in by_shape.items():
+            out.write(f"\nshape {shape}, P = {rows[0]['n_params']} parameters, {rows[0]['threads']} threads:\n\n")
+            table(*timing_table(rows))
+        out.write("\n(! marks an IQR above 10% of the median: a noisy measurement)\n")
+    out.write(f"\n{verdict(report)}\n")
+    return out.getvalue()
+
+
+def write_csv(directory: str | os.PathLike[str], report: dict) -> list[Path]:
+    """One CSV per table; returns the paths written."""
+    folder = Path(directory)
+    written = []
+
+    def dump(name: str, head: list[str], rows: list[list[object]]) -> None:
+        buf = io.StringIO()
+        w = csv.writer(buf)
+        w.writerow(head)
+        w.writerows(rows)
+        write_atomic(folder / name, buf.getvalue())
+        written.append(folder / name)
+
+    if "gradients" in report:
+        rows = report["gradients"]["rows"]
+        keys = [k for k in rows[0] if k != "index"] + ["index"] if rows else []
+        dump("gradients.csv", keys, [[r[k] if k != "index" else " ".join(map(str, r[k])) for k in keys] for r in rows])
+    if "trajectory" in report:
+        pairs = report["trajectory"]["pairs"]
+        keys = [k for k in (pairs[0] if pairs else {}) if not k.startswith("losses")]
+        dump("trajectory.csv", keys, [[p[k] for k in keys] for p in pairs])
+        runs = report["trajectory"]["runs"]
+        n = max((len(r["losses"]) for r in runs), default=0)
+        dump(
+            "losses.csv",
+            ["step"] + [r["method"] for r in runs],
+            [[i] + [r["losses"][i] if i < len(r["losses"]) else "" for r in runs] for i in range(n)],
+        )
+        acc_rows = [
+            [r["method"], s, a, b]
+            for r in runs
+            for s, a, b in zip(r["eval_steps"], r["train_acc"], r["test_acc"], strict=True)
+        ]
+        dump("accuracy.csv", ["method", "step", "train_acc", "test_acc"], acc_rows)
+    if "timing" in report:
+        rows = report["timing"]["rows"]
+        keys = list(rows[0]) if rows else []
+        dump("timing.csv", keys, [[r[k] for k in keys] for r in rows])
+    return written

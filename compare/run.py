@@ -1,0 +1,88 @@
+"""Command line: ``python -m compare.run [options]``.
+
+Checks, from shared initial weights and one shared batch stream, that numpy's
+numerical gradient, numpy's backprop and PyTorch's autograd agree (on one batch
+and along a training run), then prints timing tables.
+
+Exit status: 0 when every agreement check passes, 1 when one fails (the tables
+show which), 2 for bad usage or input (one line on stderr), 130 when
+interrupted. Run ``python -m compare.run --help`` for the options.
+"""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import asdict
+
+from compare.config import RunConfig, UsageError, parse_args
+from compare.env import set_threads
+
+
+def _fail(message: str, status: int = 2) -> int:
+    print(f"error: {message}", file=sys.stderr)
+    return status
+
+
+def _check_outputs(cfg: RunConfig) -> None:
+    from compare.report import check_writable
+
+    if cfg.json_path:
+        check_writable(cfg.json_path)
+    if cfg.markdown_path:
+        check_writable(cfg.markdown_path)
+    if cfg.csv_dir:
+        check_writable(cfg.csv_dir, directory=True)
+
+
+def execute(cfg: RunConfig) -> int:
+    """Run with a parsed config (threads already set); return the exit status."""
+    from compare import env, harness, report
+    from compare.dataset import DataError
+    from impl_numpy.checks import NetInputError
+
+    show_progress = cfg.progress and not cfg.quiet and sys.stderr.isatty()
+
+    def note(text: str) -> None:
+        if show_progress:
+            print(f"... {text}", file=sys.stderr, flush=True)
+
+    try:
+        _check_outputs(cfg)  # before any work: a bad path must not cost a whole run
+        result = harness.run(cfg, note=note, progress=show_progress)
+    except (NetInputError, DataError, report.OutputError) as e:
+        return _fail(str(e))
+
+    full = {
+        "schema_version": report.SCHEMA_VERSION,
+        "env": env.collect(cfg.seed, cfg.threads, result["devices"]),
+        "config": asdict(cfg),
+        **result,
+    }
+    full["config"]["only"] = list(cfg.only)
+    try:
+        if cfg.json_path:
+            report.write_atomic(cfg.json_path, report.to_json(full))
+        if cfg.markdown_path:
+            report.write_atomic(cfg.markdown_path, report.render(full, "github"))
+        if cfg.csv_dir:
+            report.write_csv(cfg.csv_dir, full)
+    except OSError as e:
+        return _fail(f"cannot write the report: {e.strerror or e}")
+    print(report.verdict(full) if cfg.quiet else report.render(full))
+    return 0 if full["ok"] else 1
+
+
+def main(argv: list[str] | None = None) -> int:
+    try:
+        cfg = parse_args(argv)
+    except UsageError as e:
+        return _fail(str(e))
+    set_threads(cfg.threads)  # before numpy and torch load their thread pools
+    try:
+        return execute(cfg)
+    except KeyboardInterrupt:
+        return _fail("interrupted", 130)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
