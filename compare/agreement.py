@@ -98,16 +98,24 @@ TRAJECTORY_RTOL = {
     ("exact", "exact", "float32"): 1e-3,
     ("exact", "numerical", "float32"): 1e-3,
 }
-# Final weights (relative, floor 1e-3 absolute). Exact pairs in float64 drift by
-# rounding only; with a numerical gradient each update carries its ~1e-8..1e-6
-# relative error (compare.metrics), so the weights may too.
-WEIGHT_RTOL = {
-    ("exact", "exact", "float64"): 1e-8,
-    ("exact", "numerical", "float64"): 1e-6,
-    ("numerical", "numerical", "float64"): 1e-6,
-    ("exact", "exact", "float32"): 1e-2,
-    ("exact", "numerical", "float32"): 1e-2,
-}
+# Final weights of exact pairs (relative, floor 1e-3): float64 drifts by rounding only.
+WEIGHT_RTOL_EXACT = {"float64": 1e-8, "float32": 1e-2}
+
+
+def weight_tolerance(a: Method, b: Method, steps: int, learning_rate: float, loss_value: float, h: float):
+    """Tolerance on the weights after ``steps`` SGD updates.
+
+    Exact pairs: rounding only (``WEIGHT_RTOL_EXACT``). With a numerical
+    gradient each update carries that gradient's error (at most
+    ``atol + rtol |g|``, :func:`compare.metrics.gradient_tolerance`), and the
+    errors add up over the steps: ``atol_w = learning_rate · steps · atol``.
+    """
+    dtype = lower_dtype(a, b)
+    if a.kind == b.kind == "exact":
+        rtol = WEIGHT_RTOL_EXACT[dtype]
+        return metrics.Tolerance(rtol=rtol, atol=rtol * 1e-3)
+    g = metrics.gradient_tolerance(a.kind, b.kind, dtype, loss_value=loss_value, h=h)
+    return metrics.Tolerance(rtol=g.rtol, atol=max(g.atol, learning_rate * steps * g.atol))
 
 
 @dataclass
@@ -137,7 +145,15 @@ def _kinds(a: Method, b: Method) -> tuple[str, str]:
 
 
 def trajectory_row(
-    a: Method, b: Method, ra: TrainRecord, rb: TrainRecord, *, n_train: int, n_test: int
+    a: Method,
+    b: Method,
+    ra: TrainRecord,
+    rb: TrainRecord,
+    *,
+    n_train: int,
+    n_test: int,
+    learning_rate: float = 0.1,
+    h: float = 1e-4,
 ) -> TrajectoryRow:
     """Compare two training runs over the steps both made."""
     dtype = lower_dtype(a, b)
@@ -159,10 +175,10 @@ def trajectory_row(
     acc_ok = bool(np.all(d_train <= 1.5 / n_train) and np.all(d_test <= 1.5 / n_test))
 
     # Final weights after `steps` updates, when both runs kept that snapshot.
-    w_rtol = WEIGHT_RTOL[(*_kinds(a, b), dtype)]
+    tol = weight_tolerance(a, b, steps, learning_rate, float(la[0]) if steps else 1.0, h)
+    w_rtol = tol.rtol
     w_rel = float("nan")
     if steps in ra.snapshots and steps in rb.snapshots:
-        tol = metrics.Tolerance(rtol=w_rtol, atol=w_rtol * 1e-3)
         w_rel = max(metrics.diff(ra.snapshots[steps][k], rb.snapshots[steps][k], tol).max_rel for k in PARAM_NAMES)
     weights_ok = np.isnan(w_rel) or w_rel <= w_rtol
     return TrajectoryRow(

@@ -32,7 +32,8 @@ class RunConfig:
     batch_size: int = 100  # book: 100
     learning_rate: float = 0.1  # book: 0.1
     iters: int = 10_000  # book: iters_num = 10000
-    numerical_iters: int = 10  # training steps run with the (slow) numerical gradient
+    numerical_iters: int = 10  # training steps run with the book's (slow) numerical gradient loop
+    fast_numerical_iters: int = 300  # training steps run with the fast numerical gradient
     weight_init_std: float = 0.01  # book: 0.01 * randn
     h: float = 1e-4  # central-difference step, book: 1e-4
     seed: int = 0  # initial weights and the batch stream
@@ -114,7 +115,13 @@ def build_parser() -> argparse.ArgumentParser:
         "--numerical-iters",
         type=_non_negative_int,
         default=d.numerical_iters,
-        help="steps trained with the numerical gradient (default: %(default)s; 0 skips)",
+        help="steps trained with the book's numerical gradient loop (default: %(default)s; 0 skips)",
+    )
+    train.add_argument(
+        "--fast-numerical-iters",
+        type=_non_negative_int,
+        default=d.fast_numerical_iters,
+        help="steps trained with the fast numerical gradient (default: %(default)s; 0 skips)",
     )
     train.add_argument("--seed", type=_non_negative_int, default=d.seed, help="weights and batch stream")
     run = p.add_argument_group("where and how")

@@ -15,6 +15,7 @@ Labels are class indices (intp). Inputs are float64.
 
 from __future__ import annotations
 
+import numbers
 from dataclasses import dataclass
 
 import numpy as np
@@ -69,8 +70,8 @@ def make_synthetic(
         ("input_size", input_size, 1),
         ("n_classes", n_classes, 2),
     ):
-        if int(value) != value or value < low:
-            raise DataError(f"synthetic data needs {name} >= {low}, got {value!r}")
+        if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < low:
+            raise DataError(f"synthetic data needs an integer {name} >= {low}, got {value!r}")
     rng = np.random.default_rng(seed)
     prototypes = rng.random((n_classes, input_size))  # (C, D)
 
@@ -87,8 +88,19 @@ def make_synthetic(
 DATASETS = ("digits", "synthetic", "mnist")
 
 
-def load_dataset(name: str, *, data_dir: str | None = None, seed: int = 0, input_size: int = 784) -> Dataset:
-    """Load a dataset by name; ``seed`` and ``input_size`` apply to ``synthetic`` only."""
+def load_dataset(
+    name: str,
+    *,
+    data_dir: str | None = None,
+    seed: int = 0,
+    input_size: int = 784,
+    download: bool = False,
+    cache_dir: str | None = None,
+) -> Dataset:
+    """Load a dataset by name; ``seed`` and ``input_size`` apply to ``synthetic`` only.
+
+    ``data_dir``, ``download`` and ``cache_dir`` apply to ``mnist`` only (see :func:`compare.mnist.load_mnist`).
+    """
     if name == "digits":
         return load_digits()
     if name == "synthetic":
@@ -96,5 +108,5 @@ def load_dataset(name: str, *, data_dir: str | None = None, seed: int = 0, input
     if name == "mnist":
         from compare.mnist import load_mnist
 
-        return load_mnist(data_dir)
+        return load_mnist(data_dir, download=download, cache_dir=cache_dir)
     raise DataError(f"unknown dataset {name!r}; choose one of {', '.join(DATASETS)}")

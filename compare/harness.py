@@ -20,7 +20,17 @@ from compare import agreement, metrics
 from compare.config import RunConfig
 from compare.dataset import Dataset, load_dataset, make_synthetic
 from compare.env import set_threads
-from compare.methods import AUTOGRAD, BACKPROP, NUMERICAL, Method, TrainRecord, batch_stream, epoch_steps, runner
+from compare.methods import (
+    AUTOGRAD,
+    BACKPROP,
+    NUMERICAL,
+    NUMERICAL_FAST,
+    Method,
+    TrainRecord,
+    batch_stream,
+    epoch_steps,
+    runner,
+)
 from compare.timing import time_shape
 from impl_numpy import TwoLayerNet, init_params
 from impl_torch.net import available_devices, resolve_device, resolve_dtype
@@ -37,13 +47,13 @@ def torch_devices(requested: str, dtype: str) -> list[str]:
 
 
 def gradient_methods(cfg: RunConfig, devices: list[str]) -> list[Method]:
-    methods = [Method(NUMERICAL), Method(BACKPROP, cfg.dtype)]
+    methods = [Method(NUMERICAL), Method(NUMERICAL_FAST), Method(BACKPROP, cfg.dtype)]
     methods += [Method(AUTOGRAD, cfg.dtype, d) for d in devices]
     return methods
 
 
 def timing_methods(devices: list[str]) -> list[Method]:
-    methods = [Method(NUMERICAL)]
+    methods = [Method(NUMERICAL), Method(NUMERICAL_FAST)]
     for dtype in ("float64", "float32"):
         methods.append(Method(BACKPROP, dtype))
     for d in devices:
@@ -73,10 +83,14 @@ def run_trajectory(
 ) -> dict:
     eval_at = epoch_steps(data.train_size, cfg.batch_size, cfg.iters)
     n_num = min(cfg.numerical_iters, cfg.iters)
-    snapshots = {n_num, cfg.iters} - {0}
-    plan: list[tuple[Method, int]] = [(Method(BACKPROP, cfg.dtype), cfg.iters)]
+    n_fast = min(cfg.fast_numerical_iters, cfg.iters)
+    snapshots = {n_num, n_fast, cfg.iters} - {0}
+    plan: list[tuple[Method, int]] = []
     if n_num:
-        plan.insert(0, (Method(NUMERICAL), n_num))
+        plan.append((Method(NUMERICAL), n_num))
+    if n_fast:
+        plan.append((Method(NUMERICAL_FAST), n_fast))
+    plan.append((Method(BACKPROP, cfg.dtype), cfg.iters))
     plan += [(Method(AUTOGRAD, cfg.dtype, d), cfg.iters) for d in devices]
 
     records: dict[Method, TrainRecord] = {}
@@ -94,7 +108,14 @@ def run_trajectory(
         for b in methods[i + 1 :]:
             rows.append(
                 agreement.trajectory_row(
-                    a, b, records[a], records[b], n_train=data.train_size, n_test=data.x_test.shape[0]
+                    a,
+                    b,
+                    records[a],
+                    records[b],
+                    n_train=data.train_size,
+                    n_test=data.x_test.shape[0],
+                    learning_rate=cfg.learning_rate,
+                    h=cfg.h,
                 )
             )
     runs = [

@@ -1,8 +1,9 @@
 """The gradient methods the harness compares, each a black box over shared weights.
 
 A :class:`Method` names one way to get the gradient — ``numerical`` (the book's
-central-difference loop, numpy, always float64), ``backprop`` (numpy layers) or
-``autograd`` (torch, on a device) — and a dtype. :func:`runner` builds a fresh
+central-difference loop, numpy, always float64), ``numerical-fast`` (the same
+differences, ~100× less work: :mod:`impl_numpy.fast_numerical`), ``backprop``
+(numpy layers) or ``autograd`` (torch, on a device) — and a dtype. :func:`runner` builds a fresh
 net for it from the shared initial params (a copy: nothing is aliased), which
 can then give one gradient (book layout, float64 numpy) or train along a batch
 stream.
@@ -23,13 +24,14 @@ from impl_numpy import TwoLayerNet
 from impl_numpy.checks import PARAM_NAMES
 
 NUMERICAL = "numerical"
+NUMERICAL_FAST = "numerical-fast"
 BACKPROP = "backprop"
 AUTOGRAD = "autograd"
 
 
 @dataclass(frozen=True)
 class Method:
-    name: str  # numerical | backprop | autograd
+    name: str  # numerical | numerical-fast | backprop | autograd
     dtype: str = "float64"  # float64 | float32 (numerical is always float64)
     device: str = "cpu"  # torch device for autograd; numpy methods run on the CPU
 
@@ -92,25 +94,27 @@ def _progress(iterable: Iterable[int], total: int, desc: str, enabled: bool) -> 
 
 
 class NumpyRunner:
-    """``numerical`` or ``backprop`` on a numpy :class:`TwoLayerNet`."""
+    """``numerical``, ``numerical-fast`` or ``backprop`` on a numpy :class:`TwoLayerNet`."""
 
     def __init__(self, method: Method, params: Mapping[str, np.ndarray], activation: str, h: float = 1e-4) -> None:
         self.method = method
         self.h = h
         self.net = TwoLayerNet.from_params(params, activation=activation, dtype=method.dtype)
 
+    def _numerical(self, x: np.ndarray, t: np.ndarray) -> dict[str, np.ndarray]:
+        if self.method.name == NUMERICAL_FAST:
+            return self.net.numerical_gradient_fast(x, t, h=self.h)
+        return self.net.numerical_gradient(x, t, h=self.h)
+
     def gradient(self, x: np.ndarray, t: np.ndarray) -> dict[str, np.ndarray]:
-        if self.method.kind == "numerical":
-            grads = self.net.numerical_gradient(x, t, h=self.h)
-        else:
-            grads = self.net.gradient(x, t)
+        grads = self._numerical(x, t) if self.method.kind == "numerical" else self.net.gradient(x, t)
         return {k: np.asarray(g, dtype=np.float64).copy() for k, g in grads.items()}
 
     def gradient_fn(self, x: np.ndarray, t: np.ndarray) -> tuple[Callable[[], object], Callable[[], None] | None]:
         """A zero-argument call computing one gradient natively (for timing), and its sync (none)."""
         x = x.astype(self.net.dtype)
         if self.method.kind == "numerical":
-            return (lambda: self.net.numerical_gradient(x, t, h=self.h)), None
+            return (lambda: self._numerical(x, t)), None
         return (lambda: self.net._backprop(x, t)), None
 
     def train(
@@ -137,7 +141,7 @@ class NumpyRunner:
             xb, tb = x_train[idx], data.t_train[idx]  # (B, D), (B,)
             if self.method.kind == "numerical":
                 losses[i] = net.loss(xb, tb)
-                grads = net.numerical_gradient(xb, tb, h=self.h)
+                grads = self._numerical(xb, tb)
                 for k in PARAM_NAMES:
                     net.params[k] -= learning_rate * grads[k]
             else:

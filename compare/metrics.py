@@ -20,9 +20,16 @@ Tolerances per method pair and dtype (see :func:`gradient_tolerance`):
   hundred products per entry, so ~1e-6 relative is typical; 1e-4 leaves margin.
 - the numerical gradient (central differences, ``h``) vs an exact one, float64:
   ``rtol = 1e-6`` for the truncation error ``h² f'''/6`` (~1e-8 relative at
-  h = 1e-4, with a 100× margin for curvature) and ``atol = 10 ε max(1, |L|) / h``
-  for rounding: each loss value carries ~ε|L| of rounding error, and dividing by
-  2h magnifies it. This is the limit of central differences in float64.
+  h = 1e-4, with a 100× margin for curvature) and
+  ``atol = 10 ε max(1, |L|) / h + h² / 6``. The first term is rounding: each loss
+  value carries ~ε|L| of rounding error, and dividing by 2h magnifies it. The
+  second is the truncation error of entries whose gradient is small while their
+  third derivative is not: ``b2``'s gradient ``mean(p - onehot)`` nearly cancels
+  on a class-balanced batch, but ``f''' = mean(p (1 - p) (1 - 2p))`` (≈ 0.07 at
+  initialisation) does not, which gives ~1e-10 of error on a ~3e-5 entry. Along
+  one logit the cross-entropy's third derivative is at most 1/(6√3) ≈ 0.1, so
+  ``|f'''| <= 1`` leaves a 10× margin for inputs and activations of order 1.
+  This is the limit of central differences in float64.
 """
 
 from __future__ import annotations
@@ -60,6 +67,29 @@ class Diff:
         return bool(np.isfinite(self.max_rel) and self.max_rel <= tol.rtol)
 
 
+def rel_error(a: np.ndarray, b: np.ndarray, tol: Tolerance) -> np.ndarray:
+    """``rel_i`` of the module docstring, entry by entry (same shape as ``a``; a NaN counts as ``inf``)."""
+    a = np.asarray(a, dtype=np.float64)
+    b = np.asarray(b, dtype=np.float64)
+    abs_err = np.abs(a - b)
+    denom = np.maximum(np.maximum(np.abs(a), np.abs(b)), tol.floor)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        rel = np.where(abs_err == 0, 0.0, abs_err / denom)
+    return np.where(np.isnan(rel), np.inf, rel)  # a NaN on one side is the worst possible
+
+
+def allowed_error(a: np.ndarray, b: np.ndarray, tol: Tolerance) -> np.ndarray:
+    """The largest ``|a_i - b_i|`` that passes: ``rtol max(|a_i|, |b_i|, atol / rtol)``."""
+    a = np.asarray(a, dtype=np.float64)
+    b = np.asarray(b, dtype=np.float64)
+    return tol.rtol * np.maximum(np.maximum(np.abs(a), np.abs(b)), tol.floor)
+
+
+def loosest(*tols: Tolerance) -> Tolerance:
+    """The tolerance that passes whatever any of ``tols`` passes (largest rtol, largest atol)."""
+    return Tolerance(rtol=max(t.rtol for t in tols), atol=max(t.atol for t in tols))
+
+
 def diff(a: np.ndarray, b: np.ndarray, tol: Tolerance, mask: np.ndarray | None = None) -> Diff:
     """Compare ``a`` and ``b`` entry by entry; entries where ``mask`` is False are skipped."""
     a = np.asarray(a, dtype=np.float64)
@@ -67,10 +97,7 @@ def diff(a: np.ndarray, b: np.ndarray, tol: Tolerance, mask: np.ndarray | None =
     if a.shape != b.shape:
         raise ValueError(f"cannot compare shapes {a.shape} and {b.shape}")
     abs_err = np.abs(a - b)
-    denom = np.maximum(np.maximum(np.abs(a), np.abs(b)), tol.floor)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        rel = np.where(abs_err == 0, 0.0, abs_err / denom)
-    rel = np.where(np.isnan(rel), np.inf, rel)  # a NaN on one side is the worst possible
+    rel = rel_error(a, b, tol)
     if mask is not None:
         rel = np.where(mask, rel, 0.0)
         abs_err = np.where(mask, abs_err, 0.0)
@@ -95,7 +122,19 @@ LOW_PRECISION = Tolerance(rtol=1e-4, atol=1e-7)
 
 def numerical_tolerance(loss_value: float, h: float) -> Tolerance:
     """Central differences (float64) vs an exact gradient; see the module docstring."""
-    return Tolerance(rtol=1e-6, atol=10 * FLOAT64_EPS * max(1.0, abs(loss_value)) / h)
+    rounding = 10 * FLOAT64_EPS * max(1.0, abs(loss_value)) / h  # loss rounding, magnified by 1 / 2h
+    truncation = h**2 / 6  # h² |f'''| / 6 with |f'''| <= 1
+    return Tolerance(rtol=1e-6, atol=rounding + truncation)
+
+
+def same_differences_tolerance(loss_value: float, h: float) -> Tolerance:
+    """Two computations of the *same* central differences (the book's loop and the fast one).
+
+    Their truncation error is identical, so only rounding separates them:
+    ``rtol = 1e-9`` above the book loop's rounding floor ``atol = 10 ε max(1, |L|) / h``
+    (each of its loss values carries ~ε|L|; the fast variant's error is far smaller).
+    """
+    return Tolerance(rtol=1e-9, atol=10 * FLOAT64_EPS * max(1.0, abs(loss_value)) / h)
 
 
 def gradient_tolerance(kind_a: str, kind_b: str, dtype: str, *, loss_value: float = 1.0, h: float = 1e-4) -> Tolerance:
@@ -105,12 +144,50 @@ def gradient_tolerance(kind_a: str, kind_b: str, dtype: str, *, loss_value: floa
     differences, always computed in float64); ``dtype`` is the lower precision
     of the two computations.
     """
+    if kind_a == kind_b == "numerical":
+        return same_differences_tolerance(loss_value, h)
     if "numerical" in (kind_a, kind_b):
         tol = numerical_tolerance(loss_value, h)
         if dtype != "float64":  # float32 exact vs float64 numerical: float32 noise dominates
             return Tolerance(max(tol.rtol, LOW_PRECISION.rtol), max(tol.atol, LOW_PRECISION.atol))
         return tol
     return EXACT_F64 if dtype == "float64" else LOW_PRECISION
+
+
+REFERENCES = ("central", "richardson", "complex")
+
+
+def reference_tolerance(reference: str, loss_value: float, h: float) -> Tolerance:
+    """Error of a float64 reference derivative (what :mod:`compare.gradcheck` compares against).
+
+    ``h`` is the base step (each entry's step is ``h max(1, |x|)``, never smaller);
+    ``loss_value`` is the loss at the point. Each ``rtol`` is a truncation model
+    with a 100× margin, each ``atol`` the rounding of the loss values (``ε |L|``
+    each) magnified by the step, with a 10× margin:
+
+    - ``central``, ``(f(x+h) - f(x-h)) / 2h``: :func:`numerical_tolerance`
+      with ``rtol = 100 h²`` instead of the fixed 1e-6 (equal at the book's
+      ``h = 1e-4``; 3.7e-9 at the default ``h = ε^(1/3)``). Measured on the
+      784-50-10 net, the relative truncation error is below ``h²`` per entry
+      and about ``2 h²`` along a Gaussian direction of a block.
+    - ``richardson``, ``(4 D(h/2) - D(h)) / 3``: ``rtol = 1e4 h⁴`` (3e-9 at the
+      default ``h = ε^(1/5)``; measured: ~1 h⁴ per entry, ~100 h⁴ along a
+      direction, whose step moves every hidden pre-activation at once);
+      ``atol = 30 ε max(1, |L|) / h``: the combination weighs the loss values
+      by up to 4/3h, about 2.7× the central difference's rounding.
+    - ``complex``, ``Im f(x + ih) / h``: no subtraction, so no step-dependent
+      error; ``rtol = 1e-13``, ``atol = 1e-18`` (measured ~1e-15 relative and
+      3e-17 absolute on the 784-50-10 net).
+    """
+    if reference == "central":
+        tol = numerical_tolerance(loss_value, h)
+        return Tolerance(rtol=100 * h**2, atol=tol.atol)
+    if reference == "richardson":
+        rounding = 30 * FLOAT64_EPS * max(1.0, abs(loss_value)) / h
+        return Tolerance(rtol=1e4 * h**4, atol=rounding + h**4 / 6)
+    if reference == "complex":
+        return Tolerance(rtol=1e-13, atol=1e-18)
+    raise ValueError(f"unknown reference {reference!r}; choose one of {', '.join(REFERENCES)}")
 
 
 def relu_kink_mask(params: dict[str, np.ndarray], x: np.ndarray, h: float) -> dict[str, np.ndarray]:

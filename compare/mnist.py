@@ -1,4 +1,16 @@
-"""MNIST from the four original IDX files, with a strict parser.
+"""MNIST from the four original IDX files: where they are found, how they are downloaded, a strict parser.
+
+Where the files are looked for, in order (the first directory holding all four is used):
+
+1. ``data_dir`` (the command line's ``--data-dir``),
+2. ``$DLFS_MNIST_DIR``,
+3. the per-user cache, ``<cache root>/mnist``, where the cache root is ``$DLFS_CACHE_DIR``,
+   else ``$XDG_CACHE_HOME/dlfs-compare``, else ``~/.cache/dlfs-compare``.
+
+When none holds them and ``download=True`` (``--download``), :func:`download_mnist` fetches the
+four ``.gz`` files (11.6 MB) into the first of these that is set, checking each against the md5
+sums published with the original distribution. Loading checks the same sums by default, so a
+different data set with the same file names (e.g. Fashion-MNIST) is refused.
 
 IDX layout (all integers big-endian): an image file has a 16-byte header
 (magic 2051, count, rows, cols) then ``count*rows*cols`` unsigned bytes; a label
@@ -10,19 +22,25 @@ counts that differ — raises :class:`IDXError` naming the file and the problem.
 Usage::
 
     ds = load_mnist("/path/to/mnist")          # or set DLFS_MNIST_DIR
+    ds = load_mnist(download=True)             # fetch into the cache the first time
 """
 
 from __future__ import annotations
 
 import gzip
+import logging
 import os
 import struct
 import zlib
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import numpy as np
 
 from compare.dataset import DataError, Dataset
+from compare.download import DEFAULT_TIMEOUT, fetch_verified, file_md5, user_cache_dir
+
+log = logging.getLogger(__name__)
 
 ENV_VAR = "DLFS_MNIST_DIR"
 IMAGE_MAGIC = 2051
@@ -33,31 +51,48 @@ FILES = {
     "test_images": "t10k-images-idx3-ubyte",
     "test_labels": "t10k-labels-idx1-ubyte",
 }
+# md5 sums published with the original distribution (the ones torchvision lists), of the .gz files.
+MNIST_MD5 = {
+    "train-images-idx3-ubyte.gz": "f68b3c2dcbeaaa9fbdd348bbdeb94873",
+    "train-labels-idx1-ubyte.gz": "d53e105ee54ea40749a09fcbcd1e9432",
+    "t10k-images-idx3-ubyte.gz": "9fb629c4189551a2d022fa330f9573f3",
+    "t10k-labels-idx1-ubyte.gz": "ec29112dd5afa0611ce80d1b7f02629c",
+}
+# md5 sums of the same files gunzipped, for a directory that holds them uncompressed.
+RAW_MD5 = {
+    "train-images-idx3-ubyte": "6bbc9ace898e44ae57da46a324031adb",
+    "train-labels-idx1-ubyte": "a25bea736e30d166cdddb491f175f624",
+    "t10k-images-idx3-ubyte": "2646ac647ad5339dbf082846283269ea",
+    "t10k-labels-idx1-ubyte": "27ae3e4e09519cfbb04c329615203637",
+}
+# Base URLs tried in order; each serves the four .gz files under their original names.
+# (yann.lecun.com, the original host, has refused plain downloads for years.)
+DEFAULT_MIRRORS = (
+    "https://ossci-datasets.s3.amazonaws.com/mnist/",
+    "https://storage.googleapis.com/cvdf-datasets/mnist/",
+)
 
 
 class IDXError(DataError):
     """A malformed or missing IDX file."""
 
 
-def _read_bytes(path: Path) -> bytes:
+def _gunzip_if_compressed(raw: bytes, name: str) -> bytes:
+    if raw[:2] != b"\x1f\x8b":  # not the gzip magic: raw IDX
+        return raw
     try:
-        raw = path.read_bytes()
-    except OSError as e:
-        raise IDXError(f"{path}: cannot read ({e.strerror or e})") from None
-    if raw[:2] == b"\x1f\x8b":  # gzip magic
-        try:
-            return gzip.decompress(raw)
-        except (OSError, EOFError, zlib.error) as e:
-            raise IDXError(f"{path}: corrupt or truncated gzip stream ({e})") from None
-    return raw
+        return gzip.decompress(raw)
+    except (OSError, EOFError, zlib.error) as e:
+        raise IDXError(f"{name}: corrupt or truncated gzip stream ({e})") from None
 
 
 def parse_idx(data: bytes, expected_magic: int, name: str = "IDX data") -> np.ndarray:
-    """Parse IDX bytes: images (count, rows, cols) for magic 2051, labels (count,) for 2049.
+    """Parse IDX bytes (gzip-compressed or raw): images (count, rows, cols) for magic 2051, labels (count,) for 2049.
 
-    Raises :class:`IDXError` on a wrong magic number, a truncated header or body,
+    Raises :class:`IDXError` on a bad gzip stream, a wrong magic number, a truncated header or body,
     or trailing bytes.
     """
+    data = _gunzip_if_compressed(data, name)
     if len(data) < 4:
         raise IDXError(f"{name}: truncated header ({len(data)} bytes)")
     (magic,) = struct.unpack(">i", data[:4])
@@ -70,18 +105,25 @@ def parse_idx(data: bytes, expected_magic: int, name: str = "IDX data") -> np.nd
     dims = struct.unpack(f">{ndim}i", data[4:header])
     if any(d < 0 for d in dims) or (ndim == 3 and (dims[1] == 0 or dims[2] == 0)):
         raise IDXError(f"{name}: invalid dimensions {dims}")
-    body = int(np.prod(dims, dtype=np.int64))
-    if len(data) - header < body:
-        raise IDXError(f"{name}: truncated: header promises {body} data bytes, found {len(data) - header}")
-    if len(data) - header > body:
-        raise IDXError(f"{name}: {len(data) - header - body} unexpected bytes after the data")
+    body = 1
+    for d in dims:  # Python integers: a product of three int32 can overflow int64
+        body *= d
+    found = len(data) - header
+    if found < body:
+        raise IDXError(f"{name}: truncated: header promises {body} data bytes, found {found}")
+    if found > body:
+        raise IDXError(f"{name}: {found - body} unexpected bytes after the data")
     return np.frombuffer(data, dtype=np.uint8, offset=header).reshape(dims).copy()
 
 
 def read_idx(path: str | os.PathLike[str], expected_magic: int) -> np.ndarray:
     """Read one IDX file (gzip or raw) from disk; see :func:`parse_idx`."""
     p = Path(path)
-    return parse_idx(_read_bytes(p), expected_magic, str(p))
+    try:
+        raw = p.read_bytes()
+    except OSError as e:
+        raise IDXError(f"{p}: cannot read ({e.strerror or e})") from None
+    return parse_idx(raw, expected_magic, str(p))
 
 
 def _find(directory: Path, stem: str) -> Path:
@@ -91,20 +133,142 @@ def _find(directory: Path, stem: str) -> Path:
     raise IDXError(f"{directory}: missing {stem}.gz (or {stem})")
 
 
-def resolve_mnist_dir(data_dir: str | os.PathLike[str] | None) -> Path:
-    """The directory given, else ``$DLFS_MNIST_DIR``; a clear error when neither is set or it is absent."""
-    chosen = data_dir if data_dir else os.environ.get(ENV_VAR)
-    if not chosen:
-        raise DataError(f"MNIST needs a directory: pass --data-dir DIR or set {ENV_VAR}")
-    path = Path(chosen).expanduser()
-    if not path.is_dir():
-        raise DataError(f"MNIST directory {path} does not exist")
-    return path
+def _missing(directory: Path) -> list[str]:
+    """Names of the four files that ``directory`` lacks (as .gz or raw); empty when it holds all."""
+    missing = []
+    for stem in FILES.values():
+        if not (directory / f"{stem}.gz").is_file() and not (directory / stem).is_file():
+            missing.append(f"{stem}.gz")
+    return missing
 
 
-def load_mnist(data_dir: str | os.PathLike[str] | None = None) -> Dataset:
-    """The 60,000 / 10,000 MNIST split, inputs scaled to [0, 1] as float64 (784 features)."""
-    directory = resolve_mnist_dir(data_dir)
+def mnist_cache_dir(cache_dir: str | os.PathLike[str] | None = None) -> Path:
+    """``<cache root>/mnist``; the root is ``cache_dir`` if given, else :func:`compare.download.user_cache_dir`."""
+    root = Path(cache_dir).expanduser() if cache_dir else user_cache_dir()
+    return root / "mnist"
+
+
+def search_path(
+    data_dir: str | os.PathLike[str] | None = None, cache_dir: str | os.PathLike[str] | None = None
+) -> list[tuple[str, Path | None]]:
+    """The places MNIST is looked for, in order, as (label, directory or None when not set)."""
+    env = os.environ.get(ENV_VAR)
+    return [
+        ("--data-dir", Path(data_dir).expanduser() if data_dir else None),
+        (f"${ENV_VAR}", Path(env).expanduser() if env else None),
+        ("cache", mnist_cache_dir(cache_dir)),
+    ]
+
+
+def download_mnist(
+    dest_dir: str | os.PathLike[str] | None = None,
+    mirrors: Sequence[str] | None = None,
+    timeout: float = DEFAULT_TIMEOUT,
+    *,
+    checksums: Mapping[str, str] | None = None,
+    progress: bool | None = None,
+) -> Path:
+    """Download the MNIST ``.gz`` files into ``dest_dir`` (default: the cache), md5-verified; return the directory.
+
+    Parameters
+    ----------
+    dest_dir : target directory, created if needed; ``None`` means :func:`mnist_cache_dir`.
+    mirrors : base URLs tried in order for each file (default :data:`DEFAULT_MIRRORS`); a single
+        string counts as one mirror.
+    timeout : seconds allowed for a connect or a read before a mirror counts as failed.
+    checksums : file name -> md5 of the files to fetch (default :data:`MNIST_MD5`).
+    progress : tqdm bars; ``None`` shows them only when stderr is a terminal.
+
+    Files already present with the right md5 are kept; every other file is written only after
+    it has been verified. Raises :class:`DataError` naming the file when every mirror fails.
+    """
+    dest = Path(dest_dir).expanduser() if dest_dir else mnist_cache_dir()
+    mirror_list = [mirrors] if isinstance(mirrors, str) else list(mirrors or DEFAULT_MIRRORS)
+    try:
+        dest.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise DataError(f"cannot create {dest}: {e.strerror or e}") from None
+    for name, md5 in (checksums or MNIST_MD5).items():
+        fetch_verified(name, md5, mirror_list, dest, timeout=timeout, progress=progress)
+    return dest
+
+
+def find_mnist_dir(
+    data_dir: str | os.PathLike[str] | None = None,
+    *,
+    download: bool = False,
+    mirrors: Sequence[str] | None = None,
+    cache_dir: str | os.PathLike[str] | None = None,
+) -> Path:
+    """The first directory of :func:`search_path` that holds all four files.
+
+    When none does: with ``download=True`` the files are downloaded into the first place that
+    is set (``data_dir``, else ``$DLFS_MNIST_DIR``, else the cache); otherwise :class:`DataError`
+    lists where it looked and what is missing there. An explicit ``data_dir`` is used or
+    refused, never passed over: a typo in ``--data-dir`` must not silently pick other files.
+    """
+    if data_dir is not None:
+        chosen = Path(data_dir).expanduser()
+        if chosen.is_dir() and not _missing(chosen):
+            return chosen
+        if download:
+            return download_mnist(chosen, mirrors)
+        problem = "does not exist" if not chosen.is_dir() else f"is missing {', '.join(_missing(chosen))}"
+        raise DataError(f"MNIST directory {chosen} {problem}; pass --download to fetch the files into it")
+    places = search_path(data_dir, cache_dir)
+    report = []
+    passed_over = []  # places that were set but lack the files
+    for i, (label, directory) in enumerate(places, start=1):
+        if directory is None:
+            report.append(f"  {i}. {label}: not set")
+            continue
+        if not directory.is_dir():
+            problem = "does not exist"
+        elif missing := _missing(directory):
+            problem = f"missing {', '.join(missing)}"
+        else:
+            for where in passed_over:
+                log.warning("MNIST: %s; using %s instead", where, directory)
+            return directory
+        report.append(f"  {i}. {label}: {directory} ({problem})")
+        passed_over.append(f"{label} {directory} {problem}")
+    target = next(directory for _, directory in places if directory is not None)
+    if download:
+        return download_mnist(target, mirrors)
+    raise DataError(
+        "MNIST not found. Looked in:\n"
+        + "\n".join(report)
+        + f"\nPass --download to fetch the four files (11.6 MB, md5-checked) into {target},"
+        " or --data-dir DIR to use a directory that holds them."
+    )
+
+
+def verify_mnist(directory: str | os.PathLike[str]) -> None:
+    """Check the four files in ``directory`` (``.gz`` or raw) against the published md5 sums.
+
+    Raises :class:`DataError` naming each file that differs, or :class:`IDXError` for a missing one.
+    """
+    directory = Path(directory)
+    problems = []
+    for stem in FILES.values():
+        path = _find(directory, stem)
+        expected = MNIST_MD5.get(path.name) or RAW_MD5[path.name]
+        got = file_md5(path)
+        if got != expected:
+            problems.append(f"{path.name} has md5 {got}, expected {expected}")
+    if problems:
+        raise DataError(
+            f"{directory}: not the original MNIST files: {'; '.join(problems)}."
+            " Replace them, or delete them and use --download."
+        )
+
+
+def read_mnist_dir(directory: str | os.PathLike[str]) -> Dataset:
+    """Parse the four files in ``directory`` (no checksum test) into a :class:`Dataset`.
+
+    Inputs are scaled to [0, 1] as float64, (N, rows*cols); labels are class indices (intp).
+    """
+    directory = Path(directory)
     arrays = {}
     for key, stem in FILES.items():
         magic = IMAGE_MAGIC if key.endswith("images") else LABEL_MAGIC
@@ -115,6 +279,9 @@ def load_mnist(data_dir: str | os.PathLike[str] | None = None) -> Dataset:
             raise IDXError(f"{directory}: {split} has {images.shape[0]} images but {labels.shape[0]} labels")
         if labels.size and labels.max() > 9:
             raise IDXError(f"{directory}: {split} labels must be 0..9, found {labels.max()}")
+    train_shape, test_shape = arrays["train_images"].shape[1:], arrays["test_images"].shape[1:]
+    if train_shape != test_shape:
+        raise IDXError(f"{directory}: train images are {train_shape} but test images are {test_shape}")
 
     def inputs(images: np.ndarray) -> np.ndarray:
         return images.reshape(images.shape[0], -1).astype(np.float64) / 255.0  # (N, rows*cols)
@@ -127,3 +294,27 @@ def load_mnist(data_dir: str | os.PathLike[str] | None = None) -> Dataset:
         t_test=arrays["test_labels"].astype(np.intp),
         n_classes=10,
     )
+
+
+def load_mnist(
+    data_dir: str | os.PathLike[str] | None = None,
+    *,
+    download: bool = False,
+    mirrors: Sequence[str] | None = None,
+    cache_dir: str | os.PathLike[str] | None = None,
+    verify: bool = True,
+) -> Dataset:
+    """The 60,000 / 10,000 MNIST split, inputs scaled to [0, 1] as float64 (784 features).
+
+    Parameters
+    ----------
+    data_dir : directory looked in first (see :func:`find_mnist_dir` for the order).
+    download : fetch the files when no directory holds them.
+    mirrors : base URLs for the download (default :data:`DEFAULT_MIRRORS`).
+    cache_dir : cache root to use instead of ``$DLFS_CACHE_DIR`` or the per-user default.
+    verify : check the files against the published md5 sums before parsing (~20 ms).
+    """
+    directory = find_mnist_dir(data_dir, download=download, mirrors=mirrors, cache_dir=cache_dir)
+    if verify:
+        verify_mnist(directory)
+    return read_mnist_dir(directory)

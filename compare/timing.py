@@ -16,7 +16,7 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
-from compare.methods import Method, runner
+from compare.methods import NUMERICAL, Method, runner
 from compare.timer import Timing, measure
 from impl_numpy.checks import PARAM_NAMES
 
@@ -77,7 +77,7 @@ def _timed_call(
     method: Method, params: dict, x: np.ndarray, t: np.ndarray, activation: str, h: float, k: int | None, seed: int
 ) -> tuple[Callable[[], object], Callable[[], None] | None, int]:
     r = runner(method, params, activation, h)
-    if method.kind == "numerical" and k is not None:
+    if method.name == NUMERICAL and k is not None:
         entries = sample_entries({n: p.shape for n, p in params.items()}, k, seed)
         xs = x.astype(np.float64)
         return (lambda: r.net.numerical_gradient_at(xs, t, entries, h)), None, k
@@ -104,7 +104,7 @@ def time_shape(
     rows = []
     ordered = [m for m in methods if m.framework == "numpy"] + [m for m in methods if m.framework == "torch"]
     for m in ordered:
-        k = None if (full or sample >= p_total) else sample
+        k = None if (full or sample >= p_total or m.name != NUMERICAL) else sample
         fn, sync, counted = _timed_call(m, params, x, t, activation, h, k, seed)
         slow = m.kind == "numerical"
         timing: Timing = measure(fn, sync=sync, runs=5 if slow else 9, warmup=1 if slow else 3)

@@ -24,13 +24,20 @@ import numpy as np
 def sigmoid(a: np.ndarray) -> np.ndarray:
     """Logistic function ``1 / (1 + exp(-a))`` without overflow or warnings.
 
-    Only ``exp(-|a|) <= 1`` is ever computed (for complex ``a``, the sign of the
-    real part decides), so nothing overflows for large ``|a|``, and for very
-    negative ``a`` the result ``e / (1 + e)`` keeps full relative precision.
+    Real input: ``exp(-a)`` may exceed the float range for ``a < -709``; that
+    intermediate is allowed to become ``inf`` silently, giving the correct
+    limit ``1 / inf = 0`` (three passes over the data, the fast path of every
+    training step). Complex input (the complex step) branches on the real part
+    and only ever computes ``exp(-|a|) <= 1``, so nothing overflows at all.
     """
     a = np.asarray(a)
     if a.dtype.kind not in "fc":
         a = a.astype(np.float64)
+    if a.dtype.kind == "f":
+        with np.errstate(over="ignore"):
+            out = np.exp(-a)
+        out += 1.0
+        return np.reciprocal(out, out=out)
     neg = a.real < 0
     e = np.exp(np.where(neg, a, -a))  # exp(-|a|), in (0, 1]
     s = 1.0 / (1.0 + e)

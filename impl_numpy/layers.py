@@ -17,23 +17,30 @@ from impl_numpy.functions import cross_entropy, relu, sigmoid, softmax
 
 
 class Affine:
-    """``out = x @ W + b`` with ``W`` (D_in, D_out), ``b`` (D_out,)."""
+    """``out = x @ W + b`` with ``W`` (D_in, D_out), ``b`` (D_out,).
 
-    def __init__(self, W: np.ndarray, b: np.ndarray) -> None:
+    ``needs_dx=False`` (for a layer fed by the data) skips the input gradient in
+    ``backward``, a matrix product as large as the forward one that nobody uses.
+    """
+
+    def __init__(self, W: np.ndarray, b: np.ndarray, *, needs_dx: bool = True) -> None:
         self.W = W
         self.b = b
+        self.needs_dx = needs_dx
         self.x: np.ndarray | None = None
         self.dW: np.ndarray | None = None
         self.db: np.ndarray | None = None
 
     def forward(self, x: np.ndarray) -> np.ndarray:
         self.x = x  # (N, D_in)
-        return x @ self.W + self.b  # (N, D_out)
+        out = x @ self.W  # (N, D_out)
+        out += self.b
+        return out
 
-    def backward(self, dout: np.ndarray) -> np.ndarray:
+    def backward(self, dout: np.ndarray) -> np.ndarray | None:
         self.dW = self.x.T @ dout  # (D_in, D_out)
         self.db = np.sum(dout, axis=0)  # (D_out,)
-        return dout @ self.W.T  # (N, D_in)
+        return dout @ self.W.T if self.needs_dx else None  # (N, D_in)
 
 
 class Sigmoid:
@@ -47,7 +54,10 @@ class Sigmoid:
         return self.out
 
     def backward(self, dout: np.ndarray) -> np.ndarray:
-        return dout * (1.0 - self.out) * self.out
+        dx = 1.0 - self.out
+        dx *= self.out
+        dx *= dout
+        return dx  # dout * (1 - out) * out
 
 
 class Relu:
@@ -75,9 +85,20 @@ class SoftmaxWithLoss:
         self.loss: float | None = None
 
     def forward(self, z: np.ndarray, t: np.ndarray) -> float:
+        if z.dtype.kind == "c":  # complex step: the complex-safe functions
+            self.t, self.y, self.loss = t, softmax(z), cross_entropy(z, t)
+            return self.loss
+        # softmax and log-sum-exp share one max-shift and one exp (N, C)
+        n = z.shape[0]
+        m = z.max(axis=1)  # (N,)
+        e = z - m[:, None]  # (N, C)
+        np.exp(e, out=e)
+        s = e.sum(axis=1)  # (N,)
+        e /= s[:, None]
         self.t = t
-        self.y = softmax(z)  # (N, C)
-        self.loss = cross_entropy(z, t)
+        self.y = e  # softmax (N, C)
+        # mean_n (log sum_c exp z_nc - z_n,t_n), the exact cross-entropy
+        self.loss = float(np.sum(np.log(s) + m - z[np.arange(n), t])) / n
         return self.loss
 
     def backward(self, dout: float = 1.0) -> np.ndarray:

@@ -22,6 +22,7 @@ from collections.abc import Mapping
 import numpy as np
 
 from impl_numpy import checks
+from impl_numpy.fast_numerical import fast_numerical_gradient
 from impl_numpy.functions import cross_entropy, cross_entropy_error, relu, sigmoid, softmax
 from impl_numpy.gradient import numerical_gradient, numerical_gradient_at
 from impl_numpy.layers import Affine, Relu, Sigmoid, SoftmaxWithLoss
@@ -112,7 +113,7 @@ class TwoLayerNet:
         self.output_size = self.params["W2"].shape[1]
         self._act = sigmoid if activation == "sigmoid" else relu
         self.layers = [
-            Affine(self.params["W1"], self.params["b1"]),
+            Affine(self.params["W1"], self.params["b1"], needs_dx=False),  # fed by the data
             Sigmoid() if activation == "sigmoid" else Relu(),
             Affine(self.params["W2"], self.params["b2"]),
         ]
@@ -163,6 +164,16 @@ class TwoLayerNet:
 
         return {k: numerical_gradient(f, self.params[k], h) for k in checks.PARAM_NAMES}
 
+    def numerical_gradient_fast(self, x: np.ndarray, t: np.ndarray, h: float = 1e-4) -> dict[str, np.ndarray]:
+        """The same central differences as :meth:`numerical_gradient`, ~100× less work (float64).
+
+        See :mod:`impl_numpy.fast_numerical` for how each perturbed loss is evaluated.
+        """
+        x, t = self._check(x, t)
+        if self.dtype.kind != "f":
+            raise checks.DtypeError(f"the fast numerical gradient needs float params, the net holds {self.dtype}")
+        return fast_numerical_gradient(self.params, x, t, self.activation, h)
+
     def numerical_gradient_at(
         self, x: np.ndarray, t: np.ndarray, entries: Mapping[str, np.ndarray], h: float = 1e-4
     ) -> dict[str, np.ndarray]:
@@ -181,13 +192,13 @@ class TwoLayerNet:
         grads, _ = self._backprop(self._cast(x), t)
         return grads
 
-    def _backprop(self, x: np.ndarray, t: np.ndarray) -> tuple[dict[str, np.ndarray], float]:
-        """Forward and backward through the layers; returns (grads, loss). No validation."""
+    def _backprop(self, x: np.ndarray, t: np.ndarray, scale: float = 1.0) -> tuple[dict[str, np.ndarray], float]:
+        """Forward and backward through the layers; returns (scale * grads, loss). No validation."""
         out = x
         for layer in self.layers:
             out = layer.forward(out)
         loss = self.last_layer.forward(out, t)
-        dout = self.last_layer.backward(1.0)
+        dout = self.last_layer.backward(scale)
         for layer in reversed(self.layers):
             dout = layer.backward(dout)
         affine1, affine2 = self.layers[0], self.layers[2]
@@ -201,7 +212,9 @@ class TwoLayerNet:
         Returns the loss of the forward pass that produced the gradient, i.e. on
         the weights *before* the update.
         """
-        grads, loss = self._backprop(x, t)
+        # Backprop with dout = learning_rate at the top gives learning_rate * grads
+        # throughout (every layer is linear in dout): no extra pass to scale them.
+        steps, loss = self._backprop(x, t, scale=learning_rate)
         for k in checks.PARAM_NAMES:
-            self.params[k] -= learning_rate * grads[k]  # in place: the layers see it
+            self.params[k] -= steps[k]  # in place: the layers see it
         return loss
