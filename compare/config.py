@@ -26,7 +26,8 @@ class UsageError(ValueError):
 @dataclass
 class RunConfig:
     dataset: str = "digits"  # digits | synthetic | mnist
-    data_dir: str | None = None  # MNIST directory (else $DLFS_MNIST_DIR)
+    data_dir: str | None = None  # MNIST directory (else $DLFS_MNIST_DIR, else the user cache)
+    download: bool = False  # fetch MNIST (md5-verified) when it is not found
     activation: str = "sigmoid"  # sigmoid (book ch. 4) | relu (ch. 5)
     hidden_size: int = 50  # book: 50
     batch_size: int = 100  # book: 100
@@ -104,7 +105,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     data = p.add_argument_group("data and model")
     data.add_argument("--dataset", choices=DATASETS, default=d.dataset, help="default: %(default)s (bundled)")
-    data.add_argument("--data-dir", help="MNIST directory with the four IDX files (else $DLFS_MNIST_DIR)")
+    data.add_argument("--data-dir", help="MNIST directory with the four IDX files (else $DLFS_MNIST_DIR, else cache)")
+    data.add_argument("--download", action="store_true", help="download MNIST (md5-verified) if it is not found")
     data.add_argument("--activation", choices=ACTIVATIONS, default=d.activation, help="default: %(default)s")
     data.add_argument("--hidden-size", type=_positive_int, default=d.hidden_size, help="default: %(default)s")
     train = p.add_argument_group("training (the book's scheme)")

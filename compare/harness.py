@@ -170,7 +170,7 @@ def run_timing(cfg: RunConfig, data: Dataset, devices: list[str]) -> dict:
 def run(cfg: RunConfig, note: Callable[[str], None] = lambda s: None, progress: bool = False) -> dict:
     """Run the configured sections; return the report dict (without ``env``)."""
     set_threads(cfg.threads)  # again, now that torch is loaded
-    data = load_dataset(cfg.dataset, data_dir=cfg.data_dir, seed=cfg.seed)
+    data = load_dataset(cfg.dataset, data_dir=cfg.data_dir, seed=cfg.seed, download=cfg.download)
     devices = torch_devices(cfg.device, cfg.dtype)
     params = init_params(
         data.input_size, cfg.hidden_size, data.n_classes, weight_init_std=cfg.weight_init_std, seed=cfg.seed

@@ -19,7 +19,9 @@ from compare.env import set_threads
 
 
 def _fail(message: str, status: int = 2) -> int:
-    print(f"error: {message}", file=sys.stderr)
+    """Print ``message`` as one line on stderr (a multi-line message is joined) and return ``status``."""
+    line = " ".join(part.strip() for part in message.splitlines() if part.strip())
+    print(f"error: {line}", file=sys.stderr)
     return status
 
 

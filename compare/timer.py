@@ -61,13 +61,19 @@ def measure(
         if elapsed >= min_run_s:
             break
         loops = min(max_loops, max(loops * 2, int(loops * min_run_s / max(elapsed, 1e-9) * 1.2)))
-    per_call = np.array([run(loops) / loops for _ in range(runs)])
-    q1, med, q3 = np.percentile(per_call, [25, 50, 75])
-    return Timing(float(med), float(q3 - q1), float(per_call.min()), runs, loops)
+    return summarize([run(loops) / loops for _ in range(runs)], loops)
+
+
+def summarize(per_call: list[float], loops: int = 1) -> Timing:
+    """Median, IQR and minimum of per-call times measured elsewhere (one run each)."""
+    arr = np.asarray(per_call, dtype=np.float64)
+    q1, med, q3 = np.percentile(arr, [25, 50, 75])
+    return Timing(float(med), float(q3 - q1), float(arr.min()), len(arr), loops)
 
 
 def format_seconds(s: float) -> str:
     """A duration with a unit that keeps 3 significant digits: 12.3 s, 293 µs, 1.05 ms."""
+    s = float(f"{s:.3g}")  # round first, so that 0.99996 s is "1 s", not "1e+03 ms"
     if s >= 3600:
         return f"{s / 3600:.3g} h"
     if s >= 60:
