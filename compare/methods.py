@@ -210,25 +210,25 @@ class TorchRunner:
         t_test = torch.as_tensor(data.t_test.astype(np.int64)).to(dev)
         idx_all = torch.as_tensor(batches.astype(np.int64)).to(dev)  # (steps, B)
         steps = batches.shape[0]
-        losses = torch.empty(steps, dtype=dt, device=dev)
-        accs = torch.empty((len(eval_at), 2), dtype=torch.float64, device=dev)
+        losses: list = []  # 0-d device tensors, stacked once at the end
+        accs: list = []  # (train, test) pairs of 0-d device tensors
         evals = set(eval_at)
         snaps = set(snapshot_at)
         record = TrainRecord(np.empty(0), [], np.empty(0), np.empty(0))
         for i in _progress(range(steps), steps, self.method.label, progress):
             idx = idx_all[i]
-            losses[i] = net.train_step(x_train[idx], t_train[idx], learning_rate)
+            losses.append(net.train_step(x_train[idx], t_train[idx], learning_rate))
             if i + 1 in snaps:
                 record.snapshots[i + 1] = net.export_params()  # a host copy, but only a few times per run
             if i in evals:
                 with torch.no_grad():
-                    k = len(record.eval_steps)
-                    accs[k, 0] = (net(x_train).argmax(dim=1) == t_train).to(torch.float64).mean()
-                    accs[k, 1] = (net(x_test).argmax(dim=1) == t_test).to(torch.float64).mean()
+                    train_acc = (net(x_train).argmax(dim=1) == t_train).to(torch.float64).mean()
+                    test_acc = (net(x_test).argmax(dim=1) == t_test).to(torch.float64).mean()
+                accs.append(torch.stack([train_acc, test_acc]))
                 record.eval_steps.append(i)
-        self.sync()
-        record.losses = losses.to("cpu", torch.float64).numpy()
-        host_accs = accs.cpu().numpy()
+        # One transfer each, after the run: the only host syncs of the loop (besides snapshots).
+        record.losses = torch.stack(losses).to("cpu", torch.float64).numpy() if losses else np.empty(0)
+        host_accs = torch.stack(accs).cpu().numpy() if accs else np.empty((0, 2))
         record.train_acc = host_accs[:, 0].copy()
         record.test_acc = host_accs[:, 1].copy()
         return record

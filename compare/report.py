@@ -34,6 +34,10 @@ def check_writable(path: str | os.PathLike[str], *, directory: bool = False) -> 
     """Fail now (before any work) if ``path`` cannot be written; creates a ``--csv`` directory."""
     target = Path(path)
     folder = target if directory else target.parent
+    if not str(path):
+        raise OutputError("an output path must not be empty")
+    if directory and target.exists() and not target.is_dir():
+        raise OutputError(f"cannot write CSV files into {target}: it exists and is not a directory")
     try:
         if directory:
             folder.mkdir(parents=True, exist_ok=True)
@@ -149,6 +153,10 @@ def accuracy_table(section: dict) -> tuple[list[str], list[list[object]], int]:
     return head, rows, len(steps)
 
 
+def _ratio(v: float | None) -> str:
+    return "-" if v is None or math.isnan(v) else f"{v:.3g}"
+
+
 def timing_table(rows_in: list[dict]) -> tuple[list[str], list[list[object]]]:
     head = ["method", "device", "dtype", "median", "IQR", "min", "runs×loops", "×fastest", "×numerical", "note"]
     rows = []
@@ -163,8 +171,8 @@ def timing_table(rows_in: list[dict]) -> tuple[list[str], list[list[object]]]:
                 format_seconds(r["iqr_s"]) + (" !" if r["noisy"] else ""),
                 format_seconds(r["min_s"]),
                 f"{r['runs']}×{r['loops']}",
-                f"{r['ratio_fastest']:.3g}",
-                "-" if math.isnan(r["ratio_numerical"]) else f"{r['ratio_numerical']:.3g}",
+                _ratio(r["ratio_fastest"]),
+                _ratio(r["ratio_numerical"]),
                 note,
             ]
         )

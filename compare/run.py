@@ -28,11 +28,11 @@ def _fail(message: str, status: int = 2) -> int:
 def _check_outputs(cfg: RunConfig) -> None:
     from compare.report import check_writable
 
-    if cfg.json_path:
+    if cfg.json_path is not None:
         check_writable(cfg.json_path)
-    if cfg.markdown_path:
+    if cfg.markdown_path is not None:
         check_writable(cfg.markdown_path)
-    if cfg.csv_dir:
+    if cfg.csv_dir is not None:
         check_writable(cfg.csv_dir, directory=True)
 
 
