@@ -35,6 +35,8 @@ DEVICES = ("auto", "cpu", "cuda", "mps")
 
 def resolve_dtype(dtype: str | torch.dtype | np.dtype | type) -> torch.dtype:
     """``"float64"``/``"float32"`` (or the numpy/torch dtype of that name) as a torch dtype."""
+    if dtype is None:
+        raise checks.ConfigError(f"dtype must be one of {', '.join(DTYPES)}, got None")
     if isinstance(dtype, torch.dtype):
         name = str(dtype).removeprefix("torch.")
     else:
@@ -79,27 +81,42 @@ def resolve_device(device: str, dtype: torch.dtype = torch.float64) -> torch.dev
 
 
 class TorchTwoLayerNet(nn.Module):
-    """``fc1 -> sigmoid | relu -> fc2`` giving logits; ``fc*.weight`` is (out, in)."""
+    """``fc1 -> sigmoid | relu -> fc2`` giving logits; ``fc*.weight`` is (out, in).
+
+    ``TorchTwoLayerNet(784, 50, 10)`` starts from the book's initial weights
+    (:func:`impl_numpy.init_params`, seeded), like the numpy net;
+    :meth:`from_params` starts from given (shared) weights. Neither draws from
+    torch's global random generator.
+    """
 
     def __init__(
         self,
         input_size: int,
         hidden_size: int,
         output_size: int,
+        weight_init_std: float = 0.01,
         *,
         activation: str = "sigmoid",
         device: str = "auto",
         dtype: str | torch.dtype = "float64",
+        seed: int = 0,
+        params: Mapping[str, np.ndarray] | None = None,
     ) -> None:
         super().__init__()
         self.activation = checks.check_activation(activation)
         self.dtype = resolve_dtype(dtype)
         self.device = resolve_device(device, self.dtype)
+        if params is None:
+            from impl_numpy import init_params
+
+            params = init_params(input_size, hidden_size, output_size, weight_init_std=weight_init_std, seed=seed)
         self.input_size, self.hidden_size, self.output_size = input_size, hidden_size, output_size
         kw = {"device": self.device, "dtype": self.dtype}
-        self.fc1 = nn.Linear(input_size, hidden_size, **kw)
+        # skip_init: no random draw, the weights are copied in right below.
+        self.fc1 = nn.utils.skip_init(nn.Linear, input_size, hidden_size, **kw)
         self.act = nn.Sigmoid() if activation == "sigmoid" else nn.ReLU()
-        self.fc2 = nn.Linear(hidden_size, output_size, **kw)
+        self.fc2 = nn.utils.skip_init(nn.Linear, hidden_size, output_size, **kw)
+        self.load_params(params)
 
     @classmethod
     def from_params(
@@ -113,14 +130,18 @@ class TorchTwoLayerNet(nn.Module):
         """A net holding a copy of book-layout numpy ``params`` (W1 (D, H) becomes fc1.weight (H, D))."""
         p = checks.check_params(params)
         (d, h), c = p["W1"].shape, p["W2"].shape[1]
-        net = cls(d, h, c, activation=activation, device=device, dtype=dtype)
-        net.load_params(p)
-        return net
+        return cls(d, h, c, activation=activation, device=device, dtype=dtype, params=p)
 
     @torch.no_grad()
     def load_params(self, params: Mapping[str, np.ndarray]) -> None:
         """Copy book-layout numpy params into the module (transposing W1, W2)."""
         p = checks.check_params(params)
+        expected = (self.input_size, self.hidden_size, self.output_size)
+        got = (*p["W1"].shape, p["W2"].shape[1])
+        if got != expected:
+            raise checks.ShapeError(
+                f"params are for a {got[0]}-{got[1]}-{got[2]} net, this one is {'-'.join(map(str, expected))}"
+            )
         self.fc1.weight.copy_(torch.from_numpy(np.ascontiguousarray(p["W1"].T)))  # (H, D) <- (D, H).T
         self.fc1.bias.copy_(torch.from_numpy(p["b1"]))
         self.fc2.weight.copy_(torch.from_numpy(np.ascontiguousarray(p["W2"].T)))  # (C, H) <- (H, C).T
