@@ -35,6 +35,7 @@ class RunConfig:
     iters: int = 10_000  # book: iters_num = 10000
     numerical_iters: int = 10  # training steps run with the book's (slow) numerical gradient loop
     fast_numerical_iters: int = 300  # training steps run with the fast numerical gradient
+    numerical_seconds: float = 5.0  # each numerical run stops after the step that spends this budget
     weight_init_std: float = 0.01  # book: 0.01 * randn
     h: float = 1e-4  # central-difference step, book: 1e-4
     seed: int = 0  # initial weights and the batch stream
@@ -124,6 +125,13 @@ def build_parser() -> argparse.ArgumentParser:
         type=_non_negative_int,
         default=d.fast_numerical_iters,
         help="steps trained with the fast numerical gradient (default: %(default)s; 0 skips)",
+    )
+    train.add_argument(
+        "--numerical-seconds",
+        type=_positive_float,
+        default=d.numerical_seconds,
+        help="time budget of each numerical training run; it stops after the step that spends it "
+        "(default: %(default)s)",
     )
     train.add_argument("--seed", type=_non_negative_int, default=d.seed, help="weights and batch stream")
     run = p.add_argument_group("where and how")

@@ -84,23 +84,29 @@ def run_trajectory(
     eval_at = epoch_steps(data.train_size, cfg.batch_size, cfg.iters)
     n_num = min(cfg.numerical_iters, cfg.iters)
     n_fast = min(cfg.fast_numerical_iters, cfg.iters)
-    snapshots = {n_num, n_fast, cfg.iters} - {0}
-    plan: list[tuple[Method, int]] = []
+    # (method, steps, time budget): the numerical runs stop early when their budget is spent.
+    plan: list[tuple[Method, int, float | None]] = []
     if n_num:
-        plan.append((Method(NUMERICAL), n_num))
+        plan.append((Method(NUMERICAL), n_num, cfg.numerical_seconds))
     if n_fast:
-        plan.append((Method(NUMERICAL_FAST), n_fast))
-    plan.append((Method(BACKPROP, cfg.dtype), cfg.iters))
-    plan += [(Method(AUTOGRAD, cfg.dtype, d), cfg.iters) for d in devices]
+        plan.append((Method(NUMERICAL_FAST), n_fast, cfg.numerical_seconds))
+    plan.append((Method(BACKPROP, cfg.dtype), cfg.iters, None))
+    plan += [(Method(AUTOGRAD, cfg.dtype, d), cfg.iters, None) for d in devices]
 
     records: dict[Method, TrainRecord] = {}
-    for method, steps in plan:  # each run whole, one after another
-        note(f"training {method.label} for {steps} steps")
+    snapshots = {cfg.iters}  # grows with each numerical run's actual length, so later runs keep it too
+    for method, steps, budget in plan:  # each run whole, one after another
+        note(f"training {method.label} for {steps} steps" + (f" (at most {budget:g} s)" if budget else ""))
         r = runner(method, params, cfg.activation, cfg.h)
         evals = [i for i in eval_at if i < steps]
         start = time.perf_counter()
-        records[method] = r.train(data, batches[:steps], cfg.learning_rate, evals, snapshots, progress)
-        records[method].seconds = time.perf_counter() - start
+        if budget is None:
+            rec = r.train(data, batches[:steps], cfg.learning_rate, evals, sorted(snapshots), progress)
+        else:
+            rec = r.train(data, batches[:steps], cfg.learning_rate, evals, sorted(snapshots), progress, budget)
+        rec.seconds = time.perf_counter() - start
+        records[method] = rec
+        snapshots.add(len(rec.losses))
 
     methods = list(records)
     rows = []

@@ -14,6 +14,7 @@ next one starts (interleaving makes both thread pools fight: ~30× slower).
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 
@@ -125,8 +126,14 @@ class NumpyRunner:
         eval_at: list[int],
         snapshot_at: Iterable[int] = (),
         progress: bool = False,
+        time_budget_s: float | None = None,
     ) -> TrainRecord:
+        """Train along ``batches``; with ``time_budget_s``, stop after the step that uses it up.
+
+        The weights after the last step made are always kept as a snapshot.
+        """
         net = self.net
+        start = time.perf_counter()
         x_train = data.x_train.astype(net.dtype)
         x_test = data.x_test.astype(net.dtype)
         steps = batches.shape[0]
@@ -152,6 +159,11 @@ class NumpyRunner:
                 record.eval_steps.append(i)
                 train_acc.append(net.accuracy(x_train, data.t_train))
                 test_acc.append(net.accuracy(x_test, data.t_test))
+            if time_budget_s is not None and time.perf_counter() - start >= time_budget_s:
+                steps = i + 1
+                break
+        record.losses = losses[:steps]
+        record.snapshots[steps] = {k: v.astype(np.float64) for k, v in net.params.items()}
         record.train_acc = np.array(train_acc)
         record.test_acc = np.array(test_acc)
         return record
