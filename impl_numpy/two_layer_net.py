@@ -88,14 +88,15 @@ class TwoLayerNet:
         activation: str = "sigmoid",
         dtype: np.dtype | type | str | None = None,
     ) -> TwoLayerNet:
-        """A net holding a copy of ``params`` (book layout), cast to ``dtype`` (default: W1's).
+        """A net holding a copy of ``params`` (book layout), cast to ``dtype`` (default: their common dtype).
 
         Complex params are accepted for the complex-step reference: the forward
         pass and the losses are complex-safe (``gradient`` is not meant for them).
         """
         net = cls.__new__(cls)
         checked = checks.check_params(params, allow_complex=True)
-        net._setup(checked, activation, checked["W1"].dtype if dtype is None else dtype)
+        common = np.result_type(*checked.values())  # one complex param makes the net complex
+        net._setup(checked, activation, common if dtype is None else dtype)
         return net
 
     def _setup(self, params: Mapping[str, np.ndarray], activation: str, dtype: np.dtype | type | str) -> None:

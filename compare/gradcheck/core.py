@@ -1,0 +1,620 @@
+"""The gradient check itself: full mode (entry by entry) and fast mode (Gaussian directions per block).
+
+Usage::
+
+    report = check_gradients(loss_fn, grad_fn, params, mode="fast", reference="complex")
+    assert report.ok, report.table()
+
+``loss_fn(params) -> scalar`` is the function whose gradient is checked; it is
+always called with float64 copies of the parameters (complex128 ones for the
+complex step), so the reference derivative is computed in float64 even when the
+code under test runs in float32. ``grad_fn(params) -> dict`` is the code under
+test; it is called once, with copies of the parameters in their own dtype. Neither
+ever sees the caller's arrays.
+
+**Tolerance.** An entry passes when ``compare.metrics.rel_error <= rtol``, i.e.
+``|analytic - numerical| <= max(rtol max(|analytic|, |numerical|), atol)``. By
+default ``(rtol, atol)`` is the looser of two tolerances (``compare.metrics``):
+the code under test's dtype (``EXACT_F64`` = 1e-12 / 1e-15 for float64,
+``LOW_PRECISION`` = 1e-4 / 1e-7 for float32) and the reference's own error
+(:func:`compare.metrics.reference_tolerance`). Given ``rtol`` / ``atol`` replace
+both.
+
+**Kinks** (finite-difference references only). When a comparison at step ``h``
+fails, the two second-order one-sided derivatives
+``D± = ±(4 f(x ± h/2) - 3 f(x) - f(x ± h)) / h`` decide why. At a smooth point
+both equal ``f'`` up to ``O(h²)`` and rounding, so they agree within twice the
+reference's own error (the code under test plays no part in them): the mismatch
+is genuine and the entry fails. If they differ by
+more, the ``±h`` step straddles a non-differentiable point (a ReLU input crossing
+0), and the comparison is repeated with the step divided by 8, up to 3 times (to
+``h/512``, the rounding allowance growing with ``1/step``): a correct value passes
+once the step keeps clear of the kink, a wrong one fails as soon as the step lands
+on smooth ground. If the derivative is not smooth at any of these steps, the point
+sits on the kink (within ``h/512``): it is a kink when the analytic value equals
+one of the one-sided derivatives at the smallest step within twice the allowed
+error (the slope on one side, which is what backprop reports), and fails
+otherwise. Entries whose ``±h`` step straddled a kink are counted as kinks and
+are never failures; a wrong value at a kink still fails. The complex step never
+straddles: it evaluates the loss at the real point (relu branches on the real
+part), so it has no kinks. Blind spot: a kink almost exactly a third of the way
+along the ``+h`` (or ``-h``) step makes ``D+`` (``D-``) look smooth, and the entry
+fails instead of being retried; it needs the kink within about
+``allowed error / jump in slope`` of that spot.
+
+**Full mode** compares every entry (or, with ``max_entries``, a seeded uniform
+sample without replacement of that many entries per parameter, drawn with
+``numpy.random.default_rng([seed, position of the parameter])``): 2 loss
+evaluations per entry (central), 4 (richardson) or 1 (complex), plus up to 2
+per failing entry (the kink test) and the same again per retry.
+
+**Fast mode** treats each parameter as one block. For each of ``directions``
+signed Gaussian vectors ``v`` (``numpy.random.default_rng([seed, position, 1])``)
+it takes ``u = max(1, |x|) * v`` and compares the analytic directional
+derivative ``A = Σ g_i u_i`` with the reference ``R`` along ``u``. A direction
+passes when ``|A - R| <= τ`` with::
+
+    τ = 4 sqrt(Σ (e_i u_i)²)          e_i: the code under test's allowed error per entry
+      + rtol_ref max(Σ |g_i u_i|, |R|) + atol_ref
+
+The first term is four standard deviations of ``ε·u`` for rounding errors ``ε_i``
+of up to ``e_i`` with any signs; the others are the reference's error
+(:func:`compare.metrics.reference_tolerance`). That is O(blocks × directions)
+loss evaluations. The kink rule above applies to directions too (with ``τ`` as
+the allowed error): a direction that straddles a kink is retried with smaller
+steps; one that stays on a kink with the analytic value equal to a one-sided
+slope is a kink direction, unverified, left out of the guarantee below (the
+report counts them, and says when no direction was conclusive). One that stays
+on kinks matching neither slope (kinks on both sides) is narrowed down like a
+failure, and fails the block only if that finds offending entries. When a
+direction fails, the block fails, and it is narrowed down by bisection: the same ``u`` restricted to each half of
+the block's entries (in flat order) is checked with that half's ``τ``; halves
+that fail are split again (depth first) until at most 4 entries remain, which are
+checked entry by entry as in full mode. A single wrong entry's contribution
+``e_k u_k`` is the same in every sub-block that contains it while ``τ`` shrinks,
+so the path to it keeps failing: about ``4 log2(n)`` loss evaluations per
+offending entry. Narrowing stops after ``worst`` offending entries.
+
+**What fast mode is guaranteed to catch.** Let ``e`` be the error of the gradient
+under test in one block (the difference from the true gradient). If the legitimate
+errors stay within their allowances, a direction passes only when
+``|e·u| <= 2τ``; since ``e·u = Σ e_i s_i v_i`` is normal with standard deviation
+``σ = ||e ∘ s||_2`` (``s = max(1, |x|)``), that has probability at most
+``2τ sqrt(2/π) / σ``, and all ``m`` independent directions pass with probability
+at most ``(2τ sqrt(2/π) / σ)^m``. So an error with ``σ >= catch_norm =
+2 sqrt(2/π) τ 1e6^(1/m)`` is missed with probability at most 1e-6 (51 τ for the
+default ``m = 4``); the report gives ``τ`` and ``catch_norm`` per block. This
+holds for any shape of error, one entry or all of them (one wrong entry ``k``:
+``σ = |e_k| max(1, |x_k|)``). Measured on the book's 784-50-10 sigmoid net
+(weights 0.01·randn, float64, batch 8): for ``W1``, ``τ`` is 3.5e-8 (central),
+2.8e-8 (richardson) and 1.7e-12 (complex), so ``catch_norm`` is 1.7e-6, 1.4e-6
+and 8.6e-11. A 1% error on a ``W1`` entry of RMS size (3.7e-4) is 3.7e-6: 2.1×,
+2.7× and 4e4× above ``catch_norm``. At batch 100, and with ReLU (whose larger
+gradient scales ``τ`` and the 1% error alike), the ratios stay 2-3× and 4e4-6e4×. In
+float32 the code under test's allowance dominates (``atol`` = 1e-7 per entry:
+``τ`` ≈ 8e-5 and ``catch_norm`` ≈ 4e-3 for ``W1``, more than its largest entry),
+so float32 fast mode catches wrong blocks (a missing factor, a sign, a
+transpose, zeros) but not a 1% error in one of 39,200 entries: check that in
+float64.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+
+import numpy as np
+
+from compare.gradcheck.probe import REFERENCES, LossFn, Probe, default_step
+from compare.gradcheck.report import DirectionSummary, EntryResult, GradcheckReport, ParamResult
+from compare.metrics import Tolerance, allowed_error, gradient_tolerance, loosest, reference_tolerance, rel_error
+from impl_numpy.checks import ConfigError, DtypeError, NonFiniteError, ShapeError
+
+MODES = ("full", "fast")
+GradFn = Callable[[dict[str, np.ndarray]], Mapping[str, object]]
+
+SIGMA = 4.0  # fast mode: the code under test's rounding allowance, in standard deviations
+KINK_RETRIES = 3  # retries of a comparison that straddles a kink ...
+KINK_SHRINK = 8.0  # ... each with the step divided by this
+LEAF = 4  # narrowing: sub-blocks of at most this many entries are checked entry by entry
+FALLBACK = 64  # narrowing: a failing sub-block whose halves both pass is checked entry by entry up to this size
+MAX_NODES = 256  # narrowing: at most this many sub-block checks per parameter
+MISS_PROBABILITY = 1e-6  # fast mode: the miss probability that catch_norm is quoted at
+
+
+@dataclass(frozen=True)
+class Tolerances:
+    entry: Tolerance  # one entry (full mode, and narrowing's last step)
+    tested: Tolerance  # the code under test's allowed error per entry (fast mode's sigma term)
+    reference: Tolerance  # the error of one reference derivative at the base step
+
+
+# -- validation ------------------------------------------------------------------------------------
+
+
+def _as_array(value: object) -> np.ndarray:
+    if hasattr(value, "detach"):  # a torch tensor
+        value = value.detach().cpu().numpy()
+    return np.asarray(value)
+
+
+def _validate_params(params: Mapping[str, object]) -> dict[str, np.ndarray]:
+    """Copies of ``params`` in their own dtype, after checking names, dtypes and values."""
+    if not isinstance(params, Mapping) or not params:
+        raise ShapeError(f"params must be a non-empty dict of arrays, got {type(params).__name__}")
+    out = {}
+    for name, value in params.items():
+        if not isinstance(name, str):
+            raise ShapeError(f"parameter names must be strings, got {name!r}")
+        arr = _as_array(value)
+        if arr.dtype not in (np.float32, np.float64):
+            raise DtypeError(f"parameter {name} has dtype {arr.dtype}; gradcheck needs float32 or float64 parameters")
+        bad = int(arr.size - np.count_nonzero(np.isfinite(arr)))
+        if bad:
+            raise NonFiniteError(f"parameter {name} contains {bad} NaN or Inf value(s)")
+        out[name] = np.array(arr, order="C")  # a copy
+    return out
+
+
+def _validate_grads(grads: object, params: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """The gradients as arrays in their own dtype, after checking them against ``params``."""
+    if not isinstance(grads, Mapping):
+        raise ShapeError(f"grad_fn must return a dict of arrays, got {type(grads).__name__}")
+    missing = [k for k in params if k not in grads]
+    extra = [k for k in grads if k not in params]
+    if missing or extra:
+        problems = [f"no gradient for {missing}"] if missing else []
+        problems += [f"gradients for unknown parameters {extra}"] if extra else []
+        raise ShapeError(f"grad_fn returned {' and '.join(problems)}")
+    out = {}
+    for name, p in params.items():
+        g = _as_array(grads[name])
+        if g.shape != p.shape:
+            raise ShapeError(f"the gradient of {name} has shape {g.shape} but {name} has shape {p.shape}")
+        if g.dtype not in (np.float32, np.float64):
+            raise DtypeError(f"the gradient of {name} has dtype {g.dtype}; expected float32 or float64")
+        bad = int(g.size - np.count_nonzero(np.isfinite(g)))
+        if bad:
+            raise NonFiniteError(f"the gradient of {name} contains {bad} NaN or Inf value(s)")
+        out[name] = g
+    return out
+
+
+def _check_options(
+    mode: str,
+    reference: str,
+    eps: float | None,
+    rtol: float | None,
+    atol: float | None,
+    max_entries: int | None,
+    directions: int,
+    worst: int,
+    seed: int,
+) -> None:
+    if mode not in MODES:
+        raise ConfigError(f"unknown mode {mode!r}; choose one of {', '.join(MODES)}")
+    if reference not in REFERENCES:
+        raise ConfigError(f"unknown reference {reference!r}; choose one of {', '.join(REFERENCES)}")
+    for name, value in (("eps", eps), ("rtol", rtol), ("atol", atol)):
+        if value is not None and not (isinstance(value, (int, float)) and math.isfinite(value) and value > 0):
+            raise ConfigError(f"{name} must be a positive finite number, got {value!r}")
+    counts = (("max_entries", max_entries, 1), ("directions", directions, 1), ("worst", worst, 0), ("seed", seed, 0))
+    for name, value, low in counts:
+        if value is None and name == "max_entries":
+            continue
+        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < low:
+            raise ConfigError(f"{name} must be an integer >= {low}, got {value!r}")
+
+
+def tolerances(
+    reference: str, dtype: str, loss_value: float, step: float, rtol: float | None, atol: float | None
+) -> Tolerances:
+    """The :class:`Tolerances` of a check; see the module docstring."""
+    tested = gradient_tolerance("exact", "exact", dtype)
+    ref = reference_tolerance(reference, loss_value, step)
+    entry = loosest(tested, ref)
+    if rtol is None and atol is None:
+        return Tolerances(entry=entry, tested=tested, reference=ref)
+    given = Tolerance(
+        rtol=entry.rtol if rtol is None else float(rtol), atol=entry.atol if atol is None else float(atol)
+    )
+    return Tolerances(entry=given, tested=given, reference=given)
+
+
+# -- the public functions ------------------------------------------------------------------------
+
+
+def check_gradients(
+    loss_fn: LossFn,
+    grad_fn: GradFn,
+    params: Mapping[str, object],
+    *,
+    mode: str = "full",
+    reference: str = "central",
+    eps: float | None = None,
+    rtol: float | None = None,
+    atol: float | None = None,
+    seed: int = 0,
+    max_entries: int | None = None,
+    directions: int = 4,
+    worst: int = 5,
+    label: str = "",
+) -> GradcheckReport:
+    """Check ``grad_fn`` against a float64 numerical derivative of ``loss_fn`` at ``params``.
+
+    Parameters
+    ----------
+    loss_fn : callable
+        ``loss_fn(params) -> scalar``: float64 (or complex128) arrays in, a float
+        (complex) out; a float32 result is refused. Must not modify its argument.
+    grad_fn : callable
+        ``grad_fn(params) -> dict``: the code under test, called once with copies
+        of ``params`` in their own dtype; returns arrays (numpy or torch) of the
+        parameters' shapes.
+    params : dict of name -> float32 or float64 array, any shapes
+        The point. Never modified. float32 parameters (or float32 gradients)
+        make float32 the tested dtype, which sets the default tolerance.
+    mode : {"full", "fast"}
+        ``full``: every entry (or ``max_entries`` per parameter); ``fast``:
+        ``directions`` Gaussian directions per parameter, narrowed down on failure.
+    reference : {"central", "richardson", "complex"}
+        How the float64 reference derivative is computed (``complex`` needs a
+        complex-safe ``loss_fn``).
+    eps : float, optional
+        Base step ``h``; each entry's step is ``h max(1, |x|)``. Default: see
+        :func:`compare.gradcheck.probe.default_step`.
+    rtol, atol : float, optional
+        Replace the default per-entry tolerance (see the module docstring).
+    seed : int
+        Seeds the fast-mode directions and the full-mode sample.
+    max_entries : int, optional
+        Full mode: check a seeded sample of this many entries of each larger parameter.
+    directions : int
+        Fast mode: directions per parameter block.
+    worst : int
+        Entries listed per parameter (and fast mode's narrowing stops after this many offenders).
+    label : str
+        A name for the report's title.
+
+    Returns
+    -------
+    GradcheckReport
+        ``.ok``, ``.table()``, ``.to_dict()``, and one :class:`ParamResult` per parameter.
+
+    Raises
+    ------
+    ShapeError, DtypeError, NonFiniteError, ConfigError
+        (all ``ValueError``) for mismatched names or shapes, non-float dtypes,
+        NaN or Inf in parameters, gradients or the loss, a ``loss_fn`` that is not
+        complex-safe under ``reference="complex"``, or a bad option; the message
+        names the parameter.
+    """
+    start = time.perf_counter()
+    _check_options(mode, reference, eps, rtol, atol, max_entries, directions, worst, seed)
+    theirs = _validate_params(params)
+    grads = _validate_grads(grad_fn({k: v.copy() for k, v in theirs.items()}), theirs)
+    low = any(a.dtype == np.float32 for a in (*theirs.values(), *grads.values()))
+    dtype = "float32" if low else "float64"
+    step = default_step(reference) if eps is None else float(eps)
+    probe = Probe(loss_fn, theirs, reference, step)
+    tols = tolerances(reference, dtype, probe.f0, step, rtol, atol)
+    results = []
+    for position, (name, g) in enumerate(grads.items()):
+        a = g.astype(np.float64).reshape(-1)  # (size,)
+        shape = theirs[name].shape
+        if mode == "full":
+            rng = np.random.default_rng([seed, position])
+            results.append(_full(probe, name, shape, a, tols, rng, max_entries, worst))
+        else:
+            rng = np.random.default_rng([seed, position, 1])
+            results.append(_fast(probe, name, shape, a, tols, rng, directions, worst))
+    changed = probe.modified()
+    if changed:
+        raise ShapeError(f"loss_fn modified its argument ({', '.join(changed)}); it must not write to params")
+    return GradcheckReport(
+        mode=mode,
+        reference=reference,
+        step=step,
+        dtype=dtype,
+        seed=seed,
+        loss=probe.f0,
+        tolerance=tols.entry,
+        params=results,
+        n_loss_evals=probe.n_evals,
+        seconds=time.perf_counter() - start,
+        label=label,
+    )
+
+
+def assert_gradients(loss_fn: LossFn, grad_fn: GradFn, params: Mapping[str, object], **options) -> GradcheckReport:
+    """:func:`check_gradients`, raising ``AssertionError(report.table())`` when the check fails.
+
+    Returns the report when it passes. Options as for :func:`check_gradients`.
+    """
+    report = check_gradients(loss_fn, grad_fn, params, **options)
+    if not report.ok:
+        raise AssertionError(report.table())
+    return report
+
+
+# -- entry by entry --------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Outcome:
+    """One comparison of an analytic derivative with the reference, after any kink retries."""
+
+    status: str  # "pass", "fail", "kink" (on a kink, the analytic value is one side's slope) or "unresolved"
+    value: float  # the reference derivative at the last step tried
+    err: float  # |analytic - value|
+    allowed: float  # the allowed error at that step
+    straddled: bool  # the base step straddled a kink (then "pass" means a smaller step verified it)
+
+
+def _compare(
+    probe: Probe,
+    name: str,
+    idx: np.ndarray,
+    u: np.ndarray,
+    t0: float,
+    analytic: float,
+    allowed: Callable[[float, float], float],
+    ref_error: Callable[[float, float], float],
+) -> _Outcome:
+    """Compare ``analytic`` with the reference derivative along ``u``, applying the kink rule.
+
+    ``allowed(value, shrink)`` is the allowed error of the comparison for a
+    reference ``value`` computed with the step ``t0 / shrink``; ``ref_error`` is
+    the part of it that belongs to the reference alone, which judges whether the
+    one-sided derivatives agree (they do not involve the code under test).
+    """
+    t = t0
+    on_a_side = False
+    for attempt in range(KINK_RETRIES + 1):
+        est = probe.derivative(name, idx, u, t)
+        tol = allowed(est.value, t0 / t)
+        err = abs(analytic - est.value)
+        if err <= tol:
+            return _Outcome("pass", est.value, err, tol, straddled=attempt > 0)
+        if not probe.finite_difference:
+            break
+        d_plus, d_minus = probe.one_sided(name, idx, u, est)
+        if not abs(d_plus - d_minus) > 2 * ref_error(est.value, t0 / t):  # smooth here: a genuine mismatch
+            return _Outcome("fail", est.value, err, tol, straddled=attempt > 0)
+        on_a_side = min(abs(analytic - d_plus), abs(analytic - d_minus)) <= 2 * tol
+        t /= KINK_SHRINK  # not smooth: a smaller step may keep clear of the kink
+    if not probe.finite_difference:
+        return _Outcome("fail", est.value, err, tol, straddled=False)
+    if on_a_side:  # not smooth at any step tried, and the analytic value is the slope of one side
+        return _Outcome("kink", est.value, err, tol, straddled=True)
+    return _Outcome("unresolved", est.value, err, tol, straddled=True)  # kinks on both sides, or a wrong value
+
+
+@dataclass
+class _Entries:
+    """Entry-by-entry results for a set of flat indices of one parameter."""
+
+    idx: np.ndarray  # (k,) flat indices
+    analytic: np.ndarray  # (k,)
+    numerical: np.ndarray  # (k,) the reference at the last step tried
+    rel: np.ndarray  # (k,) compare.metrics.rel_error
+    mismatch: np.ndarray  # (k,) bool
+    kink: np.ndarray  # (k,) bool: the entry's base step straddled a kink (not a failure)
+
+
+def _check_entries(probe: Probe, name: str, idx: np.ndarray, a: np.ndarray, tols: Tolerances) -> _Entries:
+    """Reference derivative of each entry in ``idx`` (step ``h max(1, |x|)``), compared with ``a[idx]``."""
+    x = probe.base[name].reshape(-1)
+    one = np.ones(1)
+    analytic = a[idx]
+    numerical = np.empty(len(idx))
+    mismatch = np.zeros(len(idx), dtype=bool)
+    kink = np.zeros(len(idx), dtype=bool)
+    for j, k in enumerate(idx):
+        a_k = float(analytic[j])
+
+        def allowed(value: float, shrink: float, a_k: float = a_k, tol: Tolerance = tols.entry) -> float:
+            return max(tol.rtol * max(abs(a_k), abs(value)), tol.atol * shrink)
+
+        def ref_error(value: float, shrink: float, a_k: float = a_k, tol: Tolerance = tols.reference) -> float:
+            return max(tol.rtol * max(abs(a_k), abs(value)), tol.atol * shrink)
+
+        t0 = probe.step * max(1.0, abs(float(x[k])))
+        out = _compare(probe, name, np.array([k]), one, t0, a_k, allowed, ref_error)
+        numerical[j] = out.value
+        mismatch[j] = out.status in ("fail", "unresolved")
+        kink[j] = out.status == "kink" or (out.status == "pass" and out.straddled)
+    rel = rel_error(analytic, numerical, tols.entry)
+    return _Entries(idx, analytic, numerical, rel, mismatch, kink)
+
+
+def _entry_results(
+    name: str, shape: tuple[int, ...], e: _Entries, select: np.ndarray, status: str, n: int
+) -> list[EntryResult]:
+    """Up to ``n`` entries of ``e`` where ``select`` holds, largest relative error first."""
+    order = np.flatnonzero(select)
+    order = order[np.argsort(-e.rel[order], kind="stable")][:n]
+    out = []
+    for j in order:
+        index = tuple(int(i) for i in np.unravel_index(int(e.idx[j]), shape)) if shape else ()
+        st = status if status != "auto" else ("mismatch" if e.mismatch[j] else "ok")
+        a, b = float(e.analytic[j]), float(e.numerical[j])
+        out.append(EntryResult(name, index, a, b, abs(a - b), float(e.rel[j]), st))
+    return out
+
+
+def _full(
+    probe: Probe,
+    name: str,
+    shape: tuple[int, ...],
+    a: np.ndarray,
+    tols: Tolerances,
+    rng: np.random.Generator,
+    max_entries: int | None,
+    worst: int,
+) -> ParamResult:
+    size = a.size
+    sampled = max_entries is not None and size > max_entries
+    idx = np.sort(rng.choice(size, size=max_entries, replace=False)) if sampled else np.arange(size)
+    e = _check_entries(probe, name, idx, a, tols)
+    kept = ~e.kink
+    abs_err = np.abs(e.analytic - e.numerical)
+    return ParamResult(
+        name=name,
+        shape=shape,
+        size=size,
+        checked=len(idx),
+        sampled=sampled,
+        mismatches=int(np.count_nonzero(e.mismatch)),
+        kinks=int(np.count_nonzero(e.kink)),
+        max_abs=float(np.max(abs_err[kept], initial=0.0)),
+        max_rel=float(np.max(e.rel[kept], initial=0.0)),
+        ok=not e.mismatch.any(),
+        worst=_entry_results(name, shape, e, kept, "auto", worst),
+        kink_entries=_entry_results(name, shape, e, e.kink, "kink", worst),
+        note=f"sample of {len(idx)} entries (seeded)" if sampled else "",
+    )
+
+
+# -- fast mode -----------------------------------------------------------------------------------
+
+
+def _direction(probe: Probe, name: str, idx: np.ndarray, u: np.ndarray, a: np.ndarray, tols: Tolerances) -> _Outcome:
+    """Compare ``Σ a_i u_i`` with the reference derivative along ``u`` (entries ``idx``); see the module docstring."""
+    analytic = float(np.dot(a, u))
+    per_entry = allowed_error(a, a, tols.tested)  # (k,) the code under test's allowance per entry
+    sigma = float(np.sqrt(np.sum((per_entry * u) ** 2)))
+    scale = float(np.sum(np.abs(a * u)))
+
+    def ref_error(value: float, shrink: float) -> float:
+        ref = tols.reference
+        return ref.rtol * max(scale, abs(value)) + ref.atol * shrink  # rounding grows as the step shrinks
+
+    def tau(value: float, shrink: float) -> float:
+        return SIGMA * sigma + ref_error(value, shrink)
+
+    return _compare(probe, name, idx, u, probe.step, analytic, tau, ref_error)
+
+
+def _narrow(
+    probe: Probe, name: str, a: np.ndarray, u: np.ndarray, tols: Tolerances, worst: int
+) -> tuple[list[_Entries], str]:
+    """Bisect a block whose direction ``u`` failed; returns the entry-by-entry checks made and a note."""
+    checks: list[_Entries] = []
+    found = 0
+    nodes = 0
+    lost = 0
+    stack = [np.arange(a.size)]
+    while stack and found < max(worst, 1) and nodes < MAX_NODES:
+        block = stack.pop()
+        if len(block) <= LEAF:
+            checks.append(_check_entries(probe, name, block, a, tols))
+            found += int(np.count_nonzero(checks[-1].mismatch))
+            continue
+        half = len(block) // 2
+        failing = []
+        for part in (block[:half], block[half:]):
+            nodes += 1
+            if _direction(probe, name, part, u[part], a[part], tols).status in ("fail", "unresolved"):
+                failing.append(part)
+        if failing:
+            stack.extend(reversed(failing))  # depth first, lower indices first
+        elif len(block) <= FALLBACK:
+            checks.append(_check_entries(probe, name, block, a, tols))
+            found += int(np.count_nonzero(checks[-1].mismatch))
+        else:
+            lost += 1
+    notes = []
+    if found >= max(worst, 1) and (stack or nodes >= MAX_NODES):
+        notes.append(f"narrowing stopped after {found} offending entries; there may be more")
+    elif stack:
+        notes.append(f"narrowing stopped after {MAX_NODES} sub-block checks")
+    if lost:
+        notes.append(f"{lost} failing sub-block(s) of more than {FALLBACK} entries had no failing half")
+    if found == 0:
+        notes.append(
+            "a direction failed but no single entry checked exceeds the per-entry tolerance "
+            "(an error spread thinly over many entries)"
+        )
+    return checks, "; ".join(notes)
+
+
+def _merge(checks: list[_Entries]) -> _Entries:
+    if not checks:
+        empty = np.zeros(0)
+        return _Entries(np.zeros(0, dtype=np.intp), empty, empty, empty, empty.astype(bool), empty.astype(bool))
+    return _Entries(*(np.concatenate([getattr(c, f) for c in checks]) for f in _Entries.__dataclass_fields__))
+
+
+def _fast(
+    probe: Probe,
+    name: str,
+    shape: tuple[int, ...],
+    a: np.ndarray,
+    tols: Tolerances,
+    rng: np.random.Generator,
+    directions: int,
+    worst: int,
+) -> ParamResult:
+    size = a.size
+    x = probe.base[name].reshape(-1)
+    scale = np.maximum(1.0, np.abs(x))  # (size,) per-entry step scale
+    everything = np.arange(size)
+    tried: list[tuple[np.ndarray, _Outcome]] = []
+    for _ in range(directions if size else 0):
+        u = scale * rng.standard_normal(size)  # (size,) signed Gaussian, scaled like the steps
+        tried.append((u, _direction(probe, name, everything, u, a, tols)))
+    failed = [(u, d) for u, d in tried if d.status == "fail"]
+    unresolved = [(u, d) for u, d in tried if d.status == "unresolved"]
+    conclusive = [d for _, d in tried if d.status in ("pass", "fail")]
+    note = ""
+    checks: list[_Entries] = []
+    if failed or unresolved:
+        u, _ = max(failed or unresolved, key=lambda ud: ud[1].err / ud[1].allowed)
+        checks, note = _narrow(probe, name, a, u, tols, worst)
+    e = _merge(checks)
+    confirmed = bool(e.mismatch.any())
+    if unresolved and not failed and not confirmed:
+        note = (
+            f"{len(unresolved)} direction(s) not smooth at any step, matching neither one-sided slope "
+            "(kinks on both sides); narrowing found no offending entry, so they count as kinks"
+        )
+    n_failed = len(failed) + (len(unresolved) if confirmed else 0)
+    tau = max((d.allowed for d in conclusive), default=0.0)
+    if conclusive:
+        catch = 2 * math.sqrt(2 / math.pi) * tau * MISS_PROBABILITY ** (-1 / len(conclusive))
+    else:
+        catch = math.inf
+    unverified = sum(1 for _, d in tried if d.status == "kink") + (0 if confirmed else len(unresolved))
+    summary = DirectionSummary(
+        count=len(tried),
+        failed=n_failed,
+        kinks=unverified + sum(1 for _, d in tried if d.status == "pass" and d.straddled),
+        unverified=unverified,
+        max_ratio=max((d.err / d.allowed for d in conclusive), default=0.0),
+        tau=tau,
+        catch_norm=catch if size else 0.0,
+    )
+    if size and not conclusive and not n_failed:
+        advice = "no direction was conclusive (kinks): use reference='complex' or full mode"
+        note = f"{note}; {advice}" if note else advice
+    kept = ~e.kink
+    abs_err = np.abs(e.analytic - e.numerical)
+    return ParamResult(
+        name=name,
+        shape=shape,
+        size=size,
+        checked=len(e.idx),
+        sampled=False,
+        mismatches=int(np.count_nonzero(e.mismatch)),
+        kinks=summary.kinks + int(np.count_nonzero(e.kink)),
+        max_abs=float(np.max(abs_err[kept], initial=0.0)),
+        max_rel=float(np.max(e.rel[kept], initial=0.0)),
+        ok=n_failed == 0,
+        worst=_entry_results(name, shape, e, e.mismatch, "mismatch", worst),
+        kink_entries=_entry_results(name, shape, e, e.kink, "kink", worst),
+        directions=summary,
+        note=note,
+    )

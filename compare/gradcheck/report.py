@@ -1,0 +1,248 @@
+"""What a gradient check found: per-parameter results, a text table and a JSON-ready dict.
+
+The table (``GradcheckReport.table()``) is also the message of the
+``AssertionError`` raised by :func:`compare.gradcheck.assert_gradients`.
+``to_dict()`` holds only str, int, float, bool, None, lists and dicts; NaN and
+infinities become ``None`` so that ``json.dumps(..., allow_nan=False)`` works.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+from tabulate import tabulate
+
+from compare.metrics import Tolerance
+
+
+@dataclass(frozen=True)
+class EntryResult:
+    """One entry of one parameter: the gradient under test against the reference."""
+
+    param: str  # parameter name
+    index: tuple[int, ...]  # index into the parameter (numpy order)
+    analytic: float  # the gradient under test (grad_fn)
+    numerical: float  # the float64 reference derivative
+    abs_err: float  # |analytic - numerical|
+    rel_err: float  # compare.metrics.rel_error with the check's tolerance
+    status: str  # "mismatch", "kink" (straddles a non-differentiable point: not a failure) or "ok"
+
+    def to_dict(self) -> dict[str, object]:
+        return {
+            "index": list(self.index),
+            "analytic": _finite(self.analytic),
+            "numerical": _finite(self.numerical),
+            "abs_err": _finite(self.abs_err),
+            "rel_err": _finite(self.rel_err),
+            "status": self.status,
+        }
+
+
+@dataclass(frozen=True)
+class DirectionSummary:
+    """Fast mode: the directional checks of one parameter block."""
+
+    count: int  # signed Gaussian directions tried
+    failed: int  # directions whose |analytic - reference| exceeded tau (and not explained by a kink)
+    kinks: int  # directions whose base step straddled a kink (never failures)
+    unverified: int  # of those, directions no smaller step could verify (left out of catch_norm)
+    max_ratio: float  # largest |analytic - reference| / tau over the conclusive directions (<= 1 passes)
+    tau: float  # largest tolerance tau used for a whole-block direction
+    catch_norm: float  # an error e with ||e * max(1, |x|)||_2 >= catch_norm is missed with probability <= 1e-6
+
+    def to_dict(self) -> dict[str, object]:
+        return {
+            "count": self.count,
+            "failed": self.failed,
+            "kinks": self.kinks,
+            "unverified": self.unverified,
+            "max_ratio": _finite(self.max_ratio),
+            "tau": _finite(self.tau),
+            "catch_norm": _finite(self.catch_norm),
+        }
+
+
+@dataclass
+class ParamResult:
+    """The check of one parameter."""
+
+    name: str
+    shape: tuple[int, ...]
+    size: int  # entries in the parameter
+    checked: int  # entries compared one by one (full mode: all or a sample; fast mode: those narrowed down to)
+    sampled: bool  # full mode checked a seeded sample, not every entry
+    mismatches: int  # entries over the tolerance (fast mode: those found while narrowing down; a lower bound)
+    kinks: int  # entries (fast mode: directions, plus entries met while narrowing) straddling a kink; never failures
+    max_abs: float  # largest |analytic - numerical| over the compared entries that are not kinks
+    max_rel: float  # largest relative error over the same entries
+    ok: bool
+    worst: list[EntryResult] = field(default_factory=list)  # the worst non-kink entries, worst first
+    kink_entries: list[EntryResult] = field(default_factory=list)  # a few kink entries, for the record
+    directions: DirectionSummary | None = None  # fast mode only
+    note: str = ""  # anything the numbers do not say
+
+    def to_dict(self) -> dict[str, object]:
+        return {
+            "name": self.name,
+            "shape": list(self.shape),
+            "size": self.size,
+            "checked": self.checked,
+            "sampled": self.sampled,
+            "mismatches": self.mismatches,
+            "kinks": self.kinks,
+            "max_abs": _finite(self.max_abs),
+            "max_rel": _finite(self.max_rel),
+            "ok": self.ok,
+            "worst": [e.to_dict() for e in self.worst],
+            "kink_entries": [e.to_dict() for e in self.kink_entries],
+            "directions": None if self.directions is None else self.directions.to_dict(),
+            "note": self.note,
+        }
+
+
+@dataclass
+class GradcheckReport:
+    """Everything :func:`compare.gradcheck.check_gradients` found; ``ok`` is the verdict."""
+
+    mode: str  # "full" or "fast"
+    reference: str  # "central", "richardson" or "complex"
+    step: float  # base step h (each entry's step is h * max(1, |x|))
+    dtype: str  # dtype of the code under test; the reference is always float64
+    seed: int  # seeds the fast-mode directions and the full-mode samples
+    loss: float  # the loss at the point (float64)
+    tolerance: Tolerance  # per-entry tolerance (compare.metrics definition)
+    params: list[ParamResult]
+    n_loss_evals: int  # calls to loss_fn
+    seconds: float  # wall-clock time of the check
+    label: str = ""  # what was checked, for the table's title
+
+    @property
+    def ok(self) -> bool:
+        return all(p.ok for p in self.params)
+
+    @property
+    def failed(self) -> list[str]:
+        return [p.name for p in self.params if not p.ok]
+
+    def __getitem__(self, name: str) -> ParamResult:
+        for p in self.params:
+            if p.name == name:
+                return p
+        raise KeyError(name)
+
+    @property
+    def max_rel(self) -> float:
+        """The largest relative error over all entries compared one by one (kinks left out)."""
+        return max((p.max_rel for p in self.params), default=0.0)
+
+    def to_dict(self) -> dict[str, object]:
+        return {
+            "ok": self.ok,
+            "label": self.label,
+            "mode": self.mode,
+            "reference": self.reference,
+            "step": self.step,
+            "dtype": self.dtype,
+            "seed": self.seed,
+            "loss": _finite(self.loss),
+            "rtol": self.tolerance.rtol,
+            "atol": self.tolerance.atol,
+            "n_loss_evals": self.n_loss_evals,
+            "seconds": self.seconds,
+            "params": [p.to_dict() for p in self.params],
+        }
+
+    def title(self) -> str:
+        verdict = "ok" if self.ok else f"FAIL ({', '.join(self.failed)})"
+        what = f"{self.label}: " if self.label else ""
+        return (
+            f"{what}gradcheck {self.mode} mode, {self.reference} reference (h={self.step:.1e}), {self.dtype}, "
+            f"rtol={self.tolerance.rtol:.1e} atol={self.tolerance.atol:.1e}, loss={self.loss:.6g}, "
+            f"{self.n_loss_evals} loss evaluations, {self.seconds:.2f} s: {verdict}"
+        )
+
+    def table(self) -> str:
+        """The title line, one row per parameter, then the worst entries and any kink entries."""
+        lines = [self.title(), tabulate(*self._summary_rows(), tablefmt="simple", disable_numparse=True)]
+        entries = []
+        for p in self.params:  # a passing parameter shows its closest call, a failing one its offenders
+            entries += (p.worst if not p.ok else p.worst[:1]) + p.kink_entries
+        if entries:
+            head = ["param", "index", "analytic", "numerical", "abs err", "rel err", "status"]
+            rows = [
+                [e.param, _index(e.index), _g(e.analytic), _g(e.numerical), _e(e.abs_err), _e(e.rel_err), e.status]
+                for e in entries
+            ]
+            lines += ["", tabulate(rows, headers=head, tablefmt="simple", disable_numparse=True)]
+        notes = [f"{p.name}: {p.note}" for p in self.params if p.note]
+        if notes:
+            lines += [""] + notes
+        return "\n".join(lines)
+
+    def _summary_rows(self) -> tuple[list[list[str]], list[str]]:
+        if self.mode == "full":
+            head = ["param", "shape", "checked", "mismatches", "kinks", "max abs err", "max rel err", "status"]
+            rows = [
+                [
+                    p.name,
+                    _shape(p.shape),
+                    f"{p.checked}/{p.size}" + (" (sample)" if p.sampled else ""),
+                    str(p.mismatches),
+                    str(p.kinks),
+                    _e(p.max_abs),
+                    _e(p.max_rel),
+                    _ok(p.ok),
+                ]
+                for p in self.params
+            ]
+            return rows, head
+        head = ["param", "shape", "directions", "failed", "kinks", "max |Δ|/τ", "τ", "catches ‖e‖ ≥", "mismatches"]
+        head.append("status")
+        rows = []
+        for p in self.params:
+            d = p.directions
+            assert d is not None
+            found = f"≥{p.mismatches}" if p.mismatches else "0"
+            rows.append(
+                [
+                    p.name,
+                    _shape(p.shape),
+                    str(d.count),
+                    str(d.failed),
+                    f"{d.kinks} ({d.unverified} unverified)" if d.unverified else str(d.kinks),
+                    _e(d.max_ratio),
+                    _e(d.tau),
+                    _e(d.catch_norm),
+                    found,
+                    _ok(p.ok),
+                ]
+            )
+        return rows, head
+
+    def __str__(self) -> str:
+        return self.table()
+
+
+def _finite(v: float) -> float | None:
+    return float(v) if math.isfinite(v) else None
+
+
+def _e(v: float) -> str:
+    return f"{v:.2e}" if math.isfinite(v) else str(v)
+
+
+def _g(v: float) -> str:
+    return f"{v:.10g}"
+
+
+def _ok(flag: bool) -> str:
+    return "ok" if flag else "FAIL"
+
+
+def _shape(shape: tuple[int, ...]) -> str:
+    return "(" + ", ".join(str(s) for s in shape) + ")"
+
+
+def _index(index: tuple[int, ...]) -> str:
+    return "[" + ", ".join(str(i) for i in index) + "]"
