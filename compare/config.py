@@ -12,7 +12,8 @@ import argparse
 import os
 from dataclasses import dataclass, field
 
-SECTIONS = ("gradients", "trajectory", "timing")
+SECTIONS = ("gradients", "trajectory", "timing", "scaling", "lesson")
+SCALING_FORMS = ("auto", "reduced", "full")
 DATASETS = ("digits", "synthetic", "mnist")
 ACTIVATIONS = ("sigmoid", "relu")
 DTYPES = ("float64", "float32")
@@ -45,9 +46,11 @@ class RunConfig:
     only: tuple[str, ...] = SECTIONS  # which sections to run
     full: bool = False  # time the book's numerical loop on all P parameters, not a sample
     sample: int = 200  # parameters sampled when timing the book's numerical loop
+    scaling: str = "auto"  # cost-growth study: reduced | full | auto (full when --only picks sections)
     json_path: str | None = None  # write the JSON report here
     markdown_path: str | None = None  # write the report as Markdown here
     csv_dir: str | None = None  # write one CSV per table into this directory
+    plot_dir: str | None = None  # write PNG charts into this directory (needs matplotlib)
     quiet: bool = False  # print only the final verdict line
     progress: bool = True  # tqdm bars on long phases (only when stderr is a terminal)
 
@@ -139,11 +142,23 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--device", choices=DEVICES, default=d.device, help="torch device (default: %(default)s)")
     run.add_argument("--threads", type=_positive_int, default=d.threads, help="default: all cores (%(default)s)")
     run.add_argument("--only", type=_sections, default=d.only, help="comma list of " + ",".join(SECTIONS))
-    run.add_argument("--full", action="store_true", help="time the book's numerical loop on every parameter")
+    run.add_argument(
+        "--full",
+        action="store_true",
+        help="time the book's numerical loop on every parameter (timing section; the scaling study always samples)",
+    )
+    run.add_argument(
+        "--scaling",
+        choices=SCALING_FORMS,
+        default=d.scaling,
+        help="cost-growth study: reduced (a few seconds), full, or auto: full when --only names the sections, "
+        "reduced in a run of all of them (default: %(default)s)",
+    )
     out = p.add_argument_group("output")
     out.add_argument("--json", dest="json_path", metavar="PATH", help="write the JSON report (atomically)")
     out.add_argument("--markdown", dest="markdown_path", metavar="PATH", help="write the report as Markdown")
     out.add_argument("--csv", dest="csv_dir", metavar="DIR", help="write one CSV per table into DIR")
+    out.add_argument("--plot", dest="plot_dir", metavar="DIR", help="write PNG charts into DIR (needs matplotlib)")
     out.add_argument("--quiet", action="store_true", help="print only the verdict")
     out.add_argument("--no-progress", dest="progress", action="store_false", help="no progress bars")
     return p

@@ -3,7 +3,11 @@
 1. gradients  — every method's gradient on the first batch, compared pairwise;
 2. trajectory — every method trains on the same batch stream, records compared;
 3. timing     — one gradient per method × device × dtype, at the book's shape
-                (784-50-10, batch 100, synthetic data) and at the data set's.
+                (784-50-10, batch 100, synthetic data) and at the data set's;
+4. scaling    — how the time per gradient grows with the net (compare.scaling);
+5. lesson     — the numerical gradient's error against h, float64 and float32
+                (compare.lesson);
+then a plain-words summary of the numbers (compare.summary).
 
 The result is a plain JSON-ready dict (schema in the README); rendering lives
 in :mod:`compare.report`.
@@ -16,7 +20,7 @@ from collections.abc import Callable
 
 import numpy as np
 
-from compare import agreement, metrics
+from compare import agreement, lesson, metrics, scaling, summary
 from compare.config import RunConfig
 from compare.dataset import Dataset, load_dataset, make_synthetic
 from compare.env import set_threads
@@ -31,7 +35,7 @@ from compare.methods import (
     epoch_steps,
     runner,
 )
-from compare.timing import time_shape
+from compare.timing import Shape, time_shape
 from impl_numpy import TwoLayerNet, init_params
 from impl_torch.net import available_devices, resolve_device, resolve_dtype
 
@@ -191,6 +195,13 @@ def run(cfg: RunConfig, note: Callable[[str], None] = lambda s: None, progress: 
     if "timing" in cfg.only:
         note("timing")
         report["timing"] = run_timing(cfg, data, devices)
+    if "scaling" in cfg.only:
+        report["scaling"] = scaling.run_section(cfg, devices, note)
+    if "lesson" in cfg.only:
+        note("numerical gradient error against h")
+        report["lesson"] = lesson.run_section(cfg, data, params, batches[0])
+    book = str(Shape(*BOOK_SHAPE))
+    report["summary"] = summary.build(report, iters=cfg.iters, h=cfg.h, dtype=cfg.dtype, book_shape=book)
     checks = [report[s]["ok"] for s in ("gradients", "trajectory") if s in report]
     report["ok"] = all(checks)
     return report

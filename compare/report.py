@@ -20,7 +20,7 @@ from tabulate import tabulate
 from compare.timer import format_seconds
 
 SCHEMA_VERSION = 1
-MAX_EPOCH_ROWS = 12  # accuracy records shown in the text report (all are in JSON / CSV)
+MAX_EPOCH_ROWS = 20  # accuracy records shown in the text report (all are in JSON / CSV)
 
 
 class OutputError(OSError):
@@ -52,15 +52,23 @@ def check_writable(path: str | os.PathLike[str], *, directory: bool = False) -> 
         raise OutputError(f"cannot write {target}: {e.strerror or e}") from None
 
 
-def write_atomic(path: str | os.PathLike[str], text: str) -> None:
-    """Write ``text`` to ``path`` via a temporary file in the same directory and ``os.replace``."""
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+def write_atomic(path: str | os.PathLike[str], text: str | bytes) -> None:
+    """Write ``text`` (UTF-8) or bytes to ``path`` via a temporary file in the same directory and ``os.replace``."""
     target = Path(path)
     fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
     try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as f:
+        binary = isinstance(text, bytes)
+        with os.fdopen(fd, "wb") if binary else os.fdopen(fd, "w", encoding="utf-8", newline="") as f:
             f.write(text)
             f.flush()
             os.fsync(f.fileno())
+        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes it 0600; a report is an ordinary file
         os.replace(tmp, target)
     except BaseException:
         try:
@@ -253,6 +261,21 @@ def render(report: dict, fmt: str = "simple") -> str:
             out.write(f"\nshape {shape}, P = {rows[0]['n_params']} parameters, {rows[0]['threads']} threads:\n\n")
             table(*timing_table(rows))
         out.write("\n(! marks an IQR above 10% of the median: a noisy measurement)\n")
+    if "scaling" in report:
+        from compare import scaling  # the sections' own renderers (imported here: they load numpy)
+
+        title("4. Cost growth: time per gradient against the number of parameters P")
+        out.write(scaling.render(report["scaling"], fmt))
+    if "lesson" in report:
+        from compare import lesson
+
+        title("5. The float32 lesson: numerical-gradient error against the step h")
+        out.write(lesson.render(report["lesson"], fmt))
+    if report.get("summary", {}).get("lines"):
+        from compare import summary
+
+        title("Why backprop? This run's numbers in plain words")
+        out.write(summary.render(report["summary"], markdown=md))
     out.write(f"\n{verdict(report)}\n")
     return out.getvalue()
 
@@ -295,4 +318,14 @@ def write_csv(directory: str | os.PathLike[str], report: dict) -> list[Path]:
         rows = report["timing"]["rows"]
         keys = list(rows[0]) if rows else []
         dump("timing.csv", keys, [[r[k] for k in keys] for r in rows])
+    if "scaling" in report:
+        points = report["scaling"]["points"]
+        slopes = {(f["series"], f["method"]): f["slope"] for f in report["scaling"]["fits"]}
+        keys = list(points[0]) if points else []
+        rows = [[p[k] for k in keys] + [slopes[(p["series"], p["method"])]] for p in points]
+        dump("scaling.csv", keys + ["slope"], rows)
+    if "lesson" in report:
+        rows = report["lesson"]["rows"]
+        keys = list(rows[0]) if rows else []
+        dump("lesson.csv", keys, [[r[k] for k in keys] for r in rows])
     return written

@@ -26,7 +26,7 @@ def _fail(message: str, status: int = 2) -> int:
 
 
 def _check_outputs(cfg: RunConfig) -> None:
-    from compare.report import check_writable
+    from compare.report import OutputError, check_writable
 
     if cfg.json_path is not None:
         check_writable(cfg.json_path)
@@ -34,6 +34,12 @@ def _check_outputs(cfg: RunConfig) -> None:
         check_writable(cfg.markdown_path)
     if cfg.csv_dir is not None:
         check_writable(cfg.csv_dir, directory=True)
+    if cfg.plot_dir is not None:
+        from compare import plots
+
+        if not plots.available():
+            raise OutputError("--plot needs matplotlib: pip install '.[plot]'")
+        check_writable(cfg.plot_dir, directory=True)
 
 
 def execute(cfg: RunConfig) -> int:
@@ -68,6 +74,10 @@ def execute(cfg: RunConfig) -> int:
             report.write_atomic(cfg.markdown_path, report.render(full, "github"))
         if cfg.csv_dir:
             report.write_csv(cfg.csv_dir, full)
+        if cfg.plot_dir:
+            from compare import plots
+
+            plots.write_plots(full, cfg.plot_dir)
     except OSError as e:
         return _fail(f"cannot write the report: {e.strerror or e}")
     print(report.verdict(full) if cfg.quiet else report.render(full))

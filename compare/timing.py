@@ -97,8 +97,12 @@ def time_shape(
     full: bool,
     sample: int,
     seed: int,
+    runs: int | None = None,
 ) -> list[TimingRow]:
-    """Time each method's gradient at one shape; numpy methods first, then torch."""
+    """Time each method's gradient at one shape; numpy methods first, then torch.
+
+    ``runs`` overrides the number of timed runs (default: 5 for a numerical method, 9 for an exact one).
+    """
     shape = Shape(params["W1"].shape[0], params["W1"].shape[1], params["W2"].shape[1], x.shape[0])
     p_total = shape.n_params
     rows = []
@@ -107,7 +111,8 @@ def time_shape(
         k = None if (full or sample >= p_total or m.name != NUMERICAL) else sample
         fn, sync, counted = _timed_call(m, params, x, t, activation, h, k, seed)
         slow = m.kind == "numerical"
-        timing: Timing = measure(fn, sync=sync, runs=5 if slow else 9, warmup=1 if slow else 3)
+        n_runs = runs if runs is not None else (5 if slow else 9)
+        timing: Timing = measure(fn, sync=sync, runs=n_runs, warmup=1 if slow else 3)
         scale = p_total / counted  # 1 unless sampled
         rows.append(
             TimingRow(

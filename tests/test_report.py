@@ -1,8 +1,9 @@
 """The report files and tables: JSON schema and round trip, Markdown, CSV, atomic writes, timing.
 
-Run: ``python -m pytest tests/test_report.py``. One small run of all three
+Run: ``python -m pytest tests/test_report.py``. One small run of all the
 sections (digits, hidden size 10, 200 steps; timing at a small stand-in for the
-book's 784-50-10) writes every output once; the tests read those files.
+book's 784-50-10, the cost-growth study at small stand-in shapes) writes every
+output once; the tests read those files.
 """
 
 from __future__ import annotations
@@ -21,18 +22,28 @@ from types import SimpleNamespace
 import pytest
 import torch
 
-from compare import harness, report, timer
+from compare import harness, report, scaling, timer
+from compare.config import SECTIONS
 from compare.env import THREAD_VARS
 from compare.methods import epoch_steps
 from compare.run import main
 
 ITERS = 200
 SMALL_BOOK_SHAPE = (30, 8, 10, 20)  # input, hidden, output, batch: P = 338 > the default sample of 200
+SMALL_SCALING = scaling.ScalingPlan(hidden_sizes=(4, 8), input_sizes=(), input_size=30, sample=20, runs=1)
 GRADIENT_KEYS = {"method_a", "method_b", "param", "max_abs", "max_rel", "ok"}
 PAIR_KEYS = {"method_a", "method_b", "max_rel", "steps", "ok", "losses_a", "losses_b", "first_bad_step"}
 RUN_KEYS = {"method", "steps", "losses", "eval_steps", "train_acc", "test_acc"}
 TIMING_KEYS = {"method", "device", "dtype", "threads", "shape", "median_s", "iqr_s", "estimated"}
-CSV_FILES = ["accuracy.csv", "gradients.csv", "losses.csv", "timing.csv", "trajectory.csv"]
+CSV_FILES = [
+    "accuracy.csv",
+    "gradients.csv",
+    "lesson.csv",
+    "losses.csv",
+    "scaling.csv",
+    "timing.csv",
+    "trajectory.csv",
+]
 
 
 @dataclass
@@ -73,6 +84,7 @@ def small_run(tmp_path_factory: pytest.TempPathFactory) -> Run:
     stdout = io.StringIO()
     with pytest.MonkeyPatch.context() as mp, kept_threads(mp), contextlib.redirect_stdout(stdout):
         mp.setattr(harness, "BOOK_SHAPE", SMALL_BOOK_SHAPE)
+        mp.setattr(scaling, "REDUCED_PLAN", SMALL_SCALING)
         mp.setattr(report, "to_json", spy)
         status = main(args + ["--no-progress"])
     assert len(captured) == 1
@@ -120,10 +132,10 @@ def test_json_is_strict_even_with_nan() -> None:
 
 def test_json_schema(small_run: Run) -> None:
     data = strict_json(small_run.json_path.read_text(encoding="utf-8"))
-    assert {"schema_version", "env", "config", "gradients", "trajectory", "timing", "ok"} <= set(data)
+    assert {"schema_version", "env", "config", "ok", "summary", *SECTIONS} <= set(data)
     assert data["schema_version"] == report.SCHEMA_VERSION
     assert isinstance(data["ok"], bool)
-    assert data["config"]["iters"] == ITERS and data["config"]["only"] == ["gradients", "trajectory", "timing"]
+    assert data["config"]["iters"] == ITERS and data["config"]["only"] == list(SECTIONS)
     assert {"cpu", "threads", "numpy", "torch", "devices", "seed"} <= set(data["env"])
 
     gradients = data["gradients"]
@@ -204,7 +216,7 @@ def test_csv_files(small_run: Run) -> None:
 
 
 def test_csv_only_for_the_sections_run(tmp_path: Path, small_run: Run) -> None:
-    partial = {k: v for k, v in small_run.full.items() if k not in ("trajectory", "timing")}
+    partial = {k: v for k, v in small_run.full.items() if k not in ("trajectory", "timing", "scaling", "lesson")}
     written = report.write_csv(tmp_path, partial)
     assert [p.name for p in written] == ["gradients.csv"]
     assert sorted(p.name for p in tmp_path.iterdir()) == ["gradients.csv"]
@@ -212,7 +224,7 @@ def test_csv_only_for_the_sections_run(tmp_path: Path, small_run: Run) -> None:
 
 def test_render_shows_the_sections_and_the_verdict(small_run: Run) -> None:
     text = report.render(small_run.full)
-    for title in ("== 1. Gradient agreement", "== 2. Trajectory agreement", "== 3. Timing"):
+    for title in ("== 1. Gradient agreement", "== 2. Trajectory agreement", "== 3. Timing", "== 4. Cost growth"):
         assert title in text
     verdict = text.rstrip().splitlines()[-1]
     assert verdict == report.verdict(small_run.full)

@@ -1,0 +1,176 @@
+"""PNG charts of a run's report (``--plot DIR``); needs matplotlib (``pip install ".[plot]"``).
+
+Run: ``python -m compare.run --plot plots/``. Writes, for the sections the run made:
+
+- ``scaling.png``  — time per gradient against P (log-log), one line per method, fitted slopes;
+- ``lesson.png``   — numerical-gradient error against h (log-log), float64 and float32;
+- ``losses.png``   — loss at every training step, one curve per method;
+- ``accuracy.png`` — train and test accuracy at the book's records, one curve per method.
+
+Charts are drawn with matplotlib's Agg canvas (no display, no global pyplot state) and
+written atomically (:func:`compare.report.write_atomic`).
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import io
+import math
+import os
+from pathlib import Path
+
+from compare.report import write_atomic
+
+STYLES = ("-", "--", ":", "-.")  # curves that agree lie on top of each other: different dashes keep both visible
+MARKERS = ("o", "s", "^", "D", "v", "P")
+
+
+def available() -> bool:
+    """Whether matplotlib can be imported."""
+    return importlib.util.find_spec("matplotlib") is not None
+
+
+def _new_figure(width: float = 7.0, height: float = 4.5):
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(width, height), dpi=110, layout="constrained")
+    FigureCanvasAgg(fig)
+    return fig
+
+
+def _save(fig, path: Path) -> Path:
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png")
+    write_atomic(path, buf.getvalue())
+    return path
+
+
+def scaling_figure(section: dict):
+    """Time per gradient against P, one panel per series, fitted power laws dashed."""
+    series = list(dict.fromkeys(p["series"] for p in section["points"]))
+    fig = _new_figure(6.0 * len(series), 6.0)
+    axes = fig.subplots(1, len(series), squeeze=False)[0]
+    fits = {(f["series"], f["method"]): f for f in section["fits"]}
+    plan = section["plan"]
+    for ax, name in zip(axes, series, strict=True):
+        for i, method in enumerate(section["methods"]):
+            pts = [p for p in section["points"] if p["series"] == name and p["method"] == method]
+            sizes = [p["n_params"] for p in pts]
+            secs = [p["median_s"] for p in pts]
+            fit = fits[(name, method)]
+            label = method if math.isnan(fit["slope"]) else f"{method}: slope {fit['slope']:.2f}"
+            line = ax.plot(sizes, secs, MARKERS[i % len(MARKERS)], label=label)[0]
+            if not math.isnan(fit["slope"]):
+                fitted = [math.exp(fit["intercept"]) * s ** fit["slope"] for s in sizes]
+                ax.plot(sizes, fitted, "--", color=line.get_color(), linewidth=1)
+            if method in ("numerical", "backprop") and sizes:
+                # the theory's slope (2 for the book's loop, 1 for backprop) from the first point, for comparison
+                k = 2.0 if method == "numerical" else 1.0
+                guide = [secs[0] * (s / sizes[0]) ** k for s in sizes]
+                ax.plot(sizes, guide, ":", color="grey", linewidth=1, label=f"slope {k:g} (theory)")
+        ax.set_xscale("log")
+        ax.set_yscale("log")
+        ax.set_xlabel("parameters P")
+        ax.set_ylabel("seconds per gradient")
+        fixed = (
+            f"H varies (D = {plan['input_size']}, C = {plan['output_size']})"
+            if name == "hidden"
+            else f"D varies (H = {plan['hidden_size']}, C = {plan['output_size']})"
+        )
+        ax.set_title(f"Cost growth: {fixed}")
+        ax.grid(True, which="major", alpha=0.3)
+        ax.legend(fontsize="small", loc="upper center", bbox_to_anchor=(0.5, -0.14), ncol=2)
+    return fig
+
+
+def lesson_figure(section: dict):
+    """Error of the numerical gradient against h: one V per dtype; the book's h marked."""
+    fig = _new_figure()
+    ax = fig.subplots()
+    for i, dtype in enumerate(dict.fromkeys(r["dtype"] for r in section["rows"])):
+        rows = [r for r in section["rows"] if r["dtype"] == dtype]
+        ax.plot([r["h"] for r in rows], [r["rel"] for r in rows], MARKERS[i] + STYLES[i], label=dtype)
+    f64 = [r for r in section["rows"] if r["dtype"] == "float64"]
+    if len(f64) >= 3:
+        # name the two arms of float64's V at its ends: truncation at large h, rounding at small h
+        # (the second point from each end, labelled on the empty side below its arm)
+        by_h = sorted(f64, key=lambda r: r["h"])
+        big, small = by_h[-2], by_h[1]
+        offset = {"textcoords": "offset points", "va": "top", "fontsize": "small", "color": "C0"}
+        ax.annotate("truncation ~ h²", (big["h"], big["rel"]), xytext=(-8, -8), ha="right", **offset)
+        ax.annotate("rounding ~ ε/h", (small["h"], small["rel"]), xytext=(8, -8), ha="left", **offset)
+    if "book_h" in section:
+        ax.axvline(section["book_h"], color="grey", linestyle=":", linewidth=1)
+        ax.annotate(
+            f"book's h = {section['book_h']:g}",
+            (section["book_h"], 0.5),
+            xycoords=("data", "axes fraction"),
+            rotation=90,
+            va="center",
+            ha="right",
+            fontsize="small",
+            color="grey",
+        )
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.invert_xaxis()  # h shrinks to the right, as it would when one tries smaller and smaller steps
+    ax.set_xlabel("step h (shrinking →)")
+    ax.set_ylabel("max error / largest gradient entry")
+    ax.set_title(f"Numerical gradient error against h ({section['shape']}, {section['entries']} entries)")
+    ax.grid(True, which="major", alpha=0.3)
+    ax.legend()
+    return fig
+
+
+def losses_figure(section: dict):
+    """Loss at every step, one curve per method (short numerical runs end early)."""
+    fig = _new_figure()
+    ax = fig.subplots()
+    for i, run in enumerate(section["runs"]):
+        losses = run["losses"]
+        ax.plot(range(len(losses)), losses, STYLES[i % len(STYLES)], label=f"{run['method']} ({len(losses):,} steps)")
+    longest = max((len(r["losses"]) for r in section["runs"]), default=1)
+    if longest > 100:
+        ax.set_xscale("symlog", linthresh=10)  # the short numerical runs stay visible beside 10,000 steps
+    ax.set_xlabel("training step")
+    ax.set_ylabel("loss (before the step's update)")
+    ax.set_title("Training loss per method (same weights and batches: the curves coincide)")
+    ax.grid(True, alpha=0.3)
+    ax.legend(fontsize="small")
+    return fig
+
+
+def accuracy_figure(section: dict):
+    """Train (solid markers) and test (open markers) accuracy at the book's records, per method."""
+    fig = _new_figure()
+    ax = fig.subplots()
+    runs = [r for r in section["runs"] if r["eval_steps"]]
+    for i, run in enumerate(runs):
+        style = STYLES[i % len(STYLES)]
+        line = ax.plot(run["eval_steps"], run["train_acc"], style, label=f"{run['method']} train")[0]
+        color = line.get_color()
+        ax.plot(run["eval_steps"], run["test_acc"], style, color=color, alpha=0.5, label=f"{run['method']} test")
+    ax.set_xlabel("training step")
+    ax.set_ylabel("accuracy")
+    ax.set_ylim(0, 1)
+    ax.set_title("Accuracy per method (train: dark, test: light)")
+    ax.grid(True, alpha=0.3)
+    ax.legend(fontsize="small")
+    return fig
+
+
+def write_plots(report: dict, directory: str | os.PathLike[str]) -> list[Path]:
+    """Write the charts of the sections ``report`` holds into ``directory``; return the paths written."""
+    folder = Path(directory)
+    folder.mkdir(parents=True, exist_ok=True)
+    written = []
+    if "scaling" in report and report["scaling"]["points"]:
+        written.append(_save(scaling_figure(report["scaling"]), folder / "scaling.png"))
+    if "lesson" in report:
+        written.append(_save(lesson_figure(report["lesson"]), folder / "lesson.png"))
+    if "trajectory" in report and report["trajectory"]["runs"]:
+        written.append(_save(losses_figure(report["trajectory"]), folder / "losses.png"))
+        if any(r["eval_steps"] for r in report["trajectory"]["runs"]):
+            written.append(_save(accuracy_figure(report["trajectory"]), folder / "accuracy.png"))
+    return written
