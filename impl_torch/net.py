@@ -195,9 +195,13 @@ class TorchTwoLayerNet(nn.Module):
     # -- training ----------------------------------------------------------------------
     def train_step(self, x: torch.Tensor, t: torch.Tensor, learning_rate: float) -> torch.Tensor:
         """One SGD step on a device batch; returns the pre-update loss as a 0-d tensor (no host sync)."""
-        w = [self.fc1.weight, self.fc1.bias, self.fc2.weight, self.fc2.bias]
-        loss = F.cross_entropy(self(x), t)
+        w1, b1, w2, b2 = w = [self.fc1.weight, self.fc1.bias, self.fc2.weight, self.fc2.bias]
+        # The same layers as forward(), called through torch.nn.functional: the hot loop
+        # skips nn.Module's call machinery (hooks), about a tenth of a 784-50-10 step on a CPU.
+        act = torch.sigmoid if self.activation == "sigmoid" else torch.relu
+        logits = F.linear(act(F.linear(x, w1, b1)), w2, b2)  # (N, C)
+        loss = F.cross_entropy(logits, t)  # fused log-softmax + NLL, the exact cross-entropy
         g = torch.autograd.grad(loss, w)
         with torch.no_grad():
-            torch._foreach_add_(w, g, alpha=-learning_rate)
+            torch._foreach_add_(w, g, alpha=-learning_rate)  # one fused SGD update, in place
         return loss.detach()
