@@ -52,8 +52,9 @@ def numpy_threads() -> str:
         from threadpoolctl import threadpool_info
 
         pools = [p for p in threadpool_info() if p.get("user_api") == "blas"]
-        if pools:
-            return ", ".join(f"{p['internal_api']} {p['num_threads']}" for p in pools)
+        own = [p for p in pools if "numpy" in p.get("filepath", "")] or pools  # not scipy's copy
+        if own:
+            return ", ".join(f"{p['internal_api']} {p['num_threads']}" for p in own)
     except ImportError:
         pass
     return os.environ.get("OPENBLAS_NUM_THREADS", "?")
