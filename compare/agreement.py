@@ -92,8 +92,9 @@ TRAJECTORY_RTOL = {
     # Same formulas, float64: differences start at ~1e-16 and SGD on this net
     # does not amplify them much; the book-length requirement is 1e-10.
     ("exact", "exact", "float64"): 1e-10,
-    # Central differences carry ~1e-8 relative gradient error per step; after a
-    # few dozen steps of lr 0.1 the loss moves by far less than 1e-7 relative.
+    # Central differences carry ~1e-8 relative gradient error per step; over the
+    # few hundred steps of lr 0.1 a numerical run makes, the loss moves by far less
+    # than 1e-7 relative (measured: ~1e-11 after 300 steps on digits).
     ("exact", "numerical", "float64"): 1e-7,
     ("numerical", "numerical", "float64"): 1e-7,
     # float32 rounding (1.2e-7) accumulates over thousands of steps.
@@ -134,7 +135,10 @@ class TrajectoryRow:
     acc_ok: bool  # every record within one sample
     weights_max_rel: float  # final weights (after `steps` updates), max over parameters
     weights_rtol: float
-    ok: bool
+    weights_checked: bool  # False when the two runs kept no snapshot at `steps`
+    checked: bool  # False: reported only (a numerical gradient against an exact one across ReLU kinks)
+    ok: bool  # every check made passed (True for a row that is not checked)
+    note: str  # why something was not checked, or ""
     losses_a: list[float]  # the two loss series over `steps`
     losses_b: list[float]
 
@@ -156,8 +160,15 @@ def trajectory_row(
     n_test: int,
     learning_rate: float = 0.1,
     h: float = 1e-4,
+    kinks: bool = False,
 ) -> TrajectoryRow:
-    """Compare two training runs over the steps both made."""
+    """Compare two training runs over the steps both made.
+
+    ``kinks`` (a ReLU net): a numerical gradient differs from the exact one on entries whose
+    ±h step crosses a kink (by ~1e-5, not by rounding), so a numerical trajectory drifts away
+    from an exact one. Such a pair is reported but not checked; numerical against numerical
+    (both cross kinks alike) and exact against exact still are.
+    """
     dtype = lower_dtype(a, b)
     rtol = TRAJECTORY_RTOL[(*_kinds(a, b), dtype)]
     steps = min(len(ra.losses), len(rb.losses))
@@ -182,7 +193,17 @@ def trajectory_row(
     w_rel = float("nan")
     if steps in ra.snapshots and steps in rb.snapshots:
         w_rel = max(metrics.diff(ra.snapshots[steps][k], rb.snapshots[steps][k], tol).max_rel for k in PARAM_NAMES)
-    weights_ok = np.isnan(w_rel) or w_rel <= w_rtol
+    weights_checked = not np.isnan(w_rel)
+    checked = not (kinks and (a.kind == "numerical") != (b.kind == "numerical"))
+    notes = []
+    if not checked:
+        notes.append(
+            "ReLU kinks: where a ±h step crosses one, the central difference is not the derivative, "
+            "so numerical and exact runs drift apart (reported, not checked)"
+        )
+    if not weights_checked:
+        notes.append("final weights not compared (no snapshot at this step in both runs)")
+    passed = bad.size == 0 and acc_ok and (not weights_checked or w_rel <= w_rtol)
     return TrajectoryRow(
         method_a=a.label,
         method_b=b.label,
@@ -196,7 +217,10 @@ def trajectory_row(
         acc_ok=acc_ok,
         weights_max_rel=w_rel,
         weights_rtol=w_rtol,
-        ok=bool(bad.size == 0 and acc_ok and weights_ok),
+        weights_checked=bool(weights_checked),
+        checked=checked,
+        ok=bool(passed or not checked),
+        note="; ".join(notes),
         losses_a=[float(v) for v in la],
         losses_b=[float(v) for v in lb],
     )

@@ -4,11 +4,12 @@ against the machine's matrix-product rate.
 Usage::
 
     python -m compare.bench                # full benchmark (~1-2 min on 2 cores)
-    python -m compare.bench --quick        # smoke run: small sizes, sampled book loop
+    python -m compare.bench --quick        # smoke run: small sizes (64-20-10 for the numerical gradient)
     python -m compare.bench --json bench.json
 
-What it measures, all in one process and one run, numpy work first and torch work
-after (never interleaved: the two thread pools fight):
+What it measures, all in one process and one run (numpy and torch work never
+interleaved within a timed loop: the two thread pools fight; in the step section numpy
+is timed first, then torch):
 
 1. The machine's matrix-product rate: a large square float64/float32 product
    (the peak) and the rate at the training step's own shapes.
@@ -21,8 +22,9 @@ after (never interleaved: the two thread pools fight):
    time at the measured peak and the targets: numpy f64 step ≤ 1.4× FLOP-limited,
    numpy f64 ≤ 0.5× torch f64, torch ≤ 1.25× numpy at the same dtype.
 
-Exit status 0 when the values agree (speed targets are reported, not enforced:
-they depend on the machine), 2 for bad usage.
+Exit status 0 when the fast and book-loop values agree, 1 when they do not (speed
+targets are reported, not enforced: they depend on the machine), 2 for bad usage,
+130 when interrupted.
 """
 
 from __future__ import annotations
@@ -33,14 +35,14 @@ import time
 import tracemalloc
 from dataclasses import asdict, dataclass
 
-from compare.config import UsageError, _Parser, _positive_int
+from compare.config import Parser, UsageError, fail, non_negative_int, positive_int, run_main
 from compare.env import set_threads
 
 
 @dataclass
 class BenchConfig:
     threads: int = os.cpu_count() or 1  # BLAS / torch threads
-    quick: bool = False  # smoke run: small sizes, book loop sampled
+    quick: bool = False  # smoke run: small sizes
     seed: int = 0  # weights and batch
     book_runs: int = 3  # full runs of the book's numerical loop per activation (~12 s each at 784-50-10)
     json_path: str | None = None  # write the results here (atomically)
@@ -48,11 +50,11 @@ class BenchConfig:
 
 def parse_args(argv: list[str] | None = None) -> BenchConfig:
     d = BenchConfig()
-    p = _Parser(prog="python -m compare.bench", description=__doc__.split("\n\n")[0])
-    p.add_argument("--threads", type=_positive_int, default=d.threads, help="default: all cores (%(default)s)")
-    p.add_argument("--quick", action="store_true", help="smoke run: small sizes, sampled book loop")
-    p.add_argument("--seed", type=int, default=d.seed)
-    p.add_argument("--book-runs", type=_positive_int, default=d.book_runs, help="default: %(default)s")
+    p = Parser(prog="python -m compare.bench", description=__doc__.split("\n\n")[0])
+    p.add_argument("--threads", type=positive_int, default=d.threads, help="default: all cores (%(default)s)")
+    p.add_argument("--quick", action="store_true", help="smoke run: small sizes")
+    p.add_argument("--seed", type=non_negative_int, default=d.seed)
+    p.add_argument("--book-runs", type=positive_int, default=d.book_runs, help="default: %(default)s")
     p.add_argument("--json", dest="json_path", metavar="PATH", help="write the results as JSON")
     return BenchConfig(**vars(p.parse_args(argv)))
 
@@ -347,19 +349,21 @@ def main(argv: list[str] | None = None) -> int:
     try:
         cfg = parse_args(argv)
     except UsageError as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 2
+        return fail(str(e))
     set_threads(cfg.threads)
+    return run_main(lambda: _bench(cfg))
+
+
+def _bench(cfg: BenchConfig) -> int:
     import numpy as np
 
     from compare import env, report
 
-    if cfg.json_path:
-        try:
+    try:
+        if cfg.json_path is not None:
             report.check_writable(cfg.json_path)
-        except report.OutputError as e:
-            print(f"error: {e}", file=sys.stderr)
-            return 2
+    except report.OutputError as e:
+        return fail(str(e))
     peaks = bench_matmul(np, cfg.quick)
     steps = bench_steps(np, cfg, peaks)  # before the long numerical runs, on a cool machine
     numerical = bench_numerical(np, cfg)
@@ -373,8 +377,11 @@ def main(argv: list[str] | None = None) -> int:
     result["targets"] = targets(steps)
     result["ok"] = all(r["ok"] for r in numerical["activations"].values())
     print(render(result))
-    if cfg.json_path:
-        report.write_atomic(cfg.json_path, report.to_json(result))
+    if cfg.json_path is not None:
+        try:
+            report.write_atomic(cfg.json_path, report.to_json(result))
+        except OSError as e:
+            return fail(f"cannot write {cfg.json_path}: {e.strerror or e}")
     return 0 if result["ok"] else 1
 
 

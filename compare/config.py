@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import argparse
 import os
+import sys
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 SECTIONS = ("gradients", "trajectory", "timing", "scaling", "lesson")
@@ -55,14 +57,14 @@ class RunConfig:
     progress: bool = True  # tqdm bars on long phases (only when stderr is a terminal)
 
 
-class _Parser(argparse.ArgumentParser):
+class Parser(argparse.ArgumentParser):
     """argparse that raises instead of printing usage and exiting."""
 
     def error(self, message: str) -> None:  # type: ignore[override]
         raise UsageError(message)
 
 
-def _int_at_least(low: int, wording: str):
+def int_at_least(low: int, wording: str):
     """An argparse type: an integer >= ``low``."""
 
     def parse(text: str) -> int:
@@ -77,11 +79,11 @@ def _int_at_least(low: int, wording: str):
     return parse
 
 
-_positive_int = _int_at_least(1, "a positive integer")
-_non_negative_int = _int_at_least(0, "an integer >= 0")
+positive_int = int_at_least(1, "a positive integer")
+non_negative_int = int_at_least(0, "an integer >= 0")
 
 
-def _positive_float(text: str) -> float:
+def positive_float(text: str) -> float:
     try:
         value = float(text)
     except ValueError:
@@ -89,6 +91,21 @@ def _positive_float(text: str) -> float:
     if not (value > 0 and value < float("inf")):
         raise argparse.ArgumentTypeError(f"expected a positive finite number, got {text!r}")
     return value
+
+
+def fail(message: str, status: int = 2) -> int:
+    """Print ``message`` as one line on stderr (a multi-line message is joined); return ``status``."""
+    line = " ".join(part.strip() for part in message.splitlines() if part.strip())
+    print(f"error: {line}", file=sys.stderr)
+    return status
+
+
+def run_main(main: Callable[[], int]) -> int:
+    """Run a command's ``main``; Ctrl-C becomes one line and exit status 130, not a traceback."""
+    try:
+        return main()
+    except KeyboardInterrupt:
+        return fail("interrupted", 130)
 
 
 def _sections(text: str) -> tuple[str, ...]:
@@ -101,7 +118,7 @@ def _sections(text: str) -> tuple[str, ...]:
 
 def build_parser() -> argparse.ArgumentParser:
     d = RunConfig()
-    p = _Parser(
+    p = Parser(
         prog="python -m compare.run",
         description="Check that numpy's numerical gradient, numpy's backprop and PyTorch's autograd agree "
         "from shared weights, on one batch and along a training run, and time them.",
@@ -111,35 +128,35 @@ def build_parser() -> argparse.ArgumentParser:
     data.add_argument("--data-dir", help="MNIST directory with the four IDX files (else $DLFS_MNIST_DIR, else cache)")
     data.add_argument("--download", action="store_true", help="download MNIST (md5-verified) if it is not found")
     data.add_argument("--activation", choices=ACTIVATIONS, default=d.activation, help="default: %(default)s")
-    data.add_argument("--hidden-size", type=_positive_int, default=d.hidden_size, help="default: %(default)s")
+    data.add_argument("--hidden-size", type=positive_int, default=d.hidden_size, help="default: %(default)s")
     train = p.add_argument_group("training (the book's scheme)")
-    train.add_argument("--batch-size", type=_positive_int, default=d.batch_size, help="default: %(default)s")
-    train.add_argument("--learning-rate", "--lr", type=_positive_float, default=d.learning_rate)
-    train.add_argument("--iters", type=_positive_int, default=d.iters, help="default: %(default)s")
+    train.add_argument("--batch-size", type=positive_int, default=d.batch_size, help="default: %(default)s")
+    train.add_argument("--learning-rate", "--lr", type=positive_float, default=d.learning_rate)
+    train.add_argument("--iters", type=positive_int, default=d.iters, help="default: %(default)s")
     train.add_argument(
         "--numerical-iters",
-        type=_non_negative_int,
+        type=non_negative_int,
         default=d.numerical_iters,
         help="steps trained with the book's numerical gradient loop (default: %(default)s; 0 skips)",
     )
     train.add_argument(
         "--fast-numerical-iters",
-        type=_non_negative_int,
+        type=non_negative_int,
         default=d.fast_numerical_iters,
         help="steps trained with the fast numerical gradient (default: %(default)s; 0 skips)",
     )
     train.add_argument(
         "--numerical-seconds",
-        type=_positive_float,
+        type=positive_float,
         default=d.numerical_seconds,
         help="time budget of each numerical training run; it stops after the step that spends it "
         "(default: %(default)s)",
     )
-    train.add_argument("--seed", type=_non_negative_int, default=d.seed, help="weights and batch stream")
+    train.add_argument("--seed", type=non_negative_int, default=d.seed, help="weights and batch stream")
     run = p.add_argument_group("where and how")
     run.add_argument("--dtype", choices=DTYPES, default=d.dtype, help="backprop/autograd dtype")
     run.add_argument("--device", choices=DEVICES, default=d.device, help="torch device (default: %(default)s)")
-    run.add_argument("--threads", type=_positive_int, default=d.threads, help="default: all cores (%(default)s)")
+    run.add_argument("--threads", type=positive_int, default=d.threads, help="default: all cores (%(default)s)")
     run.add_argument("--only", type=_sections, default=d.only, help="comma list of " + ",".join(SECTIONS))
     run.add_argument(
         "--full",

@@ -126,6 +126,7 @@ def run_trajectory(
                     n_test=data.x_test.shape[0],
                     learning_rate=cfg.learning_rate,
                     h=cfg.h,
+                    kinks=cfg.activation == "relu",
                 )
             )
     runs = [

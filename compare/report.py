@@ -137,12 +137,22 @@ def trajectory_table(section: dict) -> tuple[list[str], list[list[object]]]:
             _e(p["rtol"]),
             "-" if p["first_bad_step"] is None else p["first_bad_step"],
             f"{p['acc_max_diff']:.4f}",
-            _e(p["weights_max_rel"]),
-            _ok(p["ok"]),
+            _e(p["weights_max_rel"]) if p.get("weights_checked", True) else "not compared",
+            _ok(p["ok"]) if p.get("checked", True) else "info *",
         ]
         for p in section["pairs"]
     ]
     return head, rows
+
+
+def trajectory_notes(section: dict) -> list[str]:
+    """The distinct notes of the trajectory rows (why something was not checked)."""
+    notes = []
+    for p in section["pairs"]:
+        for note in filter(None, p.get("note", "").split("; ")):
+            if note not in notes:
+                notes.append(note)
+    return notes
 
 
 def accuracy_table(section: dict) -> tuple[list[str], list[list[object]], int]:
@@ -212,10 +222,13 @@ def verdict(report: dict) -> str:
         bad = [f"{r['method_a']} vs {r['method_b']} {r['param']}" for r in rows if not r["ok"]]
         parts.append(f"gradients {len(rows) - len(bad)}/{len(rows)} ok" + (f" (FAIL: {', '.join(bad)})" if bad else ""))
     if "trajectory" in report:
-        pairs = report["trajectory"]["pairs"]
+        pairs = [p for p in report["trajectory"]["pairs"] if p.get("checked", True)]
         bad = [f"{p['method_a']} vs {p['method_b']}" for p in pairs if not p["ok"]]
+        shown = len(report["trajectory"]["pairs"]) - len(pairs)
         parts.append(
-            f"trajectories {len(pairs) - len(bad)}/{len(pairs)} ok" + (f" (FAIL: {', '.join(bad)})" if bad else "")
+            f"trajectories {len(pairs) - len(bad)}/{len(pairs)} ok"
+            + (f" (FAIL: {', '.join(bad)})" if bad else "")
+            + (f", {shown} reported only" if shown else "")
         )
     word = "OK" if report["ok"] else "FAILED"
     return f"{word}: " + ("; ".join(parts) if parts else "no agreement checks run")
@@ -245,6 +258,8 @@ def render(report: dict, fmt: str = "simple") -> str:
         t = report["trajectory"]
         title("2. Trajectory agreement (same weights, same batches)")
         table(*trajectory_table(t))
+        for note in trajectory_notes(t):
+            out.write(f"* {note}\n")
         head, rows, n = accuracy_table(t)
         if rows:
             shown = "" if len(rows) == n else f", {len(rows)} of {n} shown"

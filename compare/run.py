@@ -14,15 +14,8 @@ from __future__ import annotations
 import sys
 from dataclasses import asdict
 
-from compare.config import RunConfig, UsageError, parse_args
+from compare.config import RunConfig, UsageError, fail, parse_args, run_main
 from compare.env import set_threads
-
-
-def _fail(message: str, status: int = 2) -> int:
-    """Print ``message`` as one line on stderr (a multi-line message is joined) and return ``status``."""
-    line = " ".join(part.strip() for part in message.splitlines() if part.strip())
-    print(f"error: {line}", file=sys.stderr)
-    return status
 
 
 def _check_outputs(cfg: RunConfig) -> None:
@@ -58,7 +51,7 @@ def execute(cfg: RunConfig) -> int:
         _check_outputs(cfg)  # before any work: a bad path must not cost a whole run
         result = harness.run(cfg, note=note, progress=show_progress)
     except (NetInputError, DataError, report.OutputError) as e:
-        return _fail(str(e))
+        return fail(str(e))
 
     full = {
         "schema_version": report.SCHEMA_VERSION,
@@ -79,7 +72,7 @@ def execute(cfg: RunConfig) -> int:
 
             plots.write_plots(full, cfg.plot_dir)
     except OSError as e:
-        return _fail(f"cannot write the report: {e.strerror or e}")
+        return fail(f"cannot write the report: {e.strerror or e}")
     print(report.verdict(full) if cfg.quiet else report.render(full))
     return 0 if full["ok"] else 1
 
@@ -88,12 +81,9 @@ def main(argv: list[str] | None = None) -> int:
     try:
         cfg = parse_args(argv)
     except UsageError as e:
-        return _fail(str(e))
+        return fail(str(e))
     set_threads(cfg.threads)  # before numpy and torch load their thread pools
-    try:
-        return execute(cfg)
-    except KeyboardInterrupt:
-        return _fail("interrupted", 130)
+    return run_main(lambda: execute(cfg))
 
 
 if __name__ == "__main__":

@@ -23,7 +23,7 @@ import sys
 from dataclasses import asdict
 from pathlib import Path
 
-from compare.config import RunConfig
+from compare.config import Parser, RunConfig, UsageError, fail, positive_int, run_main
 from compare.env import set_threads
 
 COMMAND = "python -m compare.teach --doc docs/why-backprop.md"
@@ -164,20 +164,26 @@ def render_doc(report: dict, charts: dict[str, str] | None = None, command: str 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     d = RunConfig()
-    p = argparse.ArgumentParser(prog="python -m compare.teach", description="Regenerate docs/why-backprop.md.")
+    p = Parser(prog="python -m compare.teach", description="Regenerate docs/why-backprop.md.")
     p.add_argument("--doc", default="docs/why-backprop.md", help="the page to write (default: %(default)s)")
-    p.add_argument("--threads", type=int, default=d.threads, help="BLAS / torch threads (default: %(default)s)")
+    p.add_argument(
+        "--threads", type=positive_int, default=d.threads, help="BLAS / torch threads (default: %(default)s)"
+    )
     p.add_argument("--no-plots", dest="plots", action="store_false", help="no charts, even with matplotlib")
     p.add_argument("--no-progress", dest="progress", action="store_false", help="no progress notes")
-    ns = p.parse_args(argv)
-    if ns.threads < 1:
-        p.error("--threads must be at least 1")
-    return ns
+    return p.parse_args(argv)
 
 
 def main(argv: list[str] | None = None) -> int:
-    ns = parse_args(argv)
+    try:
+        ns = parse_args(argv)
+    except UsageError as e:
+        return fail(str(e))
     set_threads(ns.threads)  # before numpy and torch load their thread pools
+    return run_main(lambda: _regenerate(ns))
+
+
+def _regenerate(ns: argparse.Namespace) -> int:
     from compare import env, harness, plots, report
 
     doc = Path(ns.doc)
@@ -188,8 +194,7 @@ def main(argv: list[str] | None = None) -> int:
         if with_plots:
             report.check_writable(chart_dir, directory=True)
     except report.OutputError as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 2
+        return fail(str(e))
     cfg = RunConfig(threads=ns.threads, scaling="full", progress=False)
 
     def note(text: str) -> None:
@@ -206,7 +211,10 @@ def main(argv: list[str] | None = None) -> int:
     command = f"python -m compare.teach --doc {ns.doc}"
     command += "" if ns.threads == RunConfig().threads else f" --threads {ns.threads}"
     command += "" if ns.plots else " --no-plots"
-    report.write_atomic(doc, render_doc(full, charts, command))
+    try:
+        report.write_atomic(doc, render_doc(full, charts, command))
+    except OSError as e:
+        return fail(f"cannot write {doc}: {e.strerror or e}")
     print(f"wrote {doc}" + (f" and {len(charts)} charts in {chart_dir}" if charts else ""))
     return 0 if full["ok"] else 1
 

@@ -17,7 +17,7 @@ Usage::
 from __future__ import annotations
 
 import numbers
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 
 import numpy as np
 
@@ -157,12 +157,7 @@ class TwoLayerNet:
     # -- gradients -----------------------------------------------------------------
     def numerical_gradient(self, x: np.ndarray, t: np.ndarray, h: float = 1e-4) -> dict[str, np.ndarray]:
         """The book's numerical gradient of :meth:`loss`: 2 loss evaluations per parameter."""
-        x, t = self._check(x, t)
-        x = self._cast(x)
-
-        def f(_: np.ndarray) -> float:
-            return cross_entropy(self._predict(x), t)
-
+        f = self._loss_of_params(x, t)
         return {k: numerical_gradient(f, self.params[k], h) for k in checks.PARAM_NAMES}
 
     def numerical_gradient_fast(self, x: np.ndarray, t: np.ndarray, h: float = 1e-4) -> dict[str, np.ndarray]:
@@ -179,13 +174,18 @@ class TwoLayerNet:
         self, x: np.ndarray, t: np.ndarray, entries: Mapping[str, np.ndarray], h: float = 1e-4
     ) -> dict[str, np.ndarray]:
         """The book's loop on some entries only: ``entries[name]`` holds flat indices into that param."""
+        f = self._loss_of_params(x, t)
+        return {k: numerical_gradient_at(f, self.params[k], np.asarray(idx), h) for k, idx in entries.items()}
+
+    def _loss_of_params(self, x: np.ndarray, t: np.ndarray) -> Callable[[np.ndarray], float]:
+        """The book's ``lambda W: net.loss(x, t)``: the loss at the params as they are when called."""
         x, t = self._check(x, t)
         x = self._cast(x)
 
         def f(_: np.ndarray) -> float:
             return cross_entropy(self._predict(x), t)
 
-        return {k: numerical_gradient_at(f, self.params[k], np.asarray(idx), h) for k, idx in entries.items()}
+        return f
 
     def gradient(self, x: np.ndarray, t: np.ndarray) -> dict[str, np.ndarray]:
         """Backprop through the layers: the exact gradient of :meth:`loss`, book layout."""
@@ -195,6 +195,10 @@ class TwoLayerNet:
 
     def _backprop(self, x: np.ndarray, t: np.ndarray, scale: float = 1.0) -> tuple[dict[str, np.ndarray], float]:
         """Forward and backward through the layers; returns (scale * grads, loss). No validation."""
+        affine1, affine2 = self.layers[0], self.layers[2]
+        # The layers use whatever arrays ``params`` holds now (also after ``params["W1"] = ...``).
+        affine1.W, affine1.b = self.params["W1"], self.params["b1"]
+        affine2.W, affine2.b = self.params["W2"], self.params["b2"]
         out = x
         for layer in self.layers:
             out = layer.forward(out)
@@ -202,7 +206,6 @@ class TwoLayerNet:
         dout = self.last_layer.backward(scale)
         for layer in reversed(self.layers):
             dout = layer.backward(dout)
-        affine1, affine2 = self.layers[0], self.layers[2]
         grads = {"W1": affine1.dW, "b1": affine1.db, "W2": affine2.dW, "b2": affine2.db}
         return grads, loss
 

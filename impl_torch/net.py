@@ -5,7 +5,7 @@ Reference: Deep Learning from Scratch, ch. 4/5 (the same net as ``impl_numpy``).
 Layout: the book (and ``impl_numpy``) keeps ``W1`` as (input, hidden) and
 computes ``x @ W1``; ``nn.Linear`` keeps ``weight`` as (out, in) and computes
 ``x @ weight.T``. So ``fc1.weight = W1.T`` and ``fc2.weight = W2.T``: the
-transpose happens in :meth:`TorchTwoLayerNet.from_params` on the way in and in
+transpose happens in :meth:`TorchTwoLayerNet.load_params` on the way in and in
 :meth:`TorchTwoLayerNet.export_params` / :meth:`gradient` on the way out, and
 nowhere else.
 

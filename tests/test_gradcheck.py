@@ -624,3 +624,18 @@ def test_python_dash_m_runs_from_the_shell() -> None:
     done = subprocess.run(cmd, capture_output=True, text=True, timeout=120, cwd=Path(__file__).parent.parent)
     assert done.returncode == 0, done.stdout + done.stderr
     assert done.stdout.strip() == "gradcheck: ok"
+
+
+@pytest.mark.parametrize(("reference", "eps"), [("central", 0.1), ("central", 1e-30), ("richardson", 1.0)])
+def test_a_step_that_would_pass_a_wrong_gradient_is_refused(reference: str, eps: float) -> None:
+    # With eps = 0.1 the central reference's truncation bound is 100 h² = 1 (100 %): a doubled
+    # gradient would pass. With eps = 1e-30 its rounding bound ε|L|/h is astronomically large.
+    x, t = batch((6, 4, 3), 5)
+    params = init_params(6, 4, 3, weight_init_std=0.5, seed=1)
+    problem = numpy_net_problem(params, x, t)
+
+    def doubled(p: dict) -> dict:
+        return {k: 2 * v for k, v in problem.grad_fn(p).items()}
+
+    with pytest.raises(ConfigError, match="unusable"):
+        check_gradients(problem.loss_fn, doubled, params, reference=reference, eps=eps)

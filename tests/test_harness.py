@@ -435,3 +435,16 @@ def test_failed_write_leaves_no_partial_or_temporary_file(
     assert "No space left on device" in err
     assert sorted(p.name for p in out_dir.iterdir()) == ["report.json"]  # no temporary file, no Markdown
     assert old.read_text() == '{"previous": true}\n'  # the old report is untouched
+
+
+def test_relu_run_checks_exact_pairs_and_reports_numerical_ones(capsys: pytest.CaptureFixture[str]) -> None:
+    # ReLU: a numerical gradient is not the derivative where a ±h step crosses a kink, so
+    # numerical-vs-exact trajectories drift and are reported only; the exact pair (and the two
+    # numerical runs, which cross kinks alike) must still agree, and the run exits 0.
+    argv = ["--activation", "relu", "--only", "trajectory", "--iters", "200", "--numerical-iters", "3"]
+    argv += ["--fast-numerical-iters", "40", "--no-progress", "--hidden-size", "10"]
+    status = main(argv)
+    out = capsys.readouterr().out
+    assert status == 0, out
+    assert "info *" in out and "ReLU kinks" in out
+    assert "reported only" in [line for line in out.splitlines() if line.strip()][-1]

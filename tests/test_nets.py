@@ -393,3 +393,13 @@ def test_torch_autograd_passes_the_gradient_checker(digits_batch, digits_params,
     torch_net_problem(digits_params, x, t, activation=activation, dtype="float64", device="cpu").assert_ok(
         mode="fast", reference="richardson"
     )
+
+
+def test_replacing_a_weight_array_is_seen_by_backprop(small_problem) -> None:
+    # The book's layers hold references to the weight arrays; assigning a new array to
+    # net.params["W1"] (not in place) must still be what backprop differentiates.
+    params, x, t = small_problem
+    net = TwoLayerNet.from_params(params)
+    net.params["W1"] = net.params["W1"] + 0.5
+    fresh = TwoLayerNet.from_params(net.params)
+    assert_grads_close(net.gradient(x, t), fresh.gradient(x, t), EXACT_F64, "after replacing W1", "fresh net")

@@ -26,13 +26,20 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 
-from compare.config import UsageError
+from compare.config import (
+    ACTIVATIONS,
+    DTYPES,
+    Parser,
+    UsageError,
+    fail,
+    non_negative_int,
+    positive_float,
+    positive_int,
+)
+from compare.metrics import REFERENCES
 
 IMPLS = ("numpy", "torch")
-ACTIVATIONS = ("sigmoid", "relu")
-DTYPES = ("float64", "float32")
 MODES = ("full", "fast")
-REFERENCES = ("central", "richardson", "complex")
 LOSSES = ("exact", "book")
 DEVICES = ("cpu", "cuda", "mps", "auto")
 
@@ -60,36 +67,6 @@ class GradcheckConfig:
     quiet: bool = False  # print only the verdict line
 
 
-class _Parser(argparse.ArgumentParser):
-    """argparse that raises :class:`UsageError` instead of printing usage and exiting."""
-
-    def error(self, message: str) -> None:  # type: ignore[override]
-        raise UsageError(message)
-
-
-def _int(low: int) -> type:
-    def parse(text: str) -> int:
-        try:
-            value = int(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"expected an integer >= {low}, got {text!r}") from None
-        if value < low:
-            raise argparse.ArgumentTypeError(f"expected an integer >= {low}, got {text!r}")
-        return value
-
-    return parse  # type: ignore[return-value]
-
-
-def _positive_float(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive number, got {text!r}") from None
-    if not (0 < value < float("inf")):
-        raise argparse.ArgumentTypeError(f"expected a positive finite number, got {text!r}")
-    return value
-
-
 def _sizes(text: str) -> tuple[int, int, int]:
     parts = text.split(",")
     try:
@@ -113,7 +90,7 @@ def _impls(text: str) -> tuple[str, ...]:
 
 def build_parser() -> argparse.ArgumentParser:
     d = GradcheckConfig()
-    p = _Parser(
+    p = Parser(
         prog="python -m compare.gradcheck",
         description="Check the nets' analytic gradients (numpy backprop, torch autograd) against a float64 "
         "numerical reference. Exit 1 when a check fails.",
@@ -122,28 +99,28 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--activation", choices=ACTIVATIONS, default=d.activation, help="default: %(default)s")
     p.add_argument("--dtype", choices=DTYPES, default=d.dtype, help="dtype of the code under test")
     p.add_argument("--sizes", type=_sizes, default=d.sizes, help="INPUT,HIDDEN,OUTPUT (default: 784,50,10)")
-    p.add_argument("--batch", type=_int(1), default=d.batch, help="batch rows (default: %(default)s)")
+    p.add_argument("--batch", type=positive_int, default=d.batch, help="batch rows (default: %(default)s)")
     p.add_argument(
-        "--weight-std", dest="weight_init_std", type=_positive_float, default=d.weight_init_std, help="default: 0.01"
+        "--weight-std", dest="weight_init_std", type=positive_float, default=d.weight_init_std, help="default: 0.01"
     )
     p.add_argument("--mode", choices=MODES, default=d.mode, help="default: %(default)s")
     p.add_argument("--reference", choices=REFERENCES, default=d.reference, help="default: %(default)s")
-    p.add_argument("--eps", type=_positive_float, help="base step h (default: per reference)")
-    p.add_argument("--rtol", type=_positive_float, help="replace the default relative tolerance")
-    p.add_argument("--atol", type=_positive_float, help="replace the default absolute tolerance")
-    p.add_argument("--seed", type=_int(0), default=d.seed, help="default: %(default)s")
+    p.add_argument("--eps", type=positive_float, help="base step h (default: per reference)")
+    p.add_argument("--rtol", type=positive_float, help="replace the default relative tolerance")
+    p.add_argument("--atol", type=positive_float, help="replace the default absolute tolerance")
+    p.add_argument("--seed", type=non_negative_int, default=d.seed, help="default: %(default)s")
     p.add_argument(
         "--max-entries",
-        type=_int(0),
+        type=non_negative_int,
         default=d.max_entries,
         help="full mode: entries sampled per parameter, 0 = all (default: %(default)s)",
     )
-    p.add_argument("--directions", type=_int(1), default=d.directions, help="fast mode (default: %(default)s)")
+    p.add_argument("--directions", type=positive_int, default=d.directions, help="fast mode (default: %(default)s)")
     p.add_argument("--loss", choices=LOSSES, default=d.loss, help="book: the book's 1e-7 loss (numpy only)")
     p.add_argument("--device", choices=DEVICES, default=d.device, help="torch device (default: %(default)s)")
     p.add_argument(
         "--threads",
-        type=_int(1),
+        type=positive_int,
         default=d.threads,
         help="BLAS and torch threads (default: %(default)s; the checks make thousands of small calls)",
     )
@@ -230,19 +207,12 @@ def _run(cfg: GradcheckConfig) -> tuple[bool, dict[str, object], str]:
     return ok, doc, text if not cfg.quiet else verdict
 
 
-def _fail(message: str, status: int = 2) -> int:
-    """Print ``message`` as one line on stderr and return ``status``."""
-    line = " ".join(part.strip() for part in message.splitlines() if part.strip())
-    print(f"error: {line}", file=sys.stderr)
-    return status
-
-
 def main(argv: list[str] | None = None) -> int:
     """Parse, check, print, write JSON; return the exit status."""
     try:
         cfg = parse_args(argv)
     except UsageError as e:
-        return _fail(str(e))
+        return fail(str(e))
     from compare.dataset import DataError
     from compare.report import OutputError, check_writable, to_json, write_atomic
     from impl_numpy.checks import NetInputError
@@ -254,9 +224,9 @@ def main(argv: list[str] | None = None) -> int:
         if cfg.json_path:
             write_atomic(cfg.json_path, to_json(doc))
     except (NetInputError, DataError, OutputError) as e:
-        return _fail(str(e))
+        return fail(str(e))
     except KeyboardInterrupt:
-        return _fail("interrupted", 130)
+        return fail("interrupted", 130)
     status = 0 if ok else 1
     try:
         print(text, flush=True)

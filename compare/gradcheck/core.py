@@ -208,12 +208,26 @@ def _check_options(
             raise ConfigError(f"{name} must be an integer >= {low}, got {value!r}")
 
 
+MAX_REFERENCE_RTOL = 1e-3  # a reference must resolve errors of 0.1 % to be worth checking against
+
+
 def tolerances(
     reference: str, dtype: str, loss_value: float, step: float, rtol: float | None, atol: float | None
 ) -> Tolerances:
     """The :class:`Tolerances` of a check; see the module docstring."""
     tested = gradient_tolerance("exact", "exact", dtype)
     ref = reference_tolerance(reference, loss_value, step)
+    # A step so large (truncation) or so small (rounding) that the reference's own error bound
+    # would let a wrong gradient through is refused rather than reported as a pass.
+    if (
+        rtol is None
+        and atol is None
+        and (ref.rtol > MAX_REFERENCE_RTOL or ref.atol > MAX_REFERENCE_RTOL * max(1.0, abs(loss_value)))
+    ):
+        raise ConfigError(
+            f"eps={step:g} is unusable with the {reference} reference: its error bound (rtol {ref.rtol:.2g}, "
+            f"atol {ref.atol:.2g}) would pass a wrong gradient; leave eps unset for the default step"
+        )
     entry = loosest(tested, ref)
     if rtol is None and atol is None:
         return Tolerances(entry=entry, tested=tested, reference=ref)
