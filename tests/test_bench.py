@@ -1,0 +1,72 @@
+"""The benchmark command: a quick smoke run, its FLOP count and its ratio arithmetic.
+
+Speed itself is never asserted here (that is what the benchmark is for); only that the
+command runs, that the fast and book-loop values agree, and that the report is well formed.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from compare import bench
+
+
+def test_quick_run_writes_a_complete_report(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    out = tmp_path / "bench.json"
+    assert bench.main(["--quick", "--book-runs", "1", "--threads", "1", "--json", str(out)]) == 0
+    text = capsys.readouterr().out
+    assert "book loop / fast numerical" in text and "FLOP-limited" in text
+    result = json.loads(out.read_text())
+    assert result["ok"] is True
+    for activation in ("sigmoid", "relu"):
+        r = result["numerical"]["activations"][activation]
+        assert r["ok"] and all(v["ok"] for v in r["agreement"].values())
+        assert r["fast_peak_bytes"] > 0
+    rows = result["steps"]["rows"]
+    assert {(r["framework"], r["dtype"]) for r in rows} >= {
+        ("numpy", "float64"),
+        ("numpy", "float32"),
+        ("torch", "float64"),
+        ("torch", "float32"),
+    }
+    assert {t["what"] for t in result["targets"]} >= {"numpy f64 step / FLOP-limited time"}
+
+
+def test_step_flops_counts_the_five_products() -> None:
+    # x @ W1 and x.T @ dA: 2·N·D·H each; z @ W2, z.T @ dY, dY @ W2.T: 2·N·H·C each.
+    n, d, h, c = 100, 784, 50, 10
+    assert bench.step_flops(n, d, h, c) == 2 * (2 * n * d * h) + 3 * (2 * n * h * c) == 15_980_000
+
+
+def test_targets_are_ratios_of_the_rows() -> None:
+    def row(framework: str, dtype: str, median: float, gemm: float = 1.0) -> dict:
+        return {
+            "framework": framework,
+            "dtype": dtype,
+            "device": "cpu",
+            "median_s": median,
+            "gemm_s": gemm,
+            "flop_limited_s": 1.0,
+        }
+
+    steps = {
+        "rows": [
+            row("numpy", "float64", 3.0, 2.0),
+            row("numpy", "float32", 2.0),
+            row("torch", "float64", 4.0),
+            row("torch", "float32", 2.4),
+        ]
+    }
+    got = {t["what"]: (t["value"], t["met"]) for t in bench.targets(steps)}
+    assert got["numpy f64 step / FLOP-limited time"] == (3.0, False)
+    assert got["numpy f64 step / torch f64 step"] == (0.75, False)
+    assert got["torch float64 step / numpy float64 step"] == (pytest.approx(4 / 3), False)
+    assert got["torch float32 step / numpy float32 step"] == (pytest.approx(1.2), True)
+
+
+def test_bad_usage_exits_2(capsys: pytest.CaptureFixture[str]) -> None:
+    assert bench.main(["--seed", "-1"]) == 2
+    assert len(capsys.readouterr().err.strip().splitlines()) == 1
