@@ -108,12 +108,20 @@ def run_main(main: Callable[[], int]) -> int:
         return fail("interrupted", 130)
 
 
-def _sections(text: str) -> tuple[str, ...]:
-    names = tuple(s.strip() for s in text.split(",") if s.strip())
-    unknown = [s for s in names if s not in SECTIONS]
-    if unknown or not names:
-        raise argparse.ArgumentTypeError(f"unknown section(s) {unknown or text!r}; choose from {', '.join(SECTIONS)}")
-    return tuple(s for s in SECTIONS if s in names)
+def comma_choices(choices: tuple[str, ...], what: str) -> Callable[[str], tuple[str, ...]]:
+    """An argparse type: a comma list of ``choices``, returned in the order of ``choices``."""
+
+    def parse(text: str) -> tuple[str, ...]:
+        names = tuple(s.strip() for s in text.split(",") if s.strip())
+        unknown = [s for s in names if s not in choices]
+        if unknown or not names:
+            raise argparse.ArgumentTypeError(f"unknown {what} {unknown or text!r}; choose from {', '.join(choices)}")
+        return tuple(s for s in choices if s in names)
+
+    return parse
+
+
+_sections = comma_choices(SECTIONS, "section(s)")
 
 
 def build_parser() -> argparse.ArgumentParser:

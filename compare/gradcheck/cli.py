@@ -31,6 +31,7 @@ from compare.config import (
     DTYPES,
     Parser,
     UsageError,
+    comma_choices,
     fail,
     non_negative_int,
     positive_float,
@@ -80,12 +81,7 @@ def _sizes(text: str) -> tuple[int, int, int]:
     return values  # type: ignore[return-value]
 
 
-def _impls(text: str) -> tuple[str, ...]:
-    names = tuple(s.strip() for s in text.split(",") if s.strip())
-    unknown = [s for s in names if s not in IMPLS]
-    if unknown or not names:
-        raise argparse.ArgumentTypeError(f"unknown implementation(s) {unknown or text!r}; choose from numpy,torch")
-    return tuple(s for s in IMPLS if s in names)
+_impls = comma_choices(IMPLS, "implementation(s)")
 
 
 def build_parser() -> argparse.ArgumentParser:
