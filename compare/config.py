@@ -190,5 +190,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 def parse_args(argv: list[str] | None = None) -> RunConfig:
     """Parse the command line into a :class:`RunConfig`; raise :class:`UsageError` on bad options."""
-    ns = build_parser().parse_args(argv)
+    parser = build_parser()
+    ns = parser.parse_args(argv)
+    if ns.dataset != "mnist" and (ns.data_dir is not None or ns.download):
+        parser.error("--data-dir and --download apply to --dataset mnist only")
     return RunConfig(**vars(ns))

@@ -213,8 +213,14 @@ def find_mnist_dir(
             return chosen
         if download:
             return download_mnist(chosen, mirrors)
-        problem = "does not exist" if not chosen.is_dir() else f"is missing {', '.join(_missing(chosen))}"
-        raise DataError(f"MNIST directory {chosen} {problem}; pass --download to fetch the files into it")
+        if chosen.exists() and not chosen.is_dir():
+            problem = "is not a directory"
+        elif not chosen.exists():
+            problem = "does not exist"
+        else:
+            problem = f"is missing {', '.join(_missing(chosen))}"
+        hint = "" if problem == "is not a directory" else "; pass --download to fetch the files into it"
+        raise DataError(f"MNIST directory {chosen} {problem}{hint}")
     places = search_path(data_dir, cache_dir)
     report = []
     passed_over = []  # places that were set but lack the files

@@ -163,7 +163,7 @@ def accuracy_figure(section: dict):
 def write_plots(report: dict, directory: str | os.PathLike[str]) -> list[Path]:
     """Write the charts of the sections ``report`` holds into ``directory``; return the paths written."""
     folder = Path(directory)
-    folder.mkdir(parents=True, exist_ok=True)
+    folder.mkdir(exist_ok=True)
     written = []
     if "scaling" in report and report["scaling"]["points"]:
         written.append(_save(scaling_figure(report["scaling"]), folder / "scaling.png"))

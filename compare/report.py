@@ -31,23 +31,28 @@ class OutputError(OSError):
 
 
 def check_writable(path: str | os.PathLike[str], *, directory: bool = False) -> None:
-    """Fail now (before any work) if ``path`` cannot be written; creates a ``--csv`` directory."""
+    """Fail now (before any work) if ``path`` cannot be written; nothing is created.
+
+    A file's directory must exist. An output directory (``--csv``, ``--plot``) may be new,
+    but then its parent must exist; it is created only when the results are written.
+    """
     target = Path(path)
-    folder = target if directory else target.parent
     if not str(path):
         raise OutputError("an output path must not be empty")
-    if directory and target.exists() and not target.is_dir():
-        raise OutputError(f"cannot write CSV files into {target}: it exists and is not a directory")
-    try:
-        if directory:
-            folder.mkdir(parents=True, exist_ok=True)
-        elif target.is_dir():
+    if directory:
+        if target.exists() and not target.is_dir():
+            raise OutputError(f"cannot write into {target}: it exists and is not a directory")
+        folder = target if target.is_dir() else target.parent
+    else:
+        if target.is_dir():
             raise OutputError(f"cannot write {target}: it is a directory")
-        fd, probe = tempfile.mkstemp(dir=folder or ".", prefix=".probe-")
+        folder = target.parent
+    if not folder.is_dir():
+        raise OutputError(f"cannot write {target}: directory {folder} does not exist")
+    try:
+        fd, probe = tempfile.mkstemp(dir=folder, prefix=".probe-")
         os.close(fd)
         os.unlink(probe)
-    except OutputError:
-        raise
     except OSError as e:
         raise OutputError(f"cannot write {target}: {e.strerror or e}") from None
 
@@ -105,7 +110,7 @@ def _ok(flag: bool) -> str:
 
 
 def gradient_table(section: dict) -> tuple[list[str], list[list[object]]]:
-    head = ["A", "B", "param", "max abs", "max rel", "rtol", "worst index", "A value", "B value", "kinks", ""]
+    head = ["A", "B", "param", "max abs", "max rel", "rtol", "worst index", "A value", "B value", "kinks", "status"]
     rows = [
         [
             r["method_a"],
@@ -126,7 +131,18 @@ def gradient_table(section: dict) -> tuple[list[str], list[list[object]]]:
 
 
 def trajectory_table(section: dict) -> tuple[list[str], list[list[object]]]:
-    head = ["A", "B", "steps", "loss max abs", "loss max rel", "rtol", "first bad step", "acc Δ max", "weights rel", ""]
+    head = [
+        "A",
+        "B",
+        "steps",
+        "loss max abs",
+        "loss max rel",
+        "rtol",
+        "first bad step",
+        "acc Δ max",
+        "weights rel",
+        "status",
+    ]
     rows = [
         [
             p["method_a"],
@@ -298,6 +314,7 @@ def render(report: dict, fmt: str = "simple") -> str:
 def write_csv(directory: str | os.PathLike[str], report: dict) -> list[Path]:
     """One CSV per table; returns the paths written."""
     folder = Path(directory)
+    folder.mkdir(exist_ok=True)
     written = []
 
     def dump(name: str, head: list[str], rows: list[list[object]]) -> None:

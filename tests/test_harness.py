@@ -448,3 +448,11 @@ def test_relu_run_checks_exact_pairs_and_reports_numerical_ones(capsys: pytest.C
     assert status == 0, out
     assert "info *" in out and "ReLU kinks" in out
     assert "reported only" in [line for line in out.splitlines() if line.strip()][-1]
+
+
+@pytest.mark.parametrize("option", [["--data-dir", "/somewhere"], ["--download"]])
+def test_mnist_options_without_mnist_are_refused(option: list[str], capsys: pytest.CaptureFixture[str]) -> None:
+    # Silently ignoring them would let `--data-dir` typos pass unnoticed.
+    assert main([*option, "--only", "gradients"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "--dataset mnist" in err[0]

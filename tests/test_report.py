@@ -279,12 +279,14 @@ def test_write_atomic_cleans_up_when_interrupted(monkeypatch: pytest.MonkeyPatch
 
 def test_check_writable_probes_without_leaving_files(tmp_path: Path) -> None:
     report.check_writable(tmp_path / "r.json")
-    report.check_writable(tmp_path / "new" / "csv", directory=True)  # creates the --csv directory
-    assert sorted(str(p.relative_to(tmp_path)) for p in tmp_path.rglob("*")) == ["new", "new/csv"]
+    report.check_writable(tmp_path / "csv", directory=True)  # a new --csv directory: its parent exists
+    assert list(tmp_path.rglob("*")) == []  # nothing created: a refused run leaves nothing behind
     with pytest.raises(report.OutputError, match="directory"):
         report.check_writable(tmp_path)
-    with pytest.raises(report.OutputError):
+    with pytest.raises(report.OutputError, match="does not exist"):
         report.check_writable(tmp_path / "missing" / "r.json")
+    with pytest.raises(report.OutputError, match="does not exist"):
+        report.check_writable(tmp_path / "missing" / "csv", directory=True)
 
 
 # -- the timer -----------------------------------------------------------------------------------
