@@ -192,6 +192,15 @@ def build(report: dict, *, iters: int, h: float, dtype: str, book_shape: str) ->
             f"So: backprop gets the gradient {times(main['ratio'])}× sooner at {main['shape'].split()[0]}, "
             "and its cost grows with P, where the numerical gradient's grows with P²."
         )
+    noisy = [r for r in rows + report.get("scaling", {}).get("points", []) if r.get("noisy")]
+    odd = [v for v in slope.values() if not 0.3 <= v <= 3.0]
+    if noisy or odd:
+        numbers["noisy_timings"] = len(noisy)
+        lines.append(
+            f"Caution: {len(noisy)} timing(s) were noisy (IQR above 10% of the median)"
+            + (" and a fitted slope is implausible" if odd else "")
+            + ": was the machine busy? Times, ratios and slopes may be off; rerun on an idle machine."
+        )
     return {"numbers": numbers, "lines": lines}
 
 

@@ -475,3 +475,14 @@ def test_sci(x: float, digits: int, text: str) -> None:
 @pytest.mark.parametrize("ratio, text", [(43_232.7, "43,200"), (4.666, "4.67"), (1.9e7, "19,000,000"), (123.4, "123")])
 def test_times(ratio: float, text: str) -> None:
     assert prose.times(ratio) == text
+
+
+def test_summary_warns_when_timings_are_noisy_or_slopes_implausible() -> None:
+    quiet = fake_report(12.3, 293e-6, own_num_s=0.784, own_bp_s=94.9e-6)
+    text = "\n".join(summary.build(quiet, iters=10_000, h=1e-4, dtype="float64", book_shape=BOOK)["lines"])
+    assert "Caution" not in text
+    busy = fake_report(12.3, 293e-6, own_num_s=0.784, own_bp_s=94.9e-6)
+    busy["timing"]["rows"][1]["noisy"] = True
+    busy["scaling"]["fits"][1]["slope"] = -0.87  # what a loaded machine produced once
+    text = "\n".join(summary.build(busy, iters=10_000, h=1e-4, dtype="float64", book_shape=BOOK)["lines"])
+    assert "Caution: 1 timing(s) were noisy" in text and "implausible" in text
