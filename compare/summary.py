@@ -192,8 +192,10 @@ def build(report: dict, *, iters: int, h: float, dtype: str, book_shape: str) ->
             f"So: backprop gets the gradient {times(main['ratio'])}× sooner at {main['shape'].split()[0]}, "
             "and its cost grows with P, where the numerical gradient's grows with P²."
         )
-    noisy = [r for r in rows + report.get("scaling", {}).get("points", []) if r.get("noisy")]
-    odd = [v for v in slope.values() if not 0.3 <= v <= 3.0]
+    # Only the measurements quoted above: the numerical and backprop times per gradient, and their slopes.
+    quoted = [r for r in rows if r["method"] in ("numerical", "backprop") and r.get("dtype", dtype) == dtype]
+    noisy = [r for r in quoted if r.get("noisy")]
+    odd = [v for m, v in slope.items() if (m == "numerical" or m == bp_label) and not 0.3 <= v <= 3.0]
     if noisy or odd:
         numbers["noisy_timings"] = len(noisy)
         lines.append(
