@@ -338,10 +338,12 @@ def render(result: dict) -> str:
             "book loop / fast numerical (min over activations)",
             f"{min(speed):.0f}",
             "≥ 50",
-            "met" if min(speed) >= 50 else "NOT met",
+            "-" if result["config"]["quick"] else ("met" if min(speed) >= 50 else "NOT met"),
         ],
     )
     lines.append(tabulate(rows, headers=["ratio", "value", "target", ""], disable_numparse=True))
+    if result["config"]["quick"]:
+        lines.append("(--quick: smoke sizes, so the targets, set for 784-50-10, are shown but not judged)")
     return "\n".join(lines)
 
 
@@ -375,6 +377,9 @@ def _bench(cfg: BenchConfig) -> int:
         "steps": steps,
     }
     result["targets"] = targets(steps)
+    if cfg.quick:  # the targets are about 784-50-10; at the smoke sizes they are shown, not judged
+        for t in result["targets"]:
+            t["met"] = None
     result["ok"] = all(r["ok"] for r in numerical["activations"].values())
     print(render(result))
     if cfg.json_path is not None:

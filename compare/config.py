@@ -139,7 +139,9 @@ def build_parser() -> argparse.ArgumentParser:
     data.add_argument("--hidden-size", type=positive_int, default=d.hidden_size, help="default: %(default)s")
     train = p.add_argument_group("training (the book's scheme)")
     train.add_argument("--batch-size", type=positive_int, default=d.batch_size, help="default: %(default)s")
-    train.add_argument("--learning-rate", "--lr", type=positive_float, default=d.learning_rate)
+    train.add_argument(
+        "--learning-rate", "--lr", type=positive_float, default=d.learning_rate, help="default: %(default)s"
+    )
     train.add_argument("--iters", type=positive_int, default=d.iters, help="default: %(default)s")
     train.add_argument(
         "--numerical-iters",
@@ -160,9 +162,11 @@ def build_parser() -> argparse.ArgumentParser:
         help="time budget of each numerical training run; it stops after the step that spends it "
         "(default: %(default)s)",
     )
-    train.add_argument("--seed", type=non_negative_int, default=d.seed, help="weights and batch stream")
+    train.add_argument(
+        "--seed", type=non_negative_int, default=d.seed, help="weights and batch stream (default: %(default)s)"
+    )
     run = p.add_argument_group("where and how")
-    run.add_argument("--dtype", choices=DTYPES, default=d.dtype, help="backprop/autograd dtype")
+    run.add_argument("--dtype", choices=DTYPES, default=d.dtype, help="backprop/autograd dtype (default: %(default)s)")
     run.add_argument("--device", choices=DEVICES, default=d.device, help="torch device (default: %(default)s)")
     run.add_argument("--threads", type=positive_int, default=d.threads, help="default: all cores (%(default)s)")
     run.add_argument("--only", type=_sections, default=d.only, help="comma list of " + ",".join(SECTIONS))

@@ -187,6 +187,10 @@ def accuracy_table(section: dict) -> tuple[list[str], list[list[object]], int]:
     return head, rows, len(steps)
 
 
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
+
+
 def _ratio(v: float | None) -> str:
     return "-" if v is None or math.isnan(v) else f"{v:.3g}"
 
@@ -279,9 +283,13 @@ def render(report: dict, fmt: str = "simple") -> str:
         head, rows, n = accuracy_table(t)
         if rows:
             shown = "" if len(rows) == n else f", {len(rows)} of {n} shown"
-            out.write(f"\naccuracy after step i when i % {t['iter_per_epoch']:g} == 0 ({n} records{shown}):\n\n")
+            out.write(
+                f"\naccuracy after step i when i % {t['iter_per_epoch']:g} == 0 ({_count(n, 'record')}{shown}):\n\n"
+            )
             table(head, rows)
-        secs = ", ".join(f"{r['method']} {r['steps']} steps {format_seconds(r['seconds'])}" for r in t["runs"])
+        secs = ", ".join(
+            f"{r['method']} {_count(r['steps'], 'step')} {format_seconds(r['seconds'])}" for r in t["runs"]
+        )
         out.write(f"\nwall time: {secs}\n")
     if "timing" in report:
         title("3. Timing: one gradient (forward + backward) per call")

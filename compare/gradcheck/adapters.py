@@ -220,7 +220,7 @@ def torch_module_problem(
 
     def loss_fn(q: dict[str, np.ndarray]) -> torch.Tensor:
         if any(np.iscomplexobj(v) for v in q.values()):
-            raise DtypeError("a torch.nn.Module loss is not complex-safe here; use reference='richardson'")
+            raise DtypeError("a torch.nn.Module loss is not complex-safe")
         with torch.no_grad():
             for n in names:
                 twin_params[n].copy_(torch.from_numpy(q[n]))
