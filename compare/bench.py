@@ -74,7 +74,7 @@ def _row(name: str, t, **extra) -> dict:
 
 def bench_matmul(np, quick: bool) -> dict:
     """Peak matrix-product rate (GFLOP/s) of numpy, float64 and float32."""
-    from compare.timer import measure
+    from compare.engine.timer import measure
 
     size = 500 if quick else 2000
     out = {}
@@ -88,7 +88,7 @@ def bench_matmul(np, quick: bool) -> dict:
 def bench_numerical(np, cfg: BenchConfig) -> dict:
     """The book's loop versus the fast numerical gradient: values, times, memory."""
     from compare import metrics
-    from compare.timer import measure, summarize
+    from compare.engine.timer import measure, summarize
     from impl_numpy import TwoLayerNet, init_params
 
     d, h, c, n = (64, 20, 10, 50) if cfg.quick else (784, 50, 10, 100)
@@ -139,7 +139,7 @@ def bench_numerical(np, cfg: BenchConfig) -> dict:
 
 def bench_steps(np, cfg: BenchConfig, peaks: dict) -> dict:
     """One SGD step per method and dtype: numpy first, then torch."""
-    from compare.timer import measure
+    from compare.engine.timer import measure
     from impl_numpy import TwoLayerNet, init_params
 
     d, h, c, n = (64, 50, 10, 100) if cfg.quick else (784, 50, 10, 100)
@@ -253,7 +253,7 @@ def targets(steps: dict) -> list[dict]:
 def render(result: dict) -> str:
     from tabulate import tabulate
 
-    from compare.timer import format_seconds as fs
+    from compare.engine.timer import format_seconds as fs
 
     lines = []
     env = result["env"]
@@ -359,7 +359,8 @@ def main(argv: list[str] | None = None) -> int:
 def _bench(cfg: BenchConfig) -> int:
     import numpy as np
 
-    from compare import env, report
+    from compare import env
+    from compare.report import files as report
 
     try:
         if cfg.json_path is not None:

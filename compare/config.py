@@ -10,9 +10,19 @@ from __future__ import annotations
 
 import argparse
 import os
-import sys
-from collections.abc import Callable
 from dataclasses import dataclass, field
+
+from compare.cli import (  # noqa: F401  (re-exported for the commands)
+    Parser,
+    UsageError,
+    comma_choices,
+    fail,
+    int_at_least,
+    non_negative_int,
+    positive_float,
+    positive_int,
+    run_main,
+)
 
 SECTIONS = ("gradients", "trajectory", "timing", "scaling", "lesson")
 SCALING_FORMS = ("auto", "reduced", "full")
@@ -20,10 +30,6 @@ DATASETS = ("digits", "synthetic", "mnist")
 ACTIVATIONS = ("sigmoid", "relu")
 DTYPES = ("float64", "float32")
 DEVICES = ("auto", "cpu", "cuda", "mps")
-
-
-class UsageError(ValueError):
-    """A bad command-line option (exit status 2)."""
 
 
 @dataclass
@@ -55,70 +61,6 @@ class RunConfig:
     plot_dir: str | None = None  # write PNG charts into this directory (needs matplotlib)
     quiet: bool = False  # print only the final verdict line
     progress: bool = True  # tqdm bars on long phases (only when stderr is a terminal)
-
-
-class Parser(argparse.ArgumentParser):
-    """argparse that raises instead of printing usage and exiting."""
-
-    def error(self, message: str) -> None:  # type: ignore[override]
-        raise UsageError(message)
-
-
-def int_at_least(low: int, wording: str):
-    """An argparse type: an integer >= ``low``."""
-
-    def parse(text: str) -> int:
-        try:
-            value = int(text)
-        except ValueError:
-            value = low - 1
-        if value < low:
-            raise argparse.ArgumentTypeError(f"expected {wording}, got {text!r}")
-        return value
-
-    return parse
-
-
-positive_int = int_at_least(1, "a positive integer")
-non_negative_int = int_at_least(0, "an integer >= 0")
-
-
-def positive_float(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive number, got {text!r}") from None
-    if not (value > 0 and value < float("inf")):
-        raise argparse.ArgumentTypeError(f"expected a positive finite number, got {text!r}")
-    return value
-
-
-def fail(message: str, status: int = 2) -> int:
-    """Print ``message`` as one line on stderr (a multi-line message is joined); return ``status``."""
-    line = " ".join(part.strip() for part in message.splitlines() if part.strip())
-    print(f"error: {line}", file=sys.stderr)
-    return status
-
-
-def run_main(main: Callable[[], int]) -> int:
-    """Run a command's ``main``; Ctrl-C becomes one line and exit status 130, not a traceback."""
-    try:
-        return main()
-    except KeyboardInterrupt:
-        return fail("interrupted", 130)
-
-
-def comma_choices(choices: tuple[str, ...], what: str) -> Callable[[str], tuple[str, ...]]:
-    """An argparse type: a comma list of ``choices``, returned in the order of ``choices``."""
-
-    def parse(text: str) -> tuple[str, ...]:
-        names = tuple(s.strip() for s in text.split(",") if s.strip())
-        unknown = [s for s in names if s not in choices]
-        if unknown or not names:
-            raise argparse.ArgumentTypeError(f"unknown {what} {unknown or text!r}; choose from {', '.join(choices)}")
-        return tuple(s for s in choices if s in names)
-
-    return parse
 
 
 _sections = comma_choices(SECTIONS, "section(s)")

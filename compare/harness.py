@@ -20,11 +20,11 @@ from collections.abc import Callable
 
 import numpy as np
 
-from compare import agreement, lesson, metrics, scaling, summary
+from compare import metrics
 from compare.config import RunConfig
-from compare.dataset import Dataset, load_dataset, make_synthetic
-from compare.env import set_threads
-from compare.methods import (
+from compare.data import Dataset, load_dataset, make_synthetic
+from compare.engine import agreement
+from compare.engine.runners import (
     AUTOGRAD,
     BACKPROP,
     NUMERICAL,
@@ -35,7 +35,9 @@ from compare.methods import (
     epoch_steps,
     runner,
 )
-from compare.timing import Shape, time_shape
+from compare.engine.timing import Shape, time_shape
+from compare.env import set_threads
+from compare.sections import lesson, scaling, summary
 from impl_numpy import TwoLayerNet, init_params
 from impl_torch.net import available_devices, resolve_device, resolve_dtype
 

@@ -19,7 +19,7 @@ from compare.env import set_threads
 
 
 def _check_outputs(cfg: RunConfig) -> None:
-    from compare.report import OutputError, check_writable
+    from compare.report.files import OutputError, check_writable
 
     if cfg.json_path is not None:
         check_writable(cfg.json_path)
@@ -28,7 +28,7 @@ def _check_outputs(cfg: RunConfig) -> None:
     if cfg.csv_dir is not None:
         check_writable(cfg.csv_dir, directory=True)
     if cfg.plot_dir is not None:
-        from compare import plots
+        from compare.report import plots
 
         if not plots.available():
             raise OutputError("--plot needs matplotlib: pip install '.[plot]'")
@@ -37,8 +37,9 @@ def _check_outputs(cfg: RunConfig) -> None:
 
 def execute(cfg: RunConfig) -> int:
     """Run with a parsed config (threads already set); return the exit status."""
-    from compare import env, harness, report
-    from compare.dataset import DataError
+    from compare import env, harness
+    from compare.data import DataError
+    from compare.report import files, text
     from impl_numpy.checks import NetInputError
 
     show_progress = cfg.progress and not cfg.quiet and sys.stderr.isatty()
@@ -50,11 +51,11 @@ def execute(cfg: RunConfig) -> int:
     try:
         _check_outputs(cfg)  # before any work: a bad path must not cost a whole run
         result = harness.run(cfg, note=note, progress=show_progress)
-    except (NetInputError, DataError, report.OutputError) as e:
+    except (NetInputError, DataError, files.OutputError) as e:
         return fail(str(e))
 
     full = {
-        "schema_version": report.SCHEMA_VERSION,
+        "schema_version": text.SCHEMA_VERSION,
         "env": env.collect(cfg.seed, cfg.threads, result["devices"]),
         "config": asdict(cfg),
         **result,
@@ -62,18 +63,18 @@ def execute(cfg: RunConfig) -> int:
     full["config"]["only"] = list(cfg.only)
     try:
         if cfg.json_path:
-            report.write_atomic(cfg.json_path, report.to_json(full))
+            files.write_atomic(cfg.json_path, files.to_json(full))
         if cfg.markdown_path:
-            report.write_atomic(cfg.markdown_path, report.render(full, "github"))
+            files.write_atomic(cfg.markdown_path, text.render(full, "github"))
         if cfg.csv_dir:
-            report.write_csv(cfg.csv_dir, full)
+            text.write_csv(cfg.csv_dir, full)
         if cfg.plot_dir:
-            from compare import plots
+            from compare.report import plots
 
             plots.write_plots(full, cfg.plot_dir)
     except OSError as e:
         return fail(f"cannot write the report: {e.strerror or e}")
-    print(report.verdict(full) if cfg.quiet else report.render(full))
+    print(text.verdict(full) if cfg.quiet else text.render(full))
     return 0 if full["ok"] else 1
 
 

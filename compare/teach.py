@@ -55,9 +55,9 @@ def render_doc(report: dict, charts: dict[str, str] | None = None, command: str 
     """
     from tabulate import tabulate
 
-    from compare import lesson, scaling, summary
-    from compare import report as rep
-    from compare.timer import format_seconds
+    from compare.engine.timer import format_seconds
+    from compare.report import text as rep
+    from compare.sections import lesson, scaling, summary
 
     charts = charts or {}
     cfg = report["config"]
@@ -184,16 +184,17 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _regenerate(ns: argparse.Namespace) -> int:
-    from compare import env, harness, plots, report
+    from compare import env, harness
+    from compare.report import files, plots
 
     doc = Path(ns.doc)
     chart_dir = doc.parent / doc.stem  # docs/why-backprop/ beside docs/why-backprop.md
     with_plots = ns.plots and plots.available()
     try:
-        report.check_writable(doc)
+        files.check_writable(doc)
         if with_plots:
-            report.check_writable(chart_dir, directory=True)
-    except report.OutputError as e:
+            files.check_writable(chart_dir, directory=True)
+    except files.OutputError as e:
         return fail(str(e))
     cfg = RunConfig(threads=ns.threads, scaling="full", progress=False)
 
@@ -212,7 +213,7 @@ def _regenerate(ns: argparse.Namespace) -> int:
     command += "" if ns.threads == RunConfig().threads else f" --threads {ns.threads}"
     command += "" if ns.plots else " --no-plots"
     try:
-        report.write_atomic(doc, render_doc(full, charts, command))
+        files.write_atomic(doc, render_doc(full, charts, command))
     except OSError as e:
         return fail(f"cannot write {doc}: {e.strerror or e}")
     print(f"wrote {doc}" + (f" and {len(charts)} charts in {chart_dir}" if charts else ""))

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from compare.dataset import Dataset, load_digits
+from compare.data import Dataset, load_digits
 from impl_numpy import init_params
 
 

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import numpy as np
 
-from compare.mnist import FILES, IMAGE_MAGIC, LABEL_MAGIC
+from compare.data.mnist import FILES, IMAGE_MAGIC, LABEL_MAGIC
 
 
 def idx_bytes(array: np.ndarray) -> bytes:

@@ -12,7 +12,7 @@ from helpers import FAST
 from hypothesis import given
 from hypothesis import strategies as st
 
-from compare.dataset import DataError, Dataset, load_dataset, load_digits, make_synthetic
+from compare.data import DataError, Dataset, load_dataset, load_digits, make_synthetic
 
 
 @pytest.fixture(scope="module")

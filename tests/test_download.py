@@ -19,9 +19,9 @@ import numpy as np
 import pytest
 from idx_files import md5_table, tiny_arrays, tiny_gz_files, write_files
 
-import compare.download as download
-import compare.mnist as mnist
-from compare.dataset import DataError, load_dataset
+import compare.data.download as download
+import compare.data.mnist as mnist
+from compare.data import DataError, load_dataset
 
 FILES = tiny_gz_files()
 MD5 = md5_table(FILES)

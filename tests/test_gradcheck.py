@@ -24,7 +24,7 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from compare.dataset import make_synthetic
+from compare.data import make_synthetic
 from compare.gradcheck import (
     GradProblem,
     assert_gradients,

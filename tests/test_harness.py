@@ -22,11 +22,10 @@ import torch
 from helpers import assert_grads_close
 
 from compare import harness
-from compare.agreement import TRAJECTORY_RTOL, trajectory_row
 from compare.config import parse_args
-from compare.dataset import Dataset
-from compare.env import THREAD_VARS
-from compare.methods import (
+from compare.data import Dataset
+from compare.engine.agreement import TRAJECTORY_RTOL, trajectory_row
+from compare.engine.runners import (
     AUTOGRAD,
     BACKPROP,
     NUMERICAL,
@@ -38,6 +37,7 @@ from compare.methods import (
     epoch_steps,
     runner,
 )
+from compare.env import THREAD_VARS
 from compare.metrics import Tolerance
 from compare.run import main
 from impl_numpy import TwoLayerNet, init_params

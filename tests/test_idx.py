@@ -17,8 +17,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from idx_files import idx_bytes, tiny_arrays, write_files
 
-from compare.dataset import DataError
-from compare.mnist import FILES, IMAGE_MAGIC, LABEL_MAGIC, IDXError, parse_idx, read_idx, read_mnist_dir
+from compare.data import DataError
+from compare.data.mnist import FILES, IMAGE_MAGIC, LABEL_MAGIC, IDXError, parse_idx, read_idx, read_mnist_dir
 
 PROPERTY = settings(max_examples=200, deadline=None)  # deadline off: the machine is shared
 

@@ -16,7 +16,7 @@ import pytest
 import torch
 from helpers import assert_grads_close
 
-from compare.dataset import Dataset
+from compare.data import Dataset
 from compare.gradcheck import numpy_net_problem, torch_net_problem
 from compare.metrics import (
     EXACT_F64,

@@ -22,11 +22,15 @@ from types import SimpleNamespace
 import pytest
 import torch
 
-from compare import harness, report, scaling, timer
+from compare import harness
 from compare.config import SECTIONS
+from compare.engine import timer
+from compare.engine.runners import epoch_steps
 from compare.env import THREAD_VARS
-from compare.methods import epoch_steps
+from compare.report import files as report_files
+from compare.report import text as report
 from compare.run import main
+from compare.sections import scaling
 
 ITERS = 200
 SMALL_BOOK_SHAPE = (30, 8, 10, 20)  # input, hidden, output, batch: P = 338 > the default sample of 200
@@ -72,7 +76,7 @@ def kept_threads(mp: pytest.MonkeyPatch) -> Iterator[None]:
 def small_run(tmp_path_factory: pytest.TempPathFactory) -> Run:
     out = tmp_path_factory.mktemp("report")
     captured: list[dict] = []
-    real_to_json = report.to_json
+    real_to_json = report_files.to_json
 
     def spy(full: dict) -> str:
         captured.append(full)
@@ -85,7 +89,7 @@ def small_run(tmp_path_factory: pytest.TempPathFactory) -> Run:
     with pytest.MonkeyPatch.context() as mp, kept_threads(mp), contextlib.redirect_stdout(stdout):
         mp.setattr(harness, "BOOK_SHAPE", SMALL_BOOK_SHAPE)
         mp.setattr(scaling, "REDUCED_PLAN", SMALL_SCALING)
-        mp.setattr(report, "to_json", spy)
+        mp.setattr(report_files, "to_json", spy)
         status = main(args + ["--no-progress"])
     assert len(captured) == 1
     return Run(status, stdout.getvalue(), captured[0], paths["json"], paths["markdown"], paths["csv"])

@@ -22,9 +22,12 @@ from helpers import FAST
 from hypothesis import given
 from hypothesis import strategies as st
 
-from compare import env, lesson, plots, prose, report, scaling, summary, teach
+from compare import env, teach
 from compare.config import RunConfig, parse_args
+from compare.report import plots, prose
+from compare.report import text as report
 from compare.run import main
+from compare.sections import lesson, scaling, summary
 
 BOOK = "784-50-10 x100"
 OWN = "64-50-10 x100"

@@ -166,7 +166,7 @@ def run(cfg: GradcheckConfig) -> tuple[bool, dict[str, object], str]:
 
 
 def _run(cfg: GradcheckConfig) -> tuple[bool, dict[str, object], str]:
-    from compare.dataset import make_synthetic
+    from compare.data import make_synthetic
     from compare.gradcheck.adapters import numpy_net_problem, torch_net_problem
     from impl_numpy import init_params
 
@@ -209,8 +209,8 @@ def main(argv: list[str] | None = None) -> int:
         cfg = parse_args(argv)
     except UsageError as e:
         return fail(str(e))
-    from compare.dataset import DataError
-    from compare.report import OutputError, check_writable, to_json, write_atomic
+    from compare.data import DataError
+    from compare.report.files import OutputError, check_writable, to_json, write_atomic
     from impl_numpy.checks import NetInputError
 
     try:

@@ -16,9 +16,9 @@ from __future__ import annotations
 import math
 import textwrap
 
-from compare.lesson import at_h, orders_of_magnitude
-from compare.prose import sci, times
-from compare.timer import format_seconds
+from compare.engine.timer import format_seconds
+from compare.report.prose import sci, times
+from compare.sections.lesson import at_h, orders_of_magnitude
 
 BOOK_SCRIPT = "train_neuralnet.py"
 

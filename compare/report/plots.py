@@ -19,7 +19,7 @@ import math
 import os
 from pathlib import Path
 
-from compare.report import write_atomic
+from compare.report.files import write_atomic
 
 STYLES = ("-", "--", ":", "-.")  # curves that agree lie on top of each other: different dashes keep both visible
 MARKERS = ("o", "s", "^", "D", "v", "P")

@@ -32,9 +32,9 @@ import numpy as np
 from tabulate import tabulate
 
 from compare.config import RunConfig
-from compare.dataset import Dataset
-from compare.prose import paragraph, sci
-from compare.timing import sample_entries
+from compare.data import Dataset
+from compare.engine.timing import sample_entries
+from compare.report.prose import paragraph, sci
 from impl_numpy import TwoLayerNet
 
 H_VALUES = tuple(10.0**-e for e in range(1, 11))  # 1e-1 ... 1e-10

@@ -16,34 +16,13 @@ Labels are class indices (intp). Inputs are float64.
 from __future__ import annotations
 
 import numbers
-from dataclasses import dataclass
 
 import numpy as np
 
+from compare.data.base import DataError, Dataset
+
 DIGITS_TRAIN_SIZE = 1500
 DIGITS_SPLIT_SEED = 0  # the split is the same for every run, whatever --seed says
-
-
-class DataError(ValueError):
-    """Data that cannot be loaded or does not make sense."""
-
-
-@dataclass(frozen=True)
-class Dataset:
-    name: str  # "digits", "synthetic" or "mnist"
-    x_train: np.ndarray  # (N_train, D) float64 in [0, 1]
-    t_train: np.ndarray  # (N_train,) class indices
-    x_test: np.ndarray  # (N_test, D) float64 in [0, 1]
-    t_test: np.ndarray  # (N_test,) class indices
-    n_classes: int  # C
-
-    @property
-    def input_size(self) -> int:
-        return self.x_train.shape[1]
-
-    @property
-    def train_size(self) -> int:
-        return self.x_train.shape[0]
 
 
 def load_digits(split_seed: int = DIGITS_SPLIT_SEED) -> Dataset:
@@ -106,7 +85,7 @@ def load_dataset(
     if name == "synthetic":
         return make_synthetic(input_size=input_size, seed=seed)
     if name == "mnist":
-        from compare.mnist import load_mnist
+        from compare.data.mnist import load_mnist
 
         return load_mnist(data_dir, download=download, cache_dir=cache_dir)
     raise DataError(f"unknown dataset {name!r}; choose one of {', '.join(DATASETS)}")

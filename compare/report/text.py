@@ -9,93 +9,17 @@ from __future__ import annotations
 
 import csv
 import io
-import json
 import math
 import os
-import tempfile
 from pathlib import Path
 
 from tabulate import tabulate
 
-from compare.timer import format_seconds
+from compare.engine.timer import format_seconds
+from compare.report.files import OutputError, _json_safe, check_writable, to_json, write_atomic  # noqa: F401
 
 SCHEMA_VERSION = 1
 MAX_EPOCH_ROWS = 20  # accuracy records shown in the text report (all are in JSON / CSV)
-
-
-class OutputError(OSError):
-    """An output path that cannot be written."""
-
-
-# -- atomic files ------------------------------------------------------------------------------
-
-
-def check_writable(path: str | os.PathLike[str], *, directory: bool = False) -> None:
-    """Fail now (before any work) if ``path`` cannot be written; nothing is created.
-
-    A file's directory must exist. An output directory (``--csv``, ``--plot``) may be new,
-    but then its parent must exist; it is created only when the results are written.
-    """
-    target = Path(path)
-    if not str(path):
-        raise OutputError("an output path must not be empty")
-    if directory:
-        if target.exists() and not target.is_dir():
-            raise OutputError(f"cannot write into {target}: it exists and is not a directory")
-        folder = target if target.is_dir() else target.parent
-    else:
-        if target.is_dir():
-            raise OutputError(f"cannot write {target}: it is a directory")
-        folder = target.parent
-    if not folder.is_dir():
-        raise OutputError(f"cannot write {target}: directory {folder} does not exist")
-    try:
-        fd, probe = tempfile.mkstemp(dir=folder, prefix=".probe-")
-        os.close(fd)
-        os.unlink(probe)
-    except OSError as e:
-        raise OutputError(f"cannot write {target}: {e.strerror or e}") from None
-
-
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
-
-
-def write_atomic(path: str | os.PathLike[str], text: str | bytes) -> None:
-    """Write ``text`` (UTF-8) or bytes to ``path`` via a temporary file in the same directory and ``os.replace``."""
-    target = Path(path)
-    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
-    try:
-        binary = isinstance(text, bytes)
-        with os.fdopen(fd, "wb") if binary else os.fdopen(fd, "w", encoding="utf-8", newline="") as f:
-            f.write(text)
-            f.flush()
-            os.fsync(f.fileno())
-        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes it 0600; a report is an ordinary file
-        os.replace(tmp, target)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
-
-
-def _json_safe(value: object) -> object:
-    """NaN and infinities become null (strict JSON has no such numbers)."""
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    if isinstance(value, dict):
-        return {k: _json_safe(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_json_safe(v) for v in value]
-    return value
-
-
-def to_json(report: dict) -> str:
-    return json.dumps(_json_safe(report), indent=2, allow_nan=False) + "\n"
 
 
 # -- tables --------------------------------------------------------------------------------------
@@ -301,17 +225,17 @@ def render(report: dict, fmt: str = "simple") -> str:
             table(*timing_table(rows))
         out.write("\n(! marks an IQR above 10% of the median: a noisy measurement)\n")
     if "scaling" in report:
-        from compare import scaling  # the sections' own renderers (imported here: they load numpy)
+        from compare.sections import scaling  # the sections' own renderers (imported here: they load numpy)
 
         title("4. Cost growth: time per gradient against the number of parameters P")
         out.write(scaling.render(report["scaling"], fmt))
     if "lesson" in report:
-        from compare import lesson
+        from compare.sections import lesson
 
         title("5. The float32 lesson: numerical-gradient error against the step h")
         out.write(lesson.render(report["lesson"], fmt))
     if report.get("summary", {}).get("lines"):
-        from compare import summary
+        from compare.sections import summary
 
         title("Why backprop? This run's numbers in plain words")
         out.write(summary.render(report["summary"], markdown=md))

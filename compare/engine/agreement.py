@@ -14,7 +14,7 @@ from itertools import combinations
 import numpy as np
 
 from compare import metrics
-from compare.methods import Method, TrainRecord
+from compare.engine.runners import Method, TrainRecord
 from impl_numpy.checks import PARAM_NAMES
 
 # -- gradients on one batch -----------------------------------------------------------------

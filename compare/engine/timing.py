@@ -16,8 +16,8 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
-from compare.methods import NUMERICAL, Method, runner
-from compare.timer import Timing, measure
+from compare.engine.runners import NUMERICAL, Method, runner
+from compare.engine.timer import Timing, measure
 from impl_numpy.checks import PARAM_NAMES
 
 

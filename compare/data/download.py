@@ -29,7 +29,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import BinaryIO
 
-from compare.dataset import DataError
+from compare.data import DataError
 
 log = logging.getLogger(__name__)
 

@@ -37,8 +37,8 @@ from pathlib import Path
 
 import numpy as np
 
-from compare.dataset import DataError, Dataset
-from compare.download import DEFAULT_TIMEOUT, fetch_verified, file_md5, user_cache_dir
+from compare.data import DataError, Dataset
+from compare.data.download import DEFAULT_TIMEOUT, fetch_verified, file_md5, user_cache_dir
 
 log = logging.getLogger(__name__)
 

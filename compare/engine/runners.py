@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from compare.dataset import Dataset
+from compare.data import Dataset
 from impl_numpy import TwoLayerNet
 from impl_numpy.checks import PARAM_NAMES
 

@@ -36,11 +36,11 @@ import numpy as np
 from tabulate import tabulate
 
 from compare.config import SECTIONS, RunConfig
-from compare.dataset import make_synthetic
-from compare.methods import AUTOGRAD, BACKPROP, NUMERICAL, NUMERICAL_FAST, Method
-from compare.prose import paragraph
-from compare.timer import format_seconds
-from compare.timing import Shape, time_shape
+from compare.data import make_synthetic
+from compare.engine.runners import AUTOGRAD, BACKPROP, NUMERICAL, NUMERICAL_FAST, Method
+from compare.engine.timer import format_seconds
+from compare.engine.timing import Shape, time_shape
+from compare.report.prose import paragraph
 from impl_numpy import TwoLayerNet, init_params, numerical_gradient
 
 # The slope each method's time should approach against P, and why (module docstring).
