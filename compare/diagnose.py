@@ -1,0 +1,171 @@
+"""What a wrong gradient most likely got wrong: the diagnoses shown under a failing table.
+
+Used by the harness (``python -m compare.run --impl ...``) and by the gradient checker alike.
+Given, per parameter, the gradient under test ``a`` and a trusted reference ``r`` (full
+arrays, or the same entries of both), and which parameters failed, :func:`diagnose` names
+the patterns a hand-written backward typically gets wrong:
+
+- ``scaled``: ``a ≈ k r`` for one constant k over the failing parameters; k = N or 1/N (the
+  batch size) points at a missing or doubled ``/ batch_size``;
+- ``sign``: ``a ≈ -r`` (gradient ascent, or ``t - y`` for ``y - t``);
+- ``transpose``: ``a`` is ``r`` transposed (``x @ dout`` for ``x.T @ dout``);
+- ``zero``: ``a`` is all zero where ``r`` is not: not computed, or computed on arrays the
+  loss no longer reads (weights replaced instead of written in place);
+- ``ignored``: ``r`` is all zero where ``a`` is not: the loss does not change when the
+  parameter changes, so the loss does not read it;
+- ``hidden-only``: only ``W1``/``b1`` fail while ``W2``/``b2`` pass: the error is in the
+  hidden activation's backward or mask;
+- ``small-smooth``: a tiny mismatch (below 1e-5 of the gradient's norm) on otherwise parallel
+  gradients: two slightly different losses, e.g. the book's ``1e-7`` inside the log.
+
+Each test is a fit with an explicit threshold, so a correct gradient (which fails nothing)
+gets no diagnosis. Standard library and numpy only.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Mapping
+from dataclasses import dataclass
+
+import numpy as np
+
+HIDDEN = ("W1", "b1")  # the hidden layer's parameters in the book's net
+OUTPUT = ("W2", "b2")
+FIT_RTOL = 1e-3  # a pattern "fits" when the residual is below this fraction of the gradient's norm
+SMALL_REL = 1e-5  # below this relative error a mismatch counts as "small"
+
+
+@dataclass(frozen=True)
+class Diagnosis:
+    code: str  # scaled | sign | transpose | zero | ignored | hidden-only | small-smooth
+    params: tuple[str, ...]  # the parameters it explains
+    message: str  # one line for people
+
+    def to_dict(self) -> dict[str, object]:
+        return {"code": self.code, "params": list(self.params), "message": self.message}
+
+
+def _norm(v: np.ndarray) -> float:
+    return float(np.linalg.norm(np.ravel(v)))
+
+
+def _fits(a: np.ndarray, model: np.ndarray) -> bool:
+    """``a`` equals ``model`` up to FIT_RTOL of their size (and both are not ~zero)."""
+    scale = max(_norm(a), _norm(model))
+    return scale > 0 and _norm(a - model) <= FIT_RTOL * scale
+
+
+def _scale_factor(a: np.ndarray, r: np.ndarray) -> float | None:
+    """The k of ``a ≈ k r`` by least squares, or None when ``r`` is zero or the fit is poor."""
+    rr = float(np.vdot(r, r).real)
+    if rr == 0:
+        return None
+    k = float(np.vdot(r, a).real) / rr
+    return k if _fits(a, k * r) else None
+
+
+def _batch_hint(k: float, batch_size: int | None) -> str:
+    if batch_size and batch_size > 1:
+        if abs(k / batch_size - 1) < 1e-3:
+            return " = the batch size: a missing `/ batch_size`?"
+        if abs(k * batch_size - 1) < 1e-3:
+            return " = 1 / the batch size: divided by the batch size twice?"
+    return ""
+
+
+def _scaled(pairs: Mapping[str, tuple[np.ndarray, np.ndarray]], failed: list[str], batch_size: int | None):
+    """One constant k (not 1) explaining every failing parameter."""
+    ks = [_scale_factor(*pairs[n]) for n in failed]
+    if not ks or any(k is None for k in ks):
+        return None
+    k0 = ks[0]
+    if any(abs(k - k0) > 1e-3 * abs(k0) for k in ks) or abs(k0 - 1) < SMALL_REL:  # type: ignore[operator]
+        return None
+    names = tuple(failed)
+    if abs(k0 + 1) < 1e-3:
+        return Diagnosis("sign", names, f"{', '.join(names)}: the sign is flipped (analytic = -reference)")
+    hint = _batch_hint(k0, batch_size)
+    what = f"× {k0:.6g}{hint}" if hint else f"× {k0:.4g}"
+    return Diagnosis("scaled", names, f"{', '.join(names)}: analytic = reference {what}")
+
+
+def _per_param(name: str, a: np.ndarray, r: np.ndarray) -> Diagnosis | None:
+    """Patterns of one parameter: transposed, all zero, or ignored by the loss."""
+    if a.ndim == 2 and a.shape == r.shape[::-1] and _fits(a.T, r):
+        return Diagnosis("transpose", (name,), f"{name}: the gradient is the transpose of the reference ({a.shape})")
+    if a.shape == r.shape and a.ndim == 2 and a.shape[0] == a.shape[1] and _fits(a.T, r) and not _fits(a, r):
+        return Diagnosis("transpose", (name,), f"{name}: the gradient is the transpose of the reference")
+    if a.shape != r.shape:
+        return None
+    if not np.any(a) and np.any(r):
+        return Diagnosis(
+            "zero",
+            (name,),
+            f"{name}: the gradient is all zero: not computed, or computed on arrays the loss no longer "
+            "reads (weights replaced instead of written in place?)",
+        )
+    if not np.any(r) and np.any(a):
+        return Diagnosis(
+            "ignored", (name,), f"{name}: the loss does not change when {name} changes: the loss does not read it"
+        )
+    return None
+
+
+def _small_smooth(pairs: Mapping[str, tuple[np.ndarray, np.ndarray]], failed: list[str]) -> Diagnosis | None:
+    worst = 0.0
+    for n in failed:
+        a, r = pairs[n]
+        if a.shape != r.shape or not _fits(a, r):
+            return None
+        worst = max(worst, _norm(a - r) / max(_norm(a), _norm(r)))  # relative to the gradient's size
+    if not 0 < worst < SMALL_REL:
+        return None
+    return Diagnosis(
+        "small-smooth",
+        tuple(failed),
+        f"{', '.join(failed)}: a small, smooth mismatch ({worst:.1e} of the gradient's norm): the two sides"
+        " differentiate slightly different losses, e.g. the book's 1e-7 inside the log of cross_entropy_error",
+    )
+
+
+def diagnose(
+    pairs: Mapping[str, tuple[np.ndarray, np.ndarray]],
+    failed: Collection[str],
+    *,
+    batch_size: int | None = None,
+) -> list[Diagnosis]:
+    """The diagnoses of the failing parameters, most specific first (empty when nothing failed).
+
+    Parameters
+    ----------
+    pairs : name -> (analytic, reference), arrays of one shape (or transposed shapes), float
+    failed : the names whose comparison failed
+    batch_size : N, to recognise a factor of N or 1/N
+    """
+    names = [n for n in pairs if n in set(failed)]
+    if not names:
+        return []
+    pairs = {n: (np.asarray(a, dtype=np.float64), np.asarray(r, dtype=np.float64)) for n, (a, r) in pairs.items()}
+    out: list[Diagnosis] = []
+    single = [d for n in names if (d := _per_param(n, *pairs[n])) is not None]
+    out += single
+    rest = [n for n in names if n not in {p for d in single for p in d.params}]
+    if rest:
+        found = _scaled(pairs, rest, batch_size) or _small_smooth(pairs, rest)
+        if found is None and len(rest) > 1:  # not one pattern for all: try each on its own
+            for n in rest:
+                one = _scaled(pairs, [n], batch_size)
+                if one is not None:
+                    out.append(one)
+        elif found is not None:
+            out.append(found)
+    if set(names) <= set(HIDDEN) and all(n in pairs for n in OUTPUT):
+        out.append(
+            Diagnosis(
+                "hidden-only",
+                tuple(names),
+                "only the hidden layer's parameters are wrong (W2, b2 agree): the error is in the hidden "
+                "activation's backward or mask",
+            )
+        )
+    return out
