@@ -6,7 +6,6 @@ libraries read their thread count from the environment when they load.
 
 from __future__ import annotations
 
-import datetime as dt
 import os
 import platform
 import subprocess
@@ -71,27 +70,3 @@ def git_revision() -> str | None:
     if out.returncode != 0:
         return None
     return out.stdout.strip() or None
-
-
-def collect(seed: int, threads: int, devices: list[str]) -> dict[str, object]:
-    """Everything the header shows, as a JSON-ready dict."""
-    import numpy as np
-    import torch
-
-    gpus = [torch.cuda.get_device_name(i) for i in range(torch.cuda.device_count())] if "cuda" in devices else []
-    return {
-        "cpu": cpu_model(),
-        "cores": os.cpu_count(),
-        "threads": threads,
-        "numpy_threads": numpy_threads(),
-        "torch_threads": torch.get_num_threads(),
-        "python": platform.python_version(),
-        "numpy": np.__version__,
-        "torch": torch.__version__,
-        "blas": blas_info(),
-        "devices": devices,
-        "gpus": gpus,
-        "git": git_revision(),
-        "date": dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC"),
-        "seed": seed,
-    }

@@ -1,24 +1,27 @@
-"""Command line: ``python -m compare.run [options]``.
+"""Command line: ``python -m compare.run [options]`` (also installed as ``dlfs-compare``).
 
 Checks, from shared initial weights and one shared batch stream, that numpy's
-numerical gradient, numpy's backprop and PyTorch's autograd agree (on one batch
-and along a training run), then prints timing tables.
+numerical gradient, numpy's backprop and PyTorch's autograd (and any implementation
+plugged in with ``--impl``) agree, on one batch and along a training run, then prints
+timing tables and the "why backprop?" lesson.
 
-Exit status: 0 when every agreement check passes, 1 when one fails (the tables
-show which), 2 for bad usage or input (one line on stderr), 130 when
-interrupted. Run ``python -m compare.run --help`` for the options.
+Exit status: 0 when every agreement check passes, 1 when one fails (the tables show
+which), 2 for bad usage or input (one line on stderr), 3 for a run that could not
+complete (training diverged, an internal error; one line), 130 when interrupted.
+Run ``python -m compare.run --help`` for the options.
 """
 
 from __future__ import annotations
 
 import sys
-from dataclasses import asdict
 
-from compare.config import RunConfig, UsageError, fail, parse_args, run_main
+from compare.cli import fail, run_main
+from compare.config import RunConfig, UsageError, parse_args
 from compare.env import set_threads
 
 
 def _check_outputs(cfg: RunConfig) -> None:
+    from compare.report import plots
     from compare.report.files import OutputError, check_writable
 
     if cfg.json_path is not None:
@@ -28,54 +31,60 @@ def _check_outputs(cfg: RunConfig) -> None:
     if cfg.csv_dir is not None:
         check_writable(cfg.csv_dir, directory=True)
     if cfg.plot_dir is not None:
-        from compare.report import plots
-
         if not plots.available():
             raise OutputError("--plot needs matplotlib: pip install '.[plot]'")
         check_writable(cfg.plot_dir, directory=True)
 
 
+def write_outputs(report, cfg: RunConfig) -> None:
+    """The report's files: JSON, Markdown, CSV and charts, as the options ask."""
+    from compare.report import csvfiles, plots, text
+    from compare.report.files import write_atomic
+
+    if cfg.json_path:
+        write_atomic(cfg.json_path, report.to_json())
+    if cfg.markdown_path:
+        write_atomic(cfg.markdown_path, text.render(report, "github"))
+    if cfg.csv_dir:
+        csvfiles.write_csv(cfg.csv_dir, report)
+    if cfg.plot_dir:
+        plots.write_plots(report, cfg.plot_dir)
+
+
 def execute(cfg: RunConfig) -> int:
     """Run with a parsed config (threads already set); return the exit status."""
-    from compare import env, harness
+    from compare import harness
     from compare.data import DataError
-    from compare.report import files, text
+    from compare.report import text
+    from compare.report.files import OutputError
+    from compare.sections.trajectory import Diverged
     from impl_numpy.checks import NetInputError
 
     show_progress = cfg.progress and not cfg.quiet and sys.stderr.isatty()
 
-    def note(text: str) -> None:
+    def note(message: str) -> None:
         if show_progress:
-            print(f"... {text}", file=sys.stderr, flush=True)
+            print(f"... {message}", file=sys.stderr, flush=True)
 
     try:
         _check_outputs(cfg)  # before any work: a bad path must not cost a whole run
-        result = harness.run(cfg, note=note, progress=show_progress)
-    except (NetInputError, DataError, files.OutputError) as e:
+        extra = _plugins(cfg)
+        report = harness.run(cfg, note=note, progress=show_progress, extra=extra)
+    except (NetInputError, DataError, OutputError) as e:
         return fail(str(e))
-
-    full = {
-        "schema_version": text.SCHEMA_VERSION,
-        "env": env.collect(cfg.seed, cfg.threads, result["devices"]),
-        "config": asdict(cfg),
-        **result,
-    }
-    full["config"]["only"] = list(cfg.only)
+    except Diverged as e:
+        return fail(str(e), 3)
     try:
-        if cfg.json_path:
-            files.write_atomic(cfg.json_path, files.to_json(full))
-        if cfg.markdown_path:
-            files.write_atomic(cfg.markdown_path, text.render(full, "github"))
-        if cfg.csv_dir:
-            text.write_csv(cfg.csv_dir, full)
-        if cfg.plot_dir:
-            from compare.report import plots
-
-            plots.write_plots(full, cfg.plot_dir)
+        write_outputs(report, cfg)
     except OSError as e:
         return fail(f"cannot write the report: {e.strerror or e}")
-    print(text.verdict(full) if cfg.quiet else text.render(full))
-    return 0 if full["ok"] else 1
+    print(text.verdict(report) if cfg.quiet else text.render(report))
+    return 0 if report.ok else 1
+
+
+def _plugins(cfg: RunConfig) -> list:
+    """The methods plugged in with ``--impl`` (none when the option is not given)."""
+    return []
 
 
 def main(argv: list[str] | None = None) -> int:

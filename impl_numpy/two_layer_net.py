@@ -190,11 +190,15 @@ class TwoLayerNet:
     def gradient(self, x: np.ndarray, t: np.ndarray) -> dict[str, np.ndarray]:
         """Backprop through the layers: the exact gradient of :meth:`loss`, book layout."""
         x, t = self._check(x, t)
-        grads, _ = self._backprop(self._cast(x), t)
+        grads, _ = self.backprop(self._cast(x), t)
         return grads
 
-    def _backprop(self, x: np.ndarray, t: np.ndarray, scale: float = 1.0) -> tuple[dict[str, np.ndarray], float]:
-        """Forward and backward through the layers; returns (scale * grads, loss). No validation."""
+    def backprop(self, x: np.ndarray, t: np.ndarray, scale: float = 1.0) -> tuple[dict[str, np.ndarray], float]:
+        """Forward and backward through the layers; returns (scale * grads, loss).
+
+        No validation (the hot path of training and timing): ``x`` must already be in the
+        net's dtype and ``t`` class indices, as :meth:`gradient` passes them.
+        """
         affine1, affine2 = self.layers[0], self.layers[2]
         # The layers use whatever arrays ``params`` holds now (also after ``params["W1"] = ...``).
         affine1.W, affine1.b = self.params["W1"], self.params["b1"]
@@ -218,7 +222,7 @@ class TwoLayerNet:
         """
         # Backprop with dout = learning_rate at the top gives learning_rate * grads
         # throughout (every layer is linear in dout): no extra pass to scale them.
-        steps, loss = self._backprop(x, t, scale=learning_rate)
+        steps, loss = self.backprop(x, t, scale=learning_rate)
         for k in checks.PARAM_NAMES:
             self.params[k] -= steps[k]  # in place: the layers see it
         return loss

@@ -8,44 +8,25 @@ compare every pair with the definitions and tolerances of
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass
 from itertools import combinations
 
 import numpy as np
 
 from compare import metrics
-from compare.engine.runners import Method, TrainRecord
+from compare.engine.runner import MethodInfo, TrainRecord
+from compare.report.model import GradientRow, TrajectoryRow
 from impl_numpy.checks import PARAM_NAMES
 
 # -- gradients on one batch -----------------------------------------------------------------
 
 
-@dataclass
-class GradientRow:
-    method_a: str
-    method_b: str
-    param: str  # W1 | b1 | W2 | b2
-    max_abs: float  # max |a - b|
-    max_rel: float  # max relative error (compare.metrics)
-    index: list[int]  # index of the worst entry
-    a_value: float  # method A's value there
-    b_value: float  # method B's value there
-    rtol: float  # pass when max_rel <= rtol
-    atol: float  # floor for near-zero entries: atol / rtol
-    kinks: int  # entries left out because the ±h step straddles a ReLU kink
-    ok: bool
-
-    def to_dict(self) -> dict[str, object]:
-        return asdict(self)
-
-
-def lower_dtype(a: Method, b: Method) -> str:
+def lower_dtype(a: MethodInfo, b: MethodInfo) -> str:
     """The less precise dtype of the two computations (numerical is float64)."""
     return "float32" if "float32" in (a.dtype, b.dtype) else "float64"
 
 
 def gradient_rows(
-    grads: Mapping[Method, Mapping[str, np.ndarray]],
+    grads: Mapping[MethodInfo, Mapping[str, np.ndarray]],
     *,
     loss_value: float,
     h: float,
@@ -105,7 +86,7 @@ TRAJECTORY_RTOL = {
 WEIGHT_RTOL_EXACT = {"float64": 1e-8, "float32": 1e-2}
 
 
-def weight_tolerance(a: Method, b: Method, steps: int, learning_rate: float, loss_value: float, h: float):
+def weight_tolerance(a: MethodInfo, b: MethodInfo, steps: int, learning_rate: float, loss_value: float, h: float):
     """Tolerance on the weights after ``steps`` SGD updates.
 
     Exact pairs: rounding only (``WEIGHT_RTOL_EXACT``). With a numerical
@@ -121,38 +102,35 @@ def weight_tolerance(a: Method, b: Method, steps: int, learning_rate: float, los
     return metrics.Tolerance(rtol=g.rtol, atol=max(g.atol, learning_rate * steps * g.atol))
 
 
-@dataclass
-class TrajectoryRow:
-    method_a: str
-    method_b: str
-    steps: int  # steps both ran (the shorter run)
-    max_abs: float  # max over steps of |loss_a - loss_b|
-    max_rel: float  # max over steps of the relative loss difference
-    first_bad_step: int | None  # first step whose relative difference exceeds rtol (None: none)
-    rtol: float
-    acc_records: int  # accuracy records both have
-    acc_max_diff: float  # max |acc_a - acc_b| over train and test records
-    acc_ok: bool  # every record within one sample
-    weights_max_rel: float  # final weights (after `steps` updates), max over parameters
-    weights_rtol: float
-    weights_checked: bool  # False when the two runs kept no snapshot at `steps`
-    checked: bool  # False: reported only (a numerical gradient against an exact one across ReLU kinks)
-    ok: bool  # every check made passed (True for a row that is not checked)
-    note: str  # why something was not checked, or ""
-    losses_a: list[float]  # the two loss series over `steps`
-    losses_b: list[float]
-
-    def to_dict(self) -> dict[str, object]:
-        return asdict(self)
-
-
-def _kinds(a: Method, b: Method) -> tuple[str, str]:
+def _kinds(a: MethodInfo, b: MethodInfo) -> tuple[str, str]:
     return tuple(sorted((a.kind, b.kind)))  # type: ignore[return-value]
 
 
+def _accuracy_check(ra: TrainRecord, rb: TrainRecord, n_train: int, n_test: int) -> tuple[int, float, bool]:
+    """(records both have, largest difference, every record within one sample) of two runs' accuracies.
+
+    One sample may flip on a near-tie, so a record passes within 1.5 / n (one sample, with margin).
+    """
+    common = sorted(set(ra.eval_steps) & set(rb.eval_steps))
+    ia = [ra.eval_steps.index(s) for s in common]
+    ib = [rb.eval_steps.index(s) for s in common]
+    d_train = np.abs(ra.train_acc[ia] - rb.train_acc[ib]) if common else np.zeros(0)
+    d_test = np.abs(ra.test_acc[ia] - rb.test_acc[ib]) if common else np.zeros(0)
+    acc_diff = float(max(d_train.max(initial=0.0), d_test.max(initial=0.0)))
+    acc_ok = bool(np.all(d_train <= 1.5 / n_train) and np.all(d_test <= 1.5 / n_test))
+    return len(common), acc_diff, acc_ok
+
+
+def _final_weights_rel(ra: TrainRecord, rb: TrainRecord, steps: int, tol: metrics.Tolerance) -> float:
+    """Largest relative difference of the weights after ``steps`` updates (nan: a run kept no such snapshot)."""
+    if steps not in ra.snapshots or steps not in rb.snapshots:
+        return float("nan")
+    return max(metrics.diff(ra.snapshots[steps][k], rb.snapshots[steps][k], tol).max_rel for k in PARAM_NAMES)
+
+
 def trajectory_row(
-    a: Method,
-    b: Method,
+    a: MethodInfo,
+    b: MethodInfo,
     ra: TrainRecord,
     rb: TrainRecord,
     *,
@@ -174,25 +152,14 @@ def trajectory_row(
     steps = min(len(ra.losses), len(rb.losses))
     la, lb = ra.losses[:steps], rb.losses[:steps]
     abs_err = np.abs(la - lb)
-    rel = abs_err / np.maximum(np.maximum(np.abs(la), np.abs(lb)), np.finfo(np.float64).tiny)
-    rel = np.where(np.isnan(rel), np.inf, rel)  # a NaN loss on one side is a divergence
+    # The one relative error (compare.metrics), with no floor: a loss is never near zero here.
+    rel = metrics.rel_error(la, lb, metrics.Tolerance(rtol=rtol, atol=rtol * np.finfo(np.float64).tiny))
     bad = np.flatnonzero(rel > rtol)
 
-    # Accuracy records at the same steps; one sample may flip on a near-tie.
-    common = sorted(set(ra.eval_steps) & set(rb.eval_steps))
-    ia = [ra.eval_steps.index(s) for s in common]
-    ib = [rb.eval_steps.index(s) for s in common]
-    d_train = np.abs(ra.train_acc[ia] - rb.train_acc[ib]) if common else np.zeros(0)
-    d_test = np.abs(ra.test_acc[ia] - rb.test_acc[ib]) if common else np.zeros(0)
-    acc_diff = float(max(d_train.max(initial=0.0), d_test.max(initial=0.0)))
-    acc_ok = bool(np.all(d_train <= 1.5 / n_train) and np.all(d_test <= 1.5 / n_test))
-
-    # Final weights after `steps` updates, when both runs kept that snapshot.
+    acc_records, acc_diff, acc_ok = _accuracy_check(ra, rb, n_train, n_test)
     tol = weight_tolerance(a, b, steps, learning_rate, float(la[0]) if steps else 1.0, h)
     w_rtol = tol.rtol
-    w_rel = float("nan")
-    if steps in ra.snapshots and steps in rb.snapshots:
-        w_rel = max(metrics.diff(ra.snapshots[steps][k], rb.snapshots[steps][k], tol).max_rel for k in PARAM_NAMES)
+    w_rel = _final_weights_rel(ra, rb, steps, tol)
     weights_checked = not np.isnan(w_rel)
     checked = not (kinks and (a.kind == "numerical") != (b.kind == "numerical"))
     notes = []
@@ -212,7 +179,7 @@ def trajectory_row(
         max_rel=float(rel.max(initial=0.0)),
         first_bad_step=int(bad[0]) if bad.size else None,
         rtol=rtol,
-        acc_records=len(common),
+        acc_records=acc_records,
         acc_max_diff=acc_diff,
         acc_ok=acc_ok,
         weights_max_rel=w_rel,
@@ -221,6 +188,4 @@ def trajectory_row(
         checked=checked,
         ok=bool(passed or not checked),
         note="; ".join(notes),
-        losses_a=[float(v) for v in la],
-        losses_b=[float(v) for v in lb],
     )

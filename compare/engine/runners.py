@@ -1,26 +1,25 @@
-"""The gradient methods the harness compares, each a black box over shared weights.
+"""The project's own methods as runners (:mod:`compare.engine.runner`): numpy and PyTorch.
 
-A :class:`Method` names one way to get the gradient — ``numerical`` (the book's
-central-difference loop, numpy, always float64), ``numerical-fast`` (the same
-differences, ~100× less work: :mod:`impl_numpy.fast_numerical`), ``backprop``
-(numpy layers) or ``autograd`` (torch, on a device) — and a dtype. :func:`runner` builds a fresh
-net for it from the shared initial params (a copy: nothing is aliased), which
-can then give one gradient (book layout, float64 numpy) or train along a batch
-stream.
+- ``numerical``: the book's central-difference loop (numpy, always float64: 2P loss evaluations);
+- ``numerical-fast``: the same differences with ~100× less work (:mod:`impl_numpy.fast_numerical`);
+- ``backprop``: the book's chapter-5 layers (numpy), float64 or float32;
+- ``autograd``: :class:`impl_torch.TorchTwoLayerNet` on one device, float64 or float32.
 
-numpy and torch never run interleaved here: a trajectory runs whole, then the
-next one starts (interleaving makes both thread pools fight: ~30× slower).
+:func:`builtin_runner` builds a fresh runner from the shared initial params (a copy:
+nothing is aliased). numpy and torch never run interleaved here: a trajectory runs whole,
+then the next one starts (interleaving makes both thread pools fight: ~30× slower).
 """
 
 from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
 from compare.data import Dataset
+from compare.engine.runner import MethodInfo, TrainRecord, progress_bar
 from impl_numpy import TwoLayerNet
 from impl_numpy.checks import PARAM_NAMES
 
@@ -28,95 +27,59 @@ NUMERICAL = "numerical"
 NUMERICAL_FAST = "numerical-fast"
 BACKPROP = "backprop"
 AUTOGRAD = "autograd"
+NUMPY_FAMILIES = (NUMERICAL, NUMERICAL_FAST, BACKPROP)
 
 
-@dataclass(frozen=True)
-class Method:
-    name: str  # numerical | numerical-fast | backprop | autograd
-    dtype: str = "float64"  # float64 | float32 (numerical is always float64)
-    device: str = "cpu"  # torch device for autograd; numpy methods run on the CPU
-
-    @property
-    def kind(self) -> str:
-        """``"numerical"`` (finite differences) or ``"exact"`` (backprop, autograd)."""
-        return "numerical" if self.name.startswith(NUMERICAL) else "exact"
-
-    @property
-    def framework(self) -> str:
-        return "torch" if self.name == AUTOGRAD else "numpy"
-
-    @property
-    def label(self) -> str:
-        """Short unique name for tables, e.g. ``autograd[cpu,float32]``."""
-        if self.framework == "torch":
-            return f"{self.name}[{self.device},{self.dtype}]"
-        return self.name if self.dtype == "float64" else f"{self.name}[{self.dtype}]"
-
-
-@dataclass
-class TrainRecord:
-    """What one method's training run produced."""
-
-    losses: np.ndarray  # (steps,) loss at each step, on the weights before that step's update
-    eval_steps: list[int]  # steps i after whose update accuracy was measured (book: i % iter_per_epoch == 0)
-    train_acc: np.ndarray  # (len(eval_steps),)
-    test_acc: np.ndarray  # (len(eval_steps),)
-    snapshots: dict[int, dict[str, np.ndarray]] = field(default_factory=dict)  # params after n updates
-    seconds: float = 0.0  # wall time of the whole run
-
-
-def epoch_steps(train_size: int, batch_size: int, iters: int) -> list[int]:
-    """The steps at which the book records accuracy: ``i % iter_per_epoch == 0``.
-
-    ``iter_per_epoch = max(train_size / batch_size, 1)`` is a float, exactly as in
-    ``train_neuralnet.py`` (so a train size that is not a multiple of the batch
-    size gives few records: 1437 / 100 fires only at i = 0).
-    """
-    iter_per_epoch = max(train_size / batch_size, 1)
-    return [i for i in range(iters) if i % iter_per_epoch == 0]
-
-
-def batch_stream(train_size: int, batch_size: int, iters: int, seed: int) -> np.ndarray:
-    """The book's batches, drawn once: ``iters`` rows of ``batch_size`` indices with replacement.
-
-    One seeded generator makes the whole (iters, batch_size) index array, and
-    every method receives the same rows.
-    """
-    rng = np.random.default_rng((seed, 1))  # its own stream, apart from the weights' default_rng(seed)
-    return rng.integers(0, train_size, size=(iters, batch_size))  # (iters, B)
-
-
-def _progress(iterable: Iterable[int], total: int, desc: str, enabled: bool) -> Iterable[int]:
-    if not enabled:
-        return iterable
-    from tqdm import tqdm
-
-    return tqdm(iterable, total=total, desc=desc, leave=False, mininterval=0.5)
+def builtin_info(family: str, dtype: str = "float64", device: str = "cpu") -> MethodInfo:
+    """The :class:`MethodInfo` of one of the project's own methods, with its table label."""
+    if family == AUTOGRAD:
+        return MethodInfo(f"{family}[{device},{dtype}]", family, "exact", dtype, device, "torch")
+    if family not in NUMPY_FAMILIES:
+        raise ValueError(f"unknown method {family!r}")
+    kind = "exact" if family == BACKPROP else "numerical"
+    label = family if dtype == "float64" else f"{family}[{dtype}]"
+    return MethodInfo(label, family, kind, dtype, "cpu", "numpy")
 
 
 class NumpyRunner:
     """``numerical``, ``numerical-fast`` or ``backprop`` on a numpy :class:`TwoLayerNet`."""
 
-    def __init__(self, method: Method, params: Mapping[str, np.ndarray], activation: str, h: float = 1e-4) -> None:
-        self.method = method
+    def __init__(self, info: MethodInfo, params: Mapping[str, np.ndarray], activation: str, h: float = 1e-4) -> None:
+        self.info = info
         self.h = h
-        self.net = TwoLayerNet.from_params(params, activation=activation, dtype=method.dtype)
+        self.net = TwoLayerNet.from_params(params, activation=activation, dtype=info.dtype)
 
     def _numerical(self, x: np.ndarray, t: np.ndarray) -> dict[str, np.ndarray]:
-        if self.method.name == NUMERICAL_FAST:
+        if self.info.family == NUMERICAL_FAST:
             return self.net.numerical_gradient_fast(x, t, h=self.h)
         return self.net.numerical_gradient(x, t, h=self.h)
 
     def gradient(self, x: np.ndarray, t: np.ndarray) -> dict[str, np.ndarray]:
-        grads = self._numerical(x, t) if self.method.kind == "numerical" else self.net.gradient(x, t)
+        grads = self._numerical(x, t) if self.info.kind == "numerical" else self.net.gradient(x, t)
         return {k: np.asarray(g, dtype=np.float64).copy() for k, g in grads.items()}
 
-    def gradient_fn(self, x: np.ndarray, t: np.ndarray) -> tuple[Callable[[], object], Callable[[], None] | None]:
-        """A zero-argument call computing one gradient natively (for timing), and its sync (none)."""
+    def timed_gradient(self, x: np.ndarray, t: np.ndarray) -> tuple[Callable[[], object], None]:
+        """A zero-argument call computing one gradient natively (for timing); no device to sync."""
         x = x.astype(self.net.dtype)
-        if self.method.kind == "numerical":
+        if self.info.kind == "numerical":
             return (lambda: self._numerical(x, t)), None
-        return (lambda: self.net._backprop(x, t)), None
+        return (lambda: self.net.backprop(x, t)), None
+
+    def timed_gradient_at(self, x: np.ndarray, t: np.ndarray, entries: Mapping[str, np.ndarray]) -> Callable[[], Any]:
+        """The book's loop on some entries only (``entries[name]``: flat indices), for sampled timing."""
+        xs = x.astype(np.float64)
+        return lambda: self.net.numerical_gradient_at(xs, t, entries, self.h)
+
+    def _step(self, xb: np.ndarray, tb: np.ndarray, learning_rate: float) -> float:
+        """One SGD step; returns the loss before the update."""
+        net = self.net
+        if self.info.kind != "numerical":
+            return net.train_step(xb, tb, learning_rate)
+        loss = net.loss(xb, tb)
+        grads = self._numerical(xb, tb)
+        for k in PARAM_NAMES:
+            net.params[k] -= learning_rate * grads[k]
+        return loss
 
     def train(
         self,
@@ -134,25 +97,15 @@ class NumpyRunner:
         """
         net = self.net
         start = time.perf_counter()
-        x_train = data.x_train.astype(net.dtype)
-        x_test = data.x_test.astype(net.dtype)
+        x_train, x_test = data.x_train.astype(net.dtype), data.x_test.astype(net.dtype)
         steps = batches.shape[0]
         losses = np.empty(steps)
-        evals = set(eval_at)
-        snaps = set(snapshot_at)
+        evals, snaps = set(eval_at), set(snapshot_at)
         record = TrainRecord(losses, [], np.empty(0), np.empty(0))
         train_acc, test_acc = [], []
-        desc = self.method.label
-        for i in _progress(range(steps), steps, desc, progress):
+        for i in progress_bar(range(steps), steps, self.info.label, progress):
             idx = batches[i]
-            xb, tb = x_train[idx], data.t_train[idx]  # (B, D), (B,)
-            if self.method.kind == "numerical":
-                losses[i] = net.loss(xb, tb)
-                grads = self._numerical(xb, tb)
-                for k in PARAM_NAMES:
-                    net.params[k] -= learning_rate * grads[k]
-            else:
-                losses[i] = net.train_step(xb, tb, learning_rate)
+            losses[i] = self._step(x_train[idx], data.t_train[idx], learning_rate)  # (B, D), (B,)
             if i + 1 in snaps:
                 record.snapshots[i + 1] = {k: v.astype(np.float64) for k, v in net.params.items()}
             if i in evals:
@@ -164,33 +117,31 @@ class NumpyRunner:
                 break
         record.losses = losses[:steps]
         record.snapshots[steps] = {k: v.astype(np.float64) for k, v in net.params.items()}
-        record.train_acc = np.array(train_acc)
-        record.test_acc = np.array(test_acc)
+        record.train_acc, record.test_acc = np.array(train_acc), np.array(test_acc)
         return record
 
 
 class TorchRunner:
     """``autograd`` on a :class:`impl_torch.TorchTwoLayerNet` on one device."""
 
-    def __init__(self, method: Method, params: Mapping[str, np.ndarray], activation: str) -> None:
+    def __init__(self, info: MethodInfo, params: Mapping[str, np.ndarray], activation: str) -> None:
         import torch
 
         from impl_torch import TorchTwoLayerNet
 
         self.torch = torch
-        self.method = method
-        self.net = TorchTwoLayerNet.from_params(params, activation=activation, device=method.device, dtype=method.dtype)
+        self.info = info
+        self.net = TorchTwoLayerNet.from_params(params, activation=activation, device=info.device, dtype=info.dtype)
 
     def sync(self) -> None:
-        if self.net.device.type == "cuda":
-            self.torch.cuda.synchronize()
-        elif self.net.device.type == "mps":
-            self.torch.mps.synchronize()
+        from compare.engine.devices import sync
+
+        sync(self.net.device.type)
 
     def gradient(self, x: np.ndarray, t: np.ndarray) -> dict[str, np.ndarray]:
         return self.net.gradient(x, t)
 
-    def gradient_fn(self, x: np.ndarray, t: np.ndarray) -> tuple[Callable[[], object], Callable[[], None] | None]:
+    def timed_gradient(self, x: np.ndarray, t: np.ndarray) -> tuple[Callable[[], object], Callable[[], None]]:
         """One autograd gradient on device tensors (no host copies), and the device sync."""
         import torch.nn.functional as F
 
@@ -210,9 +161,9 @@ class TorchRunner:
         eval_at: list[int],
         snapshot_at: Iterable[int] = (),
         progress: bool = False,
+        time_budget_s: float | None = None,  # exact methods train the whole stream
     ) -> TrainRecord:
-        torch = self.torch
-        net = self.net
+        torch, net = self.torch, self.net
         dev, dt = net.device, net.dtype
         # The whole data set and batch stream go to the device once; losses and
         # accuracies stay there until the run ends (no per-step host sync).
@@ -224,10 +175,9 @@ class TorchRunner:
         steps = batches.shape[0]
         losses: list = []  # 0-d device tensors, stacked once at the end
         accs: list = []  # (train, test) pairs of 0-d device tensors
-        evals = set(eval_at)
-        snaps = set(snapshot_at)
+        evals, snaps = set(eval_at), set(snapshot_at)
         record = TrainRecord(np.empty(0), [], np.empty(0), np.empty(0))
-        for i in _progress(range(steps), steps, self.method.label, progress):
+        for i in progress_bar(range(steps), steps, self.info.label, progress):
             idx = idx_all[i]
             losses.append(net.train_step(x_train[idx], t_train[idx], learning_rate))
             if i + 1 in snaps:
@@ -241,13 +191,13 @@ class TorchRunner:
         # One transfer each, after the run: the only host syncs of the loop (besides snapshots).
         record.losses = torch.stack(losses).to("cpu", torch.float64).numpy() if losses else np.empty(0)
         host_accs = torch.stack(accs).cpu().numpy() if accs else np.empty((0, 2))
-        record.train_acc = host_accs[:, 0].copy()
-        record.test_acc = host_accs[:, 1].copy()
+        record.train_acc, record.test_acc = host_accs[:, 0].copy(), host_accs[:, 1].copy()
+        record.snapshots[steps] = net.export_params()
         return record
 
 
-def runner(method: Method, params: Mapping[str, np.ndarray], activation: str, h: float = 1e-4):
-    """A fresh runner for ``method`` holding a copy of ``params``."""
-    if method.framework == "torch":
-        return TorchRunner(method, params, activation)
-    return NumpyRunner(method, params, activation, h)
+def builtin_runner(info: MethodInfo, params: Mapping[str, np.ndarray], activation: str, h: float = 1e-4):
+    """A fresh runner of one of the project's own methods, holding a copy of ``params``."""
+    if info.framework == "torch":
+        return TorchRunner(info, params, activation)
+    return NumpyRunner(info, params, activation, h)

@@ -69,16 +69,3 @@ def summarize(per_call: list[float], loops: int = 1) -> Timing:
     arr = np.asarray(per_call, dtype=np.float64)
     q1, med, q3 = np.percentile(arr, [25, 50, 75])
     return Timing(float(med), float(q3 - q1), float(arr.min()), len(arr), loops)
-
-
-def format_seconds(s: float) -> str:
-    """A duration with a unit that keeps 3 significant digits: 12.3 s, 293 µs, 1.05 ms."""
-    s = float(f"{s:.3g}")  # round first, so that 0.99996 s is "1 s", not "1e+03 ms"
-    if s >= 3600:
-        return f"{s / 3600:.3g} h"
-    if s >= 60:
-        return f"{s / 60:.3g} min"
-    for unit, scale in (("s", 1.0), ("ms", 1e-3), ("µs", 1e-6)):
-        if s >= scale:
-            return f"{s / scale:.3g} {unit}"
-    return f"{s / 1e-9:.3g} ns"

@@ -11,14 +11,18 @@ same two forward passes, so the estimate is the full loop's time up to noise.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass
 
 import numpy as np
 
-from compare.engine.runners import NUMERICAL, Method, runner
-from compare.engine.timer import Timing, measure
+from compare.engine.runner import Runner
+from compare.engine.runners import NUMERICAL
+from compare.engine.timer import measure
+from compare.report.model import TimingRow
 from impl_numpy.checks import PARAM_NAMES
+
+FRAMEWORK_ORDER = ("numpy", "torch", "jax", "user")  # timed group by group, never interleaved
 
 
 @dataclass(frozen=True)
@@ -37,29 +41,6 @@ class Shape:
         return f"{self.input_size}-{self.hidden_size}-{self.output_size} x{self.batch_size}"
 
 
-@dataclass
-class TimingRow:
-    method: str  # numerical | backprop | autograd
-    device: str
-    dtype: str
-    threads: int
-    shape: str  # "D-H-C xB"
-    n_params: int  # P
-    median_s: float  # per gradient
-    iqr_s: float
-    min_s: float
-    runs: int
-    loops: int
-    noisy: bool  # IQR > 10 % of the median
-    estimated: bool  # timed on a sample of k parameters and scaled to P
-    sampled: int  # k (equal to P when not estimated)
-    ratio_fastest: float = float("nan")  # median / fastest median at this shape
-    ratio_numerical: float = float("nan")  # median / numerical median at this shape
-
-    def to_dict(self) -> dict[str, object]:
-        return asdict(self)
-
-
 def sample_entries(shapes: dict[str, tuple[int, ...]], k: int, seed: int) -> dict[str, np.ndarray]:
     """k distinct flat indices drawn uniformly over all parameters, grouped by parameter."""
     sizes = [int(np.prod(shapes[name])) for name in PARAM_NAMES]
@@ -73,52 +54,57 @@ def sample_entries(shapes: dict[str, tuple[int, ...]], k: int, seed: int) -> dic
     return out
 
 
-def _timed_call(
-    method: Method, params: dict, x: np.ndarray, t: np.ndarray, activation: str, h: float, k: int | None, seed: int
-) -> tuple[Callable[[], object], Callable[[], None] | None, int]:
-    r = runner(method, params, activation, h)
-    if method.name == NUMERICAL and k is not None:
-        entries = sample_entries({n: p.shape for n, p in params.items()}, k, seed)
-        xs = x.astype(np.float64)
-        return (lambda: r.net.numerical_gradient_at(xs, t, entries, h)), None, k
-    fn, sync = r.gradient_fn(x, t)
-    return fn, sync, sum(p.size for p in params.values())
+def by_framework(runners: Sequence[Runner]) -> list[Runner]:
+    """``runners`` grouped by framework (numpy, torch, jax, then the rest), order kept within a group."""
+    rank = {f: i for i, f in enumerate(FRAMEWORK_ORDER)}
+    return sorted(runners, key=lambda r: rank.get(r.info.framework, len(rank)))
 
 
-def time_shape(
-    methods: list[Method],
-    params: dict[str, np.ndarray],
+def time_runners(
+    runners: Sequence[Runner],
     x: np.ndarray,
     t: np.ndarray,
+    shape: Shape,
     *,
-    activation: str,
-    h: float,
     threads: int,
-    full: bool,
-    sample: int,
-    seed: int,
+    full: bool = False,
+    sample: int = 200,
+    seed: int = 0,
     runs: int | None = None,
 ) -> list[TimingRow]:
-    """Time each method's gradient at one shape; numpy methods first, then torch.
+    """Time each runner's gradient at one shape, framework by framework; ratios filled in.
 
-    ``runs`` overrides the number of timed runs (default: 5 for a numerical method, 9 for an exact one).
+    The book's loop (family ``numerical``) is timed on a seeded sample of ``sample``
+    parameters and scaled by P / k unless ``full``. ``runs`` overrides the number of timed
+    runs (default: 5 for a numerical method, 9 for an exact one).
     """
-    shape = Shape(params["W1"].shape[0], params["W1"].shape[1], params["W2"].shape[1], x.shape[0])
     p_total = shape.n_params
     rows = []
-    ordered = [m for m in methods if m.framework == "numpy"] + [m for m in methods if m.framework == "torch"]
-    for m in ordered:
-        k = None if (full or sample >= p_total or m.name != NUMERICAL) else sample
-        fn, sync, counted = _timed_call(m, params, x, t, activation, h, k, seed)
-        slow = m.kind == "numerical"
-        n_runs = runs if runs is not None else (5 if slow else 9)
-        timing: Timing = measure(fn, sync=sync, runs=n_runs, warmup=1 if slow else 3)
-        scale = p_total / counted  # 1 unless sampled
+    for r in by_framework(runners):
+        info = r.info
+        if info.family == NUMERICAL and not full and sample < p_total:
+            entries = sample_entries(
+                {
+                    "W1": (shape.input_size, shape.hidden_size),
+                    "b1": (shape.hidden_size,),
+                    "W2": (shape.hidden_size, shape.output_size),
+                    "b2": (shape.output_size,),
+                },
+                sample,
+                seed,
+            )
+            fn, sync, counted = r.timed_gradient_at(x, t, entries), None, sample  # type: ignore[attr-defined]
+        else:
+            (fn, sync), counted = r.timed_gradient(x, t), p_total
+        slow = info.kind == "numerical"
+        timing = measure(fn, sync=sync, runs=runs or (5 if slow else 9), warmup=1 if slow else 3)
+        scale = p_total / counted  # 1 unless sampled: every parameter costs the same two forward passes
         rows.append(
             TimingRow(
-                method=m.name,
-                device=m.device,
-                dtype=m.dtype,
+                method=info.family,
+                label=info.label,
+                device=info.device,
+                dtype=info.dtype,
                 threads=threads,
                 shape=str(shape),
                 n_params=p_total,
@@ -130,11 +116,20 @@ def time_shape(
                 noisy=timing.noisy,
                 estimated=counted < p_total,
                 sampled=counted,
+                ratio_fastest=float("nan"),
+                ratio_numerical=float("nan"),
             )
         )
+    fill_ratios(rows)
+    return rows
+
+
+def fill_ratios(rows: list[TimingRow]) -> None:
+    """Each row's median against the fastest and against the book's loop of its shape."""
+    if not rows:
+        return
     fastest = min(r.median_s for r in rows)
-    numerical = [r.median_s for r in rows if r.method == "numerical"]
+    numerical = [r.median_s for r in rows if r.method == NUMERICAL]
     for r in rows:
         r.ratio_fastest = r.median_s / fastest
         r.ratio_numerical = r.median_s / numerical[0] if numerical else float("nan")
-    return rows

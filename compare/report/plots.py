@@ -8,7 +8,7 @@ Run: ``python -m compare.run --plot plots/``. Writes, for the sections the run m
 - ``accuracy.png`` — train and test accuracy at the book's records, one curve per method.
 
 Charts are drawn with matplotlib's Agg canvas (no display, no global pyplot state) and
-written atomically (:func:`compare.report.write_atomic`).
+written atomically (:func:`compare.report.files.write_atomic`).
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ import os
 from pathlib import Path
 
 from compare.report.files import write_atomic
+from compare.report.model import LessonSection, Report, ScalingSection, TrajectorySection
 
 STYLES = ("-", "--", ":", "-.")  # curves that agree lie on top of each other: different dashes keep both visible
 MARKERS = ("o", "s", "^", "D", "v", "P")
@@ -46,23 +47,23 @@ def _save(fig, path: Path) -> Path:
     return path
 
 
-def scaling_figure(section: dict):
+def scaling_figure(section: ScalingSection):
     """Time per gradient against P, one panel per series, fitted power laws dashed."""
-    series = list(dict.fromkeys(p["series"] for p in section["points"]))
+    series = list(dict.fromkeys(p.series for p in section.points))
     fig = _new_figure(6.0 * len(series), 6.0)
     axes = fig.subplots(1, len(series), squeeze=False)[0]
-    fits = {(f["series"], f["method"]): f for f in section["fits"]}
-    plan = section["plan"]
+    fits = {(f.series, f.method): f for f in section.fits}
+    plan = section.plan
     for ax, name in zip(axes, series, strict=True):
-        for i, method in enumerate(section["methods"]):
-            pts = [p for p in section["points"] if p["series"] == name and p["method"] == method]
-            sizes = [p["n_params"] for p in pts]
-            secs = [p["median_s"] for p in pts]
+        for i, method in enumerate(section.methods):
+            pts = [p for p in section.points if p.series == name and p.method == method]
+            sizes = [p.n_params for p in pts]
+            secs = [p.median_s for p in pts]
             fit = fits[(name, method)]
-            label = method if math.isnan(fit["slope"]) else f"{method}: slope {fit['slope']:.2f}"
+            label = method if math.isnan(fit.slope) else f"{method}: slope {fit.slope:.2f}"
             line = ax.plot(sizes, secs, MARKERS[i % len(MARKERS)], label=label)[0]
-            if not math.isnan(fit["slope"]):
-                fitted = [math.exp(fit["intercept"]) * s ** fit["slope"] for s in sizes]
+            if not math.isnan(fit.slope):
+                fitted = [math.exp(fit.intercept) * s**fit.slope for s in sizes]
                 ax.plot(sizes, fitted, "--", color=line.get_color(), linewidth=1)
             if method in ("numerical", "backprop") and sizes:
                 # the theory's slope (2 for the book's loop, 1 for backprop) from the first point, for comparison
@@ -74,9 +75,9 @@ def scaling_figure(section: dict):
         ax.set_xlabel("parameters P")
         ax.set_ylabel("seconds per gradient")
         fixed = (
-            f"H varies (D = {plan['input_size']}, C = {plan['output_size']})"
+            f"H varies (D = {plan.input_size}, C = {plan.output_size})"
             if name == "hidden"
-            else f"D varies (H = {plan['hidden_size']}, C = {plan['output_size']})"
+            else f"D varies (H = {plan.hidden_size}, C = {plan.output_size})"
         )
         ax.set_title(f"Cost growth: {fixed}")
         ax.grid(True, which="major", alpha=0.3)
@@ -84,27 +85,27 @@ def scaling_figure(section: dict):
     return fig
 
 
-def lesson_figure(section: dict):
+def lesson_figure(section: LessonSection):
     """Error of the numerical gradient against h: one V per dtype; the book's h marked."""
     fig = _new_figure()
     ax = fig.subplots()
-    for i, dtype in enumerate(dict.fromkeys(r["dtype"] for r in section["rows"])):
-        rows = [r for r in section["rows"] if r["dtype"] == dtype]
-        ax.plot([r["h"] for r in rows], [r["rel"] for r in rows], MARKERS[i] + STYLES[i], label=dtype)
-    f64 = [r for r in section["rows"] if r["dtype"] == "float64"]
+    for i, dtype in enumerate(dict.fromkeys(r.dtype for r in section.rows)):
+        rows = [r for r in section.rows if r.dtype == dtype]
+        ax.plot([r.h for r in rows], [r.rel for r in rows], MARKERS[i] + STYLES[i], label=dtype)
+    f64 = [r for r in section.rows if r.dtype == "float64"]
     if len(f64) >= 3:
         # name the two arms of float64's V at its ends: truncation at large h, rounding at small h
         # (the second point from each end, labelled on the empty side below its arm)
-        by_h = sorted(f64, key=lambda r: r["h"])
+        by_h = sorted(f64, key=lambda r: r.h)
         big, small = by_h[-2], by_h[1]
         offset = {"textcoords": "offset points", "va": "top", "fontsize": "small", "color": "C0"}
-        ax.annotate("truncation ~ h²", (big["h"], big["rel"]), xytext=(-8, -8), ha="right", **offset)
-        ax.annotate("rounding ~ ε/h", (small["h"], small["rel"]), xytext=(8, -8), ha="left", **offset)
-    if "book_h" in section:
-        ax.axvline(section["book_h"], color="grey", linestyle=":", linewidth=1)
+        ax.annotate("truncation ~ h²", (big.h, big.rel), xytext=(-8, -8), ha="right", **offset)
+        ax.annotate("rounding ~ ε/h", (small.h, small.rel), xytext=(8, -8), ha="left", **offset)
+    if section.book_h:
+        ax.axvline(section.book_h, color="grey", linestyle=":", linewidth=1)
         ax.annotate(
-            f"book's h = {section['book_h']:g}",
-            (section["book_h"], 0.5),
+            f"book's h = {section.book_h:g}",
+            (section.book_h, 0.5),
             xycoords=("data", "axes fraction"),
             rotation=90,
             va="center",
@@ -117,20 +118,20 @@ def lesson_figure(section: dict):
     ax.invert_xaxis()  # h shrinks to the right, as it would when one tries smaller and smaller steps
     ax.set_xlabel("step h (shrinking →)")
     ax.set_ylabel("max error / largest gradient entry")
-    ax.set_title(f"Numerical gradient error against h ({section['shape']}, {section['entries']} entries)")
+    ax.set_title(f"Numerical gradient error against h ({section.shape}, {section.entries} entries)")
     ax.grid(True, which="major", alpha=0.3)
     ax.legend()
     return fig
 
 
-def losses_figure(section: dict):
+def losses_figure(section: TrajectorySection):
     """Loss at every step, one curve per method (short numerical runs end early)."""
     fig = _new_figure()
     ax = fig.subplots()
-    for i, run in enumerate(section["runs"]):
-        losses = run["losses"]
-        ax.plot(range(len(losses)), losses, STYLES[i % len(STYLES)], label=f"{run['method']} ({len(losses):,} steps)")
-    longest = max((len(r["losses"]) for r in section["runs"]), default=1)
+    for i, run in enumerate(section.runs):
+        losses = run.losses
+        ax.plot(range(len(losses)), losses, STYLES[i % len(STYLES)], label=f"{run.method} ({len(losses):,} steps)")
+    longest = max((len(r.losses) for r in section.runs), default=1)
     if longest > 100:
         ax.set_xscale("symlog", linthresh=10)  # the short numerical runs stay visible beside 10,000 steps
     ax.set_xlabel("training step")
@@ -141,16 +142,16 @@ def losses_figure(section: dict):
     return fig
 
 
-def accuracy_figure(section: dict):
+def accuracy_figure(section: TrajectorySection):
     """Train (solid markers) and test (open markers) accuracy at the book's records, per method."""
     fig = _new_figure()
     ax = fig.subplots()
-    runs = [r for r in section["runs"] if r["eval_steps"]]
+    runs = [r for r in section.runs if r.eval_steps]
     for i, run in enumerate(runs):
         style = STYLES[i % len(STYLES)]
-        line = ax.plot(run["eval_steps"], run["train_acc"], style, label=f"{run['method']} train")[0]
+        line = ax.plot(run.eval_steps, run.train_acc, style, label=f"{run.method} train")[0]
         color = line.get_color()
-        ax.plot(run["eval_steps"], run["test_acc"], style, color=color, alpha=0.5, label=f"{run['method']} test")
+        ax.plot(run.eval_steps, run.test_acc, style, color=color, alpha=0.5, label=f"{run.method} test")
     ax.set_xlabel("training step")
     ax.set_ylabel("accuracy")
     ax.set_ylim(0, 1)
@@ -160,17 +161,17 @@ def accuracy_figure(section: dict):
     return fig
 
 
-def write_plots(report: dict, directory: str | os.PathLike[str]) -> list[Path]:
+def write_plots(report: Report, directory: str | os.PathLike[str]) -> list[Path]:
     """Write the charts of the sections ``report`` holds into ``directory``; return the paths written."""
     folder = Path(directory)
     folder.mkdir(exist_ok=True)
     written = []
-    if "scaling" in report and report["scaling"]["points"]:
-        written.append(_save(scaling_figure(report["scaling"]), folder / "scaling.png"))
-    if "lesson" in report:
-        written.append(_save(lesson_figure(report["lesson"]), folder / "lesson.png"))
-    if "trajectory" in report and report["trajectory"]["runs"]:
-        written.append(_save(losses_figure(report["trajectory"]), folder / "losses.png"))
-        if any(r["eval_steps"] for r in report["trajectory"]["runs"]):
-            written.append(_save(accuracy_figure(report["trajectory"]), folder / "accuracy.png"))
+    if report.scaling is not None and report.scaling.points:
+        written.append(_save(scaling_figure(report.scaling), folder / "scaling.png"))
+    if report.lesson is not None:
+        written.append(_save(lesson_figure(report.lesson), folder / "lesson.png"))
+    if report.trajectory is not None and report.trajectory.runs:
+        written.append(_save(losses_figure(report.trajectory), folder / "losses.png"))
+        if any(r.eval_steps for r in report.trajectory.runs):
+            written.append(_save(accuracy_figure(report.trajectory), folder / "accuracy.png"))
     return written

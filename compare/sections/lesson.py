@@ -25,20 +25,18 @@ is not counted as the differences' error.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping, Sequence
 
 import numpy as np
-from tabulate import tabulate
 
-from compare.config import RunConfig
+from compare.config import DTYPES, RunConfig
 from compare.data import Dataset
 from compare.engine.timing import sample_entries
-from compare.report.prose import paragraph, sci
+from compare.report.model import LessonRow, LessonSection
 from impl_numpy import TwoLayerNet
 
 H_VALUES = tuple(10.0**-e for e in range(1, 11))  # 1e-1 ... 1e-10
-DTYPES = ("float64", "float32")
+
 SAMPLE = 100  # entries on which the book's loop runs per (dtype, h): 2 loss evaluations each
 
 
@@ -57,8 +55,9 @@ def h_sweep(
     dtypes: Sequence[str] = DTYPES,
     sample: int = SAMPLE,
     seed: int = 0,
-) -> dict:
-    """Error of the book's numerical gradient for each dtype and step h; a JSON-ready dict.
+    book_h: float = 1e-4,
+) -> LessonSection:
+    """Error of the book's numerical gradient for each dtype and step h.
 
     Parameters
     ----------
@@ -68,11 +67,11 @@ def h_sweep(
     sample : entries (drawn uniformly over all parameters, seeded) on which to difference;
         all of them when ``sample`` >= P
 
-    Returns
-    -------
-    dict with ``rows`` (one per dtype and h: max_abs, rel = max_abs / grad_max, median_abs),
-    ``grad_max`` and ``grad_median`` (largest and median |entry| of the exact gradient over the
-    sampled entries), ``best`` (dtype -> h with the smallest max_abs) and ``eps`` (dtype -> ε).
+    book_h : the run's step, marked in the tables
+
+    Returns the rows (one per dtype and h: max_abs, rel = max_abs / grad_max, median_abs),
+    the largest and median |entry| of the exact gradient over the sampled entries, the best h
+    per dtype and each dtype's ε.
     """
     shapes = {k: np.shape(v) for k, v in params.items()}
     n_params = sum(int(np.prod(s)) for s in shapes.values())
@@ -95,103 +94,35 @@ def h_sweep(
             values = np.concatenate([np.asarray(got[k], dtype=np.float64) for k in entries])  # (k,)
             err = np.abs(values - ref)
             rows.append(
-                {
-                    "dtype": dtype,
-                    "h": float(h),
-                    "max_abs": float(err.max()),
-                    "rel": float(err.max() / scale.max()),
-                    "median_abs": float(np.median(err)),
-                }
+                LessonRow(
+                    dtype=dtype,
+                    h=float(h),
+                    max_abs=float(err.max()),
+                    rel=float(err.max() / scale.max()),
+                    median_abs=float(np.median(err)),
+                )
             )
     best = {}
     for dtype in dtypes:
-        mine = [r for r in rows if r["dtype"] == dtype]
-        best[dtype] = min(mine, key=lambda r: r["max_abs"])["h"]
+        mine = [r for r in rows if r.dtype == dtype]
+        best[dtype] = min(mine, key=lambda r: r.max_abs).h
     w1 = shapes["W1"]
-    return {
-        "shape": f"{w1[0]}-{w1[1]}-{shapes['W2'][1]}",
-        "activation": activation,
-        "batch_size": int(np.shape(x)[0]),
-        "entries": int(ref.size),
-        "n_params": n_params,
-        "grad_max": float(scale.max()),
-        "grad_median": float(np.median(scale)),
-        "best": best,
-        "eps": {d: float(np.finfo(d).eps) for d in dtypes},
-        "rows": rows,
-    }
-
-
-def run_section(cfg: RunConfig, data: Dataset, params: Mapping[str, np.ndarray], batch: np.ndarray) -> dict:
-    """The ``lesson`` section of a run: the sweep on the run's net and first batch."""
-    section = h_sweep(params, data.x_train[batch], data.t_train[batch], activation=cfg.activation, seed=cfg.seed)
-    section["book_h"] = cfg.h
-    return section
-
-
-def at_h(section: dict, dtype: str, h: float) -> dict | None:
-    """The row of ``dtype`` whose step is ``h`` (to 1e-9 relative), or None."""
-    for r in section["rows"]:
-        if r["dtype"] == dtype and math.isclose(r["h"], h, rel_tol=1e-9):
-            return r
-    return None
-
-
-def orders_of_magnitude(a: float, b: float) -> str:
-    """``a / b`` as a power of ten for prose: ``"10^7"`` (``"1"`` when within a factor of ~3)."""
-    if not (a > 0 and b > 0):
-        return "-"
-    k = round(math.log10(a / b))
-    return "1" if k == 0 else f"10^{k}"
-
-
-# -- rendering ---------------------------------------------------------------------------------------------
-
-
-def table(section: dict) -> tuple[list[str], list[list[object]]]:
-    """A row per h; per dtype the largest error and that error relative to the largest gradient entry."""
-    dtypes = list(dict.fromkeys(r["dtype"] for r in section["rows"]))
-    hs = list(dict.fromkeys(r["h"] for r in section["rows"]))
-    head = ["h"] + [f"{d} {what}" for d in dtypes for what in ("max error", "relative")] + ["note"]
-    rows: list[list[object]] = []
-    for h in hs:
-        row: list[object] = [f"{h:.0e}"]
-        notes = []
-        for d in dtypes:
-            r = at_h(section, d, h)
-            row += ["-", "-"] if r is None else [f"{r['max_abs']:.1e}", f"{r['rel']:.1e}"]
-            if math.isclose(section["best"][d], h, rel_tol=1e-9):
-                notes.append(f"best {d}")
-        if "book_h" in section and math.isclose(section["book_h"], h, rel_tol=1e-9):
-            notes.insert(0, "book's h")
-        rows.append(row + [", ".join(notes)])
-    return head, rows
-
-
-def render(section: dict, fmt: str = "simple") -> str:
-    """The section as text (``fmt="simple"``) or Markdown (``fmt="github"``)."""
-    md = fmt == "github"
-    head, rows = table(section)
-    intro = (
-        f"The book's loop on {section['entries']} sampled entries of the {section['shape']} net "
-        f"({section['activation']}, batch {section['batch_size']}), against float64 backprop; "
-        f"relative = max error / largest gradient entry ({section['grad_max']:.1e}):"
+    return LessonSection(
+        shape=f"{w1[0]}-{w1[1]}-{shapes['W2'][1]}",
+        activation=activation,
+        batch_size=int(np.shape(x)[0]),
+        entries=int(ref.size),
+        n_params=n_params,
+        grad_max=float(scale.max()),
+        grad_median=float(np.median(scale)),
+        best=best,
+        eps={d: float(np.finfo(d).eps) for d in dtypes},
+        rows=rows,
+        book_h=book_h,
     )
-    lines = [paragraph(intro, md), tabulate(rows, headers=head, tablefmt=fmt, disable_numparse=True) + "\n\n"]
-    rule = ", ".join(f"{d} {sci(e ** (1 / 3))}" for d, e in section["eps"].items())
-    best = ", ".join(f"{d} {sci(h)}" for d, h in section["best"].items())
-    lines.append(paragraph(f"Best h measured: {best}; rule of thumb ε^(1/3): {rule}.", md))
-    book = section.get("book_h")
-    lo, hi = (at_h(section, "float64", book), at_h(section, "float32", book)) if book else (None, None)
-    if lo and hi:
-        ratio = orders_of_magnitude(hi["max_abs"], lo["max_abs"])
-        median = section["grad_median"]
-        # "noise": the typical entry's error is at least half the typical entry's size
-        verdict = "noise: as large as" if hi["median_abs"] >= 0.5 * median else "against"
-        text = (
-            f"At h = {sci(book)}: float32 errs by {sci(hi['max_abs'], 2)}, about {ratio} times float64's "
-            f"{sci(lo['max_abs'], 2)}; on the median entry float32 errs by {sci(hi['median_abs'], 2)}, {verdict} "
-            f"the median gradient entry ({sci(median, 2)})."
-        )
-        lines.append(paragraph(text, md))
-    return "".join(lines).rstrip("\n") + "\n"
+
+
+def run_section(cfg: RunConfig, data: Dataset, params: Mapping[str, np.ndarray], batch: np.ndarray) -> LessonSection:
+    """The ``lesson`` section of a run: the sweep on the run's net and first batch."""
+    x, t = data.x_train[batch], data.t_train[batch]
+    return h_sweep(params, x, t, activation=cfg.activation, seed=cfg.seed, book_h=cfg.h)

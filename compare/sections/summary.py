@@ -1,24 +1,23 @@
 """The plain-words answer to "why backprop?", built from one run's own measurements.
 
-Printed at the end of ``python -m compare.run`` and stored in the JSON report under
-``"summary"``. Every number comes from the report dict the run produced (the timing rows,
-the trajectory wall times, the agreement rows, the scaling fits, the h sweep); nothing is
-quoted from elsewhere. A section that was not run (``--only``) leaves its sentence out.
+Printed at the end of ``python -m compare.run`` and stored in the report as its
+:class:`~compare.report.model.Summary`. Every number comes from the report the run produced
+(the timing rows, the trajectory wall times, the agreement rows, the scaling fits, the h
+sweep); nothing is quoted from elsewhere. A section that was not run (``--only``) leaves its
+sentence out.
 
 Usage::
 
     s = build(report, iters=10_000, h=1e-4, dtype="float64", book_shape="784-50-10 x100")
-    print("\\n".join(s["lines"]))
+    print("\\n".join(s.lines))
 """
 
 from __future__ import annotations
 
 import math
-import textwrap
 
-from compare.engine.timer import format_seconds
-from compare.report.prose import sci, times
-from compare.sections.lesson import at_h, orders_of_magnitude
+from compare.report.format import format_seconds, orders_of_magnitude, plain_duration, sci, times
+from compare.report.model import GradientRow, Report, Summary, TimingRow
 
 BOOK_SCRIPT = "train_neuralnet.py"
 
@@ -29,55 +28,44 @@ def n_params_of(shape: str) -> int:
     return d * h + h + h * c + c
 
 
-def plain_duration(seconds: float) -> str:
-    """A duration in words with two significant digits: ``≈34 hours``, ``≈2.9 seconds``."""
-    for unit, size in (("days", 86_400.0), ("hours", 3600.0), ("minutes", 60.0), ("seconds", 1.0)):
-        # days only from three days on: "≈34 hours" reads better than "≈1.4 days"
-        if seconds >= (3 * size if unit == "days" else size):
-            return f"≈{seconds / size:.2g} {unit}"
-    if seconds >= 1e-3:
-        return f"≈{seconds * 1e3:.2g} milliseconds"
-    return f"≈{seconds * 1e6:.2g} microseconds"
-
-
 def _shape_text(shape: str) -> str:
     """``"784-50-10 x100"`` -> ``"784-50-10 (batch 100)"``."""
     net, _, batch = shape.partition(" x")
     return f"{net} (batch {batch})" if batch else net
 
 
-def _times(rows: list[dict], shape: str, dtype: str) -> dict | None:
+def _times(rows: list[TimingRow], shape: str, dtype: str) -> dict | None:
     """Numerical and backprop medians at one timing shape, or None when either is missing."""
-    at = [r for r in rows if r["shape"] == shape]
-    numerical = [r for r in at if r["method"] == "numerical"]
-    backprop = [r for r in at if r["method"] == "backprop" and r["dtype"] == dtype]
-    backprop = backprop or [r for r in at if r["method"] == "backprop"]
+    at = [r for r in rows if r.shape == shape]
+    numerical = [r for r in at if r.method == "numerical"]
+    backprop = [r for r in at if r.method == "backprop" and r.dtype == dtype]
+    backprop = backprop or [r for r in at if r.method == "backprop"]
     if not numerical or not backprop:
         return None
     num, bp = numerical[0], backprop[0]
     return {
         "shape": shape,
-        "n_params": num["n_params"],
-        "numerical_s": num["median_s"],
-        "backprop_s": bp["median_s"],
-        "backprop_dtype": bp["dtype"],
-        "ratio": num["median_s"] / bp["median_s"],
-        "sampled": num["sampled"] if num["estimated"] else None,
+        "n_params": num.n_params,
+        "numerical_s": num.median_s,
+        "backprop_s": bp.median_s,
+        "backprop_dtype": bp.dtype,
+        "ratio": num.median_s / bp.median_s,
+        "sampled": num.sampled if num.estimated else None,
     }
 
 
-def _worst(rows: list[dict], a: str, b_prefix: str) -> tuple[str, float, bool] | None:
+def _worst(rows: list[GradientRow], a: str, b_prefix: str) -> tuple[str, float, bool] | None:
     """(label of B, largest max_rel over parameters, all ok) for the first pair A vs B* of the gradient rows."""
-    pair = [r for r in rows if r["method_a"] == a and r["method_b"].startswith(b_prefix)]
+    pair = [r for r in rows if r.method_a == a and r.method_b.startswith(b_prefix)]
     if not pair:
         return None
-    b = pair[0]["method_b"]
-    mine = [r for r in pair if r["method_b"] == b]
-    return b, max(r["max_rel"] for r in mine), all(r["ok"] for r in mine)
+    b = pair[0].method_b
+    mine = [r for r in pair if r.method_b == b]
+    return b, max(r.max_rel for r in mine), all(r.ok for r in mine)
 
 
-def build(report: dict, *, iters: int, h: float, dtype: str, book_shape: str) -> dict:
-    """The summary of ``report`` (a run's result dict) as ``{"numbers": {...}, "lines": [...]}``.
+def build(report: Report, *, iters: int, h: float, dtype: str, book_shape: str) -> Summary:
+    """The summary of ``report``: its sentences and the figures they quote.
 
     ``iters`` is the training length to project (the book's 10,000), ``h`` the run's
     central-difference step, ``dtype`` the run's backprop/autograd dtype and ``book_shape``
@@ -86,7 +74,7 @@ def build(report: dict, *, iters: int, h: float, dtype: str, book_shape: str) ->
     numbers: dict[str, object] = {"iters": iters}
     lines: list[str] = []
     book = book_shape.split()[0]
-    own = report.get("shape", book)
+    own = report.shape
     p_book, p_own = n_params_of(book), n_params_of(own)
     numbers.update(p_book=p_book, p_own=p_own, loss_evaluations_book=2 * p_book)
 
@@ -102,9 +90,9 @@ def build(report: dict, *, iters: int, h: float, dtype: str, book_shape: str) ->
         "Backprop gets all P entries from one forward and one backward pass."
     )
 
-    rows = report.get("timing", {}).get("rows", [])
+    rows = report.timing.rows if report.timing else []
     at_book = _times(rows, book_shape, dtype)
-    own_shapes = [r["shape"] for r in rows if r["shape"].split()[0] == own and r["shape"] != book_shape]
+    own_shapes = [r.shape for r in rows if r.shape.split()[0] == own and r.shape != book_shape]
     at_own = _times(rows, own_shapes[0], dtype) if own_shapes else None
     main = at_book or at_own
     if main is None:
@@ -114,7 +102,7 @@ def build(report: dict, *, iters: int, h: float, dtype: str, book_shape: str) ->
         for t in (at_book, at_own):
             if t is None:
                 continue
-            how = f" (timed on {t['sampled']:,} of its {t['n_params']:,} parameters, scaled)" if t["sampled"] else ""
+            how = f" (timed on {t['sampled']:,} of its {t['n_params']:,} parameters, scaled)" if t['sampled'] else ""
             where = "the book's net" if t is at_book else "this run's net"
             lines.append(
                 f"Measured time per gradient on {where}, {_shape_text(t['shape'])}: "
@@ -129,19 +117,19 @@ def build(report: dict, *, iters: int, h: float, dtype: str, book_shape: str) ->
             f"(a projection: {iters:,} × the time per gradient)."
         )
 
-    runs = report.get("trajectory", {}).get("runs", [])
-    shown = [r for r in runs if r["method"] == "numerical"] + [r for r in runs if r["method"].startswith("backprop")]
+    runs = report.trajectory.runs if report.trajectory else []
+    shown = [r for r in runs if r.method == "numerical"] + [r for r in runs if r.method.startswith("backprop")]
     if shown:
-        numbers["trained"] = {r["method"]: {"steps": r["steps"], "seconds": r["seconds"]} for r in shown}
+        numbers["trained"] = {r.method: {"steps": r.steps, "seconds": r.seconds} for r in shown}
         parts = [
-            f"{r['method']} {r['steps']:,} steps in {format_seconds(r['seconds'])} "
-            f"({format_seconds(r['seconds'] / r['steps'])} per step)"
+            f"{r.method} {r.steps:,} steps in {format_seconds(r.seconds)} "
+            f"({format_seconds(r.seconds / r.steps)} per step)"
             for r in shown
-            if r["steps"]
+            if r.steps
         ]
         lines.append(f"Actually trained in this run on {own}: " + "; ".join(parts) + ".")
 
-    grad_rows = report.get("gradients", {}).get("rows", [])
+    grad_rows = report.gradients.rows if report.gradients else []
     exact = _worst(grad_rows, "backprop", "autograd")
     numeric = _worst(grad_rows, "numerical", "backprop")
     if exact or numeric:
@@ -162,9 +150,9 @@ def build(report: dict, *, iters: int, h: float, dtype: str, book_shape: str) ->
         lead = "The methods compute the same gradient: " if ok else "The agreement checks found a difference: "
         lines.append(lead + "; ".join(parts) + ".")
 
-    fits = report.get("scaling", {}).get("fits", [])
-    series = "hidden" if any(f["series"] == "hidden" for f in fits) else "input"
-    slope = {f["method"]: f["slope"] for f in fits if f["series"] == series and not math.isnan(f["slope"])}
+    fits = report.scaling.fits if report.scaling else []
+    series = "hidden" if any(f.series == "hidden" for f in fits) else "input"
+    slope = {f.method: f.slope for f in fits if f.series == series and not math.isnan(f.slope)}
     bp_label = next((m for m in slope if m.startswith("backprop")), None)
     if "numerical" in slope and bp_label:
         a, b = slope["numerical"], slope[bp_label]
@@ -176,14 +164,14 @@ def build(report: dict, *, iters: int, h: float, dtype: str, book_shape: str) ->
             f"second about {2**b:.1f}×."
         )
 
-    lesson = report.get("lesson")
+    lesson = report.lesson
     if lesson:
-        lo, hi = at_h(lesson, "float64", h), at_h(lesson, "float32", h)
+        lo, hi = lesson.at("float64", h), lesson.at("float32", h)
         if lo and hi:
-            numbers["lesson"] = {"float64": lo["max_abs"], "float32": hi["max_abs"]}
+            numbers["lesson"] = {"float64": lo.max_abs, "float32": hi.max_abs}
             lines.append(
-                f"In float32 the book's h = {sci(h)} fails: the numerical gradient errs by {sci(hi['max_abs'])}, about "
-                f"{orders_of_magnitude(hi['max_abs'], lo['max_abs'])} times float64's {sci(lo['max_abs'])}, so "
+                f"In float32 the book's h = {sci(h)} fails: the numerical gradient errs by {sci(hi.max_abs)}, about "
+                f"{orders_of_magnitude(hi.max_abs, lo.max_abs)} times float64's {sci(lo.max_abs)}, so "
                 "reference gradients are computed in float64."
             )
 
@@ -193,8 +181,8 @@ def build(report: dict, *, iters: int, h: float, dtype: str, book_shape: str) ->
             "and its cost grows with P, where the numerical gradient's grows with P²."
         )
     # Only the measurements quoted above: the numerical and backprop times per gradient, and their slopes.
-    quoted = [r for r in rows if r["method"] in ("numerical", "backprop") and r.get("dtype", dtype) == dtype]
-    noisy = [r for r in quoted if r.get("noisy")]
+    quoted = [r for r in rows if r.method in ("numerical", "backprop") and r.dtype == dtype]
+    noisy = [r for r in quoted if r.noisy]
     odd = [v for m, v in slope.items() if (m == "numerical" or m == bp_label) and not 0.3 <= v <= 3.0]
     if noisy or odd:
         numbers["noisy_timings"] = len(noisy)
@@ -203,11 +191,4 @@ def build(report: dict, *, iters: int, h: float, dtype: str, book_shape: str) ->
             + (" and a fitted slope is implausible" if odd else "")
             + ": was the machine busy? Times, ratios and slopes may be off; rerun on an idle machine."
         )
-    return {"numbers": numbers, "lines": lines}
-
-
-def render(summary: dict, markdown: bool = False, width: int = 100) -> str:
-    """The summary's sentences: wrapped text lines, or Markdown bullets."""
-    if markdown:
-        return "".join(f"- {line}\n" for line in summary["lines"])
-    return "".join(textwrap.fill(line, width, subsequent_indent="  ") + "\n" for line in summary["lines"])
+    return Summary(lines=lines, numbers=numbers)

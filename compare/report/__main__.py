@@ -1,0 +1,96 @@
+"""Saved runs: ``python -m compare.report show RUN.json`` and ``python -m compare.report diff A.json B.json``.
+
+- ``show RUN.json [--markdown F] [--csv DIR] [--plot DIR]``: the run's text report, exactly as
+  the run printed it, from the file alone (nothing is recomputed); optionally its Markdown,
+  CSV files and charts.
+- ``diff A.json B.json``: two runs side by side: times and their ratio per row, which
+  differences lie beyond the runs' own noise, and the agreement figures of both.
+- ``schema``: the JSON schema of a report (the README's section is this output).
+
+A file of another schema version, or one that is not a report, is refused with one line
+(exit status 2). Exit status of ``show``: the saved run's own (0 ok, 1 a check failed).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from compare.cli import Parser, UsageError, fail, run_main
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = Parser(prog="python -m compare.report", description="Show or compare saved runs of python -m compare.run.")
+    sub = p.add_subparsers(dest="command", required=True, parser_class=Parser)
+    show = sub.add_parser("show", help="print a saved run's report")
+    show.add_argument("run", metavar="RUN.json")
+    show.add_argument("--markdown", dest="markdown_path", metavar="PATH", help="also write it as Markdown")
+    show.add_argument("--csv", dest="csv_dir", metavar="DIR", help="also write one CSV per table into DIR")
+    show.add_argument("--plot", dest="plot_dir", metavar="DIR", help="also write PNG charts into DIR")
+    compare = sub.add_parser("diff", help="two saved runs side by side")
+    compare.add_argument("a", metavar="A.json")
+    compare.add_argument("b", metavar="B.json")
+    sub.add_parser("schema", help="print the JSON schema of a report")
+    return p
+
+
+def load(path: str):
+    """The :class:`~compare.report.model.Report` saved at ``path``; OSError or SchemaError otherwise."""
+    from compare.report.model import Report
+
+    return Report.from_json(Path(path).read_text(encoding="utf-8"), source=path)
+
+
+def _show(ns: argparse.Namespace) -> int:
+    from compare.report import csvfiles, plots, text
+    from compare.report.files import check_writable, write_atomic
+
+    report = load(ns.run)
+    for path, directory in ((ns.markdown_path, False), (ns.csv_dir, True), (ns.plot_dir, True)):
+        if path is not None:
+            check_writable(path, directory=directory)
+    if ns.markdown_path:
+        write_atomic(ns.markdown_path, text.render(report, "github"))
+    if ns.csv_dir:
+        csvfiles.write_csv(ns.csv_dir, report)
+    if ns.plot_dir:
+        plots.write_plots(report, ns.plot_dir)
+    print(text.render(report))
+    return 0 if report.ok else 1
+
+
+def _diff(ns: argparse.Namespace) -> int:
+    from compare.report.diff import diff
+    from compare.report.tables import diff_text
+
+    print(diff_text(diff(load(ns.a), load(ns.b), ns.a, ns.b)), end="")
+    return 0
+
+
+def execute(ns: argparse.Namespace) -> int:
+    from compare.report.codec import SchemaError
+
+    if ns.command == "schema":
+        from compare.report.model import schema_text
+
+        print(schema_text(), end="")
+        return 0
+    try:
+        return _show(ns) if ns.command == "show" else _diff(ns)
+    except SchemaError as e:
+        return fail(str(e))
+    except OSError as e:
+        return fail(f"cannot read or write {getattr(e, 'filename', None) or ''}: {e.strerror or e}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    try:
+        ns = _parser().parse_args(argv)
+    except UsageError as e:
+        return fail(str(e))
+    return run_main(lambda: execute(ns))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,69 @@
+"""``--csv DIR``: one CSV file per table of the report, each written atomically.
+
+``gradients.csv``, ``trajectory.csv``, ``losses.csv`` (one column per method), ``accuracy.csv``,
+``timing.csv``, ``scaling.csv`` and ``lesson.csv`` for the sections the report holds. Column
+names are the model's field names (:mod:`compare.report.model`).
+"""
+
+from __future__ import annotations
+
+import csv
+import dataclasses
+import io
+import os
+from collections.abc import Sequence
+from pathlib import Path
+
+from compare.report.codec import to_data
+from compare.report.files import write_atomic
+from compare.report.model import Report
+
+
+def _records(items: Sequence[object], skip: tuple[str, ...] = ()) -> tuple[list[str], list[list[object]]]:
+    """Header and rows of a list of dataclasses (list fields joined with spaces)."""
+    if not items:
+        return [], []
+    keys = [f.name for f in dataclasses.fields(items[0]) if f.name not in skip]
+    rows = []
+    for item in items:
+        data = to_data(item)
+        rows.append([" ".join(map(str, data[k])) if isinstance(data[k], list) else data[k] for k in keys])
+    return keys, rows
+
+
+def write_csv(directory: str | os.PathLike[str], report: Report) -> list[Path]:
+    """One CSV per table; returns the paths written."""
+    folder = Path(directory)
+    folder.mkdir(exist_ok=True)
+    written = []
+
+    def dump(name: str, head: list[str], rows: list[list[object]]) -> None:
+        buf = io.StringIO()
+        w = csv.writer(buf)
+        w.writerow(head)
+        w.writerows(rows)
+        write_atomic(folder / name, buf.getvalue())
+        written.append(folder / name)
+
+    if report.gradients is not None:
+        dump("gradients.csv", *_records(report.gradients.rows))
+    if report.trajectory is not None:
+        t = report.trajectory
+        dump("trajectory.csv", *_records(t.pairs))
+        n = max((len(r.losses) for r in t.runs), default=0)
+        rows = [[i] + [r.losses[i] if i < len(r.losses) else "" for r in t.runs] for i in range(n)]
+        dump("losses.csv", ["step"] + [r.method for r in t.runs], rows)
+        acc = [
+            [r.method, s, a, b] for r in t.runs for s, a, b in zip(r.eval_steps, r.train_acc, r.test_acc, strict=True)
+        ]
+        dump("accuracy.csv", ["method", "step", "train_acc", "test_acc"], acc)
+    if report.timing is not None:
+        dump("timing.csv", *_records(report.timing.rows))
+    if report.scaling is not None:
+        slopes = {(f.series, f.method): f.slope for f in report.scaling.fits}
+        head, rows = _records(report.scaling.points)
+        rows = [row + [slopes[(p.series, p.method)]] for row, p in zip(rows, report.scaling.points, strict=True)]
+        dump("scaling.csv", head + ["slope"], rows)
+    if report.lesson is not None:
+        dump("lesson.csv", *_records(report.lesson.rows))
+    return written

@@ -1,0 +1,82 @@
+"""Formatting helpers for every renderer: durations, short numbers, ratios, counts, paragraphs.
+
+Plain functions, no state: ``format_seconds(2.93e-4) == "293 µs"``, ``sci(1e-4) == "1e-4"``,
+``times(43_232.7) == "43,200"``, and :func:`paragraph`, which wraps a sentence for the
+terminal and leaves it whole in Markdown.
+"""
+
+from __future__ import annotations
+
+import math
+import textwrap
+
+WIDTH = 100  # terminal text is wrapped to this many columns
+
+
+def sci(x: float, digits: int = 1) -> str:
+    """``x`` in short scientific notation, ``digits`` significant: ``1e-4``, ``2.2e-3``, ``-5e+2`` → ``-5e2``."""
+    mantissa, exponent = f"{x:.{digits - 1}e}".split("e")
+    return f"{mantissa}e{int(exponent)}"
+
+
+def times(ratio: float) -> str:
+    """A ratio to 3 significant digits, with thousands separators: ``43,200``, ``4.67``, ``19,000,000``."""
+    rounded = float(f"{ratio:.3g}")
+    return f"{rounded:,.0f}" if rounded >= 100 else f"{rounded:.3g}"
+
+
+def paragraph(text: str, markdown: bool, width: int = WIDTH) -> str:
+    """``text`` as one paragraph followed by a blank line: wrapped for the terminal, whole in Markdown."""
+    body = text if markdown else textwrap.fill(text, width)
+    return body + "\n\n"
+
+
+def format_seconds(s: float) -> str:
+    """A duration with a unit that keeps 3 significant digits: 12.3 s, 293 µs, 1.05 ms."""
+    s = float(f"{s:.3g}")  # round first, so that 0.99996 s is "1 s", not "1e+03 ms"
+    if s >= 3600:
+        return f"{s / 3600:.3g} h"
+    if s >= 60:
+        return f"{s / 60:.3g} min"
+    for unit, scale in (("s", 1.0), ("ms", 1e-3), ("µs", 1e-6)):
+        if s >= scale:
+            return f"{s / scale:.3g} {unit}"
+    return f"{s / 1e-9:.3g} ns"
+
+
+def plain_duration(seconds: float) -> str:
+    """A duration in words with two significant digits: ``≈34 hours``, ``≈2.9 seconds``."""
+    for unit, size in (("days", 86_400.0), ("hours", 3600.0), ("minutes", 60.0), ("seconds", 1.0)):
+        # days only from three days on: "≈34 hours" reads better than "≈1.4 days"
+        if seconds >= (3 * size if unit == "days" else size):
+            return f"≈{seconds / size:.2g} {unit}"
+    if seconds >= 1e-3:
+        return f"≈{seconds * 1e3:.2g} milliseconds"
+    return f"≈{seconds * 1e6:.2g} microseconds"
+
+
+def e2(v: float | None) -> str:
+    """A table cell in ``%.2e``; ``-`` for a missing value or NaN."""
+    return "-" if v is None or (isinstance(v, float) and math.isnan(v)) else f"{v:.2e}"
+
+
+def ok_word(flag: bool) -> str:
+    return "ok" if flag else "FAIL"
+
+
+def ratio(v: float | None) -> str:
+    """A ratio to 3 significant digits; ``-`` for a missing value or NaN."""
+    return "-" if v is None or math.isnan(v) else f"{v:.3g}"
+
+
+def count(n: int, noun: str) -> str:
+    """``1 record``, ``2 records``."""
+    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
+
+
+def orders_of_magnitude(a: float, b: float) -> str:
+    """``a / b`` as a power of ten for prose: ``"10^7"`` (``"1"`` when within a factor of ~3)."""
+    if not (a > 0 and b > 0):
+        return "-"
+    k = round(math.log10(a / b))
+    return "1" if k == 0 else f"10^{k}"

@@ -1,0 +1,335 @@
+"""The report as typed data: one dataclass per section, a :class:`Report` holding them.
+
+The sections (:mod:`compare.sections`) compute these; every renderer (text, Markdown, CSV,
+charts, the teaching page, ``compare.report diff``) reads only these. ``Report.to_json`` and
+``Report.from_json`` define the file format once (:mod:`compare.report.codec`), versioned by
+:data:`SCHEMA_VERSION`; :func:`schema_text` prints it for the README (a test keeps them equal).
+
+Usage::
+
+    report = harness.run(cfg)                  # a Report
+    text = report.to_json()
+    same = Report.from_json(text)              # SchemaError for another version or a bad file
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import inspect
+import json
+import math
+import typing
+from dataclasses import dataclass, field
+
+from compare.config import RunConfig
+from compare.report.codec import SchemaError, from_data, to_data, type_name
+
+SCHEMA_VERSION = 2
+
+
+@dataclass
+class Env:
+    cpu: str  # CPU model
+    cores: int  # os.cpu_count()
+    threads: int  # threads the run asked for
+    numpy_threads: str  # BLAS threads numpy runs with, as threadpoolctl reports them
+    torch_threads: int  # torch.get_num_threads()
+    python: str  # Python version
+    numpy: str  # numpy version
+    torch: str  # torch version
+    blas: str  # numpy's BLAS library and version
+    devices: list[str]  # torch devices compared
+    gpus: list[str]  # CUDA device names
+    git: str | None  # short revision of the code, when run from a git checkout
+    date: str  # UTC start time
+    seed: int  # seed of the weights and the batch stream
+
+
+@dataclass
+class MethodNote:
+    method: str  # the method's label
+    status: str  # "not provided" | "FAIL" (the method raised or returned something unusable)
+    message: str  # one line: what happened (exception type and message)
+    where: str = ""  # file:line in the implementation's own code, when it raised
+
+
+@dataclass
+class DiagnosisNote:
+    method: str  # the method whose gradient is diagnosed
+    code: str  # scaled | sign | transpose | zero | ignored | hidden-only | small-smooth
+    params: list[str]  # the parameters it explains
+    message: str  # one line for people
+
+
+@dataclass
+class GradientRow:
+    method_a: str
+    method_b: str
+    param: str  # W1 | b1 | W2 | b2
+    max_abs: float  # max |a - b|
+    max_rel: float  # max relative error (compare.metrics)
+    index: list[int]  # index of the worst entry
+    a_value: float  # method A's value there
+    b_value: float  # method B's value there
+    rtol: float  # pass when max_rel <= rtol
+    atol: float  # floor for near-zero entries: atol / rtol
+    kinks: int  # entries left out because the ±h step straddles a ReLU kink
+    ok: bool
+
+
+@dataclass
+class GradientSection:
+    loss: float  # exact cross-entropy at the shared weights on the first batch
+    rows: list[GradientRow]  # every pair of methods, every parameter
+    ok: bool  # every row ok and no method failed
+    notes: list[MethodNote] = field(default_factory=list)  # methods that failed or were not provided
+    diagnoses: list[DiagnosisNote] = field(default_factory=list)  # what a failing gradient most likely got wrong
+
+
+@dataclass
+class TrainingRun:
+    method: str
+    steps: int  # steps made (a numerical run may stop at its time budget)
+    seconds: float  # wall time of the whole run
+    eval_steps: list[int]  # steps after whose update accuracy was measured
+    train_acc: list[float]
+    test_acc: list[float]
+    losses: list[float]  # loss at each step, before that step's update
+
+
+@dataclass
+class TrajectoryRow:
+    method_a: str
+    method_b: str
+    steps: int  # steps both ran (the shorter run)
+    max_abs: float  # max over steps of |loss_a - loss_b|
+    max_rel: float  # max over steps of the relative loss difference
+    first_bad_step: int | None  # first step whose relative difference exceeds rtol (null: none)
+    rtol: float
+    acc_records: int  # accuracy records both have
+    acc_max_diff: float  # max |acc_a - acc_b| over train and test records
+    acc_ok: bool  # every record within one sample
+    weights_max_rel: float  # final weights (after `steps` updates), max over parameters
+    weights_rtol: float
+    weights_checked: bool  # false when the two runs kept no snapshot at `steps`
+    checked: bool  # false: reported only (a numerical gradient against an exact one across ReLU kinks)
+    ok: bool  # every check made passed (true for a row that is not checked)
+    note: str  # why something was not checked, or ""
+
+
+@dataclass
+class TrajectorySection:
+    iter_per_epoch: float  # the book's max(train_size / batch_size, 1)
+    runs: list[TrainingRun]
+    pairs: list[TrajectoryRow]  # every pair of runs
+    ok: bool  # every checked pair ok and no method failed
+    notes: list[MethodNote] = field(default_factory=list)
+
+
+@dataclass
+class TimingRow:
+    method: str  # the method's family: numerical | numerical-fast | backprop | autograd | ...
+    label: str  # the method's row name
+    device: str
+    dtype: str
+    threads: int
+    shape: str  # "D-H-C xB"
+    n_params: int  # P
+    median_s: float  # per gradient
+    iqr_s: float
+    min_s: float
+    runs: int
+    loops: int
+    noisy: bool  # IQR > 10 % of the median
+    estimated: bool  # timed on a sample of k parameters and scaled to P
+    sampled: int  # k (equal to P when not estimated)
+    ratio_fastest: float  # median / fastest median at this shape
+    ratio_numerical: float  # median / numerical median at this shape (nan without one)
+
+
+@dataclass
+class TimingSection:
+    rows: list[TimingRow]
+    notes: list[MethodNote] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class ScalingPlan:
+    hidden_sizes: tuple[int, ...]  # series "hidden": D-H-C for these H, at input_size
+    input_sizes: tuple[int, ...]  # series "input": D-H-C for these D, at hidden_size
+    input_size: int = 784  # D held fixed while H varies (the book's MNIST input)
+    hidden_size: int = 50  # H held fixed while D varies (the book's hidden size)
+    output_size: int = 10  # C, always fixed (the book's ten classes)
+    sample: int = 200  # k parameters on which the book's loop is timed
+    runs: int | None = None  # timed runs per point (null: the timing defaults)
+    fast: bool = True  # include the fast numerical gradient
+    torch: bool = True  # include autograd (timed after every numpy point)
+
+    def series(self) -> dict[str, list[tuple[int, int, int]]]:
+        """Series name -> its (D, H, C) shapes, in order of growing P."""
+        out: dict[str, list[tuple[int, int, int]]] = {}
+        if self.hidden_sizes:
+            out["hidden"] = [(self.input_size, h, self.output_size) for h in sorted(set(self.hidden_sizes))]
+        if self.input_sizes:
+            out["input"] = [(d, self.hidden_size, self.output_size) for d in sorted(set(self.input_sizes))]
+        return out
+
+
+@dataclass
+class ScalingPoint:
+    series: str  # hidden | input
+    method: str  # the method's label
+    shape: str  # "D-H-C"
+    input_size: int
+    hidden_size: int
+    output_size: int
+    batch_size: int
+    n_params: int  # P
+    forward_passes: int  # full forward passes per gradient: 2P for the book's loop, 1 for the others
+    median_s: float
+    iqr_s: float
+    min_s: float
+    noisy: bool
+    estimated: bool
+    sampled: int
+
+
+@dataclass
+class ScalingFit:
+    series: str
+    method: str
+    slope: float  # time grows as P ** slope (nan with fewer than two sizes)
+    intercept: float  # log(time in s) at P = 1
+    r2: float  # fraction of the variance of log(time) the line explains
+    n_points: int
+    expected: float  # the slope theory predicts
+
+
+@dataclass
+class LossCount:
+    shape: str  # the small net counted on
+    n_params: int  # its P
+    loss_evaluations: int  # loss calls of one book numerical gradient (2P expected)
+
+
+@dataclass
+class ScalingSection:
+    form: str  # reduced | full
+    plan: ScalingPlan
+    batch_size: int
+    threads: int
+    methods: list[str]  # labels, in column order
+    points: list[ScalingPoint]
+    fits: list[ScalingFit]
+    count: LossCount
+
+
+@dataclass
+class LessonRow:
+    dtype: str
+    h: float
+    max_abs: float  # largest error over the sampled entries
+    rel: float  # max_abs / largest gradient entry
+    median_abs: float
+
+
+@dataclass
+class LessonSection:
+    shape: str
+    activation: str
+    batch_size: int
+    entries: int  # sampled entries differenced per (dtype, h)
+    n_params: int
+    grad_max: float  # largest |entry| of the exact gradient over the sampled entries
+    grad_median: float
+    best: dict[str, float]  # dtype -> h with the smallest max_abs
+    eps: dict[str, float]  # dtype -> machine epsilon
+    rows: list[LessonRow]
+    book_h: float  # the run's step h
+
+    def at(self, dtype: str, h: float) -> LessonRow | None:
+        """The row of ``dtype`` whose step is ``h`` (to 1e-9 relative), or None."""
+        for r in self.rows:
+            if r.dtype == dtype and math.isclose(r.h, h, rel_tol=1e-9):
+                return r
+        return None
+
+
+@dataclass
+class Summary:
+    lines: list[str]  # the plain-words answer, one sentence per line
+    numbers: dict[str, typing.Any]  # the figures the sentences quote
+
+
+@dataclass
+class Report:
+    schema_version: int  # SCHEMA_VERSION of the code that wrote it
+    ok: bool  # every agreement check passed
+    env: Env
+    config: RunConfig  # every option of the run
+    devices: list[str]  # torch devices compared
+    shape: str  # "D-H-C" of the run's net
+    gradients: GradientSection | None = None  # absent (null) when the section was not run
+    trajectory: TrajectorySection | None = None
+    timing: TimingSection | None = None
+    scaling: ScalingSection | None = None
+    lesson: LessonSection | None = None
+    summary: Summary | None = None
+
+    def to_json(self) -> str:
+        return json.dumps(to_data(self), indent=2, allow_nan=False) + "\n"
+
+    @classmethod
+    def from_json(cls, text: str, source: str = "the report") -> Report:
+        """Parse a saved report; :class:`SchemaError` (one line) for another version or a malformed file."""
+        try:
+            data = json.loads(text)
+        except json.JSONDecodeError as e:
+            raise SchemaError(f"{source} is not JSON: {e.msg} at line {e.lineno}") from None
+        version = data.get("schema_version") if isinstance(data, dict) else None
+        if version != SCHEMA_VERSION:
+            raise SchemaError(
+                f"{source} has schema version {version!r}; this version of dlfs-compare reads version {SCHEMA_VERSION}"
+            )
+        try:
+            return from_data(cls, data)
+        except SchemaError as e:
+            raise SchemaError(f"{source}: {e}") from None
+
+
+def _field_comments(cls: type) -> dict[str, str]:
+    """The ``# comment`` after each field in the class's source (the schema's documentation)."""
+    comments = {}
+    for line in inspect.getsource(cls).splitlines():
+        name, colon, rest = line.strip().partition(":")
+        if colon and name.isidentifier() and "  # " in rest:
+            comments[name] = rest.split("  # ", 1)[1].strip()
+    return comments
+
+
+def schema_text() -> str:
+    """The JSON schema of :class:`Report`, one block per object type (generated for the README)."""
+    seen: list[type] = []
+
+    def visit(tp: typing.Any) -> None:
+        for arg in typing.get_args(tp) or (tp,):
+            if dataclasses.is_dataclass(arg) and arg not in seen:
+                seen.append(arg)
+                for hint in typing.get_type_hints(arg).values():
+                    visit(hint)
+            elif typing.get_args(arg):
+                visit(arg)
+
+    visit(Report)
+    out = [f'schema_version {SCHEMA_VERSION}; floats that are not finite are written "inf", "-inf" or "nan".\n']
+    for cls in seen:
+        hints = typing.get_type_hints(cls)
+        comments = _field_comments(cls)
+        out.append(f"\n{cls.__name__}\n")
+        for f in dataclasses.fields(cls):
+            note = f"  # {comments[f.name]}" if f.name in comments else ""
+            out.append(f"  {f.name}: {type_name(hints[f.name])}{note}\n")
+    return "".join(out)
+
+
+__all__ = ["SCHEMA_VERSION", "Report", "SchemaError", "schema_text"]

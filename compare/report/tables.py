@@ -1,0 +1,302 @@
+"""Tables of the report's sections: each function takes a section of the model, returns (header, rows).
+
+Shared by the text and Markdown renderers, the teaching page and the CSV files; nothing here
+computes a result, it only lays out what the model holds.
+"""
+
+from __future__ import annotations
+
+import math
+import textwrap
+
+from tabulate import tabulate
+
+from compare.report.diff import ReportDiff
+from compare.report.format import e2, format_seconds, ok_word, orders_of_magnitude, paragraph, ratio, sci
+from compare.report.model import (
+    DiagnosisNote,
+    GradientSection,
+    LessonSection,
+    MethodNote,
+    ScalingSection,
+    TimingRow,
+    TrajectorySection,
+)
+
+MAX_EPOCH_ROWS = 20  # accuracy records shown in the text report (all are in JSON / CSV)
+Table = tuple[list[str], list[list[object]]]
+
+
+def gradient_table(section: GradientSection) -> Table:
+    head = ["A", "B", "param", "max abs", "max rel", "rtol", "worst index", "A value", "B value", "kinks", "status"]
+    rows = [
+        [
+            r.method_a,
+            r.method_b,
+            r.param,
+            e2(r.max_abs),
+            e2(r.max_rel),
+            e2(r.rtol),
+            str(tuple(r.index)),
+            f"{r.a_value:.6g}",
+            f"{r.b_value:.6g}",
+            r.kinks or "",
+            ok_word(r.ok),
+        ]
+        for r in section.rows
+    ]
+    return head, rows
+
+
+def trajectory_table(section: TrajectorySection) -> Table:
+    head = [
+        "A",
+        "B",
+        "steps",
+        "loss max abs",
+        "loss max rel",
+        "rtol",
+        "first bad step",
+        "acc Δ max",
+        "weights rel",
+        "status",
+    ]
+    rows = [
+        [
+            p.method_a,
+            p.method_b,
+            p.steps,
+            e2(p.max_abs),
+            e2(p.max_rel),
+            e2(p.rtol),
+            "-" if p.first_bad_step is None else p.first_bad_step,
+            f"{p.acc_max_diff:.4f}",
+            e2(p.weights_max_rel) if p.weights_checked else "not compared",
+            ok_word(p.ok) if p.checked else "info *",
+        ]
+        for p in section.pairs
+    ]
+    return head, rows
+
+
+def trajectory_notes(section: TrajectorySection) -> list[str]:
+    """The distinct notes of the trajectory rows (why something was not checked)."""
+    notes = []
+    for p in section.pairs:
+        for note in filter(None, p.note.split("; ")):
+            if note not in notes:
+                notes.append(note)
+    return notes
+
+
+def accuracy_table(section: TrajectorySection) -> tuple[list[str], list[list[object]], int]:
+    """Accuracy records of the full-length runs side by side (a sample when there are many)."""
+    runs = [r for r in section.runs if r.eval_steps]
+    longest = max((len(r.eval_steps) for r in runs), default=0)
+    runs = [r for r in runs if len(r.eval_steps) == longest]
+    if not runs:
+        return [], [], 0
+    steps = runs[0].eval_steps
+    picks = list(range(len(steps)))
+    if len(picks) > MAX_EPOCH_ROWS:
+        picks = sorted({round(i * (len(steps) - 1) / (MAX_EPOCH_ROWS - 1)) for i in range(MAX_EPOCH_ROWS)})
+    head = ["step"] + [f"{r.method} {part}" for r in runs for part in ("train", "test")]
+    rows = [
+        [steps[i]] + [f"{getattr(r, key)[i]:.4f}" for r in runs for key in ("train_acc", "test_acc")] for i in picks
+    ]
+    return head, rows, len(steps)
+
+
+def _method_name(r: TimingRow) -> str:
+    """The family for the project's own methods (device and dtype have columns), else the label."""
+    own = (r.method, f"{r.method}[{r.dtype}]", f"{r.method}[{r.device},{r.dtype}]")
+    return r.method if r.label in own else r.label
+
+
+def notes_lines(notes: list[MethodNote]) -> list[str]:
+    """One line per method that failed or offers nothing: ``FAIL mine: ValueError: ... (mine.py:12)``."""
+    out = []
+    for n in notes:
+        where = f" ({n.where})" if n.where else ""
+        out.append(f"{n.status} {n.method}: {n.message}{where}")
+    return out
+
+
+def diagnosis_lines(notes: list[DiagnosisNote]) -> list[str]:
+    return [f"diagnosis ({n.method}): {n.message}" for n in notes]
+
+
+def timing_table(rows_in: list[TimingRow]) -> Table:
+    head = ["method", "device", "dtype", "median", "IQR", "min", "runs×loops", "×fastest", "×numerical", "note"]
+    rows = []
+    for r in rows_in:
+        note = f"estimated from {r.sampled} of {r.n_params}" if r.estimated else ""
+        rows.append(
+            [
+                _method_name(r),
+                r.device,
+                r.dtype,
+                format_seconds(r.median_s),
+                format_seconds(r.iqr_s) + (" !" if r.noisy else ""),
+                format_seconds(r.min_s),
+                f"{r.runs}×{r.loops}",
+                ratio(r.ratio_fastest),
+                ratio(r.ratio_numerical),
+                note,
+            ]
+        )
+    return head, rows
+
+
+SERIES_TITLES = {
+    "hidden": "hidden size H varies, input {input_size}, output {output_size}",
+    "input": "input size D varies, hidden {hidden_size}, output {output_size}",
+}
+
+
+def _slope_text(value: float | None) -> str:
+    return "-" if value is None or math.isnan(value) else f"{value:.2f}"
+
+
+def series_table(section: ScalingSection, series: str) -> Table:
+    """One series as a table: a row per shape, a column per method, then the fitted and expected slopes."""
+    methods = section.methods
+    points = [p for p in section.points if p.series == series]
+    shapes = list(dict.fromkeys(p.shape for p in points))
+    by_key = {(p.shape, p.method): p for p in points}
+    head = ["net", "P", "loss evals (book loop)"] + methods
+    rows: list[list[object]] = []
+    for shape in shapes:
+        first = by_key[(shape, methods[0])]
+        row: list[object] = [shape, f"{first.n_params:,}", f"{2 * first.n_params:,}"]
+        for m in methods:
+            p = by_key[(shape, m)]
+            row.append(("≈" if p.estimated else "") + format_seconds(p.median_s))
+        rows.append(row)
+    fits = {f.method: f for f in section.fits if f.series == series}
+    rows.append(["slope vs P (fitted)", "", ""] + [_slope_text(fits[m]["slope"]) for m in methods])
+    rows.append(["slope expected", "", ""] + [f"{fits[m]['expected']:g}" for m in methods])
+    return head, rows
+
+
+def scaling_text(section: ScalingSection, fmt: str = "simple") -> str:
+    """The section as text (``fmt="simple"``) or Markdown (``fmt="github"``)."""
+    plan = section.plan
+    series = list(dict.fromkeys(p.series for p in section.points))
+    md = fmt == "github"
+    form = "full study"
+    if section.form == "reduced":
+        form = "reduced form; `--only scaling` runs the full study, with more sizes and methods"
+    if not md:
+        form = form.replace("`", "")
+    threads = section.threads
+    plural = "s" if threads != 1 else ""
+    lines = [f"Time per gradient, batch {section.batch_size}, {threads} thread{plural} ({form}).\n"]
+    for name in series:
+        sizes = {"input_size": plan.input_size, "hidden_size": plan.hidden_size, "output_size": plan.output_size}
+        title = SERIES_TITLES[name].format(**sizes)
+        lines.append(f"\n{title[0].upper()}{title[1:]}:\n\n")
+        head, rows = series_table(section, name)
+        lines.append(tabulate(rows, headers=head, tablefmt=fmt, disable_numparse=True) + "\n")
+    lines.append("\n")
+    sampled = [p for p in section.points if p.estimated]
+    if sampled:
+        text = (
+            f"≈: the book's loop timed on {sampled[0]['sampled']} sampled parameters and scaled to P "
+            "(each costs the same two forward passes)."
+        )
+        lines.append(paragraph(text, md))
+    counted = section.count
+    text = (
+        f"Counted: one book numerical gradient of a {counted.shape} net (P = {counted.n_params:,}) called the "
+        f"loss {counted.loss_evaluations:,} times (2P); backprop and autograd run one forward and one backward "
+        "pass, whatever P."
+    )
+    lines.append(paragraph(text, md))
+    return "".join(lines).rstrip("\n") + "\n"
+
+
+def lesson_table(section: LessonSection) -> Table:
+    """A row per h; per dtype the largest error and that error relative to the largest gradient entry."""
+    dtypes = list(dict.fromkeys(r.dtype for r in section.rows))
+    hs = list(dict.fromkeys(r.h for r in section.rows))
+    head = ["h"] + [f"{d} {what}" for d in dtypes for what in ("max error", "relative")] + ["note"]
+    rows: list[list[object]] = []
+    for h in hs:
+        row: list[object] = [f"{h:.0e}"]
+        notes = []
+        for d in dtypes:
+            r = section.at(d, h)
+            row += ["-", "-"] if r is None else [f"{r.max_abs:.1e}", f"{r.rel:.1e}"]
+            if math.isclose(section.best[d], h, rel_tol=1e-9):
+                notes.append(f"best {d}")
+        if math.isclose(section.book_h, h, rel_tol=1e-9):
+            notes.insert(0, "book's h")
+        rows.append(row + [", ".join(notes)])
+    return head, rows
+
+
+def lesson_text(section: LessonSection, fmt: str = "simple") -> str:
+    """The section as text (``fmt="simple"``) or Markdown (``fmt="github"``)."""
+    md = fmt == "github"
+    head, rows = lesson_table(section)
+    intro = (
+        f"The book's loop on {section.entries} sampled entries of the {section.shape} net "
+        f"({section.activation}, batch {section.batch_size}), against float64 backprop; "
+        f"relative = max error / largest gradient entry ({section.grad_max:.1e}):"
+    )
+    lines = [paragraph(intro, md), tabulate(rows, headers=head, tablefmt=fmt, disable_numparse=True) + "\n\n"]
+    rule = ", ".join(f"{d} {sci(e ** (1 / 3))}" for d, e in section.eps.items())
+    best = ", ".join(f"{d} {sci(h)}" for d, h in section.best.items())
+    lines.append(paragraph(f"Best h measured: {best}; rule of thumb ε^(1/3): {rule}.", md))
+    book = section.book_h
+    lo, hi = (section.at("float64", book), section.at("float32", book)) if book else (None, None)
+    if lo and hi:
+        factor = orders_of_magnitude(hi.max_abs, lo.max_abs)
+        median = section.grad_median
+        # "noise": the typical entry's error is at least half the typical entry's size
+        verdict = "noise: as large as" if hi.median_abs >= 0.5 * median else "against"
+        text = (
+            f"At h = {sci(book)}: float32 errs by {sci(hi.max_abs, 2)}, about {factor} times float64's "
+            f"{sci(lo.max_abs, 2)}; on the median entry float32 errs by {sci(hi.median_abs, 2)}, {verdict} "
+            f"the median gradient entry ({sci(median, 2)})."
+        )
+        lines.append(paragraph(text, md))
+    return "".join(lines).rstrip("\n") + "\n"
+
+
+def summary_text(lines: list[str], markdown: bool = False, width: int = 100) -> str:
+    """The summary's sentences: wrapped text lines, or Markdown bullets."""
+    if markdown:
+        return "".join(f"- {line}\n" for line in lines)
+    return "".join(textwrap.fill(line, width, subsequent_indent="  ") + "\n" for line in lines)
+
+
+def diff_text(d: ReportDiff, fmt: str = "simple") -> str:
+    """Two runs side by side (``python -m compare.report diff``)."""
+    out = [f"A: {d.a_name}\nB: {d.b_name}\n"]
+
+    def table(head: list[str], rows: list[list[object]]) -> None:
+        out.append("\n" + tabulate(rows, headers=head, tablefmt=fmt, disable_numparse=True) + "\n")
+
+    if d.times:
+        rows = [
+            [
+                c.label,
+                c.shape,
+                format_seconds(c.a_s),
+                format_seconds(c.b_s),
+                f"{c.ratio:.3g}",
+                "beyond noise" if c.beyond_noise else "within noise",
+            ]
+            for c in d.times
+        ]
+        table(["method", "shape", "A median", "B median", "B / A", "vs the runs' IQRs"], rows)
+    for title, changes in (("gradient", d.gradients), ("trajectory", d.trajectories)):
+        if changes:
+            rows = [[c.what, e2(c.a_rel), e2(c.b_rel), ok_word(c.a_ok), ok_word(c.b_ok)] for c in changes]
+            table([f"{title} pair", "A max rel", "B max rel", "A", "B"], rows)
+    for name, missing in ((d.a_name, d.only_in_a), (d.b_name, d.only_in_b)):
+        if missing:
+            out.append(f"\nonly in {name}: {', '.join(missing)}\n")
+    return "".join(out)

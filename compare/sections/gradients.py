@@ -1,0 +1,74 @@
+"""Section 1: every method's gradient on the first batch, compared pairwise, failures diagnosed.
+
+Each method's runner computes the gradient at the shared initial weights; every pair is
+compared parameter by parameter with the tolerances of :mod:`compare.metrics`. A method that
+raised (a user's implementation) becomes a FAIL note naming its file and line; one that
+does not offer a gradient, a "not provided" note. A method whose gradient fails against
+``backprop`` gets the diagnoses of :mod:`compare.diagnose`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+import numpy as np
+
+from compare import diagnose, metrics
+from compare.engine import agreement
+from compare.engine.runner import ImplementationFailure, MethodEntry, MethodInfo, NotProvided
+from compare.engine.runners import BACKPROP
+from compare.report.model import DiagnosisNote, GradientRow, GradientSection, MethodNote
+from impl_numpy import TwoLayerNet
+
+
+def collect(
+    entries: Sequence[MethodEntry], params: Mapping[str, np.ndarray], x: np.ndarray, t: np.ndarray
+) -> tuple[dict[MethodInfo, dict[str, np.ndarray]], list[MethodNote]]:
+    """Each method's gradient (book layout, float64), and notes for those that failed or have none."""
+    grads, notes = {}, []
+    for entry in entries:
+        try:
+            grads[entry.info] = entry.make(params).gradient(x, t)
+        except NotProvided as e:
+            notes.append(MethodNote(entry.info.label, "not provided", str(e)))
+        except ImplementationFailure as e:
+            notes.append(MethodNote(e.method, "FAIL", e.message, e.where))
+    return grads, notes
+
+
+def _diagnoses(
+    grads: Mapping[MethodInfo, Mapping[str, np.ndarray]], rows: list[GradientRow], batch_size: int
+) -> list[DiagnosisNote]:
+    """Diagnose each method whose gradient fails against the float64 backprop reference."""
+    ref = next((m for m in grads if m.family == BACKPROP and m.dtype == "float64"), None)
+    if ref is None:
+        return []
+    out = []
+    for m, g in grads.items():
+        if m == ref:
+            continue
+        failed = [r.param for r in rows if not r.ok and {r.method_a, r.method_b} == {m.label, ref.label}]
+        pairs = {k: (g[k], grads[ref][k]) for k in g}
+        for d in diagnose.diagnose(pairs, failed, batch_size=batch_size):
+            out.append(DiagnosisNote(m.label, d.code, list(d.params), d.message))
+    return out
+
+
+def run(
+    entries: Sequence[MethodEntry],
+    params: Mapping[str, np.ndarray],
+    x: np.ndarray,
+    t: np.ndarray,
+    *,
+    activation: str,
+    h: float,
+) -> GradientSection:
+    """The gradient section on one batch ``x`` (N, D), ``t`` (N,)."""
+    grads, notes = collect(entries, params, x, t)
+    loss = TwoLayerNet.from_params(params, activation=activation).loss(x, t)
+    mask = metrics.relu_kink_mask(params, x, h) if activation == "relu" else None
+    rows = agreement.gradient_rows(grads, loss_value=loss, h=h, kink_mask=mask)
+    ok = all(r.ok for r in rows) and not any(n.status == "FAIL" for n in notes)
+    return GradientSection(
+        loss=float(loss), rows=rows, ok=ok, notes=notes, diagnoses=_diagnoses(grads, rows, x.shape[0])
+    )

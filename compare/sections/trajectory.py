@@ -1,0 +1,127 @@
+"""Section 2: every method trains on the same batch stream from the same weights; runs compared.
+
+Each run is made whole, one after another (numpy and torch never interleave); the
+numerical methods train a few steps and stop at their time budget. Every pair of runs is
+compared per step (loss), at the book's accuracy records and on the final weights
+(:func:`compare.engine.agreement.trajectory_row`). A loss that stops being finite ends the
+run with :class:`Diverged` (exit status 3): a diverged run measures no agreement.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from compare.data import Dataset
+from compare.engine import agreement
+from compare.engine.runner import ImplementationFailure, MethodEntry, MethodInfo, NotProvided, TrainRecord, epoch_steps
+from compare.report.model import MethodNote, TrainingRun, TrajectorySection
+
+
+class Diverged(RuntimeError):
+    """Training produced a loss that is not finite: the run cannot be compared."""
+
+    def __init__(self, method: str, step: int, loss: float) -> None:
+        super().__init__(f"training diverged at step {step} (loss {loss:g}) for {method}")
+        self.method, self.step, self.loss = method, step, loss
+
+
+def first_nonfinite(losses: np.ndarray) -> int | None:
+    """The first step whose loss is NaN or infinite, or None."""
+    bad = np.flatnonzero(~np.isfinite(np.asarray(losses, dtype=np.float64)))
+    return int(bad[0]) if bad.size else None
+
+
+@dataclass(frozen=True)
+class Schedule:
+    """How long each kind of run trains."""
+
+    iters: int  # the exact methods' steps (the book's 10,000)
+    learning_rate: float
+    numerical_seconds: float  # time budget of each numerical run
+    h: float
+    kinks: bool  # a ReLU net: numerical-vs-exact pairs are reported, not checked
+
+
+def _train_all(
+    entries: Sequence[MethodEntry],
+    params: Mapping[str, np.ndarray],
+    data: Dataset,
+    batches: np.ndarray,
+    sched: Schedule,
+    note: Callable[[str], None],
+    progress: bool,
+) -> tuple[dict[MethodInfo, TrainRecord], list[MethodNote]]:
+    eval_at = epoch_steps(data.train_size, batches.shape[1], sched.iters)
+    records, notes = {}, []
+    snapshots = {sched.iters}  # grows with each numerical run's actual length, so later runs keep it too
+    for entry in entries:
+        steps = min(entry.steps_cap or sched.iters, sched.iters)
+        budget = sched.numerical_seconds if entry.budget else None
+        note(f"training {entry.info.label} for {steps} steps" + (f" (at most {budget:g} s)" if budget else ""))
+        start = time.perf_counter()
+        try:
+            runner = entry.make(params)
+            evals = [i for i in eval_at if i < steps]
+            rec = runner.train(data, batches[:steps], sched.learning_rate, evals, sorted(snapshots), progress, budget)
+        except NotProvided as e:
+            notes.append(MethodNote(entry.info.label, "not provided", str(e)))
+            continue
+        except ImplementationFailure as e:
+            notes.append(MethodNote(e.method, "FAIL", e.message, e.where))
+            continue
+        rec.seconds = time.perf_counter() - start
+        bad = first_nonfinite(rec.losses)
+        if bad is not None:
+            raise Diverged(entry.info.label, bad, float(rec.losses[bad]))
+        records[entry.info] = rec
+        snapshots.add(len(rec.losses))
+    return records, notes
+
+
+def run(
+    entries: Sequence[MethodEntry],
+    params: Mapping[str, np.ndarray],
+    data: Dataset,
+    batches: np.ndarray,
+    sched: Schedule,
+    note: Callable[[str], None] = lambda s: None,
+    progress: bool = False,
+) -> TrajectorySection:
+    """Train every method along ``batches`` (steps, B) and compare every pair of runs."""
+    records, notes = _train_all(entries, params, data, batches, sched, note, progress)
+    methods = list(records)
+    pairs = [
+        agreement.trajectory_row(
+            a,
+            b,
+            records[a],
+            records[b],
+            n_train=data.train_size,
+            n_test=data.x_test.shape[0],
+            learning_rate=sched.learning_rate,
+            h=sched.h,
+            kinks=sched.kinks,
+        )
+        for i, a in enumerate(methods)
+        for b in methods[i + 1 :]
+    ]
+    runs = [
+        TrainingRun(
+            method=m.label,
+            steps=len(rec.losses),
+            seconds=rec.seconds,
+            eval_steps=list(rec.eval_steps),
+            train_acc=[float(v) for v in rec.train_acc],
+            test_acc=[float(v) for v in rec.test_acc],
+            losses=[float(v) for v in rec.losses],
+        )
+        for m, rec in records.items()
+    ]
+    ok = all(p.ok for p in pairs) and not any(n.status == "FAIL" for n in notes)
+    return TrajectorySection(
+        iter_per_epoch=max(data.train_size / batches.shape[1], 1), runs=runs, pairs=pairs, ok=ok, notes=notes
+    )
