@@ -34,9 +34,9 @@ import sys
 import time
 import tracemalloc
 from dataclasses import asdict, dataclass
+from functools import partial
 
-from compare.config import Parser, UsageError, fail, non_negative_int, positive_int, run_main
-from compare.env import set_threads
+from compare.cli import Parser, command, fail, non_negative_int, positive_int
 
 
 @dataclass
@@ -162,16 +162,19 @@ def bench_steps(np, cfg: BenchConfig, peaks: dict) -> dict:
 
     import torch
 
+    from compare.engine import devices
+    from compare.engine.devices import dtype_supported
+
     torch.set_num_threads(cfg.threads)
     from impl_torch import TorchTwoLayerNet, available_devices
 
     for device in available_devices():
         for dtype in ("float64", "float32"):
-            if device == "mps" and dtype == "float64":
+            if not dtype_supported(device, dtype):
                 continue
             tnet = TorchTwoLayerNet.from_params(params, device=device, dtype=dtype)
             xt, tt = tnet.to_device_batch(x, t)
-            sync = torch.cuda.synchronize if device == "cuda" else None
+            sync = partial(devices.sync, device)
             timing = measure(
                 lambda tnet=tnet, xt=xt, tt=tt: tnet.train_step(xt, tt, 0.0), sync=sync, runs=15, warmup=20
             )
@@ -348,19 +351,15 @@ def render(result: dict) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    try:
-        cfg = parse_args(argv)
-    except UsageError as e:
-        return fail(str(e))
-    set_threads(cfg.threads)
-    return run_main(lambda: _bench(cfg))
+    return command(argv, parse_args, _bench)
 
 
 def _bench(cfg: BenchConfig) -> int:
     import numpy as np
 
-    from compare import env
+    from compare.harness import environment
     from compare.report import files as report
+    from compare.report.codec import to_data
 
     try:
         if cfg.json_path is not None:
@@ -371,7 +370,7 @@ def _bench(cfg: BenchConfig) -> int:
     steps = bench_steps(np, cfg, peaks)  # before the long numerical runs, on a cool machine
     numerical = bench_numerical(np, cfg)
     result = {
-        "env": env.collect(cfg.seed, cfg.threads, ["cpu"]),
+        "env": to_data(environment(cfg.seed, cfg.threads, ["cpu"])),
         "config": asdict(cfg),
         "matmul_gflops": peaks,
         "numerical": numerical,

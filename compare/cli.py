@@ -78,3 +78,23 @@ def comma_choices(choices: tuple[str, ...], what: str) -> Callable[[str], tuple[
         return tuple(s for s in choices if s in names)
 
     return parse
+
+
+def command(
+    argv: list[str] | None, parse: Callable[[list[str] | None], object], execute: Callable[[object], int]
+) -> int:
+    """Every command's ``main``: parse (bad usage: exit 2), pin the thread count, run (Ctrl-C: exit 130).
+
+    The thread count (an option's ``threads``) is set before ``execute`` imports numpy or
+    torch: BLAS libraries read it when they load.
+    """
+    try:
+        cfg = parse(argv)
+    except UsageError as e:
+        return fail(str(e))
+    threads = getattr(cfg, "threads", None)
+    if threads:
+        from compare.env import set_threads
+
+        set_threads(threads)
+    return run_main(lambda: execute(cfg))

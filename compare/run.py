@@ -15,9 +15,8 @@ from __future__ import annotations
 
 import sys
 
-from compare.cli import fail, run_main
-from compare.config import RunConfig, UsageError, parse_args
-from compare.env import set_threads
+from compare.cli import command, fail
+from compare.config import RunConfig, parse_args
 
 
 def _check_outputs(cfg: RunConfig) -> None:
@@ -88,12 +87,7 @@ def _plugins(cfg: RunConfig) -> list:
 
 
 def main(argv: list[str] | None = None) -> int:
-    try:
-        cfg = parse_args(argv)
-    except UsageError as e:
-        return fail(str(e))
-    set_threads(cfg.threads)  # before numpy and torch load their thread pools
-    return run_main(lambda: execute(cfg))
+    return command(argv, parse_args, execute)
 
 
 if __name__ == "__main__":

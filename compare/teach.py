@@ -22,8 +22,8 @@ import os
 import sys
 from pathlib import Path
 
-from compare.config import Parser, RunConfig, UsageError, fail, positive_int, run_main
-from compare.env import set_threads
+from compare.cli import Parser, command, fail, positive_int
+from compare.config import RunConfig
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -40,12 +40,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 
 def main(argv: list[str] | None = None) -> int:
-    try:
-        ns = parse_args(argv)
-    except UsageError as e:
-        return fail(str(e))
-    set_threads(ns.threads)  # before numpy and torch load their thread pools
-    return run_main(lambda: _regenerate(ns))
+    return command(argv, parse_args, _regenerate)
 
 
 def _report(ns: argparse.Namespace):

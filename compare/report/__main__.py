@@ -17,7 +17,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from compare.cli import Parser, UsageError, fail, run_main
+from compare.cli import Parser, command, fail
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -85,11 +85,7 @@ def execute(ns: argparse.Namespace) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    try:
-        ns = _parser().parse_args(argv)
-    except UsageError as e:
-        return fail(str(e))
-    return run_main(lambda: execute(ns))
+    return command(argv, _parser().parse_args, execute)
 
 
 if __name__ == "__main__":

@@ -102,7 +102,7 @@ def build(report: Report, *, iters: int, h: float, dtype: str, book_shape: str) 
         for t in (at_book, at_own):
             if t is None:
                 continue
-            how = f" (timed on {t['sampled']:,} of its {t['n_params']:,} parameters, scaled)" if t['sampled'] else ""
+            how = f" (timed on {t['sampled']:,} of its {t['n_params']:,} parameters, scaled)" if t["sampled"] else ""
             where = "the book's net" if t is at_book else "this run's net"
             lines.append(
                 f"Measured time per gradient on {where}, {_shape_text(t['shape'])}: "
