@@ -256,7 +256,7 @@ def targets(steps: dict) -> list[dict]:
 def render(result: dict) -> str:
     from tabulate import tabulate
 
-    from compare.engine.timer import format_seconds as fs
+    from compare.report.format import format_seconds as fs
 
     lines = []
     env = result["env"]
