@@ -319,3 +319,22 @@ def test_checker_cli_impl(capsys):
     assert "TwoLayerNet.gradient: crashed" in capsys.readouterr().out
     assert gradcheck_main([*common, "--impl", CH4.replace(".py", "_missing.py")]) == 2
     assert capsys.readouterr().err.count("\n") == 1
+
+
+def test_the_line_named_is_the_innermost_in_their_code(tmp_path: Path, digits_batch, digits_params):
+    (tmp_path / "nested.py").write_text(
+        "import numpy as np\n\n\n"
+        "def helper(a):\n"
+        "    return np.dot(a, a)  # (N, D) @ (N, D): shapes do not align\n\n\n"
+        "class Net:\n"
+        "    def __init__(self, d, h, c, std=0.01):\n"
+        "        self.params = {'W1': np.zeros((d, h)), 'b1': np.zeros(h),\n"
+        "                       'W2': np.zeros((h, c)), 'b2': np.zeros(c)}\n\n"
+        "    def gradient(self, x, t):\n"
+        "        return helper(x)\n"
+    )
+    net = build_net(load_impl(f"{tmp_path}/nested.py:Net"), 64, 10, 10)
+    x, t = digits_batch
+    with pytest.raises(ImplementationFailure) as info:
+        net.gradient(x, t)
+    assert info.value.where.endswith("nested.py:5") and info.value.error == "ValueError"  # not numpy's frame
