@@ -263,15 +263,17 @@ def test_replacing_params_is_a_failure_and_is_undone(digits_batch, digits_params
 
 
 # -- training -----------------------------------------------------------------------------------------------
-@pytest.mark.parametrize("spec", [CH4, CH5])
+@pytest.mark.parametrize("spec", [CH4, CH5, TORCH])
 def test_trajectory_matches_numpy_backprop(spec, digits):
     steps = 300
     params = init_params(64, 10, 10, seed=3)
     batches = batch_stream(len(digits.x_train), 100, steps, seed=3)
     eval_at = [0, 99, 199, 299]
     ref = NumpyRunner(Method("backprop"), params, ACTIVATION[spec]).train(digits, batches, 0.1, eval_at, [150])
-    found = plugin_runners(load_impl(spec), params, digits.x_train[:100], digits.t_train[:100])
-    assert "exact cross-entropy of their predict" in found.runners[0].loss_source  # their loss has the 1e-7
+    if spec == TORCH:
+        pytest.importorskip("torch")
+    found = plugin_runners(load_impl(spec), params, digits.x_train[:100], digits.t_train[:100], dtype="float64")
+    assert "exact cross-entropy of their" in found.runners[0].loss_source  # ch. 4/5: their loss has the 1e-7
     rec = found.runners[0].train(digits, batches, 0.1, eval_at, [150])
     # Same float64 formulas with roundings in another order: ~1e-15 per step, allowed 1e-10.
     rel = np.abs(rec.losses - ref.losses) / np.abs(ref.losses)
@@ -281,6 +283,14 @@ def test_trajectory_matches_numpy_backprop(spec, digits):
     for n in (150, steps):
         for k in params:
             assert diff(rec.snapshots[n][k], ref.snapshots[n][k], EXACT_F64).max_rel <= 1e-10
+
+
+def test_timed_gradient_calls_their_method(digits_batch, digits_params):
+    x, t = digits_batch
+    runner = plugin_runners(load_impl(CH4), digits_params, x, t).runners[0]
+    call, sync = runner.timed_gradient(x, t)
+    grads = call()  # their raw dict, one-hot labels passed
+    assert sync is None and np.array_equal(grads["W2"], runner.gradient(x, t)["W2"])
 
 
 @pytest.mark.filterwarnings("ignore:invalid value encountered in log")

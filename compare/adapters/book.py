@@ -176,6 +176,15 @@ class BookNet:
     def _labels(self, t: np.ndarray, fmt: str) -> np.ndarray:
         return one_hot(t, self.sizes[2]) if fmt == "one-hot" else t
 
+    def labels_for(self, method: str, t: np.ndarray) -> np.ndarray:
+        """Class indices ``t`` (N,) in the format ``method`` was found to take (one-hot before any call)."""
+        return self._labels(t, self.formats.get(method, "one-hot"))
+
+    def sgd_step(self, grads: Mapping[str, np.ndarray], learning_rate: float) -> None:
+        """``W -= learning_rate * grad`` on the user's own arrays, in place."""
+        for k in PARAM_NAMES:
+            self._arrays[k] -= learning_rate * grads[k]
+
     def _with_labels(self, method: str, x: np.ndarray, t: np.ndarray, check: Callable[[object], object]) -> object:
         """``check(user.method(x, labels))`` in the method's label format, found on the first call."""
         fmt = self.formats.get(method)

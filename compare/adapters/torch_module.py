@@ -97,6 +97,14 @@ class TorchModuleNet:
                 value = np.asarray(params[name])
                 p.copy_(torch.from_numpy(np.ascontiguousarray(value.T if transposed else value)))
 
+    def sgd_step(self, grads: Mapping[str, np.ndarray], learning_rate: float) -> None:
+        """``W -= learning_rate * grad`` on the module's parameters (book-layout ``grads``), in place."""
+        torch = self.torch
+        with torch.no_grad():
+            for name, p, transposed in self._pairs():
+                g = np.asarray(grads[name])
+                p.sub_(learning_rate * torch.from_numpy(np.ascontiguousarray(g.T if transposed else g)).to(p))
+
     def params(self) -> dict[str, np.ndarray]:
         """float64 copies in the book's layout."""
         out = {}

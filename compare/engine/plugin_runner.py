@@ -89,7 +89,7 @@ class PluginRunner:
         if isinstance(net, TorchModuleNet):
             return (lambda: net.raw_gradient(self.method, x, t)), None
         func = getattr(net.net, self.method)
-        labels = net._labels(t, net.formats[self.method])
+        labels = net.labels_for(self.method, t)
         return (lambda: func(x, labels)), None
 
     def train(
@@ -121,7 +121,7 @@ class PluginRunner:
                 xb, tb = x_train[batches[i]], data.t_train[batches[i]]  # (B, D), (B,)
                 losses[i] = step_loss(xb, tb)
                 grads = net.raw_gradient(self.method, xb, tb)
-                _sgd(net, grads, learning_rate)
+                net.sgd_step(grads, learning_rate)
                 if i + 1 in snaps:
                     record.snapshots[i + 1] = net.params()
                 if i in evals:
@@ -138,16 +138,6 @@ class PluginRunner:
         record.test_acc = np.array([b for _, b in accs])
         record.seconds = time.perf_counter() - start
         return record
-
-
-def _sgd(net: Net, grads: Mapping[str, np.ndarray], learning_rate: float) -> None:
-    """``W -= lr * grad`` in place, on the user's own arrays (or tensors)."""
-    if isinstance(net, TorchModuleNet):
-        params = net.params()
-        net.load({k: params[k] - learning_rate * grads[k] for k in PARAM_NAMES})
-        return
-    for k in PARAM_NAMES:
-        net._arrays[k] -= learning_rate * grads[k]
 
 
 def _loss_source(net: Net) -> str:
