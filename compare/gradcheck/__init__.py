@@ -30,6 +30,7 @@ from compare.gradcheck.adapters import (
     torch_module_problem,
     torch_net_problem,
 )
+from compare.gradcheck.book import book_net_problem, torch_module_net_problem
 from compare.gradcheck.core import MODES, assert_gradients, check_gradients
 from compare.gradcheck.probe import REFERENCES, default_step
 from compare.gradcheck.report import DirectionSummary, EntryResult, GradcheckReport, ParamResult
@@ -43,10 +44,12 @@ __all__ = [
     "GradcheckReport",
     "ParamResult",
     "assert_gradients",
+    "book_net_problem",
     "check_gradients",
     "default_step",
     "numpy_loss_fn",
     "numpy_net_problem",
+    "torch_module_net_problem",
     "torch_module_problem",
     "torch_net_problem",
 ]

@@ -15,6 +15,14 @@ Examples::
 
     python -m compare.gradcheck --activation relu --dtype float32 --mode fast --reference complex
     python -m compare.gradcheck --sizes 64,10,10 --max-entries 0 --loss book --impl numpy   # the book's 1e-7
+    python -m compare.gradcheck --impl mine/two_layer_net.py:TwoLayerNet --mode fast          # your own class
+
+``--impl`` takes ``numpy``, ``torch`` (comma lists too) or a ``[LABEL=]path/to/file.py:ClassName`` /
+``package.module:ClassName`` spec (see :mod:`compare.adapters`), and may be repeated; given only
+specs, only the plugged classes are checked. A plugged class is built at ``--sizes``, gets the
+shared weights written into its own arrays, and its ``gradient`` (else its
+``numerical_gradient``) is checked against the cross-entropy of its own ``predict``. Its
+crash is a FAIL naming the line in its file; a spec that cannot be loaded exits 2.
 """
 
 from __future__ import annotations
@@ -48,6 +56,7 @@ DEVICES = ("cpu", "cuda", "mps", "auto")
 @dataclass
 class GradcheckConfig:
     impls: tuple[str, ...] = IMPLS  # which nets: numpy (backprop), torch (autograd)
+    plugins: tuple[str, ...] = ()  # --impl specs of the user's own classes ([LABEL=]file.py:Class)
     activation: str = "sigmoid"  # sigmoid (book ch. 4) | relu (ch. 5)
     dtype: str = "float64"  # dtype of the code under test; the reference is always float64
     sizes: tuple[int, int, int] = (784, 50, 10)  # input, hidden, output (book: 784, 50, 10)
@@ -84,6 +93,13 @@ def _sizes(text: str) -> tuple[int, int, int]:
 _impls = comma_choices(IMPLS, "implementation(s)")
 
 
+def _impl_or_spec(text: str) -> tuple[str, ...]:
+    """``numpy``, ``torch``, a comma list of them, or one spec (kept as ``("spec", text)``)."""
+    if ":" in text:
+        return ("spec", text)
+    return _impls(text)
+
+
 def build_parser() -> argparse.ArgumentParser:
     d = GradcheckConfig()
     p = Parser(
@@ -91,7 +107,14 @@ def build_parser() -> argparse.ArgumentParser:
         description="Check the nets' analytic gradients (numpy backprop, torch autograd) against a float64 "
         "numerical reference. Exit 1 when a check fails.",
     )
-    p.add_argument("--impl", dest="impls", type=_impls, default=d.impls, help="numpy,torch (default: both)")
+    p.add_argument(
+        "--impl",
+        dest="impls",
+        type=_impl_or_spec,
+        action="append",
+        metavar="IMPL",
+        help="numpy, torch, or your own class as [LABEL=]path/to/file.py:ClassName (repeatable; default: numpy,torch)",
+    )
     p.add_argument("--activation", choices=ACTIVATIONS, default=d.activation, help="default: %(default)s")
     p.add_argument("--dtype", choices=DTYPES, default=d.dtype, help="dtype of the code under test")
     p.add_argument("--sizes", type=_sizes, default=d.sizes, help="INPUT,HIDDEN,OUTPUT (default: 784,50,10)")
@@ -127,7 +150,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 def parse_args(argv: list[str] | None = None) -> GradcheckConfig:
     ns = build_parser().parse_args(argv)
-    cfg = GradcheckConfig(**vars(ns))
+    given = ns.impls or [IMPLS]
+    ns.impls = tuple(name for name in IMPLS if any(name in g for g in given if g[0] != "spec"))
+    cfg = GradcheckConfig(**vars(ns), plugins=tuple(g[1] for g in given if g[0] == "spec"))
     if cfg.loss == "book" and "torch" in cfg.impls:
         raise UsageError("--loss book applies to the numpy net only; add --impl numpy")
     return cfg
@@ -195,12 +220,49 @@ def _run(cfg: GradcheckConfig) -> tuple[bool, dict[str, object], str]:
             if cfg.reference == "complex":  # torch's cross_entropy is not complex-safe
                 label += " (complex-step reference: the numpy forward pass)"
         reports.append(problem.check(label=label, **options))
-    ok = all(r.ok for r in reports)
+    blocks = [r.table() for r in reports]
+    plugged = _check_plugins(cfg, params, x, t, options) if cfg.plugins else []
+    crashed = [(label, f) for _, f, _, label in plugged if f is not None]
+    reports += [r for r, _, _, _ in plugged if r is not None]
+    blocks += [text for _, _, text, _ in plugged]
+    ok = all(r.ok for r in reports) and not crashed
     failed = [f"{r.label}: {', '.join(r.failed)}" for r in reports if not r.ok]
+    failed += [f"{label}.{f.method}: crashed" for label, f in crashed]
     verdict = "gradcheck: ok" if ok else "gradcheck: FAIL (" + "; ".join(failed) + ")"
-    text = "\n\n".join(r.table() for r in reports) + "\n\n" + verdict
+    text = "\n\n".join(blocks) + "\n\n" + verdict
     doc = {"schema": 1, "config": asdict(cfg), "ok": ok, "reports": [r.to_dict() for r in reports]}
+    if cfg.plugins:
+        doc["failures"] = [{"label": label, **f.to_dict()} for label, f in crashed]
     return ok, doc, text if not cfg.quiet else verdict
+
+
+def _check_plugins(cfg: GradcheckConfig, params: dict, x, t, options: dict) -> list[tuple[object, object, str, str]]:
+    """Check each ``--impl`` spec's class: (report or None, ImplementationFailure or None, text, label) each."""
+    from compare.adapters import ImplementationFailure, build_net, load_impls
+    from compare.gradcheck.book import book_net_problem, torch_module_net_problem
+
+    d, h, c = cfg.sizes
+    out = []
+    for loaded in load_impls(cfg.plugins, taken=cfg.impls):
+        try:
+            net = build_net(loaded, d, h, c, cfg.weight_init_std, dtype=cfg.dtype)
+            net.load(params)
+            if loaded.kind == "torch":
+                problem = torch_module_net_problem(net, x, t)
+            else:
+                net.probe(x, t)
+                method = "gradient" if "gradient" in net.provided else "numerical_gradient"
+                loss = "book" if method == "numerical_gradient" and net.loss_kind == "book" else cfg.loss
+                problem = book_net_problem(net, x, t, loss=loss, method=method)
+            report = problem.check(**options)
+        except ImplementationFailure as e:
+            out.append((None, e, f"{loaded.label}: FAIL {e.line()}", loaded.label))
+            continue
+        notes = [n for n in (*net.notes, net.labels_note()) if n]
+        missing = [m for m in net.not_provided if m in ("gradient", "numerical_gradient")]
+        notes += [f"{m}: not provided" for m in missing]
+        out.append((report, None, report.table() + "".join(f"\n  note: {n}" for n in notes), loaded.label))
+    return out
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -209,6 +271,7 @@ def main(argv: list[str] | None = None) -> int:
         cfg = parse_args(argv)
     except UsageError as e:
         return fail(str(e))
+    from compare.adapters import SpecError
     from compare.data import DataError
     from compare.report.files import OutputError, check_writable, to_json, write_atomic
     from impl_numpy.checks import NetInputError
@@ -219,7 +282,7 @@ def main(argv: list[str] | None = None) -> int:
         ok, doc, text = run(cfg)
         if cfg.json_path:
             write_atomic(cfg.json_path, to_json(doc))
-    except (NetInputError, DataError, OutputError) as e:
+    except (NetInputError, DataError, OutputError, SpecError) as e:
         return fail(str(e))
     except KeyboardInterrupt:
         return fail("interrupted", 130)

@@ -1,0 +1,55 @@
+"""Plug a user's implementation into the harness and the gradient checker (``--impl SPEC``).
+
+``SPEC`` is ``[LABEL=]path/to/file.py:ClassName`` or ``[LABEL=]package.module:ClassName``.
+The class is either a book-style net (Deep Learning from Scratch ch. 4/5: ``params``,
+``predict``, ``loss``, ``accuracy``, ``gradient`` and/or ``numerical_gradient``), wrapped by
+:class:`BookNet`, or a ``torch.nn.Module`` with two ``nn.Linear`` layers, wrapped by
+:class:`TorchModuleNet`. Usage::
+
+    loaded = load_impl("mine.py:TwoLayerNet", taken=["backprop"])   # SpecError: one line, exit 2
+    net = build_net(loaded, 784, 50, 10)                            # BookNet | TorchModuleNet
+    net.load(params); net.probe(x, t); grads = net.gradient(x, t)   # ImplementationFailure on a crash
+
+numpy only at import; torch is imported when a torch module is plugged in.
+"""
+
+from __future__ import annotations
+
+from compare.adapters.book import BookNet
+from compare.adapters.checks import book_loss, book_loss_gradient, exact_loss
+from compare.adapters.errors import ImplementationFailure, NotProvided, SpecError
+from compare.adapters.loader import ImplSpec, LoadedImpl, load_impl, load_impls, parse_spec
+from compare.adapters.torch_module import TorchModuleNet
+
+
+def build_net(
+    loaded: LoadedImpl,
+    input_size: int,
+    hidden_size: int,
+    output_size: int,
+    weight_init_std: float = 0.01,
+    *,
+    dtype: str | None = None,
+) -> BookNet | TorchModuleNet:
+    """A fresh instance of the loaded class, wrapped. ``dtype`` converts a torch module (None: as built)."""
+    if loaded.kind == "torch":
+        return TorchModuleNet.build(loaded.cls, input_size, hidden_size, output_size, label=loaded.label, dtype=dtype)
+    return BookNet.build(loaded.cls, input_size, hidden_size, output_size, weight_init_std, label=loaded.label)
+
+
+__all__ = [
+    "BookNet",
+    "ImplSpec",
+    "ImplementationFailure",
+    "LoadedImpl",
+    "NotProvided",
+    "SpecError",
+    "TorchModuleNet",
+    "book_loss",
+    "book_loss_gradient",
+    "build_net",
+    "exact_loss",
+    "load_impl",
+    "load_impls",
+    "parse_spec",
+]

@@ -1,0 +1,152 @@
+"""Checks on what a user's net returns, and the two cross-entropies its loss is recognised by.
+
+numpy only. Every check raises :class:`ImplementationFailure` with one line naming the
+parameter and what is wrong (a transposed shape says so: the classic ``x @ dout`` slip).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import numpy as np
+
+from compare.adapters.errors import ImplementationFailure, SpecError
+from impl_numpy.functions import cross_entropy, relu, sigmoid, softmax
+
+PARAM_NAMES = ("W1", "b1", "W2", "b2")
+BOOK_EPS = 1e-7  # the book's cross_entropy_error adds this inside the log
+
+
+def book_shapes(d: int, h: int, c: int) -> dict[str, tuple[int, ...]]:
+    """The book's layout: W1 (D, H), b1 (H,), W2 (H, C), b2 (C,)."""
+    return {"W1": (d, h), "b1": (h,), "W2": (h, c), "b2": (c,)}
+
+
+def check_gradients(method: str, grads: object, shapes: Mapping[str, tuple[int, ...]], where: str) -> dict:
+    """``grads`` must map each book name to a finite array of the book's shape; returns it as arrays."""
+    if not isinstance(grads, Mapping):
+        raise ImplementationFailure(
+            method, f"returned {type(grads).__name__}, expected a dict of W1, b1, W2, b2", where, error="type"
+        )
+    out = {}
+    for name in PARAM_NAMES:
+        if name not in grads:
+            raise ImplementationFailure(method, f"returned no {name!r}", where, error="missing", params=(name,))
+        value = np.asarray(grads[name])
+        want = shapes[name]
+        if value.shape != want:
+            hint = " (the transpose: x @ dout for x.T @ dout?)" if value.shape == want[::-1] else ""
+            raise ImplementationFailure(
+                method, f"{name} has shape {value.shape}, expected {want}{hint}", where, error="shape", params=(name,)
+            )
+        if value.dtype.kind not in "fiu":
+            raise ImplementationFailure(method, f"{name} has dtype {value.dtype}", where, error="type", params=(name,))
+        out[name] = value
+    bad = [n for n in PARAM_NAMES if not np.all(np.isfinite(out[n]))]
+    if bad:
+        counts = ", ".join(f"{n} ({np.count_nonzero(~np.isfinite(out[n]))} entries)" for n in bad)
+        raise ImplementationFailure(method, f"NaN or inf in {counts}", where, error="non-finite", params=tuple(bad))
+    return out
+
+
+def check_logits(method: str, z: object, rows: int, classes: int, where: str) -> np.ndarray:
+    """``predict`` must give finite (N, C) logits."""
+    value = np.asarray(z)
+    if value.shape != (rows, classes):
+        raise ImplementationFailure(
+            method, f"returned shape {value.shape}, expected ({rows}, {classes})", where, error="shape"
+        )
+    if value.dtype.kind not in "fiu" or not np.all(np.isfinite(value)):
+        raise ImplementationFailure(method, "returned NaN, inf or non-numbers", where, error="non-finite")
+    return value
+
+
+def check_scalar(method: str, value: object, where: str) -> float:
+    """``loss`` and ``accuracy`` must give one finite number."""
+    try:
+        number = float(np.asarray(value).reshape(()))
+    except (TypeError, ValueError):
+        raise ImplementationFailure(
+            method, f"returned {type(value).__name__}, expected a number", where, error="type"
+        ) from None
+    if not np.isfinite(number):
+        raise ImplementationFailure(method, f"returned {number}", where, error="non-finite")
+    return number
+
+
+def exact_loss(z: np.ndarray, t: np.ndarray) -> float:
+    """Exact mean cross-entropy of logits ``z`` (N, C), labels as indices (N,)."""
+    return float(cross_entropy(np.asarray(z, dtype=np.float64), t))
+
+
+def book_loss(z: np.ndarray, t: np.ndarray) -> float:
+    """The book's ``-mean(log(softmax(z)[t] + 1e-7))`` of logits ``z`` (N, C), labels as indices."""
+    p = softmax(np.asarray(z, dtype=np.float64))  # (N, C)
+    return float(-np.mean(np.log(p[np.arange(len(t)), t] + BOOK_EPS)))
+
+
+def book_loss_gradient(params: Mapping[str, np.ndarray], x: np.ndarray, t: np.ndarray, activation: str) -> dict:
+    """The exact gradient of the book's loss (``1e-7`` inside the log), float64, book layout.
+
+    With ``p = softmax(z)`` and ``q = p[t]``, ``d/dz -log(q + 1e-7) = q / (q + 1e-7) (p - onehot)``:
+    backprop of the exact loss with each row's ``dz`` scaled by ``q / (q + 1e-7)``. This is
+    what a numerical gradient through the book's ``loss`` converges to.
+    """
+    p64 = {k: np.asarray(params[k], dtype=np.float64) for k in PARAM_NAMES}
+    x = np.asarray(x, dtype=np.float64)
+    n = x.shape[0]
+    a1 = x @ p64["W1"] + p64["b1"]  # (N, H)
+    z1 = sigmoid(a1) if activation == "sigmoid" else relu(a1)  # (N, H)
+    p = softmax(z1 @ p64["W2"] + p64["b2"])  # (N, C)
+    q = p[np.arange(n), t]  # (N,)
+    dz = p.copy()
+    dz[np.arange(n), t] -= 1.0
+    dz *= (q / (q + BOOK_EPS))[:, None] / n  # (N, C)
+    da = dz @ p64["W2"].T  # (N, H)
+    da *= z1 * (1.0 - z1) if activation == "sigmoid" else (a1 > 0)
+    return {"W1": x.T @ da, "b1": da.sum(axis=0), "W2": z1.T @ dz, "b2": dz.sum(axis=0)}
+
+
+def one_hot(t: np.ndarray, classes: int) -> np.ndarray:
+    """(N,) class indices -> (N, C) float one-hot rows, as the book's ``load_mnist(one_hot_label=True)``."""
+    out = np.zeros((len(t), classes))
+    out[np.arange(len(t)), t] = 1.0
+    return out
+
+
+def detect_activation(z: np.ndarray, params: Mapping[str, np.ndarray], x: np.ndarray, dtype: np.dtype) -> str | None:
+    """``"sigmoid"`` or ``"relu"`` when the logits ``z`` are those of that hidden layer at ``params``, else None."""
+    rtol = 1e-10 if dtype == np.float64 else 1e-4  # a few roundings of float64, or float32's ε with margin
+    x = np.asarray(x, dtype=np.float64)
+    a1 = x @ params["W1"] + params["b1"]  # (N, H)
+    for name, act in (("sigmoid", sigmoid), ("relu", relu)):
+        ref = act(a1) @ params["W2"] + params["b2"]  # (N, C)
+        if np.allclose(z, ref, rtol=rtol, atol=rtol * max(1.0, float(np.max(np.abs(ref))))):
+            return name
+    return None
+
+
+def find_params(net: object, label: str) -> tuple[dict, dict[str, np.ndarray]]:
+    """The user's ``params`` dict and its four float arrays (identity kept), or a one-line SpecError."""
+    expected = "a dict of numpy float arrays W1 (D, H), b1 (H,), W2 (H, C), b2 (C,)"
+    params = getattr(net, "params", None)
+    if not isinstance(params, dict):
+        raise SpecError(f"{label}: params must be {expected}; got {type(params).__name__}")
+    missing = [k for k in PARAM_NAMES if k not in params]
+    if missing:
+        raise SpecError(f"{label}: params has no {', '.join(missing)}; expected {expected}")
+    arrays = {k: params[k] for k in PARAM_NAMES}
+    bad = [k for k, v in arrays.items() if not isinstance(v, np.ndarray) or v.dtype.kind != "f"]
+    if bad:
+        raise SpecError(f"{label}: params[{bad[0]!r}] is not a numpy float array; expected {expected}")
+    w1, b1, w2, b2 = (arrays[k] for k in PARAM_NAMES)
+    if (
+        w1.ndim != 2
+        or w2.ndim != 2
+        or b1.shape != (w1.shape[1],)
+        or w2.shape[0] != w1.shape[1]
+        or b2.shape != (w2.shape[1],)
+    ):
+        got = ", ".join(f"{k} {v.shape}" for k, v in arrays.items())
+        raise SpecError(f"{label}: params hold {got}; expected {expected}")
+    return params, arrays

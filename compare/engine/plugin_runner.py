@@ -1,0 +1,209 @@
+"""Runners for a plugged-in implementation (``--impl``): the same protocol as the project's own nets.
+
+One :class:`PluginRunner` per method the user's class offers:
+
+- ``gradient`` (their hand-written backward; kind ``exact``),
+- ``numerical_gradient`` (theirs; kind ``numerical``), and
+- ``autograd`` through a torch module (kind ``exact``).
+
+:func:`plugin_runners` builds them from a loaded spec and lists what the class does not
+provide. Each runner holds the shared initial weights and writes them, in place, into the
+user's own arrays before every ``gradient`` and at the start of ``train``, so runners of
+one class never see each other's state.
+
+Training is SGD on the user's object along the shared batch stream (``W -= lr * grad`` in
+place). The recorded loss is the user's ``loss`` when it is the exact cross-entropy of
+their ``predict``; otherwise (the book's ``1e-7``, or a loss that is not a cross-entropy)
+the exact cross-entropy of their ``predict``, so that the losses compare with the
+reference methods. ``loss_source`` says which and why. A crash at step k is an
+:class:`ImplementationFailure` naming the step.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from compare.adapters import BookNet, ImplementationFailure, LoadedImpl, NotProvided, TorchModuleNet, build_net
+from compare.adapters.checks import PARAM_NAMES
+from compare.data import Dataset
+from compare.engine.runners import TrainRecord
+
+try:  # the protocol's dataclass, once it is on the branch
+    from compare.engine.runner import MethodInfo
+except ImportError:  # pragma: no cover - until then, the same fields
+
+    @dataclass(frozen=True)
+    class MethodInfo:  # type: ignore[no-redef]
+        label: str
+        family: str
+        kind: str
+        dtype: str = "float64"
+        device: str = "cpu"
+        framework: str = "numpy"
+
+
+Net = BookNet | TorchModuleNet
+FAMILY = "plugin"
+
+
+class PluginRunner:
+    """One method (``gradient``, ``numerical_gradient``) of a user's net behind the Runner protocol."""
+
+    def __init__(self, net: Net, method: str, params: Mapping[str, np.ndarray], label: str) -> None:
+        self.net = net
+        self.method = method
+        self.initial = {k: np.array(params[k], dtype=np.float64) for k in PARAM_NAMES}
+        kind = "numerical" if method == "numerical_gradient" else "exact"
+        self.info = MethodInfo(label, FAMILY, kind, net.dtype.name, net.device, net.framework)
+        # The loss this method's gradient differentiates, i.e. the reference to compare it with:
+        # a numerical gradient through the book's loss converges to the gradient of that loss.
+        self.reference_loss = "book" if kind == "numerical" and net.loss_kind == "book" else "exact"
+        self.loss_source = _loss_source(net)
+
+    def _check_reads(self) -> None:
+        if self.net.not_read:
+            names = ", ".join(self.net.not_read)
+            raise ImplementationFailure(
+                self.method,
+                f"the logits do not change when {names} change: the layers do not read params "
+                "(arrays replaced or copied instead of shared?)",
+                error="not-read",
+                params=self.net.not_read,
+            )
+
+    def gradient(self, x: np.ndarray, t: np.ndarray) -> dict[str, np.ndarray]:
+        """The user's gradient at the initial weights: float64 copies, book layout."""
+        self.net.load(self.initial)
+        self._check_reads()
+        return self.net.gradient(x, t, self.method)
+
+    def timed_gradient(self, x: np.ndarray, t: np.ndarray) -> tuple[Callable[[], object], Callable[[], None] | None]:
+        """One native call of the user's method (labels in the format it takes), and no sync."""
+        net = self.net
+        net.load(self.initial)
+        net.gradient(x, t, self.method)  # settles the label format (and fails early)
+        if isinstance(net, TorchModuleNet):
+            return (lambda: net.raw_gradient(self.method, x, t)), None
+        func = getattr(net.net, self.method)
+        labels = net.labels_for(self.method, t)
+        return (lambda: func(x, labels)), None
+
+    def train(
+        self,
+        data: Dataset,
+        batches: np.ndarray,
+        learning_rate: float,
+        eval_at: list[int],
+        snapshot_at: Iterable[int] = (),
+        progress: bool = False,
+        time_budget_s: float | None = None,
+    ) -> TrainRecord:
+        """SGD on the user's own object along ``batches``; a crash is a failure naming the step."""
+        net = self.net
+        net.load(self.initial)
+        self._check_reads()
+        start = time.perf_counter()
+        x_train = data.x_train.astype(net.dtype, copy=False)
+        x_test = data.x_test.astype(net.dtype, copy=False)
+        steps = batches.shape[0]
+        losses = np.empty(steps)
+        evals, snaps = set(eval_at), set(snapshot_at)
+        record = TrainRecord(losses, [], np.empty(0), np.empty(0))
+        accs: list[tuple[float, float]] = []
+        step_loss = net.loss if self.loss_source.startswith("their loss") else net.exact_loss
+        i = 0
+        try:
+            for i in _bar(range(steps), steps, self.info.label, progress):
+                xb, tb = x_train[batches[i]], data.t_train[batches[i]]  # (B, D), (B,)
+                losses[i] = step_loss(xb, tb)
+                grads = net.raw_gradient(self.method, xb, tb)
+                net.sgd_step(grads, learning_rate)
+                if i + 1 in snaps:
+                    record.snapshots[i + 1] = net.params()
+                if i in evals:
+                    record.eval_steps.append(i)
+                    accs.append((net.accuracy(x_train, data.t_train), net.accuracy(x_test, data.t_test)))
+                if time_budget_s is not None and time.perf_counter() - start >= time_budget_s:
+                    steps = i + 1
+                    break
+        except ImplementationFailure as e:
+            raise e.at_step(i) from None
+        record.losses = losses[:steps]
+        record.snapshots[steps] = net.params()
+        record.train_acc = np.array([a for a, _ in accs])
+        record.test_acc = np.array([b for _, b in accs])
+        record.seconds = time.perf_counter() - start
+        return record
+
+
+def _loss_source(net: Net) -> str:
+    """Which loss ``train`` records, and why (one line)."""
+    if isinstance(net, TorchModuleNet):
+        return "the exact cross-entropy of their forward (F.cross_entropy)"
+    if net.loss_kind == "exact" and "loss" in net.provided:
+        return "their loss (the exact cross-entropy of their predict)"
+    if "predict" not in net.provided:
+        return "their loss (no predict to compute the exact cross-entropy from)"
+    why = {
+        "book": "their loss adds the book's 1e-7 inside the log",
+        "other": "their loss is not the cross-entropy of their predict",
+        None: "they have no loss",
+    }[net.loss_kind if "loss" in net.provided else None]
+    return f"the exact cross-entropy of their predict ({why})"
+
+
+def _bar(iterable: Iterable[int], total: int, desc: str, enabled: bool) -> Iterable[int]:
+    if not enabled:
+        return iterable
+    from tqdm import tqdm
+
+    return tqdm(iterable, total=total, desc=desc, leave=False, mininterval=0.5)
+
+
+@dataclass
+class PluginSet:
+    """What one ``--impl`` brings: its runners, what it does not provide, and what was found out."""
+
+    loaded: LoadedImpl
+    net: Net
+    runners: list[PluginRunner]
+    not_provided: list[str]  # book methods the class lacks ("numerical_gradient", ...)
+    notes: list[str] = field(default_factory=list)  # one line each: labels, loss kind, arrays not read
+
+
+def plugin_runners(
+    loaded: LoadedImpl,
+    params: Mapping[str, np.ndarray],
+    x: np.ndarray,
+    t: np.ndarray,
+    *,
+    weight_init_std: float = 0.01,
+    dtype: str | None = None,
+) -> PluginSet:
+    """Build the user's net at the shape of ``params``, probe it on the batch ``(x, t)``, and wrap each method.
+
+    Raises :class:`SpecError` (bad usage) or :class:`ImplementationFailure` (their constructor,
+    ``predict`` or ``loss`` crashed while probing).
+    """
+    d, h = params["W1"].shape
+    c = params["W2"].shape[1]
+    net = build_net(loaded, d, h, c, weight_init_std, dtype=dtype)
+    net.load(params)
+    net.probe(x, t)
+    runners = []
+    for method in ("gradient", "numerical_gradient"):
+        if method in net.provided:
+            label = loaded.label if method == "gradient" else f"{loaded.label}[numerical]"
+            runners.append(PluginRunner(net, method, params, label))
+    missing = [m for m in net.not_provided]
+    notes = list(net.notes)
+    if runners:
+        notes.append(f"training records {runners[0].loss_source}")
+    return PluginSet(loaded, net, runners, missing, notes)
+
+
+__all__ = ["FAMILY", "MethodInfo", "NotProvided", "PluginRunner", "PluginSet", "plugin_runners"]

@@ -1,0 +1,140 @@
+"""Gradient-check problems for a user's own net: a book-style object or a torch module.
+
+Usage (a CI test is two lines)::
+
+    from compare.gradcheck import book_net_problem
+    book_net_problem(TwoLayerNet(784, 50, 10), x, t).assert_ok(mode="fast")
+
+The code under test is the user's ``gradient`` (or ``numerical_gradient``, or autograd
+through a torch module); the reference differentiates a cross-entropy of the user's *own*
+forward pass (``predict``): the exact one (``loss="exact"``, what backprop differentiates)
+or the book's with ``1e-7`` inside the log (``loss="book"``, what the book's
+``numerical_gradient`` differentiates). Every evaluation writes the point into the
+user's arrays in place and puts their weights back afterwards, bit for bit: the object
+is never left at a perturbed point. Labels are passed in the format each method takes
+(see :mod:`compare.adapters.book`). A crash is an :class:`ImplementationFailure` naming
+the line in the user's file.
+
+The complex step needs a complex-safe forward pass; a user's float arrays cannot hold
+complex values, so for ``reference="complex"`` the reference is the project's numpy
+forward pass with the activation the user's ``predict`` was found to match (sigmoid or
+ReLU), and a net matching neither is refused.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Callable
+
+import numpy as np
+
+from compare.adapters import BookNet, TorchModuleNet
+from compare.adapters.checks import book_loss, exact_loss
+from compare.gradcheck.adapters import LOSSES, GradProblem, numpy_loss_fn
+from impl_numpy.checks import ConfigError, DtypeError
+
+
+def _float64_twin(net: BookNet | TorchModuleNet) -> BookNet | TorchModuleNet | None:
+    """The net itself in float64; a float64 copy of a float32 torch module; None for a float32 book net."""
+    if net.dtype == np.float64:
+        return net
+    if isinstance(net, TorchModuleNet):
+        twin = TorchModuleNet(copy.deepcopy(net.module), label=net.label, dtype="float64")
+        twin.load(net.params())
+        return twin
+    return None
+
+
+def _reference(net: BookNet | TorchModuleNet, x: np.ndarray, t: np.ndarray, loss: str) -> Callable[[dict], float]:
+    """``params -> loss`` of the user's own predict at ``params`` (their weights put back after).
+
+    A float32 torch module's reference is a float64 copy of it (float32 differences are
+    noise); a float32 book-style net's is the numpy net with its activation.
+    """
+    of_logits = exact_loss if loss == "exact" else book_loss
+    complex_loss = numpy_loss_fn(x, t, activation=net.activation, loss=loss) if net.activation else None
+    twin = _float64_twin(net)
+    if twin is None:
+        if complex_loss is None:
+            raise DtypeError(
+                f"{net.label}: float32 params and a predict that matches neither a sigmoid nor a ReLU net: "
+                "no float64 reference"
+            )
+        return complex_loss
+    net = twin
+
+    def loss_fn(q: dict[str, np.ndarray]) -> float:
+        if any(np.iscomplexobj(v) for v in q.values()):
+            if complex_loss is None:
+                raise DtypeError(
+                    f"{net.label}: the complex step needs a complex-safe forward pass; its predict matches "
+                    "neither a sigmoid nor a ReLU net, so use reference='central' or 'richardson'"
+                )
+            return complex_loss(q)
+        saved = net.params()
+        try:
+            net.load(q)
+            return of_logits(net.predict(x), t)
+        finally:
+            net.load(saved)
+
+    return loss_fn
+
+
+def _problem(net: BookNet | TorchModuleNet, x: np.ndarray, t: np.ndarray, loss: str, method: str) -> GradProblem:
+    if loss not in LOSSES:
+        raise ConfigError(f"unknown loss {loss!r}; choose one of {', '.join(LOSSES)}")
+    if method not in net.provided:
+        raise ConfigError(f"{net.label} has no {method}")
+    t = np.asarray(t)
+    t = np.argmax(t, axis=1) if t.ndim == 2 else t  # class indices; each method gets the format it takes
+    net.probe(x, t)
+    if net.not_read:  # the loss does not read these arrays: say so instead of all-zero references
+        net.notes.append(f"the logits ignore {', '.join(net.not_read)}: their reference gradient will be zero")
+
+    def grad_fn(q: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        saved = net.params()
+        try:
+            net.load(q)
+            return {k: v.astype(net.dtype) for k, v in net.gradient(x, t, method).items()}
+        finally:
+            net.load(saved)
+
+    point = {k: v.astype(net.dtype) for k, v in net.params().items()}
+    label = f"{net.label}.{method}" + (" vs the book's loss (1e-7)" if loss == "book" else "")
+    return GradProblem(_reference(net, x, t, loss), grad_fn, point, label)
+
+
+def book_net_problem(
+    net: object, x: np.ndarray, t: np.ndarray, *, loss: str = "exact", method: str | None = None
+) -> GradProblem:
+    """The gradient of a book-style object (``params``, ``predict``, ``gradient`` ...) at its current weights.
+
+    Parameters
+    ----------
+    net : the user's object (or a :class:`compare.adapters.BookNet` around it)
+    x : ndarray (N, D)
+    t : ndarray (N,) class indices, or (N, C) one-hot
+    loss : {"exact", "book"}
+        The loss of the user's ``predict`` the reference differentiates.
+    method : {"gradient", "numerical_gradient"}; default ``gradient`` if the class has one.
+
+    Raises :class:`compare.adapters.SpecError` when ``net`` lacks the book's API and
+    :class:`ImplementationFailure` when its ``predict`` crashes while probing.
+    """
+    wrapped = net if isinstance(net, BookNet) else BookNet(net)
+    chosen = method or ("gradient" if "gradient" in wrapped.provided else "numerical_gradient")
+    return _problem(wrapped, np.asarray(x), t, loss, chosen)
+
+
+def torch_module_net_problem(module: object, x: np.ndarray, t: np.ndarray) -> GradProblem:
+    """Autograd through a torch module with two ``nn.Linear`` layers (see :mod:`compare.adapters.torch_module`).
+
+    The point and the gradients are in the book's layout (``W1 = linear1.weight.T``); the
+    reference is the exact cross-entropy of the module's own forward pass in its dtype.
+    """
+    wrapped = module if isinstance(module, TorchModuleNet) else TorchModuleNet(module)
+    return _problem(wrapped, np.asarray(x), t, "exact", "gradient")
+
+
+__all__ = ["book_net_problem", "torch_module_net_problem"]
