@@ -52,6 +52,7 @@ class RunConfig:
     device: str = "auto"  # torch device(s): auto = cpu plus every accelerator present
     threads: int = field(default_factory=lambda: os.cpu_count() or 1)  # BLAS / torch threads
     only: tuple[str, ...] = SECTIONS  # which sections to run
+    impls: tuple[str, ...] = ()  # --impl specs: [LABEL=]path/file.py:Class or package.module:Class
     full: bool = False  # time the book's numerical loop on all P parameters, not a sample
     sample: int = 200  # parameters sampled when timing the book's numerical loop
     scaling: str = "auto"  # cost-growth study: reduced | full | auto (full when --only picks sections)
@@ -111,6 +112,15 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--dtype", choices=DTYPES, default=d.dtype, help="backprop/autograd dtype (default: %(default)s)")
     run.add_argument("--device", choices=DEVICES, default=d.device, help="torch device (default: %(default)s)")
     run.add_argument("--threads", type=positive_int, default=d.threads, help="default: all cores (%(default)s)")
+    run.add_argument(
+        "--impl",
+        dest="impls",
+        action="append",
+        default=[],
+        metavar="SPEC",
+        help="check your own implementation too: [LABEL=]path/to/file.py:ClassName or package.module:ClassName "
+        "(a book-style class or a torch.nn.Module; repeatable)",
+    )
     run.add_argument("--only", type=_sections, default=d.only, help="comma list of " + ",".join(SECTIONS))
     run.add_argument(
         "--full",
@@ -140,4 +150,5 @@ def parse_args(argv: list[str] | None = None) -> RunConfig:
     ns = parser.parse_args(argv)
     if ns.dataset != "mnist" and (ns.data_dir is not None or ns.download):
         parser.error("--data-dir and --download apply to --dataset mnist only")
+    ns.impls = tuple(ns.impls)
     return RunConfig(**vars(ns))

@@ -26,6 +26,7 @@ from compare import env
 from compare.config import RunConfig
 from compare.data import load_dataset
 from compare.engine.devices import dtype_supported, torch_devices
+from compare.engine.plugins import plugin_entries
 from compare.engine.runner import MethodEntry, batch_stream
 from compare.engine.runners import AUTOGRAD, BACKPROP, NUMERICAL, NUMERICAL_FAST, builtin_info, builtin_runner
 from compare.engine.timing import Shape
@@ -103,7 +104,21 @@ def run(
     d, c = data.input_size, data.n_classes
     params = init_params(d, cfg.hidden_size, c, weight_init_std=cfg.weight_init_std, seed=cfg.seed)
     batches = batch_stream(data.train_size, cfg.batch_size, cfg.iters, cfg.seed)  # (iters, B)
-    entries = builtin_entries(cfg, devices) + list(extra)
+    x0, t0 = data.x_train[batches[0]], data.t_train[batches[0]]
+    entries = builtin_entries(cfg, devices)
+    plugged, plug_notes = plugin_entries(
+        cfg.impls,
+        [e.info.label for e in entries],
+        params,
+        x0,
+        t0,
+        weight_init_std=cfg.weight_init_std,
+        seed=cfg.seed,
+        numerical_iters=cfg.numerical_iters,
+        activation=cfg.activation,
+    )
+    extra = list(extra) + plugged
+    entries += extra
     report = Report(
         schema_version=SCHEMA_VERSION,
         ok=True,
@@ -112,7 +127,6 @@ def run(
         devices=devices,
         shape=f"{data.input_size}-{cfg.hidden_size}-{data.n_classes}",
     )
-    x0, t0 = data.x_train[batches[0]], data.t_train[batches[0]]
     if "gradients" in cfg.only:
         note("gradients on the first batch")
         report.gradients = gradients.run(entries, params, x0, t0, activation=cfg.activation, h=cfg.h)
@@ -131,6 +145,10 @@ def run(
     if "lesson" in cfg.only:
         note("numerical gradient error against h")
         report.lesson = lesson.run_section(cfg, data, params, batches[0])
+    first = report.gradients or report.trajectory or report.timing
+    if first is not None:
+        first.notes[:0] = plug_notes
+        first.ok = first.ok and not any(n.status == "FAIL" for n in plug_notes) if hasattr(first, "ok") else True
     book = str(timing.BOOK_SHAPE)
     report.summary = summary.build(report, iters=cfg.iters, h=cfg.h, dtype=cfg.dtype, book_shape=book)
     report.ok = all(s.ok for s in (report.gradients, report.trajectory) if s is not None)

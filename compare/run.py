@@ -53,6 +53,7 @@ def write_outputs(report, cfg: RunConfig) -> None:
 def execute(cfg: RunConfig) -> int:
     """Run with a parsed config (threads already set); return the exit status."""
     from compare import harness
+    from compare.adapters import SpecError
     from compare.data import DataError
     from compare.report import text
     from compare.report.files import OutputError
@@ -67,9 +68,8 @@ def execute(cfg: RunConfig) -> int:
 
     try:
         _check_outputs(cfg)  # before any work: a bad path must not cost a whole run
-        extra = _plugins(cfg)
-        report = harness.run(cfg, note=note, progress=show_progress, extra=extra)
-    except (NetInputError, DataError, OutputError) as e:
+        report = harness.run(cfg, note=note, progress=show_progress)
+    except (NetInputError, DataError, OutputError, SpecError) as e:
         return fail(str(e))
     except Diverged as e:
         return fail(str(e), 3)
@@ -79,11 +79,6 @@ def execute(cfg: RunConfig) -> int:
         return fail(f"cannot write the report: {e.strerror or e}")
     print(text.verdict(report) if cfg.quiet else text.render(report))
     return 0 if report.ok else 1
-
-
-def _plugins(cfg: RunConfig) -> list:
-    """The methods plugged in with ``--impl`` (none when the option is not given)."""
-    return []
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -7,7 +7,7 @@ compare every pair with the definitions and tolerances of
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from itertools import combinations
 
 import numpy as np
@@ -31,6 +31,7 @@ def gradient_rows(
     loss_value: float,
     h: float,
     kink_mask: Mapping[str, np.ndarray] | None = None,
+    pair_filter: Callable[[MethodInfo, MethodInfo], bool] | None = None,
 ) -> list[GradientRow]:
     """Compare every pair of methods' gradients, parameter by parameter.
 
@@ -39,6 +40,8 @@ def gradient_rows(
     """
     rows = []
     for a, b in combinations(list(grads), 2):
+        if pair_filter is not None and not pair_filter(a, b):
+            continue
         tol = metrics.gradient_tolerance(a.kind, b.kind, lower_dtype(a, b), loss_value=loss_value, h=h)
         # Kinks matter only when one side is numerical and the other exact: two numerical
         # gradients cross a kink the same way and still agree there.

@@ -30,21 +30,7 @@ import numpy as np
 from compare.adapters import BookNet, ImplementationFailure, LoadedImpl, NotProvided, TorchModuleNet, build_net
 from compare.adapters.checks import PARAM_NAMES
 from compare.data import Dataset
-from compare.engine.runners import TrainRecord
-
-try:  # the protocol's dataclass, once it is on the branch
-    from compare.engine.runner import MethodInfo
-except ImportError:  # pragma: no cover - until then, the same fields
-
-    @dataclass(frozen=True)
-    class MethodInfo:  # type: ignore[no-redef]
-        label: str
-        family: str
-        kind: str
-        dtype: str = "float64"
-        device: str = "cpu"
-        framework: str = "numpy"
-
+from compare.engine.runner import MethodInfo, TrainRecord
 
 Net = BookNet | TorchModuleNet
 FAMILY = "plugin"

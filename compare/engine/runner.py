@@ -24,6 +24,7 @@ from typing import Protocol
 
 import numpy as np
 
+from compare.adapters.errors import ImplementationFailure, NotProvided  # noqa: F401  (part of the protocol)
 from compare.data import Dataset
 
 KINDS = ("exact", "numerical")
@@ -61,23 +62,7 @@ class MethodEntry:
     trains: bool = True  # takes part in the trajectory section
     steps_cap: int | None = None  # train at most this many steps (the numerical methods)
     budget: bool = False  # stop the run at the numerical time budget
-
-
-class NotProvided(Exception):  # noqa: N818 (a status, not an error)
-    """The implementation does not offer this (e.g. a class without ``numerical_gradient``)."""
-
-
-class ImplementationFailure(Exception):  # noqa: N818 (the implementation failed, not the harness)
-    """The implementation under test raised or returned something unusable.
-
-    ``where`` is ``file:line`` in the implementation's own code when it raised, else "".
-    """
-
-    def __init__(self, method: str, message: str, where: str = "") -> None:
-        super().__init__(message)
-        self.method = method
-        self.message = message
-        self.where = where
+    reference_loss: str = "exact"  # "book": it differentiates the book's loss (1e-7 inside the log)
 
 
 class Runner(Protocol):

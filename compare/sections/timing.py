@@ -77,7 +77,7 @@ def _note(entry: MethodEntry, e: Exception) -> MethodNote:
 
 def _note_from(e: Exception, label: str = "") -> MethodNote:
     if isinstance(e, ImplementationFailure):
-        return MethodNote(e.method, "FAIL", e.message, e.where)
+        return MethodNote(label or e.method, "FAIL", f"{e.method}: {e.message}", e.where)
     return MethodNote(label, "not provided", str(e))
 
 

@@ -19,6 +19,9 @@ from compare.data import Dataset
 from compare.engine import agreement
 from compare.engine.runner import ImplementationFailure, MethodEntry, MethodInfo, NotProvided, TrainRecord, epoch_steps
 from compare.report.model import MethodNote, TrainingRun, TrajectorySection
+from compare.sections.gradients import _failure_text
+
+BOOK_NOTE = "trains on the book's loss (1e-7 inside the log), not the exact one: reported, not checked"
 
 
 class Diverged(RuntimeError):
@@ -71,9 +74,10 @@ def _train_all(
             notes.append(MethodNote(entry.info.label, "not provided", str(e)))
             continue
         except ImplementationFailure as e:
-            notes.append(MethodNote(e.method, "FAIL", e.message, e.where))
+            notes.append(MethodNote(entry.info.label, "FAIL", _failure_text(e), e.where))
             continue
         rec.seconds = time.perf_counter() - start
+
         bad = first_nonfinite(rec.losses)
         if bad is not None:
             raise Diverged(entry.info.label, bad, float(rec.losses[bad]))
@@ -93,6 +97,7 @@ def run(
 ) -> TrajectorySection:
     """Train every method along ``batches`` (steps, B) and compare every pair of runs."""
     records, notes = _train_all(entries, params, data, batches, sched, note, progress)
+    book = {e.info for e in entries if e.reference_loss == "book"}
     methods = list(records)
     pairs = [
         agreement.trajectory_row(
@@ -121,6 +126,10 @@ def run(
         )
         for m, rec in records.items()
     ]
+    for p, (a, b) in zip(pairs, [(a, b) for i, a in enumerate(methods) for b in methods[i + 1 :]], strict=True):
+        if (a in book) != (b in book):
+            p.checked, p.ok = False, True
+            p.note = "; ".join(filter(None, [p.note, BOOK_NOTE]))
     ok = all(p.ok for p in pairs) and not any(n.status == "FAIL" for n in notes)
     return TrajectorySection(
         iter_per_epoch=max(data.train_size / batches.shape[1], 1), runs=runs, pairs=pairs, ok=ok, notes=notes
