@@ -59,7 +59,7 @@ def environment(seed: int, threads: int, devices: list[str]) -> Env:
         torch_threads=torch.get_num_threads(),
         python=platform.python_version(),
         numpy=np.__version__,
-        torch=torch.__version__,
+        torch=str(torch.__version__),  # a str subclass in torch: stored as the plain str it loads back as
         blas=env.blas_info(),
         devices=devices,
         gpus=gpus,

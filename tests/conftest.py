@@ -1,9 +1,15 @@
-"""Shared fixtures: a digits batch for the 64-10-10 net and a random 5-4-3 problem."""
+"""Shared fixtures (a digits batch for the 64-10-10 net, a random 5-4-3 problem, one-thread pinning)
+and the suite's hypothesis profile."""
 
 from __future__ import annotations
 
+import os
+from collections.abc import Iterator
+
 import numpy as np
 import pytest
+from helpers import pinned_threads
+from hypothesis import settings
 
 from compare.data import Dataset, load_digits
 from impl_numpy import init_params
@@ -42,3 +48,26 @@ def small_problem() -> tuple[dict[str, np.ndarray], np.ndarray, np.ndarray]:
     x = rng.normal(0.0, 1.0, size=(8, 5))  # (N, D)
     t = rng.integers(0, 3, size=8)  # (N,)
     return params, x, t
+
+
+# -- hypothesis: one profile for the whole suite --------------------------------------------------
+# "dev" (the default): 25 examples per test and no deadline (a busy 2-core machine must not
+# fail a test by being slow). "ci": the same, derandomized, so that a CI run is repeatable;
+# chosen with HYPOTHESIS_PROFILE=ci, or automatically when $CI is set.
+settings.register_profile("dev", max_examples=25, deadline=None)
+settings.register_profile("ci", parent=settings.get_profile("dev"), derandomize=True, print_blob=True)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci" if os.environ.get("CI") else "dev"))
+
+
+@pytest.fixture
+def one_thread(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """One torch / BLAS thread for the test, thread settings restored after it (see :func:`helpers.pinned_threads`)."""
+    with pinned_threads(monkeypatch):
+        yield
+
+
+@pytest.fixture(scope="module")
+def one_thread_module() -> Iterator[None]:
+    """:func:`one_thread` for a whole module (its module-scoped fixtures included)."""
+    with pytest.MonkeyPatch.context() as mp, pinned_threads(mp):
+        yield

@@ -8,7 +8,6 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import sklearn.datasets
-from helpers import FAST
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -62,7 +61,6 @@ def test_digits_split_is_fixed_across_calls() -> None:
     assert not np.array_equal(other.t_train, first.t_train)
 
 
-@FAST
 @given(
     n_train=st.integers(1, 20),
     n_test=st.integers(1, 20),

@@ -12,7 +12,7 @@ import math
 
 import numpy as np
 import pytest
-from helpers import FAST, assert_grads_close
+from helpers import assert_grads_close
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -34,7 +34,6 @@ def test_fast_equals_the_book_loop_on_digits(digits_batch, activation: str) -> N
     assert_grads_close(fast, book, same_differences_tolerance(loss, 1e-4), "fast", "book loop")
 
 
-@FAST
 @given(
     d=st.integers(1, 6),
     hidden=st.integers(1, 5),

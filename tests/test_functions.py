@@ -13,7 +13,7 @@ from contextlib import contextmanager
 import hypothesis.extra.numpy as hnp
 import numpy as np
 import pytest
-from helpers import FAST, assert_grads_close
+from helpers import assert_grads_close
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -67,7 +67,6 @@ def no_float_warnings() -> Iterator[None]:
 # -- sigmoid --------------------------------------------------------------------------
 
 
-@FAST
 @given(float_arrays(-30.0, 30.0))
 def test_sigmoid_matches_definition_in_safe_range(a: np.ndarray) -> None:
     # For |a| <= 30, 1 / (1 + exp(-a)) neither overflows nor underflows. Both it and
@@ -100,7 +99,6 @@ def test_sigmoid_extreme_inputs_do_not_overflow_or_warn() -> None:
         assert 0.0 <= s[i] <= np.exp(a[i]) * (1 + 4 * EPS), (a[i], s[i])
 
 
-@FAST
 @given(float_arrays(-1e300, 1e300))
 def test_sigmoid_any_finite_value_is_in_range_and_symmetric(a: np.ndarray) -> None:
     with no_float_warnings():
@@ -122,7 +120,6 @@ def test_sigmoid_dtypes() -> None:
 # -- relu -----------------------------------------------------------------------------
 
 
-@FAST
 @given(float_arrays(-1e6, 1e6))
 def test_relu_is_max_with_zero(a: np.ndarray) -> None:
     r = relu(a)
@@ -134,7 +131,6 @@ def test_relu_is_max_with_zero(a: np.ndarray) -> None:
 # -- softmax --------------------------------------------------------------------------
 
 
-@FAST
 @given(float_arrays(-10.0, 10.0, max_dims=2).filter(lambda z: z.ndim == 2))
 def test_softmax_matches_definition_and_rows_sum_to_one(z: np.ndarray) -> None:
     s = softmax(z)
@@ -151,7 +147,6 @@ def test_softmax_matches_definition_and_rows_sum_to_one(z: np.ndarray) -> None:
     assert np.max(np.abs(s.sum(axis=1) - 1.0)) <= 10 * EPS
 
 
-@FAST
 @given(float_arrays(-30.0, 30.0, max_dims=2).filter(lambda z: z.ndim == 2), st.floats(-1000.0, 1000.0))
 def test_softmax_is_shift_invariant(z: np.ndarray, c: float) -> None:
     shift = c * np.linspace(-1.0, 1.0, z.shape[0])[:, None]  # a different shift per row
@@ -185,7 +180,6 @@ def test_softmax_of_one_row_equals_the_batched_row() -> None:
 # -- cross_entropy (exact) ------------------------------------------------------------
 
 
-@FAST
 @given(logits_and_labels())
 def test_cross_entropy_is_mean_negative_log_softmax(case: tuple[np.ndarray, np.ndarray]) -> None:
     z, t = case
@@ -199,7 +193,6 @@ def test_cross_entropy_is_mean_negative_log_softmax(case: tuple[np.ndarray, np.n
     )
 
 
-@FAST
 @given(logits_and_labels())
 def test_cross_entropy_index_and_one_hot_labels_agree(case: tuple[np.ndarray, np.ndarray]) -> None:
     z, t = case
@@ -217,7 +210,6 @@ def test_cross_entropy_big_logits_stay_finite() -> None:
 # -- cross_entropy_error (the book's, with 1e-7) ---------------------------------------
 
 
-@FAST
 @given(logits_and_labels(bound=5.0))
 def test_cross_entropy_error_is_the_books_formula(case: tuple[np.ndarray, np.ndarray]) -> None:
     z, t = case
@@ -238,7 +230,6 @@ def test_cross_entropy_error_single_sample_and_zero_probability() -> None:
     assert cross_entropy_error(y, np.array(3)) == -np.log(1e-7)
 
 
-@FAST
 @given(logits_and_labels(bound=1.0))
 def test_cross_entropy_error_differs_from_exact_by_a_tiny_amount(case: tuple[np.ndarray, np.ndarray]) -> None:
     z, t = case
@@ -261,7 +252,6 @@ def test_cross_entropy_error_differs_from_exact_by_a_tiny_amount(case: tuple[np.
 COMPLEX_TOL = Tolerance(rtol=1e-13, atol=1e-16)
 
 
-@FAST
 @given(float_arrays(-20.0, 20.0))
 def test_sigmoid_complex_step_equals_derivative(a: np.ndarray) -> None:
     step = sigmoid(a + 1j * COMPLEX_STEP)
@@ -275,7 +265,6 @@ def test_sigmoid_complex_step_equals_derivative(a: np.ndarray) -> None:
     )
 
 
-@FAST
 @given(float_arrays(-5.0, 5.0).filter(lambda a: np.all(np.abs(a) > 1e-9)))
 def test_relu_complex_step_equals_derivative(a: np.ndarray) -> None:
     step = relu(a + 1j * COMPLEX_STEP)
@@ -283,7 +272,6 @@ def test_relu_complex_step_equals_derivative(a: np.ndarray) -> None:
     assert np.array_equal(step.real, np.maximum(a, 0.0))
 
 
-@FAST
 @given(logits_and_labels(bound=10.0), st.integers(0, 2**32 - 1))
 def test_softmax_complex_step_equals_jacobian_times_direction(case: tuple[np.ndarray, np.ndarray], seed: int) -> None:
     z, _ = case
@@ -297,7 +285,6 @@ def test_softmax_complex_step_equals_jacobian_times_direction(case: tuple[np.nda
     assert_grads_close({"J v": step.imag / COMPLEX_STEP}, {"J v": jv}, tol, "complex step", "Jacobian")
 
 
-@FAST
 @given(logits_and_labels(bound=10.0))
 def test_cross_entropy_complex_step_equals_gradient(case: tuple[np.ndarray, np.ndarray]) -> None:
     z, t = case

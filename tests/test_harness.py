@@ -9,56 +9,42 @@ file stays fast on a busy two-core machine.
 
 from __future__ import annotations
 
-import json
 import os
 import subprocess
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
-from helpers import assert_grads_close
+from helpers import assert_close
 
 from compare import harness
 from compare.config import parse_args
 from compare.data import Dataset
 from compare.engine.agreement import TRAJECTORY_RTOL, trajectory_row
+from compare.engine.devices import torch_devices
+from compare.engine.runner import TrainRecord, batch_stream, epoch_steps
 from compare.engine.runners import (
     AUTOGRAD,
     BACKPROP,
     NUMERICAL,
-    Method,
     NumpyRunner,
     TorchRunner,
-    TrainRecord,
-    batch_stream,
-    epoch_steps,
-    runner,
+    builtin_info,
+    builtin_runner,
 )
-from compare.env import THREAD_VARS
 from compare.metrics import Tolerance
+from compare.report.model import Report
 from compare.run import main
 from impl_numpy import TwoLayerNet, init_params
 
 REPO = Path(__file__).resolve().parents[1]
 # Small runs: a 64-10-10 net on the bundled digits, one BLAS / torch thread.
 SMALL = ["--hidden-size", "10", "--numerical-iters", "2", "--threads", "1", "--no-progress"]
-
-
-@pytest.fixture(autouse=True)
-def keep_threads(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    """One torch thread (as ``--threads 1`` sets), and the thread settings ``main`` changes restored after each test.
-
-    Small torch ops on several threads slow down a lot when the cores are busy with other work.
-    """
-    for var in THREAD_VARS:
-        monkeypatch.setenv(var, os.environ.get(var, "1"))  # restored (or removed) at teardown
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+# One torch / BLAS thread (as --threads 1 sets), the thread settings main changes restored after each test.
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 @pytest.fixture
@@ -120,7 +106,8 @@ def test_wrong_backprop_gradient_fails_the_run_and_names_the_parameter(
     rows = fail_rows(out)
     # backprop is compared with every other method (numerical, autograd on each device, ...): each
     # of those pairs fails, on `param` only, and no pair without backprop fails.
-    methods = harness.gradient_methods(parse_args(args), harness.torch_devices("auto", "float64"))
+    cfg = parse_args(args)
+    methods = harness.builtin_entries(cfg, torch_devices(cfg.device, cfg.dtype))
     assert len(rows) == len(methods) - 1, out
     for row in rows:
         assert f" {param} " in row and "backprop" in row, row
@@ -148,7 +135,7 @@ def _loss_curve(steps: int) -> np.ndarray:
     return 2.3 * np.exp(-np.linspace(0.0, 2.0, steps))  # a decreasing loss, like training from 2.3
 
 
-EXACT_PAIR = (Method(BACKPROP), Method(AUTOGRAD))
+EXACT_PAIR = (builtin_info(BACKPROP), builtin_info(AUTOGRAD))
 EXACT_RTOL = TRAJECTORY_RTOL[("exact", "exact", "float64")]  # 1e-10
 
 
@@ -186,8 +173,9 @@ def test_trajectory_row_compares_the_steps_both_ran() -> None:
     """The numerical run is short: only its steps are compared, with the numerical tolerance."""
     a = _loss_curve(40)
     short = a[:3] * (1 + 1e-9)  # within the numerical pair's 1e-7, over the exact pair's 1e-10
-    row = trajectory_row(Method(NUMERICAL), Method(BACKPROP), _record(short), _record(a), n_train=1500, n_test=297)
-    assert row.steps == 3 and row.ok and len(row.losses_a) == len(row.losses_b) == 3
+    numerical, backprop = builtin_info(NUMERICAL), builtin_info(BACKPROP)
+    row = trajectory_row(numerical, backprop, _record(short), _record(a), n_train=1500, n_test=297)
+    assert row.steps == 3 and row.ok and row.first_bad_step is None
     row = trajectory_row(*EXACT_PAIR, _record(short), _record(a), n_train=1500, n_test=297)
     assert row.first_bad_step == 0 and not row.ok
 
@@ -210,11 +198,12 @@ def test_run_catches_training_that_drifts_from_step_k(monkeypatch: pytest.Monkey
     status = main(["--only", "trajectory", "--iters", "100", "--quiet", "--json", str(report), *SMALL])
     assert status == 1
 
-    pairs = {(p["method_a"], p["method_b"]): p for p in json.loads(report.read_text())["trajectory"]["pairs"]}
-    assert pairs[("numerical", "backprop")]["ok"]  # 2 steps, before the drift
+    saved = Report.from_json(report.read_text(encoding="utf-8"))
+    pairs = {(p.method_a, p.method_b): p for p in saved.trajectory.pairs}
+    assert pairs[("numerical", "backprop")].ok  # 2 steps, before the drift
     drifted = pairs[("backprop", "autograd[cpu,float64]")]
-    assert drifted["first_bad_step"] == k + 1
-    assert not drifted["ok"]
+    assert drifted.first_bad_step == k + 1
+    assert not drifted.ok and not saved.ok
 
 
 # -- the book's epoch test and the shared batch stream --------------------------------------
@@ -264,7 +253,7 @@ def test_every_method_trains_on_the_same_batches(monkeypatch: pytest.MonkeyPatch
         real = cls.train
 
         def spy(self, data: Dataset, batches: np.ndarray, *args, _real=real, **kwargs) -> TrainRecord:
-            seen[self.method.label] = batches.copy()
+            seen[self.info.label] = batches.copy()
             return _real(self, data, batches, *args, **kwargs)
 
         monkeypatch.setattr(cls, "train", spy)
@@ -282,13 +271,13 @@ def test_backprop_and_autograd_losses_agree_over_200_steps(digits: Dataset) -> N
     params = init_params(64, 10, 10, seed=0)
     batches = batch_stream(digits.train_size, 100, 200, seed=0)  # (200, 100)
     losses = {}
-    for method in (Method(BACKPROP), Method(AUTOGRAD)):
-        losses[method.label] = runner(method, params, "sigmoid").train(digits, batches, 0.1, []).losses
+    for info in (builtin_info(BACKPROP), builtin_info(AUTOGRAD)):
+        losses[info.label] = builtin_runner(info, params, "sigmoid").train(digits, batches, 0.1, []).losses
     # Same formulas, float64, same batches: 1e-10 relative is the harness's own requirement.
     tol = Tolerance(rtol=1e-10, atol=1e-13)
     a, b = losses.values()
     assert a.shape == b.shape == (200,)
-    assert_grads_close({"loss": a}, {"loss": b}, tol, *losses)
+    assert_close(a, b, tol, "loss per step (backprop vs autograd)")
 
 
 # -- bad options: exit 2, one line on stderr --------------------------------------------------

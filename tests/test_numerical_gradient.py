@@ -24,7 +24,7 @@ from collections.abc import Callable
 import hypothesis.extra.numpy as hnp
 import numpy as np
 import pytest
-from helpers import FAST, assert_grads_close
+from helpers import assert_grads_close
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -76,7 +76,6 @@ def check(
     assert_grads_close({"grad": num}, {"grad": grad}, tol, f"numerical ({x.dtype}, h={h})", "analytic")
 
 
-@FAST
 @given(points())
 def test_quadratic(x: np.ndarray) -> None:
     w = (1.0 + np.arange(x.size).reshape(x.shape) / x.size).astype(x.dtype)  # weights in [1, 2)
@@ -88,14 +87,12 @@ def test_quadratic(x: np.ndarray) -> None:
     check(f, x, grad, f_scale=lambda r: float(np.sum(w * r**2)), third=0.0)
 
 
-@FAST
 @given(points())
 def test_sin(x: np.ndarray) -> None:
     grad = np.cos(x.astype(np.float64))  # d/dx sum(sin x) = cos x; |f'''| = |cos x| <= 1
     check(lambda z: np.sum(np.sin(z)), x, grad, f_scale=lambda r: float(r.size), third=1.0)
 
 
-@FAST
 @given(points(low=0.5, high=1.5))
 def test_product(x: np.ndarray) -> None:
     xf = x.astype(np.float64).ravel()
@@ -139,7 +136,6 @@ def test_perturbs_x_in_place_one_element_at_a_time() -> None:
     assert np.max(np.abs(num - 2 * original)) <= 1e-9
 
 
-@FAST
 @given(
     hnp.arrays(
         float_dtypes,
@@ -159,7 +155,6 @@ class Interrupt(Exception):
     """Raised by a test function part-way through the loop."""
 
 
-@FAST
 @given(points(), st.data())
 def test_x_is_restored_when_f_raises(x: np.ndarray, data: st.DataObject) -> None:
     before = x.tobytes()

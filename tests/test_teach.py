@@ -9,37 +9,43 @@ asserts a wall-clock time.
 
 from __future__ import annotations
 
-import copy
+import dataclasses
+import json
 import math
-from collections.abc import Iterator
-from dataclasses import asdict
 from pathlib import Path
 
 import numpy as np
 import pytest
-import torch
-from helpers import FAST
 from hypothesis import given
 from hypothesis import strategies as st
 
-from compare import env, teach
+from compare import harness, teach
 from compare.config import RunConfig, parse_args
-from compare.report import plots, prose
-from compare.report import text as report
+from compare.report import csvfiles, plots, tables
+from compare.report.format import plain_duration, sci, times
+from compare.report.model import (
+    SCHEMA_VERSION,
+    GradientRow,
+    GradientSection,
+    LessonRow,
+    LessonSection,
+    LossCount,
+    Report,
+    ScalingFit,
+    ScalingSection,
+    TimingRow,
+    TimingSection,
+    TrainingRun,
+    TrajectorySection,
+)
+from compare.report.teach_doc import COMMAND, render_doc
 from compare.run import main
 from compare.sections import lesson, scaling, summary
 
 BOOK = "784-50-10 x100"
 OWN = "64-50-10 x100"
-
-
-@pytest.fixture(autouse=True)
-def one_torch_thread() -> Iterator[None]:
-    """Small torch ops on several threads slow down a lot when the cores are busy with other work."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+# One torch / BLAS thread: small ops on several threads slow down a lot when the cores are busy.
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 # -- the slope fit -------------------------------------------------------------------------------------------
@@ -50,7 +56,6 @@ def one_torch_thread() -> Iterator[None]:
     scale=st.floats(1e-9, 1e-3),
     seed=st.integers(0, 2**32 - 1),
 )
-@FAST
 def test_fit_slope_recovers_known_exponents_from_noisy_timings(exponent: float, scale: float, seed: int) -> None:
     """time = scale · P^exponent · exp(noise), noise ~ N(0, 0.1²) (±10%, like real timings).
 
@@ -102,7 +107,7 @@ def test_fit_slope_refuses_data_without_a_slope(sizes: list[float], seconds: lis
 def test_book_loop_calls_the_loss_twice_per_parameter() -> None:
     counted = scaling.count_loss_evaluations((5, 3, 4), batch_size=6)
     p = 5 * 3 + 3 + 3 * 4 + 4
-    assert counted == {"shape": "5-3-4", "n_params": p, "loss_evaluations": 2 * p}
+    assert counted == LossCount(shape="5-3-4", n_params=p, loss_evaluations=2 * p)
 
 
 # -- the study ------------------------------------------------------------------------------------------------
@@ -113,60 +118,52 @@ TINY_PLAN = scaling.ScalingPlan(
 
 
 @pytest.fixture(scope="module")
-def tiny_study() -> tuple[dict, list[str]]:
+def tiny_study(one_thread_module: None) -> tuple[ScalingSection, list[str]]:
     """A real (tiny) study, and the framework of every timed call in order."""
     frameworks: list[str] = []
-    real = scaling.time_shape
+    real = scaling.time_runners
 
-    def spy(methods, *args, **kwargs):
-        frameworks.extend(m.framework for m in methods)
-        return real(methods, *args, **kwargs)
+    def spy(runners, *args, **kwargs):
+        frameworks.extend(r.info.framework for r in runners)
+        return real(runners, *args, **kwargs)
 
     with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(scaling, "time_shape", spy)
-        section = scaling.run_study(
-            TINY_PLAN,
-            dtype="float64",
-            devices=["cpu"],
-            activation="sigmoid",
-            h=1e-4,
-            batch_size=5,
-            threads=1,
-            seed=0,
-        )
+        mp.setattr(scaling, "time_runners", spy)
+        settings = scaling.StudySettings(dtype="float64", activation="sigmoid", h=1e-4, batch_size=5, threads=1, seed=0)
+        section = scaling.run_study(TINY_PLAN, settings, devices=["cpu"])
     return section, frameworks
 
 
-def test_study_times_numpy_everywhere_before_torch(tiny_study: tuple[dict, list[str]]) -> None:
+def test_study_times_numpy_everywhere_before_torch(tiny_study: tuple[ScalingSection, list[str]]) -> None:
     _, frameworks = tiny_study
     assert "torch" in frameworks and "numpy" in frameworks
     first_torch = frameworks.index("torch")
     assert set(frameworks[first_torch:]) == {"torch"}, frameworks
 
 
-def test_study_points_and_fits(tiny_study: tuple[dict, list[str]]) -> None:
+def test_study_points_and_fits(tiny_study: tuple[ScalingSection, list[str]]) -> None:
     section, _ = tiny_study
     methods = ["numerical", "numerical-fast", "backprop", "autograd[cpu,float64]"]
-    assert section["methods"] == methods
+    assert section.methods == methods
     n_shapes = {"hidden": 3, "input": 2}
     for series, n in n_shapes.items():
         for m in methods:
-            pts = [p for p in section["points"] if p["series"] == series and p["method"] == m]
+            pts = [p for p in section.points if p.series == series and p.method == m]
             assert len(pts) == n
-            assert [p["n_params"] for p in pts] == sorted(p["n_params"] for p in pts)
-            fit = next(f for f in section["fits"] if f["series"] == series and f["method"] == m)
-            expected = scaling.fit_slope([p["n_params"] for p in pts], [p["median_s"] for p in pts]).slope
-            assert fit["slope"] == expected
-    book_loop = [p for p in section["points"] if p["method"] == "numerical"]
-    assert all(p["forward_passes"] == 2 * p["n_params"] for p in book_loop)
+            assert [p.n_params for p in pts] == sorted(p.n_params for p in pts)
+            fit = next(f for f in section.fits if f.series == series and f.method == m)
+            expected = scaling.fit_slope([p.n_params for p in pts], [p.median_s for p in pts]).slope
+            assert fit.slope == expected
+    book_loop = [p for p in section.points if p.method == "numerical"]
+    assert all(p.forward_passes == 2 * p.n_params for p in book_loop)
     # P > 8 at every shape here, so the book's loop is sampled (k = 8) and scaled
-    assert all(p["estimated"] and p["sampled"] == 8 for p in book_loop)
+    assert all(p.estimated and p.sampled == 8 for p in book_loop)
 
 
-def test_study_table_has_a_column_per_method_and_the_slopes(tiny_study: tuple[dict, list[str]]) -> None:
+def test_study_table_has_a_column_per_method_and_the_slopes(tiny_study: tuple[ScalingSection, list[str]]) -> None:
     section, _ = tiny_study
-    head, rows = scaling.series_table(section, "hidden")
-    assert head[3:] == section["methods"]
+    head, rows = tables.series_table(section, "hidden")
+    assert head[3:] == section.methods
     assert [r[0] for r in rows] == ["6-2-3", "6-4-3", "6-8-3", "slope vs P (fitted)", "slope expected"]
     p = 6 * 2 + 2 + 2 * 3 + 3
     assert rows[0][1:3] == [f"{p:,}", f"{2 * p:,}"]
@@ -188,7 +185,7 @@ def test_which_form_of_the_study_runs(argv: list[str], form: str) -> None:
 
 
 @pytest.fixture(scope="module")
-def sweep() -> dict:
+def sweep(one_thread_module: None) -> LessonSection:
     """A real sweep on a 64-10-10 net and a digits-like batch (random pixels in [0, 16])."""
     from impl_numpy import init_params
 
@@ -196,36 +193,34 @@ def sweep() -> dict:
     params = init_params(64, 10, 10, seed=0)
     x = rng.integers(0, 17, size=(50, 64)).astype(np.float64) / 16.0  # (N, D)
     t = rng.integers(0, 10, size=50)  # (N,)
-    section = lesson.h_sweep(params, x, t, hs=(1e-1, 1e-2, 1e-4, 1e-9), sample=150, seed=0)
-    section["book_h"] = 1e-4
-    return section
+    return lesson.h_sweep(params, x, t, hs=(1e-1, 1e-2, 1e-4, 1e-9), sample=150, seed=0, book_h=1e-4)
 
 
-def test_float32_fails_at_the_books_h_by_orders_of_magnitude(sweep: dict) -> None:
+def test_float32_fails_at_the_books_h_by_orders_of_magnitude(sweep: LessonSection) -> None:
     """float32 rounding (ε = 1.2e-7) over 2h = 2e-4 gives ~1e-3 of error; float64's is ~1e-10.
 
     Those differ by ~1e7; requiring 1e3 leaves four orders of magnitude of margin.
     """
-    lo, hi = lesson.at_h(sweep, "float64", 1e-4), lesson.at_h(sweep, "float32", 1e-4)
-    assert hi["max_abs"] > 1e3 * lo["max_abs"], (hi, lo)
+    lo, hi = sweep.at("float64", 1e-4), sweep.at("float32", 1e-4)
+    assert hi.max_abs > 1e3 * lo.max_abs, (hi, lo)
     # and in float32 the book's h is worse than a larger one (h = 1e-2, near ε^(1/3))
-    assert hi["max_abs"] > lesson.at_h(sweep, "float32", 1e-2)["max_abs"]
+    assert hi.max_abs > sweep.at("float32", 1e-2).max_abs
 
 
-def test_float64_error_draws_a_v(sweep: dict) -> None:
+def test_float64_error_draws_a_v(sweep: LessonSection) -> None:
     """Truncation (h² scale) dominates at h = 0.1, rounding (1/h scale) at 1e-9; 1e-4 is below both."""
-    err = {r["h"]: r["max_abs"] for r in sweep["rows"] if r["dtype"] == "float64"}
+    err = {r.h: r.max_abs for r in sweep.rows if r.dtype == "float64"}
     assert err[1e-1] > 100 * err[1e-4]  # truncation: (0.1 / 1e-4)² = 1e6 times larger, 100 leaves margin
     assert err[1e-9] > 100 * err[1e-4]  # rounding: ~ε|L|/h = 5e-7 against ~1e-10
-    assert sweep["best"]["float64"] < sweep["best"]["float32"]
+    assert sweep.best["float64"] < sweep.best["float32"]
 
 
-def test_sweep_rows_are_consistent(sweep: dict) -> None:
-    assert len(sweep["rows"]) == 2 * 4
-    for r in sweep["rows"]:
-        assert r["rel"] == pytest.approx(r["max_abs"] / sweep["grad_max"], rel=1e-12)
-        assert 0 <= r["median_abs"] <= r["max_abs"]
-    head, rows = lesson.table(sweep)
+def test_sweep_rows_are_consistent(sweep: LessonSection) -> None:
+    assert len(sweep.rows) == 2 * 4
+    for r in sweep.rows:
+        assert r.rel == pytest.approx(r.max_abs / sweep.grad_max, rel=1e-12)
+        assert 0 <= r.median_abs <= r.max_abs
+    head, rows = tables.lesson_table(sweep)
     notes = {row[0]: row[-1] for row in rows}
     assert "book's h" in notes["1e-04"]
 
@@ -233,75 +228,118 @@ def test_sweep_rows_are_consistent(sweep: dict) -> None:
 # -- the summary from fixed measurements ---------------------------------------------------------------------
 
 
-def timing_row(shape: str, method: str, median_s: float, dtype: str = "float64", sampled: int | None = None) -> dict:
+def timing_row(shape: str, method: str, median_s: float, dtype: str = "float64", sampled: int | None = None):
     p = summary.n_params_of(shape)
-    return {
-        "shape": shape,
-        "method": method,
-        "dtype": dtype,
-        "median_s": median_s,
-        "n_params": p,
-        "estimated": sampled is not None,
-        "sampled": sampled if sampled is not None else p,
-    }
+    return TimingRow(
+        method=method,
+        label=method if dtype == "float64" else f"{method}[{dtype}]",
+        device="cpu",
+        dtype=dtype,
+        threads=1,
+        shape=shape,
+        n_params=p,
+        median_s=median_s,
+        iqr_s=0.0,
+        min_s=median_s,
+        runs=5,
+        loops=1,
+        noisy=False,
+        estimated=sampled is not None,
+        sampled=sampled if sampled is not None else p,
+        ratio_fastest=1.0,
+        ratio_numerical=1.0,
+    )
 
 
-def gradient_rows(a: str, b: str, rels: list[float], ok: bool = True) -> list[dict]:
+def gradient_rows(a: str, b: str, rels: list[float], ok: bool = True) -> list[GradientRow]:
     return [
-        {"method_a": a, "method_b": b, "param": name, "max_rel": rel, "ok": ok}
+        GradientRow(a, b, name, rel, rel, [0], 1.0, 1.0, 1e-6, 1e-9, 0, ok)
         for name, rel in zip(["W1", "b1", "W2", "b2"], rels, strict=True)
     ]
 
 
-def fake_report(num_s: float, bp_s: float, own_num_s: float, own_bp_s: float) -> dict:
+def run_of(method: str, steps: int, seconds: float) -> TrainingRun:
+    losses = list(2.3 * np.exp(-np.arange(steps) / 100))
+    evals = [0, 100] if steps > 100 else []
+    acc = [0.1, 0.5] if steps > 100 else []
+    return TrainingRun(method, steps, seconds, evals, acc, [a * 0.9 for a in acc], losses)
+
+
+def fit(series: str, method: str, slope: float) -> ScalingFit:
+    return ScalingFit(series, method, slope, 0.0, 1.0, 3, 2.0 if method == "numerical" else 1.0)
+
+
+def fake_report(num_s: float, bp_s: float, own_num_s: float, own_bp_s: float) -> Report:
     """A run's measurements, made up: what the summary must turn into sentences."""
-    return {
-        "shape": "64-50-10",
-        "gradients": {
-            "rows": gradient_rows("numerical", "backprop", [3.3e-9, 2.1e-9, 1.1e-8, 7.02e-8])
-            + gradient_rows("backprop", "autograd[cpu,float64]", [3.3e-16, 3.2e-16, 7.4e-15, 3.0e-15])
-        },
-        "trajectory": {
-            "runs": [
-                {"method": "numerical", "steps": 10, "seconds": 4.61},
-                {"method": "numerical-fast", "steps": 300, "seconds": 3.37},
-                {"method": "backprop", "steps": 10_000, "seconds": 2.9},
-                {"method": "autograd[cpu,float64]", "steps": 10_000, "seconds": 3.71},
-            ]
-        },
-        "timing": {
-            "rows": [
+    cfg = RunConfig(threads=1, scaling="full")
+    rows = gradient_rows("numerical", "backprop", [3.3e-9, 2.1e-9, 1.1e-8, 7.02e-8])
+    rows += gradient_rows("backprop", "autograd[cpu,float64]", [3.3e-16, 3.2e-16, 7.4e-15, 3.0e-15])
+    runs = [
+        run_of("numerical", 10, 4.61),
+        run_of("numerical-fast", 300, 3.37),
+        run_of("backprop", 10_000, 2.9),
+        run_of("autograd[cpu,float64]", 10_000, 3.71),
+    ]
+    return Report(
+        schema_version=SCHEMA_VERSION,
+        ok=True,
+        env=harness.environment(0, 1, ["cpu"]),
+        config=cfg,
+        devices=["cpu"],
+        shape="64-50-10",
+        gradients=GradientSection(loss=2.3, rows=rows, ok=True),
+        trajectory=TrajectorySection(iter_per_epoch=15.0, runs=runs, pairs=[], ok=True),
+        timing=TimingSection(
+            rows=[
                 timing_row(BOOK, "numerical", num_s, sampled=200),
                 timing_row(BOOK, "backprop", bp_s),
                 timing_row(BOOK, "backprop", bp_s / 2, dtype="float32"),
                 timing_row(OWN, "numerical", own_num_s, sampled=200),
                 timing_row(OWN, "backprop", own_bp_s),
             ]
-        },
-        "scaling": {
-            "fits": [
-                {"series": "hidden", "method": "numerical", "slope": 1.89},
-                {"series": "hidden", "method": "backprop", "slope": 1.01},
-                {"series": "input", "method": "numerical", "slope": 1.5},
-                {"series": "input", "method": "backprop", "slope": 0.7},
-            ]
-        },
-        "lesson": {
-            "rows": [
-                {"dtype": "float64", "h": 1e-4, "max_abs": 1.8e-10},
-                {"dtype": "float32", "h": 1e-4, "max_abs": 2.2e-3},
-            ]
-        },
-    }
+        ),
+        scaling=ScalingSection(
+            form="full",
+            plan=scaling.FULL_PLAN,
+            batch_size=100,
+            threads=1,
+            methods=["numerical", "backprop"],
+            points=[],
+            fits=[
+                fit("hidden", "numerical", 1.89),
+                fit("hidden", "backprop", 1.01),
+                fit("input", "numerical", 1.5),
+                fit("input", "backprop", 0.7),
+            ],
+            count=LossCount("16-8-10", 16 * 8 + 8 + 8 * 10 + 10, 2 * (16 * 8 + 8 + 8 * 10 + 10)),
+        ),
+        lesson=LessonSection(
+            shape="64-50-10",
+            activation="sigmoid",
+            batch_size=100,
+            entries=100,
+            n_params=3760,
+            grad_max=1e-2,
+            grad_median=1e-4,
+            best={"float64": 1e-5, "float32": 1e-2},
+            eps={"float64": 2.2e-16, "float32": 1.2e-7},
+            rows=[LessonRow("float64", 1e-4, 1.8e-10, 1.8e-8, 1e-11), LessonRow("float32", 1e-4, 2.2e-3, 0.22, 1e-4)],
+            book_h=1e-4,
+        ),
+    )
+
+
+def build(report: Report, iters: int = 10_000, dtype: str = "float64"):
+    return summary.build(report, iters=iters, h=1e-4, dtype=dtype, book_shape=BOOK)
 
 
 @pytest.mark.parametrize("num_s, bp_s", [(12.3, 293e-6), (20.0, 1.2e-3)], ids=["like-the-book", "slower-machine"])
 def test_summary_computes_its_numbers_from_the_measurements(num_s: float, bp_s: float) -> None:
     iters = 10_000
     fake = fake_report(num_s, bp_s, own_num_s=0.784, own_bp_s=94.9e-6)
-    s = summary.build(fake, iters=iters, h=1e-4, dtype="float64", book_shape=BOOK)
-    text = "\n".join(s["lines"])
-    n = s["numbers"]
+    s = build(fake, iters=iters)
+    text = "\n".join(s.lines)
+    n = s.numbers
 
     # projections: iters × time per gradient
     assert n["projected_numerical_s"] == pytest.approx(iters * num_s, rel=1e-12)
@@ -327,31 +365,31 @@ def test_summary_computes_its_numbers_from_the_measurements(num_s: float, bp_s: 
     # cost growth (the hidden-size series) and the float32 lesson
     assert "P^1.89" in text and "P^1.01" in text and f"about {2**1.89:.1f}× slower" in text
     assert "errs by 2e-3, about 10^7 times float64's 2e-10" in text
-    assert 8 <= len(s["lines"]) <= 12
+    assert 8 <= len(s.lines) <= 12
 
 
 def test_summary_uses_the_runs_dtype_and_iterations() -> None:
     fake = fake_report(12.3, 293e-6, 0.784, 94.9e-6)
-    s = summary.build(fake, iters=500, h=1e-4, dtype="float32", book_shape=BOOK)
-    assert s["numbers"]["projected_backprop_s"] == pytest.approx(500 * 293e-6 / 2, rel=1e-12)  # the float32 row
-    assert "Projected 500-step training" in "\n".join(s["lines"])
+    s = build(fake, iters=500, dtype="float32")
+    assert s.numbers["projected_backprop_s"] == pytest.approx(500 * 293e-6 / 2, rel=1e-12)  # the float32 row
+    assert "Projected 500-step training" in "\n".join(s.lines)
 
 
 def test_summary_without_sections_says_so_and_keeps_the_rest() -> None:
     fake = fake_report(12.3, 293e-6, 0.784, 94.9e-6)
-    only_gradients = {"shape": fake["shape"], "gradients": fake["gradients"]}
-    text = "\n".join(summary.build(only_gradients, iters=10_000, h=1e-4, dtype="float64", book_shape=BOOK)["lines"])
+    only_gradients = dataclasses.replace(fake, trajectory=None, timing=None, scaling=None, lesson=None)
+    text = "\n".join(build(only_gradients).lines)
     assert "timing section was not run" in text
     assert "Projected" not in text and "Actually trained" not in text and "P^" not in text
     assert "agree to 7e-15" in text
-    bare = summary.build({"shape": "64-50-10"}, iters=10_000, h=1e-4, dtype="float64", book_shape=BOOK)
-    assert bare["lines"]  # P and the 2P count need no measurement
+    bare = build(dataclasses.replace(only_gradients, gradients=None))
+    assert bare.lines  # P and the 2P count need no measurement
 
 
 def test_summary_reports_a_failed_agreement() -> None:
     fake = fake_report(12.3, 293e-6, 0.784, 94.9e-6)
-    fake["gradients"]["rows"] = gradient_rows("numerical", "backprop", [1e-9, 1e-9, 1e-9, 0.5], ok=False)
-    text = "\n".join(summary.build(fake, iters=10_000, h=1e-4, dtype="float64", book_shape=BOOK)["lines"])
+    fake.gradients.rows = gradient_rows("numerical", "backprop", [1e-9, 1e-9, 1e-9, 0.5], ok=False)
+    text = "\n".join(build(fake).lines)
     assert "found a difference" in text and "FAIL" in text and "same gradient" not in text
 
 
@@ -367,34 +405,17 @@ def test_summary_reports_a_failed_agreement() -> None:
     ],
 )
 def test_plain_duration(seconds: float, words: str) -> None:
-    assert summary.plain_duration(seconds) == words
+    assert plain_duration(seconds) == words
 
 
 # -- charts, CSV, the command line, the page ---------------------------------------------------------------
 
 
-def fake_trajectory() -> dict:
-    steps = np.arange(200)
-    return {
-        "pairs": [],
-        "runs": [
-            {
-                "method": m,
-                "steps": n,
-                "seconds": 1.0,
-                "losses": list(2.3 * np.exp(-steps[:n] / 100)),
-                "eval_steps": [0, 100] if n > 100 else [],
-                "train_acc": [0.1, 0.5] if n > 100 else [],
-                "test_acc": [0.1, 0.45] if n > 100 else [],
-            }
-            for m, n in (("numerical", 10), ("backprop", 200), ("autograd[cpu,float64]", 200))
-        ],
-    }
-
-
 @pytest.mark.skipif(not plots.available(), reason="matplotlib is not installed (the plot extra)")
-def test_charts_are_written_as_png(tmp_path: Path, tiny_study: tuple[dict, list[str]], sweep: dict) -> None:
-    fake = {"scaling": tiny_study[0], "lesson": sweep, "trajectory": fake_trajectory()}
+def test_charts_are_written_as_png(
+    tmp_path: Path, tiny_study: tuple[ScalingSection, list[str]], sweep: LessonSection
+) -> None:
+    fake = dataclasses.replace(fake_report(12.3, 293e-6, 0.784, 94.9e-6), scaling=tiny_study[0], lesson=sweep)
     written = plots.write_plots(fake, tmp_path / "charts")
     names = sorted(p.name for p in written)
     assert names == ["accuracy.png", "lesson.png", "losses.png", "scaling.png"]
@@ -407,8 +428,6 @@ def test_charts_are_written_as_png(tmp_path: Path, tiny_study: tuple[dict, list[
 def test_plot_option_without_matplotlib_fails_first(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], tmp_path: Path
 ) -> None:
-    from compare import harness
-
     monkeypatch.setattr(plots, "available", lambda: False)
     monkeypatch.setattr(harness, "run", lambda *a, **k: pytest.fail("ran before checking --plot"))
     assert main(["--only", "lesson", "--plot", str(tmp_path / "p"), "--threads", "1", "--no-progress"]) == 2
@@ -420,10 +439,7 @@ def test_plot_option_without_matplotlib_fails_first(
 def test_lesson_section_end_to_end(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     argv = ["--only", "lesson", "--hidden-size", "10", "--threads", "1", "--no-progress"]
     argv += ["--plot", str(tmp_path / "plots"), "--csv", str(tmp_path / "csv")]
-    with pytest.MonkeyPatch.context() as mp:
-        for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "VECLIB_MAXIMUM_THREADS"):
-            mp.setenv(var, "1")  # main pins these; undone after the test
-        assert main(argv) == 0
+    assert main(argv) == 0
     out = capsys.readouterr().out
     assert "== 5. The float32 lesson" in out and "Why backprop?" in out
     assert sorted(p.name for p in (tmp_path / "plots").iterdir()) == ["lesson.png"]
@@ -431,61 +447,75 @@ def test_lesson_section_end_to_end(tmp_path: Path, capsys: pytest.CaptureFixture
     assert lines[0] == "dtype,h,max_abs,rel,median_abs" and len(lines) == 1 + 2 * len(lesson.H_VALUES)
 
 
-def test_csv_of_the_study(tmp_path: Path, tiny_study: tuple[dict, list[str]]) -> None:
+def test_csv_of_the_study(tmp_path: Path, tiny_study: tuple[ScalingSection, list[str]]) -> None:
     section = tiny_study[0]
-    report.write_csv(tmp_path, {"scaling": section})
+    only = dataclasses.replace(
+        fake_report(12.3, 293e-6, 0.784, 94.9e-6), gradients=None, trajectory=None, timing=None, lesson=None
+    )
+    csvfiles.write_csv(tmp_path, dataclasses.replace(only, scaling=section))
     lines = (tmp_path / "scaling.csv").read_text().splitlines()
-    assert len(lines) == 1 + len(section["points"])
+    assert len(lines) == 1 + len(section.points)
     assert lines[0].split(",")[0] == "series" and lines[0].endswith(",slope")
 
 
-def test_page_renders_every_result(tiny_study: tuple[dict, list[str]], sweep: dict) -> None:
-    cfg = RunConfig(threads=1, scaling="full")
-    fake = fake_report(12.3, 293e-6, 0.784, 94.9e-6)
-    for row in fake["timing"]["rows"]:  # the timing table needs every column of a real row
-        row.update(device="cpu", threads=1, iqr_s=0.0, min_s=row["median_s"], runs=5, loops=1, noisy=False)
-        row.update(ratio_fastest=1.0, ratio_numerical=1.0)
-    fake["gradients"]["rows"] = [dict(r, rtol=1e-6) for r in fake["gradients"]["rows"]]
-    full = copy.deepcopy(
-        {
-            **fake,
-            "scaling": {**tiny_study[0], "form": "full"},
-            "lesson": sweep,
-            "trajectory": fake_trajectory(),
-            "env": env.collect(0, 1, ["cpu"]),
-            "config": {**asdict(cfg), "only": list(cfg.only)},
-            "ok": True,
-        }
-    )
-    full["summary"] = summary.build(full, iters=10_000, h=1e-4, dtype="float64", book_shape=BOOK)
+def full_report(study: ScalingSection, sweep: LessonSection) -> Report:
+    full = dataclasses.replace(fake_report(12.3, 293e-6, 0.784, 94.9e-6), scaling=study, lesson=sweep)
+    full.summary = build(full)
+    return full
+
+
+def test_page_renders_every_result(tiny_study: tuple[ScalingSection, list[str]], sweep: LessonSection) -> None:
+    full = full_report(tiny_study[0], sweep)
     charts = {"scaling.png": "why-backprop/scaling.png", "lesson.png": "why-backprop/lesson.png"}
-    page = teach.render_doc(full, charts)
+    page = render_doc(full, charts)
     for title in ("## The answer in numbers", "## 1. How the cost grows", "## 2. One gradient", "## 3. The float32"):
         assert title in page
     assert "![time per gradient against P" in page and "(why-backprop/lesson.png)" in page
-    assert "\n".join(f"- {line}" for line in full["summary"]["lines"]) in page
-    assert teach.COMMAND in page
-    assert "](" not in teach.render_doc(full, {})  # no charts: no image links
+    assert "\n".join(f"- {line}" for line in full.summary.lines) in page
+    assert COMMAND in page
+    assert "](" not in render_doc(full, {})  # no charts: no image links
+
+
+def test_teach_from_a_saved_run_renders_the_same_page(
+    tmp_path: Path, tiny_study: tuple[ScalingSection, list[str]], sweep: LessonSection, capsys
+) -> None:
+    full = full_report(tiny_study[0], sweep)
+    saved = tmp_path / "run.json"
+    saved.write_text(full.to_json(), encoding="utf-8")
+    doc = tmp_path / "page.md"
+    assert teach.main(["--doc", str(doc), "--from", str(saved), "--no-plots", "--threads", "1"]) == 0
+    command = f"python -m compare.teach --doc {doc} --threads 1 --no-plots --from {saved}"
+    assert doc.read_text(encoding="utf-8") == render_doc(full, {}, command)
+    assert capsys.readouterr().out == f"wrote {doc}\n"
+
+
+def test_teach_refuses_a_file_of_another_schema_version(tmp_path: Path, capsys) -> None:
+    saved = tmp_path / "run.json"
+    saved.write_text(json.dumps({"schema_version": SCHEMA_VERSION - 1}), encoding="utf-8")
+    assert teach.main(["--doc", str(tmp_path / "page.md"), "--from", str(saved), "--no-plots"]) == 2
+    out, err = capsys.readouterr()
+    assert out == "" and err.startswith("error: ") and err.count("\n") == 1
+    assert not (tmp_path / "page.md").exists()
 
 
 @pytest.mark.parametrize(
     "x, digits, text", [(1e-4, 1, "1e-4"), (2.2e-3, 2, "2.2e-3"), (7.02e-8, 1, "7e-8"), (-500.0, 1, "-5e2")]
 )
 def test_sci(x: float, digits: int, text: str) -> None:
-    assert prose.sci(x, digits) == text
+    assert sci(x, digits) == text
 
 
 @pytest.mark.parametrize("ratio, text", [(43_232.7, "43,200"), (4.666, "4.67"), (1.9e7, "19,000,000"), (123.4, "123")])
 def test_times(ratio: float, text: str) -> None:
-    assert prose.times(ratio) == text
+    assert times(ratio) == text
 
 
 def test_summary_warns_when_timings_are_noisy_or_slopes_implausible() -> None:
     quiet = fake_report(12.3, 293e-6, own_num_s=0.784, own_bp_s=94.9e-6)
-    text = "\n".join(summary.build(quiet, iters=10_000, h=1e-4, dtype="float64", book_shape=BOOK)["lines"])
+    text = "\n".join(build(quiet).lines)
     assert "Caution" not in text
     busy = fake_report(12.3, 293e-6, own_num_s=0.784, own_bp_s=94.9e-6)
-    busy["timing"]["rows"][1]["noisy"] = True
-    busy["scaling"]["fits"][1]["slope"] = -0.87  # what a loaded machine produced once
-    text = "\n".join(summary.build(busy, iters=10_000, h=1e-4, dtype="float64", book_shape=BOOK)["lines"])
+    busy.timing.rows[1].noisy = True
+    busy.scaling.fits[1].slope = -0.87  # what a loaded machine produced once
+    text = "\n".join(build(busy).lines)
     assert "Caution: 1 timing(s) were noisy" in text and "implausible" in text

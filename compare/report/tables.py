@@ -174,8 +174,8 @@ def series_table(section: ScalingSection, series: str) -> Table:
             row.append(("≈" if p.estimated else "") + format_seconds(p.median_s))
         rows.append(row)
     fits = {f.method: f for f in section.fits if f.series == series}
-    rows.append(["slope vs P (fitted)", "", ""] + [_slope_text(fits[m]["slope"]) for m in methods])
-    rows.append(["slope expected", "", ""] + [f"{fits[m]['expected']:g}" for m in methods])
+    rows.append(["slope vs P (fitted)", "", ""] + [_slope_text(fits[m].slope) for m in methods])
+    rows.append(["slope expected", "", ""] + [f"{fits[m].expected:g}" for m in methods])
     return head, rows
 
 
@@ -202,7 +202,7 @@ def scaling_text(section: ScalingSection, fmt: str = "simple") -> str:
     sampled = [p for p in section.points if p.estimated]
     if sampled:
         text = (
-            f"≈: the book's loop timed on {sampled[0]['sampled']} sampled parameters and scaled to P "
+            f"≈: the book's loop timed on {sampled[0].sampled} sampled parameters and scaled to P "
             "(each costs the same two forward passes)."
         )
         lines.append(paragraph(text, md))
