@@ -32,10 +32,11 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from compare.gradcheck.core import GradFn, assert_gradients, check_gradients
+from compare.gradcheck.errors import ConfigError, DtypeError
 from compare.gradcheck.probe import LossFn
 from compare.gradcheck.report import GradcheckReport
 from impl_numpy import TwoLayerNet
-from impl_numpy.checks import ConfigError, DtypeError, check_activation, check_params
+from impl_numpy.checks import check_activation, check_params
 
 if TYPE_CHECKING:
     import torch
