@@ -17,7 +17,6 @@ import textwrap
 from dataclasses import dataclass, field
 
 import numpy as np
-from tabulate import tabulate
 
 from compare.diagnose import Diagnosis
 from compare.metrics import Tolerance
@@ -200,25 +199,25 @@ class GradcheckReport:
         return (
             f"{what}gradcheck {self.mode} mode: {verdict}\n"
             f"{self.reference} reference (h={self.step:.1e}), {self.dtype}, rtol={self.tolerance.rtol:.1e} "
-            f"atol={self.tolerance.atol:.1e}, loss={self.loss:.6g}, {self.n_loss_evals} loss evaluations, "
-            f"{self.seconds:.2f} s"
+            f"atol={self.tolerance.atol:.1e}, loss={self.loss:.6g}\n"
+            f"{self.n_loss_evals} loss evaluations, {self.seconds:.2f} s"
         )
 
     def table(self) -> str:
         """The title, one row per parameter, the worst entries, notes and diagnoses; lines fit 100 columns."""
-        lines = [self.title(), tabulate(*self._summary_rows(), tablefmt="simple", disable_numparse=True)]
+        lines = [self.title(), _grid(*self._summary_rows())]
         entries = []
         for p in self.params:  # a passing parameter shows its closest call, a failing one its offenders
             entries += (p.worst if not p.ok else p.worst[:1]) + p.kink_entries
         if entries:
-            head = ["param", "index", "analytic", "numerical", "rel err", "analytic/num", "× allowed", "status"]
+            head = ["param", "index", "analytic", "numerical", "rel err", "ratio", "× allowed", "status"]
             rows = [
                 [e.param, _index(e.index), _g(e.analytic), _g(e.numerical), _e(e.rel_err), _r(e.ratio)]
                 + [_x(e.times_allowed), e.status]
                 for e in entries
             ]
-            lines += ["", "worst entries first (× allowed: the error over the allowed error; > 1 fails):"]
-            lines.append(tabulate(rows, headers=head, tablefmt="simple", disable_numparse=True))
+            lines += ["", "worst entries first (ratio: analytic/numerical; × allowed: error/allowed error, > 1 fails)"]
+            lines.append(_grid(rows, head))
         notes = [f"{p.name}: {p.note}" for p in self.params if p.note]
         notes += [f"diagnosis: {d.message}" for d in self.diagnoses]
         if notes:
@@ -228,14 +227,14 @@ class GradcheckReport:
 
     def _summary_rows(self) -> tuple[list[list[str]], list[str]]:
         if self.mode == "full":
-            head = ["param", "shape", "checked", "mismatches", "kinks", "max abs err", "max rel err", "status"]
+            head = ["param", "shape", "checked", "wrong", "kinks", "max abs err", "max rel err", "status"]
             rows = [
                 [p.name, _shape(p.shape), f"{p.checked}/{p.size}" + (" (sample)" if p.sampled else "")]
                 + [str(p.mismatches), str(p.kinks), _e(p.max_abs), _e(p.max_rel), _ok(p.ok)]
                 for p in self.params
             ]
             return rows, head
-        head = ["param", "shape", "dirs", "failed", "kinks", "max |Δ|/τ", "τ", "catches ‖e‖ ≥", "wrong entries"]
+        head = ["param", "shape", "dirs", "failed", "kinks", "max |Δ|/τ", "τ", "catches ‖e‖≥", "wrong"]
         head.append("status")
         rows = []
         for p in self.params:
@@ -281,3 +280,13 @@ def _shape(shape: tuple[int, ...]) -> str:
 
 def _index(index: tuple[int, ...]) -> str:
     return "[" + ", ".join(str(i) for i in index) + "]"
+
+
+def _grid(rows: list[list[str]], head: list[str]) -> str:
+    """A plain text table: left-aligned columns two spaces apart, a rule under the header."""
+    widths = [max(len(r[i]) for r in [head, *rows]) for i in range(len(head))]
+
+    def line(cells: list[str]) -> str:
+        return "  ".join(c.ljust(w) for c, w in zip(cells, widths, strict=True)).rstrip()
+
+    return "\n".join([line(head), line(["-" * w for w in widths]), *(line(r) for r in rows)])
