@@ -287,3 +287,17 @@ def test_console_scripts_work_beside_a_compare_py(tmp_path: Path) -> None:
         [sys.executable, str(script), "--help"], cwd=tmp_path, env=env, capture_output=True, text=True
     )
     assert done.returncode == 0 and "usage" in done.stdout, done.stdout + done.stderr
+
+
+def test_the_side_by_side_script_runs_in_its_quick_form(capsys) -> None:
+    from compare.gradcheck.versus import main as versus
+
+    assert versus(["--quick"]) == 0
+    table = capsys.readouterr().out
+    rows = {line.split(" | ")[0].strip("| "): line for line in table.splitlines() if line.startswith("| ")}
+    assert "torch fast_mode" in rows["planted bug"]
+    this = [cells.split(" | ")[1:4] for cells in rows.values() if cells.startswith("| 1 %")][0]
+    assert all(cell.startswith("caught") for cell in this), table  # all three modes of this checker
+    ours = rows["none (correct gradient)"].split(" | ")[1:4]
+    assert all(cell.startswith("passed") for cell in ours), table
+    assert versus(["--bogus"]) == 2

@@ -75,6 +75,21 @@ checked entry by entry as in full mode. A single wrong entry's contribution
 so the path to it keeps failing: about ``4 log2(n)`` loss evaluations per
 offending entry. Narrowing stops after ``worst`` offending entries.
 
+**A check that cannot be made is refused** (:class:`LossScaleError`, naming the
+loss value). The reference's rounding error for one entry's derivative is its
+``atol`` over the entry's step scale ``max(1, |x|)`` (``ε max(1, |L|) / h`` up to a
+constant: it grows with the loss's size, whatever the loss differences are). When it
+exceeds 0.1 % of the largest derivative compared in a parameter, or a parameter
+measured nothing above it (a zero gradient, or one the loss's rounding hides) while
+it exceeds 0.1 % of the smallest well-resolved parameter's derivatives, a wrong
+gradient could pass: ``loss = 1e12 + f(p)`` (rounding ~1e-4 per value, differences
+~1e-7) is refused instead of passing a gradient of zeros; ``1e12 * f(p)`` is not.
+So, with the default tolerances, **a full-mode check that is not refused fails every
+entry off by more than 0.2 % of the largest derivative of its parameter** (at most
+0.1 % from the tolerance, 0.1 % from the reference), usually far less (the table's
+"× allowed" says how far). The complex step does not subtract loss values and is
+immune to an offset.
+
 **What fast mode is guaranteed to catch.** Let ``e`` be the error of the gradient
 under test in one block (the difference from the true gradient). If the legitimate
 errors stay within their allowances, a direction passes only when
@@ -288,11 +303,14 @@ def check_gradients(
 
     Raises
     ------
-    ShapeError, DtypeError, NonFiniteError, ConfigError
-        (all ``ValueError``) for mismatched names or shapes, non-float dtypes,
-        NaN or Inf in parameters, gradients or the loss, a ``loss_fn`` that is not
-        complex-safe under ``reference="complex"``, or a bad option; the message
-        names the parameter.
+    ShapeError, DtypeError, NonFiniteError, ConfigError, LossScaleError
+        (all :class:`compare.gradcheck.GradcheckError`, a ``ValueError``) for
+        mismatched names or shapes (a ragged gradient included), non-float dtypes,
+        NaN or Inf in parameters, gradients or the loss (at the point or any
+        shifted point), a ``loss_fn`` that is not complex-safe under
+        ``reference="complex"``, a bad option (a step the reference cannot use,
+        ``True`` for a number), or a loss too large (or flat) for the reference to
+        resolve its gradient; the message names the parameter or the loss value.
     """
     start = time.perf_counter()
     _check_options(mode, reference, eps, rtol, atol, max_entries, directions, worst, seed)
@@ -318,7 +336,7 @@ def check_gradients(
         raise ShapeError(f"loss_fn modified its argument ({', '.join(changed)}); it must not write to params")
     check_resolution(results, probe.f0, reference, step)
     failed = [p.name for p in results if not p.ok]
-    pairs = {p.name: p.compared for p in results if p.compared is not None and len(p.compared[0])}
+    pairs = {p.name: p.compared for p in results if p.compared is not None and np.size(p.compared[0])}
     return GradcheckReport(
         mode=mode,
         reference=reference,
