@@ -23,33 +23,50 @@ Reference: Deep Learning from Scratch, ch. 4.5 (gradient check); Squire and
 Trapp, "Using complex variables to estimate derivatives of real functions" (1998).
 """
 
-from compare.gradcheck.adapters import (
-    GradProblem,
-    numpy_loss_fn,
-    numpy_net_problem,
-    torch_module_problem,
-    torch_net_problem,
-)
-from compare.gradcheck.book import book_net_problem, torch_module_net_problem
 from compare.gradcheck.core import MODES, assert_gradients, check_gradients
+from compare.gradcheck.errors import ConfigError, DtypeError, GradcheckError, LossScaleError, NonFiniteError, ShapeError
 from compare.gradcheck.probe import REFERENCES, default_step
 from compare.gradcheck.report import DirectionSummary, EntryResult, GradcheckReport, ParamResult
+
+# The adapters import numpy's net (and torch when called): loaded on first use, so that
+# ``import compare.gradcheck`` costs numpy and tabulate only.
+_LAZY = {
+    "GradProblem": "adapters",
+    "numpy_loss_fn": "adapters",
+    "numpy_net_problem": "adapters",
+    "torch_function_problem": "adapters",
+    "torch_module_problem": "adapters",
+    "torch_net_problem": "adapters",
+    "book_net_problem": "book",
+    "torch_module_net_problem": "book",
+    "jax_problem": "jax_adapter",
+}
+_ADAPTERS = tuple(_LAZY)
+
+
+def __getattr__(name: str) -> object:
+    if name in _LAZY:
+        import importlib
+
+        return getattr(importlib.import_module(f"compare.gradcheck.{_LAZY[name]}"), name)
+    raise AttributeError(f"module 'compare.gradcheck' has no attribute {name!r}")
+
 
 __all__ = [
     "MODES",
     "REFERENCES",
+    "ConfigError",
     "DirectionSummary",
+    "DtypeError",
     "EntryResult",
-    "GradProblem",
+    "GradcheckError",
     "GradcheckReport",
+    "LossScaleError",
+    "NonFiniteError",
     "ParamResult",
+    "ShapeError",
     "assert_gradients",
-    "book_net_problem",
     "check_gradients",
     "default_step",
-    "numpy_loss_fn",
-    "numpy_net_problem",
-    "torch_module_net_problem",
-    "torch_module_problem",
-    "torch_net_problem",
+    *_ADAPTERS,
 ]

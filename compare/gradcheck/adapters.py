@@ -32,10 +32,11 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from compare.gradcheck.core import GradFn, assert_gradients, check_gradients
+from compare.gradcheck.errors import ConfigError, DtypeError
 from compare.gradcheck.probe import LossFn
 from compare.gradcheck.report import GradcheckReport
 from impl_numpy import TwoLayerNet
-from impl_numpy.checks import ConfigError, DtypeError, check_activation, check_params
+from impl_numpy.checks import check_activation, check_params
 
 if TYPE_CHECKING:
     import torch
@@ -228,3 +229,80 @@ def torch_module_problem(
 
     params = {n: tested_params[n].detach().cpu().numpy().copy() for n in names}
     return GradProblem(loss_fn, grad_fn, params, label or type(module).__name__)
+
+
+def torch_function_problem(fn: Callable[..., object], *inputs: object, seed: int = 0, label: str = "") -> GradProblem:
+    """Autograd of ``fn(*inputs)`` with respect to its floating-point tensor inputs.
+
+    ``fn`` is a function (a custom ``torch.autograd.Function``'s ``apply`` included)
+    or a ``torch.nn.Module`` (its parameters stay fixed: only the inputs vary). A
+    non-scalar output (or a tuple of outputs) is reduced to ``Σ w ∘ output`` with a
+    fixed seeded Gaussian ``w`` per output, so the check covers the whole backward
+    pass (a vector-Jacobian product), not one column of it.
+
+    Parameters
+    ----------
+    fn : callable or torch.nn.Module
+        Deterministic. The code under test runs on the inputs' dtype and device;
+        the reference on float64 CPU copies (a module: a float64 CPU deep copy).
+    *inputs : tensors or other arguments
+        Floating-point tensors are the variables, named ``input0``, ``input1``, ...
+        by position; anything else (integer labels, flags) is passed through.
+    seed : int
+        Seeds ``w``.
+
+    Returns
+    -------
+    GradProblem
+        ``params`` maps ``inputN`` to numpy copies of the floating inputs.
+    """
+    import torch
+
+    which = [i for i, v in enumerate(inputs) if isinstance(v, torch.Tensor) and v.is_floating_point()]
+    if not which:
+        raise ConfigError("torch_function_problem needs at least one floating-point tensor input")
+    names = {i: f"input{i}" for i in which}
+    twin = copy.deepcopy(fn).to(device="cpu", dtype=torch.float64) if isinstance(fn, torch.nn.Module) else fn
+    weights: list[np.ndarray] = []
+
+    def scalar(out: object, dtype: torch.dtype, device: torch.device) -> torch.Tensor:
+        outs = (out,) if isinstance(out, torch.Tensor) else tuple(out)  # type: ignore[arg-type]
+        if not weights:  # one fixed seeded cotangent per output, drawn on first use
+            rng = np.random.default_rng([seed, 2])
+            weights.extend(rng.standard_normal(tuple(o.shape)) for o in outs)
+        terms = [(o * torch.as_tensor(w, dtype=dtype, device=device)).sum() for o, w in zip(outs, weights, strict=True)]
+        return torch.stack(terms).sum()
+
+    def args(q: dict[str, np.ndarray], dtype: torch.dtype | None, device: torch.device | None) -> list[object]:
+        out = list(inputs)
+        for i in which:
+            v = inputs[i]
+            out[i] = torch.tensor(q[names[i]], dtype=dtype or v.dtype, device=device or v.device)  # type: ignore[union-attr]
+        return out
+
+    def grad_fn(q: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        xs = args(q, None, None)
+        leaves = [xs[i].requires_grad_(True) for i in which]  # type: ignore[union-attr]
+        first = leaves[0]
+        value = scalar(fn(*xs), first.dtype, first.device)
+        g = torch.autograd.grad(value, leaves, allow_unused=True)
+        return {
+            names[i]: np.zeros(q[names[i]].shape, dtype=q[names[i]].dtype) if gi is None else gi.detach().cpu().numpy()
+            for i, gi in zip(which, g, strict=True)
+        }
+
+    def loss_fn(q: dict[str, np.ndarray]) -> torch.Tensor:
+        if any(np.iscomplexobj(v) for v in q.values()):
+            raise DtypeError("a torch function is not complex-safe")
+        xs = args(q, torch.float64, torch.device("cpu"))
+        xs = [
+            v.detach().cpu().to(torch.float64) if isinstance(v, torch.Tensor) and v.is_floating_point() else v
+            for v in xs
+        ]
+        with torch.no_grad():
+            return scalar(twin(*xs), torch.float64, torch.device("cpu"))
+
+    params = {names[i]: inputs[i].detach().cpu().numpy().copy() for i in which}  # type: ignore[union-attr]
+    owner = getattr(fn, "__self__", None)  # a custom autograd.Function's apply: name the Function
+    what = label or getattr(owner if isinstance(owner, type) else fn, "__qualname__", "") or type(fn).__name__
+    return GradProblem(loss_fn, grad_fn, params, f"{what} w.r.t. its inputs")

@@ -8,8 +8,9 @@ entries per parameter (all of them for smaller parameters; ``--max-entries 0``
 checks everything: 2 loss evaluations per entry, 79,520 at 784-50-10).
 
 Exit status: 0 when every check passes, 1 when one fails (the tables show the
-offending entries), 2 for bad usage or input (one line on stderr), 130 when
-interrupted.
+offending entries), 2 for bad usage or input, or a check that cannot be made (a loss
+too large for the reference to resolve its gradient; one line on stderr), 130 when
+interrupted. Installed, the same command is ``dlfs-gradcheck``.
 
 Examples::
 
@@ -273,16 +274,17 @@ def main(argv: list[str] | None = None) -> int:
         return fail(str(e))
     from compare.adapters import SpecError
     from compare.data import DataError
+    from compare.gradcheck.errors import GradcheckError
     from compare.report.files import OutputError, check_writable, to_json, write_atomic
     from impl_numpy.checks import NetInputError
 
     try:
-        if cfg.json_path:
+        if cfg.json_path is not None:  # an empty path is refused, not ignored
             check_writable(cfg.json_path)
         ok, doc, text = run(cfg)
-        if cfg.json_path:
+        if cfg.json_path is not None:
             write_atomic(cfg.json_path, to_json(doc))
-    except (NetInputError, DataError, OutputError, SpecError) as e:
+    except (NetInputError, GradcheckError, DataError, OutputError, SpecError) as e:
         return fail(str(e))
     except KeyboardInterrupt:
         return fail("interrupted", 130)

@@ -75,6 +75,21 @@ checked entry by entry as in full mode. A single wrong entry's contribution
 so the path to it keeps failing: about ``4 log2(n)`` loss evaluations per
 offending entry. Narrowing stops after ``worst`` offending entries.
 
+**A check that cannot be made is refused** (:class:`LossScaleError`, naming the
+loss value). The reference's rounding error for one entry's derivative is its
+``atol`` over the entry's step scale ``max(1, |x|)`` (``ε max(1, |L|) / h`` up to a
+constant: it grows with the loss's size, whatever the loss differences are). When it
+exceeds 0.1 % of the largest derivative compared in a parameter, or a parameter
+measured nothing above it (a zero gradient, or one the loss's rounding hides) while
+it exceeds 0.1 % of the smallest well-resolved parameter's derivatives, a wrong
+gradient could pass: ``loss = 1e12 + f(p)`` (rounding ~1e-4 per value, differences
+~1e-7) is refused instead of passing a gradient of zeros; ``1e12 * f(p)`` is not.
+So, with the default tolerances, **a full-mode check that is not refused fails every
+entry off by more than 0.2 % of the largest derivative of its parameter** (at most
+0.1 % from the tolerance, 0.1 % from the reference), usually far less (the table's
+"× allowed" says how far). The complex step does not subtract loss values and is
+immune to an offset.
+
 **What fast mode is guaranteed to catch.** Let ``e`` be the error of the gradient
 under test in one block (the difference from the true gradient). If the legitimate
 errors stay within their allowances, a direction passes only when
@@ -103,41 +118,32 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
 
 import numpy as np
 
+from compare.diagnose import diagnose
+from compare.gradcheck.entries import Tolerances, full_mode
+from compare.gradcheck.errors import ConfigError, DtypeError, LossScaleError, NonFiniteError, ShapeError
+from compare.gradcheck.fast import fast_mode
 from compare.gradcheck.probe import REFERENCES, LossFn, Probe, default_step
-from compare.gradcheck.report import DirectionSummary, EntryResult, GradcheckReport, ParamResult
-from compare.metrics import Tolerance, allowed_error, gradient_tolerance, loosest, reference_tolerance, rel_error
-from impl_numpy.checks import ConfigError, DtypeError, NonFiniteError, ShapeError
+from compare.gradcheck.report import GradcheckReport, ParamResult
+from compare.metrics import FLOAT64_EPS, Tolerance, gradient_tolerance, loosest, reference_tolerance
 
 MODES = ("full", "fast")
 GradFn = Callable[[dict[str, np.ndarray]], Mapping[str, object]]
-
-SIGMA = 4.0  # fast mode: the code under test's rounding allowance, in standard deviations
-KINK_RETRIES = 3  # retries of a comparison that straddles a kink ...
-KINK_SHRINK = 8.0  # ... each with the step divided by this
-LEAF = 4  # narrowing: sub-blocks of at most this many entries are checked entry by entry
-FALLBACK = 64  # narrowing: a failing sub-block whose halves both pass is checked entry by entry up to this size
-MAX_NODES = 256  # narrowing: at most this many sub-block checks per parameter
-MISS_PROBABILITY = 1e-6  # fast mode: the miss probability that catch_norm is quoted at
-
-
-@dataclass(frozen=True)
-class Tolerances:
-    entry: Tolerance  # one entry (full mode, and narrowing's last step)
-    tested: Tolerance  # the code under test's allowed error per entry (fast mode's sigma term)
-    reference: Tolerance  # the error of one reference derivative at the base step
-
+MAX_REFERENCE_RTOL = 1e-3  # a reference must resolve 0.1 % of the derivatives it checks
 
 # -- validation ------------------------------------------------------------------------------------
 
 
-def _as_array(value: object) -> np.ndarray:
+def _as_array(value: object, what: str) -> np.ndarray:
+    """``value`` (an array, a torch tensor, nested lists) as an ndarray; ``what`` names it in errors."""
     if hasattr(value, "detach"):  # a torch tensor
         value = value.detach().cpu().numpy()
-    return np.asarray(value)
+    try:
+        return np.asarray(value)
+    except ValueError as exc:  # ragged nested sequences
+        raise ShapeError(f"{what} is not an array of one shape (ragged nested sequences?): {exc}") from None
 
 
 def _validate_params(params: Mapping[str, object]) -> dict[str, np.ndarray]:
@@ -148,7 +154,7 @@ def _validate_params(params: Mapping[str, object]) -> dict[str, np.ndarray]:
     for name, value in params.items():
         if not isinstance(name, str):
             raise ShapeError(f"parameter names must be strings, got {name!r}")
-        arr = _as_array(value)
+        arr = _as_array(value, f"parameter {name}")
         if arr.dtype not in (np.float32, np.float64):
             raise DtypeError(f"parameter {name} has dtype {arr.dtype}; gradcheck needs float32 or float64 parameters")
         bad = int(arr.size - np.count_nonzero(np.isfinite(arr)))
@@ -170,7 +176,7 @@ def _validate_grads(grads: object, params: Mapping[str, np.ndarray]) -> dict[str
         raise ShapeError(f"grad_fn returned {' and '.join(problems)}")
     out = {}
     for name, p in params.items():
-        g = _as_array(grads[name])
+        g = _as_array(grads[name], f"the gradient of {name}")
         if g.shape != p.shape:
             raise ShapeError(f"the gradient of {name} has shape {g.shape} but {name} has shape {p.shape}")
         if g.dtype not in (np.float32, np.float64):
@@ -198,7 +204,8 @@ def _check_options(
     if reference not in REFERENCES:
         raise ConfigError(f"unknown reference {reference!r}; choose one of {', '.join(REFERENCES)}")
     for name, value in (("eps", eps), ("rtol", rtol), ("atol", atol)):
-        if value is not None and not (isinstance(value, (int, float)) and math.isfinite(value) and value > 0):
+        number = isinstance(value, (int, float, np.floating, np.integer)) and not isinstance(value, (bool, np.bool_))
+        if value is not None and not (number and math.isfinite(value) and value > 0):
             raise ConfigError(f"{name} must be a positive finite number, got {value!r}")
     counts = (("max_entries", max_entries, 1), ("directions", directions, 1), ("worst", worst, 0), ("seed", seed, 0))
     for name, value, low in counts:
@@ -206,9 +213,6 @@ def _check_options(
             continue
         if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < low:
             raise ConfigError(f"{name} must be an integer >= {low}, got {value!r}")
-
-
-MAX_REFERENCE_RTOL = 1e-3  # a reference must resolve errors of 0.1 % to be worth checking against
 
 
 def tolerances(
@@ -299,11 +303,14 @@ def check_gradients(
 
     Raises
     ------
-    ShapeError, DtypeError, NonFiniteError, ConfigError
-        (all ``ValueError``) for mismatched names or shapes, non-float dtypes,
-        NaN or Inf in parameters, gradients or the loss, a ``loss_fn`` that is not
-        complex-safe under ``reference="complex"``, or a bad option; the message
-        names the parameter.
+    ShapeError, DtypeError, NonFiniteError, ConfigError, LossScaleError
+        (all :class:`compare.gradcheck.GradcheckError`, a ``ValueError``) for
+        mismatched names or shapes (a ragged gradient included), non-float dtypes,
+        NaN or Inf in parameters, gradients or the loss (at the point or any
+        shifted point), a ``loss_fn`` that is not complex-safe under
+        ``reference="complex"``, a bad option (a step the reference cannot use,
+        ``True`` for a number), or a loss too large (or flat) for the reference to
+        resolve its gradient; the message names the parameter or the loss value.
     """
     start = time.perf_counter()
     _check_options(mode, reference, eps, rtol, atol, max_entries, directions, worst, seed)
@@ -320,13 +327,16 @@ def check_gradients(
         shape = theirs[name].shape
         if mode == "full":
             rng = np.random.default_rng([seed, position])
-            results.append(_full(probe, name, shape, a, tols, rng, max_entries, worst))
+            results.append(full_mode(probe, name, shape, a, tols, rng, max_entries, worst))
         else:
             rng = np.random.default_rng([seed, position, 1])
-            results.append(_fast(probe, name, shape, a, tols, rng, directions, worst))
+            results.append(fast_mode(probe, name, shape, a, tols, rng, directions, worst))
     changed = probe.modified()
     if changed:
         raise ShapeError(f"loss_fn modified its argument ({', '.join(changed)}); it must not write to params")
+    check_resolution(results, probe.f0, reference, step)
+    failed = [p.name for p in results if not p.ok]
+    pairs = {p.name: p.compared for p in results if p.compared is not None and np.size(p.compared[0])}
     return GradcheckReport(
         mode=mode,
         reference=reference,
@@ -339,6 +349,7 @@ def check_gradients(
         n_loss_evals=probe.n_evals,
         seconds=time.perf_counter() - start,
         label=label,
+        diagnoses=diagnose(pairs, failed, batch_size=None),
     )
 
 
@@ -347,288 +358,54 @@ def assert_gradients(loss_fn: LossFn, grad_fn: GradFn, params: Mapping[str, obje
 
     Returns the report when it passes. Options as for :func:`check_gradients`.
     """
+    __tracebackhide__ = True  # pytest: show the table, not this frame
     report = check_gradients(loss_fn, grad_fn, params, **options)
     if not report.ok:
         raise AssertionError(report.table())
     return report
 
 
-# -- entry by entry --------------------------------------------------------------------------------
+# -- is the check meaningful at all? -------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class _Outcome:
-    """One comparison of an analytic derivative with the reference, after any kink retries."""
+def check_resolution(results: list[ParamResult], loss: float, reference: str, step: float) -> None:
+    """Refuse a check whose reference cannot resolve the derivatives it compares (see the module docstring).
 
-    status: str  # "pass", "fail", "kink" (on a kink, the analytic value is one side's slope) or "unresolved"
-    value: float  # the reference derivative at the last step tried
-    err: float  # |analytic - value|
-    allowed: float  # the allowed error at that step
-    straddled: bool  # the base step straddled a kink (then "pass" means a smaller step verified it)
-
-
-def _compare(
-    probe: Probe,
-    name: str,
-    idx: np.ndarray,
-    u: np.ndarray,
-    t0: float,
-    analytic: float,
-    allowed: Callable[[float, float], float],
-    ref_error: Callable[[float, float], float],
-) -> _Outcome:
-    """Compare ``analytic`` with the reference derivative along ``u``, applying the kink rule.
-
-    ``allowed(value, shrink)`` is the allowed error of the comparison for a
-    reference ``value`` computed with the step ``t0 / shrink``; ``ref_error`` is
-    the part of it that belongs to the reference alone, which judges whether the
-    one-sided derivatives agree (they do not involve the code under test).
+    Per parameter, ``resolution`` is the reference's rounding error for one entry's
+    derivative and ``magnitude`` the largest derivative compared there. A parameter
+    is *resolved* when its resolution is at most 0.1 % of its magnitude, *silent*
+    when its magnitude is within its resolution (nothing measurable: a zero
+    gradient, or one the loss's rounding hides). A parameter in between, or a silent
+    one whose resolution is above 0.1 % of the smallest resolved magnitude, or no
+    resolved parameter at all, means a wrong gradient could pass: LossScaleError.
     """
-    t = t0
-    on_a_side = False
-    for attempt in range(KINK_RETRIES + 1):
-        est = probe.derivative(name, idx, u, t)
-        tol = allowed(est.value, t0 / t)
-        err = abs(analytic - est.value)
-        if err <= tol:
-            return _Outcome("pass", est.value, err, tol, straddled=attempt > 0)
-        if not probe.finite_difference:
-            break
-        d_plus, d_minus = probe.one_sided(name, idx, u, est)
-        if not abs(d_plus - d_minus) > 2 * ref_error(est.value, t0 / t):  # smooth here: a genuine mismatch
-            return _Outcome("fail", est.value, err, tol, straddled=attempt > 0)
-        on_a_side = min(abs(analytic - d_plus), abs(analytic - d_minus)) <= 2 * tol
-        t /= KINK_SHRINK  # not smooth: a smaller step may keep clear of the kink
-    if not probe.finite_difference:
-        return _Outcome("fail", est.value, err, tol, straddled=False)
-    if on_a_side:  # not smooth at any step tried, and the analytic value is the slope of one side
-        return _Outcome("kink", est.value, err, tol, straddled=True)
-    return _Outcome("unresolved", est.value, err, tol, straddled=True)  # kinks on both sides, or a wrong value
-
-
-@dataclass
-class _Entries:
-    """Entry-by-entry results for a set of flat indices of one parameter."""
-
-    idx: np.ndarray  # (k,) flat indices
-    analytic: np.ndarray  # (k,)
-    numerical: np.ndarray  # (k,) the reference at the last step tried
-    rel: np.ndarray  # (k,) compare.metrics.rel_error
-    mismatch: np.ndarray  # (k,) bool
-    kink: np.ndarray  # (k,) bool: the entry's base step straddled a kink (not a failure)
-
-
-def _check_entries(probe: Probe, name: str, idx: np.ndarray, a: np.ndarray, tols: Tolerances) -> _Entries:
-    """Reference derivative of each entry in ``idx`` (step ``h max(1, |x|)``), compared with ``a[idx]``."""
-    x = probe.base[name].reshape(-1)
-    one = np.ones(1)
-    analytic = a[idx]
-    numerical = np.empty(len(idx))
-    mismatch = np.zeros(len(idx), dtype=bool)
-    kink = np.zeros(len(idx), dtype=bool)
-    for j, k in enumerate(idx):
-        a_k = float(analytic[j])
-
-        def allowed(value: float, shrink: float, a_k: float = a_k, tol: Tolerance = tols.entry) -> float:
-            return max(tol.rtol * max(abs(a_k), abs(value)), tol.atol * shrink)
-
-        def ref_error(value: float, shrink: float, a_k: float = a_k, tol: Tolerance = tols.reference) -> float:
-            return max(tol.rtol * max(abs(a_k), abs(value)), tol.atol * shrink)
-
-        t0 = probe.step * max(1.0, abs(float(x[k])))
-        out = _compare(probe, name, np.array([k]), one, t0, a_k, allowed, ref_error)
-        numerical[j] = out.value
-        mismatch[j] = out.status in ("fail", "unresolved")
-        kink[j] = out.status == "kink" or (out.status == "pass" and out.straddled)
-    rel = rel_error(analytic, numerical, tols.entry)
-    return _Entries(idx, analytic, numerical, rel, mismatch, kink)
-
-
-def _entry_results(
-    name: str, shape: tuple[int, ...], e: _Entries, select: np.ndarray, status: str, n: int
-) -> list[EntryResult]:
-    """Up to ``n`` entries of ``e`` where ``select`` holds, largest relative error first."""
-    order = np.flatnonzero(select)
-    order = order[np.argsort(-e.rel[order], kind="stable")][:n]
-    out = []
-    for j in order:
-        index = tuple(int(i) for i in np.unravel_index(int(e.idx[j]), shape)) if shape else ()
-        st = status if status != "auto" else ("mismatch" if e.mismatch[j] else "ok")
-        a, b = float(e.analytic[j]), float(e.numerical[j])
-        out.append(EntryResult(name, index, a, b, abs(a - b), float(e.rel[j]), st))
-    return out
-
-
-def _full(
-    probe: Probe,
-    name: str,
-    shape: tuple[int, ...],
-    a: np.ndarray,
-    tols: Tolerances,
-    rng: np.random.Generator,
-    max_entries: int | None,
-    worst: int,
-) -> ParamResult:
-    size = a.size
-    sampled = max_entries is not None and size > max_entries
-    idx = np.sort(rng.choice(size, size=max_entries, replace=False)) if sampled else np.arange(size)
-    e = _check_entries(probe, name, idx, a, tols)
-    kept = ~e.kink
-    abs_err = np.abs(e.analytic - e.numerical)
-    return ParamResult(
-        name=name,
-        shape=shape,
-        size=size,
-        checked=len(idx),
-        sampled=sampled,
-        mismatches=int(np.count_nonzero(e.mismatch)),
-        kinks=int(np.count_nonzero(e.kink)),
-        max_abs=float(np.max(abs_err[kept], initial=0.0)),
-        max_rel=float(np.max(e.rel[kept], initial=0.0)),
-        ok=not e.mismatch.any(),
-        worst=_entry_results(name, shape, e, kept, "auto", worst),
-        kink_entries=_entry_results(name, shape, e, e.kink, "kink", worst),
-        note=f"sample of {len(idx)} entries (seeded)" if sampled else "",
-    )
-
-
-# -- fast mode -----------------------------------------------------------------------------------
-
-
-def _direction(probe: Probe, name: str, idx: np.ndarray, u: np.ndarray, a: np.ndarray, tols: Tolerances) -> _Outcome:
-    """Compare ``Σ a_i u_i`` with the reference derivative along ``u`` (entries ``idx``); see the module docstring."""
-    analytic = float(np.dot(a, u))
-    per_entry = allowed_error(a, a, tols.tested)  # (k,) the code under test's allowance per entry
-    sigma = float(np.sqrt(np.sum((per_entry * u) ** 2)))
-    scale = float(np.sum(np.abs(a * u)))
-
-    def ref_error(value: float, shrink: float) -> float:
-        ref = tols.reference
-        return ref.rtol * max(scale, abs(value)) + ref.atol * shrink  # rounding grows as the step shrinks
-
-    def tau(value: float, shrink: float) -> float:
-        return SIGMA * sigma + ref_error(value, shrink)
-
-    return _compare(probe, name, idx, u, probe.step, analytic, tau, ref_error)
-
-
-def _narrow(
-    probe: Probe, name: str, a: np.ndarray, u: np.ndarray, tols: Tolerances, worst: int
-) -> tuple[list[_Entries], str]:
-    """Bisect a block whose direction ``u`` failed; returns the entry-by-entry checks made and a note."""
-    checks: list[_Entries] = []
-    found = 0
-    nodes = 0
-    lost = 0
-    stack = [np.arange(a.size)]
-    while stack and found < max(worst, 1) and nodes < MAX_NODES:
-        block = stack.pop()
-        if len(block) <= LEAF:
-            checks.append(_check_entries(probe, name, block, a, tols))
-            found += int(np.count_nonzero(checks[-1].mismatch))
+    resolved = [p.magnitude for p in results if p.resolution <= MAX_REFERENCE_RTOL * p.magnitude]
+    smallest = min(resolved, default=0.0)
+    for p in results:
+        if p.resolution <= MAX_REFERENCE_RTOL * p.magnitude:
             continue
-        half = len(block) // 2
-        failing = []
-        for part in (block[:half], block[half:]):
-            nodes += 1
-            if _direction(probe, name, part, u[part], a[part], tols).status in ("fail", "unresolved"):
-                failing.append(part)
-        if failing:
-            stack.extend(reversed(failing))  # depth first, lower indices first
-        elif len(block) <= FALLBACK:
-            checks.append(_check_entries(probe, name, block, a, tols))
-            found += int(np.count_nonzero(checks[-1].mismatch))
-        else:
-            lost += 1
-    notes = []
-    if found >= max(worst, 1) and (stack or nodes >= MAX_NODES):
-        notes.append(f"narrowing stopped after {found} offending entries; there may be more")
-    elif stack:
-        notes.append(f"narrowing stopped after {MAX_NODES} sub-block checks")
-    if lost:
-        notes.append(f"{lost} failing sub-block(s) of more than {FALLBACK} entries had no failing half")
-    if found == 0:
-        notes.append(
-            "a direction failed but no single entry checked exceeds the per-entry tolerance "
-            "(an error spread thinly over many entries)"
+        silent = p.magnitude <= p.resolution
+        if silent and resolved and p.resolution <= MAX_REFERENCE_RTOL * smallest:
+            continue
+        largest = max(q.magnitude for q in results)
+        scale = p.magnitude if not silent else (smallest if resolved else largest)
+        raise LossScaleError(_resolution_message(p, scale, loss, reference, step, bool(resolved)))
+
+
+def _resolution_message(p: ParamResult, scale: float, loss: float, reference: str, step: float, any_ok: bool) -> str:
+    if scale == 0 and abs(loss) <= 1:
+        return (
+            f"the loss ({loss:.6g}) does not change measurably when the parameters change (every derivative "
+            "compared is 0 within the reference's rounding): there is nothing to check"
         )
-    return checks, "; ".join(notes)
-
-
-def _merge(checks: list[_Entries]) -> _Entries:
-    if not checks:
-        empty = np.zeros(0)
-        return _Entries(np.zeros(0, dtype=np.intp), empty, empty, empty, empty.astype(bool), empty.astype(bool))
-    return _Entries(*(np.concatenate([getattr(c, f) for c in checks]) for f in _Entries.__dataclass_fields__))
-
-
-def _fast(
-    probe: Probe,
-    name: str,
-    shape: tuple[int, ...],
-    a: np.ndarray,
-    tols: Tolerances,
-    rng: np.random.Generator,
-    directions: int,
-    worst: int,
-) -> ParamResult:
-    size = a.size
-    x = probe.base[name].reshape(-1)
-    scale = np.maximum(1.0, np.abs(x))  # (size,) per-entry step scale
-    everything = np.arange(size)
-    tried: list[tuple[np.ndarray, _Outcome]] = []
-    for _ in range(directions if size else 0):
-        u = scale * rng.standard_normal(size)  # (size,) signed Gaussian, scaled like the steps
-        tried.append((u, _direction(probe, name, everything, u, a, tols)))
-    failed = [(u, d) for u, d in tried if d.status == "fail"]
-    unresolved = [(u, d) for u, d in tried if d.status == "unresolved"]
-    conclusive = [d for _, d in tried if d.status in ("pass", "fail")]
-    note = ""
-    checks: list[_Entries] = []
-    if failed or unresolved:
-        u, _ = max(failed or unresolved, key=lambda ud: ud[1].err / ud[1].allowed)
-        checks, note = _narrow(probe, name, a, u, tols, worst)
-    e = _merge(checks)
-    confirmed = bool(e.mismatch.any())
-    if unresolved and not failed and not confirmed:
-        note = (
-            f"{len(unresolved)} direction(s) not smooth at any step, matching neither one-sided slope "
-            "(kinks on both sides); narrowing found no offending entry, so they count as kinks"
-        )
-    n_failed = len(failed) + (len(unresolved) if confirmed else 0)
-    tau = max((d.allowed for d in conclusive), default=0.0)
-    if conclusive:
-        catch = 2 * math.sqrt(2 / math.pi) * tau * MISS_PROBABILITY ** (-1 / len(conclusive))
-    else:
-        catch = math.inf
-    unverified = sum(1 for _, d in tried if d.status == "kink") + (0 if confirmed else len(unresolved))
-    summary = DirectionSummary(
-        count=len(tried),
-        failed=n_failed,
-        kinks=unverified + sum(1 for _, d in tried if d.status == "pass" and d.straddled),
-        unverified=unverified,
-        max_ratio=max((d.err / d.allowed for d in conclusive), default=0.0),
-        tau=tau,
-        catch_norm=catch if size else 0.0,
-    )
-    if size and not conclusive and not n_failed:
-        advice = "no direction was conclusive (kinks): use reference='complex' or full mode"
-        note = f"{note}; {advice}" if note else advice
-    kept = ~e.kink
-    abs_err = np.abs(e.analytic - e.numerical)
-    return ParamResult(
-        name=name,
-        shape=shape,
-        size=size,
-        checked=len(e.idx),
-        sampled=False,
-        mismatches=int(np.count_nonzero(e.mismatch)),
-        kinks=summary.kinks + int(np.count_nonzero(e.kink)),
-        max_abs=float(np.max(abs_err[kept], initial=0.0)),
-        max_rel=float(np.max(e.rel[kept], initial=0.0)),
-        ok=n_failed == 0,
-        worst=_entry_results(name, shape, e, e.mismatch, "mismatch", worst),
-        kink_entries=_entry_results(name, shape, e, e.kink, "kink", worst),
-        directions=summary,
-        note=note,
+    advice = "subtract a constant from the loss (only its differences matter)" if abs(loss) > 1 else "scale it up"
+    if reference != "complex":
+        advice += ", or use reference='complex', which does not subtract loss values"
+    size = "large" if abs(loss) > 1 else "small"
+    what = "it must check" if any_ok else "it saw"
+    return (
+        f"the loss value {loss:.6g} is too {size} for its gradient: each loss evaluation carries about "
+        f"{FLOAT64_EPS * max(1.0, abs(loss)):.2g} of rounding, so the {reference} reference (h={step:.2g}) "
+        f"resolves {p.name}'s derivatives only to ±{p.resolution:.2g}, more than {MAX_REFERENCE_RTOL:g} of the "
+        f"derivatives {what} ({scale:.2g}); a wrong gradient could pass. {advice[0].upper()}{advice[1:]}"
     )

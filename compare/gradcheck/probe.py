@@ -29,8 +29,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from compare.gradcheck.errors import DtypeError, NonFiniteError, ShapeError
 from compare.metrics import FLOAT64_EPS
-from impl_numpy.checks import DtypeError, NonFiniteError, ShapeError
 
 REFERENCES = ("central", "richardson", "complex")
 
@@ -137,7 +137,18 @@ class Probe:
             flat[idx] = base[idx]
         if self.reference == "complex" and not isinstance(value, complex):
             raise DtypeError("reference='complex' needs a complex-safe loss_fn: it returned a real value")
+        if not np.isfinite(value):
+            raise NonFiniteError(f"loss_fn returned {value} {self._where(name, idx, delta)}")
         return value
+
+    def _where(self, name: str, idx: np.ndarray, delta: np.ndarray) -> str:
+        """Words for a shifted point: ``with W1[2, 3] shifted by -6.1e-06`` or ``with b2 shifted along a direction``."""
+        shape = self.base[name].shape
+        if len(idx) == 1:
+            index = ", ".join(str(int(i)) for i in np.unravel_index(int(idx[0]), shape)) if shape else ""
+            shift = complex(delta[0]) if np.iscomplexobj(delta) else float(delta[0])
+            return f"with {name}[{index}] shifted by {shift:.2g}"
+        return f"with {len(idx)} entries of {name} shifted along a direction (step {float(np.max(np.abs(delta))):.2g})"
 
     def derivative(self, name: str, idx: np.ndarray, u: np.ndarray, t: float) -> Estimate:
         """The reference derivative of ``f`` along ``u`` (nonzero on ``idx`` only) with step ``t``."""

@@ -1,7 +1,11 @@
 """What a gradient check found: per-parameter results, a text table and a JSON-ready dict.
 
-The table (``GradcheckReport.table()``) is also the message of the
-``AssertionError`` raised by :func:`compare.gradcheck.assert_gradients`.
+The table (``GradcheckReport.table()``, lines of at most 100 columns) is also the
+message of the ``AssertionError`` raised by :func:`compare.gradcheck.assert_gradients`
+and the ``gradcheck`` pytest fixture: per parameter a summary row, then the worst
+entries (largest multiple of the allowed error first) with the analytic value, the
+numerical value, the plain relative error, their ratio and "× allowed", then notes
+and the diagnoses of :func:`compare.diagnose.diagnose`.
 ``to_dict()`` holds only str, int, float, bool, None, lists and dicts; NaN and
 infinities become ``None`` so that ``json.dumps(..., allow_nan=False)`` works.
 """
@@ -9,11 +13,15 @@ infinities become ``None`` so that ``json.dumps(..., allow_nan=False)`` works.
 from __future__ import annotations
 
 import math
+import textwrap
 from dataclasses import dataclass, field
 
-from tabulate import tabulate
+import numpy as np
 
+from compare.diagnose import Diagnosis
 from compare.metrics import Tolerance
+
+WIDTH = 100  # the table's lines fit this many columns (a pytest failure, a CI log)
 
 
 @dataclass(frozen=True)
@@ -25,8 +33,26 @@ class EntryResult:
     analytic: float  # the gradient under test (grad_fn)
     numerical: float  # the float64 reference derivative
     abs_err: float  # |analytic - numerical|
-    rel_err: float  # compare.metrics.rel_error with the check's tolerance
+    allowed: float  # the largest |analytic - numerical| that passes for this entry
     status: str  # "mismatch", "kink" (straddles a non-differentiable point: not a failure) or "ok"
+
+    @property
+    def rel_err(self) -> float:
+        """Plain relative error ``|analytic - numerical| / max(|analytic|, |numerical|)`` (0 when both are 0)."""
+        big = max(abs(self.analytic), abs(self.numerical))
+        return self.abs_err / big if big > 0 else 0.0
+
+    @property
+    def ratio(self) -> float:
+        """``analytic / numerical`` (inf when only the numerical value is 0, nan when both are)."""
+        if self.numerical != 0:
+            return self.analytic / self.numerical
+        return math.nan if self.analytic == 0 else math.copysign(math.inf, self.analytic)
+
+    @property
+    def times_allowed(self) -> float:
+        """How many times the allowed error this entry's error is (> 1 fails)."""
+        return self.abs_err / self.allowed if self.allowed > 0 else (0.0 if self.abs_err == 0 else math.inf)
 
     def to_dict(self) -> dict[str, object]:
         return {
@@ -35,6 +61,9 @@ class EntryResult:
             "numerical": _finite(self.numerical),
             "abs_err": _finite(self.abs_err),
             "rel_err": _finite(self.rel_err),
+            "ratio": _finite(self.ratio),
+            "allowed": _finite(self.allowed),
+            "times_allowed": _finite(self.times_allowed),
             "status": self.status,
         }
 
@@ -72,7 +101,7 @@ class ParamResult:
     size: int  # entries in the parameter
     checked: int  # entries compared one by one (full mode: all or a sample; fast mode: those narrowed down to)
     sampled: bool  # full mode checked a seeded sample, not every entry
-    mismatches: int  # entries over the tolerance (fast mode: those found while narrowing down; a lower bound)
+    mismatches: int  # entries over the tolerance (fast mode: those found while narrowing down)
     kinks: int  # entries (fast mode: directions, plus entries met while narrowing) straddling a kink; never failures
     max_abs: float  # largest |analytic - numerical| over the compared entries that are not kinks
     max_rel: float  # largest relative error over the same entries
@@ -81,6 +110,11 @@ class ParamResult:
     kink_entries: list[EntryResult] = field(default_factory=list)  # a few kink entries, for the record
     directions: DirectionSummary | None = None  # fast mode only
     note: str = ""  # anything the numbers do not say
+    complete: bool = True  # fast mode: narrowing ran to the end, so `mismatches` is every offender it could find
+    resolution: float = 0.0  # the reference's rounding error for one entry's derivative (loss size / step)
+    magnitude: float = 0.0  # the largest derivative compared (analytic or reference), entry units
+    compared: tuple[np.ndarray, np.ndarray] | None = field(default=None, repr=False, compare=False)
+    # ^ (analytic, reference) of the entries compared one by one: the whole arrays in full mode, else 1-D
 
     def to_dict(self) -> dict[str, object]:
         return {
@@ -90,6 +124,7 @@ class ParamResult:
             "checked": self.checked,
             "sampled": self.sampled,
             "mismatches": self.mismatches,
+            "mismatches_complete": self.complete,
             "kinks": self.kinks,
             "max_abs": _finite(self.max_abs),
             "max_rel": _finite(self.max_rel),
@@ -98,6 +133,8 @@ class ParamResult:
             "kink_entries": [e.to_dict() for e in self.kink_entries],
             "directions": None if self.directions is None else self.directions.to_dict(),
             "note": self.note,
+            "resolution": _finite(self.resolution),
+            "magnitude": _finite(self.magnitude),
         }
 
 
@@ -116,6 +153,7 @@ class GradcheckReport:
     n_loss_evals: int  # calls to loss_fn
     seconds: float  # wall-clock time of the check
     label: str = ""  # what was checked, for the table's title
+    diagnoses: list[Diagnosis] = field(default_factory=list)  # compare.diagnose on the failing parameters
 
     @property
     def ok(self) -> bool:
@@ -151,73 +189,61 @@ class GradcheckReport:
             "n_loss_evals": self.n_loss_evals,
             "seconds": self.seconds,
             "params": [p.to_dict() for p in self.params],
+            "diagnoses": [d.to_dict() for d in self.diagnoses],
         }
 
     def title(self) -> str:
+        """Two lines: what was checked and the verdict; then how (reference, dtype, tolerance, cost)."""
         verdict = "ok" if self.ok else f"FAIL ({', '.join(self.failed)})"
         what = f"{self.label}: " if self.label else ""
         return (
-            f"{what}gradcheck {self.mode} mode, {self.reference} reference (h={self.step:.1e}), {self.dtype}, "
-            f"rtol={self.tolerance.rtol:.1e} atol={self.tolerance.atol:.1e}, loss={self.loss:.6g}, "
-            f"{self.n_loss_evals} loss evaluations, {self.seconds:.2f} s: {verdict}"
+            f"{what}gradcheck {self.mode} mode: {verdict}\n"
+            f"{self.reference} reference (h={self.step:.1e}), {self.dtype}, rtol={self.tolerance.rtol:.1e} "
+            f"atol={self.tolerance.atol:.1e}, loss={self.loss:.6g}\n"
+            f"{self.n_loss_evals} loss evaluations, {self.seconds:.2f} s"
         )
 
     def table(self) -> str:
-        """The title line, one row per parameter, then the worst entries and any kink entries."""
-        lines = [self.title(), tabulate(*self._summary_rows(), tablefmt="simple", disable_numparse=True)]
+        """The title, one row per parameter, the worst entries, notes and diagnoses; lines fit 100 columns."""
+        lines = [self.title(), _grid(*self._summary_rows())]
         entries = []
         for p in self.params:  # a passing parameter shows its closest call, a failing one its offenders
             entries += (p.worst if not p.ok else p.worst[:1]) + p.kink_entries
         if entries:
-            head = ["param", "index", "analytic", "numerical", "abs err", "rel err", "status"]
+            head = ["param", "index", "analytic", "numerical", "rel err", "ratio", "× allowed", "status"]
             rows = [
-                [e.param, _index(e.index), _g(e.analytic), _g(e.numerical), _e(e.abs_err), _e(e.rel_err), e.status]
+                [e.param, _index(e.index), _g(e.analytic), _g(e.numerical), _e(e.rel_err), _r(e.ratio)]
+                + [_x(e.times_allowed), e.status]
                 for e in entries
             ]
-            lines += ["", tabulate(rows, headers=head, tablefmt="simple", disable_numparse=True)]
+            lines += ["", "worst entries first (ratio: analytic/numerical; × allowed: error/allowed error, > 1 fails)"]
+            lines.append(_grid(rows, head))
         notes = [f"{p.name}: {p.note}" for p in self.params if p.note]
+        notes += [f"diagnosis: {d.message}" for d in self.diagnoses]
         if notes:
-            lines += [""] + notes
+            lines.append("")
+            lines += [textwrap.fill(n, width=WIDTH, subsequent_indent="    ") for n in notes]
         return "\n".join(lines)
 
     def _summary_rows(self) -> tuple[list[list[str]], list[str]]:
         if self.mode == "full":
-            head = ["param", "shape", "checked", "mismatches", "kinks", "max abs err", "max rel err", "status"]
+            head = ["param", "shape", "checked", "wrong", "kinks", "max abs err", "max rel err", "status"]
             rows = [
-                [
-                    p.name,
-                    _shape(p.shape),
-                    f"{p.checked}/{p.size}" + (" (sample)" if p.sampled else ""),
-                    str(p.mismatches),
-                    str(p.kinks),
-                    _e(p.max_abs),
-                    _e(p.max_rel),
-                    _ok(p.ok),
-                ]
+                [p.name, _shape(p.shape), f"{p.checked}/{p.size}" + (" (sample)" if p.sampled else "")]
+                + [str(p.mismatches), str(p.kinks), _e(p.max_abs), _e(p.max_rel), _ok(p.ok)]
                 for p in self.params
             ]
             return rows, head
-        head = ["param", "shape", "directions", "failed", "kinks", "max |Δ|/τ", "τ", "catches ‖e‖ ≥", "mismatches"]
+        head = ["param", "shape", "dirs", "failed", "kinks", "max |Δ|/τ", "τ", "catches ‖e‖≥", "wrong"]
         head.append("status")
         rows = []
         for p in self.params:
             d = p.directions
             assert d is not None
-            found = f"≥{p.mismatches}" if p.mismatches else "0"
-            rows.append(
-                [
-                    p.name,
-                    _shape(p.shape),
-                    str(d.count),
-                    str(d.failed),
-                    f"{d.kinks} ({d.unverified} unverified)" if d.unverified else str(d.kinks),
-                    _e(d.max_ratio),
-                    _e(d.tau),
-                    _e(d.catch_norm),
-                    found,
-                    _ok(p.ok),
-                ]
-            )
+            found = str(p.mismatches) if p.complete or not p.mismatches else f"{p.mismatches}+ (stopped)"
+            kinks = f"{d.kinks} ({d.unverified} unverified)" if d.unverified else str(d.kinks)
+            row = [p.name, _shape(p.shape), str(d.count), str(d.failed), kinks, _e(d.max_ratio), _e(d.tau)]
+            rows.append(row + [_e(d.catch_norm), found if not p.ok else "-", _ok(p.ok)])
         return rows, head
 
     def __str__(self) -> str:
@@ -233,7 +259,15 @@ def _e(v: float) -> str:
 
 
 def _g(v: float) -> str:
-    return f"{v:.10g}"
+    return f"{v:.6g}"
+
+
+def _r(v: float) -> str:
+    return f"{v:.4g}" if math.isfinite(v) else str(v)
+
+
+def _x(v: float) -> str:
+    return f"{v:.3g}" if math.isfinite(v) else str(v)
 
 
 def _ok(flag: bool) -> str:
@@ -246,3 +280,13 @@ def _shape(shape: tuple[int, ...]) -> str:
 
 def _index(index: tuple[int, ...]) -> str:
     return "[" + ", ".join(str(i) for i in index) + "]"
+
+
+def _grid(rows: list[list[str]], head: list[str]) -> str:
+    """A plain text table: left-aligned columns two spaces apart, a rule under the header."""
+    widths = [max(len(r[i]) for r in [head, *rows]) for i in range(len(head))]
+
+    def line(cells: list[str]) -> str:
+        return "  ".join(c.ljust(w) for c, w in zip(cells, widths, strict=True)).rstrip()
+
+    return "\n".join([line(head), line(["-" * w for w in widths]), *(line(r) for r in rows)])

@@ -1,0 +1,66 @@
+"""pytest plugin: the ``gradcheck`` fixture and the ``--gradcheck-mode`` / ``--gradcheck-reference`` options.
+
+Registered through the ``pytest11`` entry point of the ``dlfs-compare`` distribution,
+so it is active in any project where the package is installed (without it:
+``pytest -p compare.gradcheck.pytest_plugin``)::
+
+    def test_my_backward(gradcheck):
+        gradcheck(loss_fn, grad_fn, params)                # the signature of assert_gradients
+        gradcheck.problem(torch_function_problem(MyFn.apply, x, w))
+
+    pytest --gradcheck-mode full --gradcheck-reference richardson
+
+A failure shows the checker's table (worst entries first, lines of at most 100
+columns) under the test's own line, with no frame of the checker. The options set
+``mode`` and ``reference`` for every call that does not pass them itself.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import pytest
+
+from compare.gradcheck.core import MODES, check_gradients
+from compare.gradcheck.probe import REFERENCES, LossFn
+from compare.gradcheck.report import GradcheckReport
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("gradcheck", "gradient checking (compare.gradcheck)")
+    group.addoption("--gradcheck-mode", choices=MODES, default=None, help="mode of every call (default: full)")
+    group.addoption(
+        "--gradcheck-reference", choices=REFERENCES, default=None, help="reference of every call (default: central)"
+    )
+
+
+class GradcheckFixture:
+    """What the ``gradcheck`` fixture gives a test: call it like :func:`compare.gradcheck.assert_gradients`."""
+
+    def __init__(self, defaults: Mapping[str, object]) -> None:
+        self.defaults = dict(defaults)  # options from the command line, for calls that do not pass them
+
+    def __call__(self, loss_fn: LossFn, grad_fn, params: Mapping[str, object], **options) -> GradcheckReport:
+        """Check; fail the test with the report's table when the gradient is wrong; return the report."""
+        __tracebackhide__ = True
+        report = check_gradients(loss_fn, grad_fn, params, **{**self.defaults, **options})
+        if not report.ok:
+            raise AssertionError(report.table())
+        return report
+
+    def problem(self, problem, **options) -> GradcheckReport:
+        """The same for a :class:`compare.gradcheck.GradProblem` (the adapters' result)."""
+        __tracebackhide__ = True
+        options.setdefault("label", problem.label)
+        return self(problem.loss_fn, problem.grad_fn, problem.params, **options)
+
+
+@pytest.fixture
+def gradcheck(request: pytest.FixtureRequest) -> GradcheckFixture:
+    """Check a gradient against a float64 numerical reference; see :mod:`compare.gradcheck.pytest_plugin`."""
+    defaults = {}
+    for option, key in (("gradcheck_mode", "mode"), ("gradcheck_reference", "reference")):
+        value = request.config.getoption(option)
+        if value is not None:
+            defaults[key] = value
+    return GradcheckFixture(defaults)

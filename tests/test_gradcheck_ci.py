@@ -1,0 +1,303 @@
+"""The gradient checker as a CI library: no false passes, input gradients, the pytest plugin, separability.
+
+Run: ``python -m pytest -q tests/test_gradcheck_ci.py``. The planted errors are sized
+from the checker's stated guarantees (module docstring of ``compare.gradcheck.core``):
+with default tolerances a check that is not refused fails every entry off by more than
+0.2 % of the largest derivative of its parameter (full mode), and fast mode misses an
+error with ``‖e ∘ max(1, |x|)‖ >= catch_norm`` with probability at most 1e-6.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from helpers import FAST
+from hypothesis import assume, given
+from hypothesis import strategies as st
+
+from compare.data import make_synthetic
+from compare.gradcheck import (
+    ConfigError,
+    LossScaleError,
+    check_gradients,
+    numpy_net_problem,
+    torch_function_problem,
+)
+from compare.gradcheck.cli import main
+from impl_numpy import init_params
+
+ROOT = Path(__file__).resolve().parent.parent
+SMALL = ["--sizes", "4,3,2", "--batch", "5"]
+
+
+def small_problem(sizes=(6, 4, 3), n=5, std=0.5, seed=1):
+    data = make_synthetic(n_train=n, n_test=1, input_size=sizes[0], n_classes=sizes[2], seed=seed)
+    return numpy_net_problem(init_params(*sizes, weight_init_std=std, seed=seed), data.x_train, data.t_train)
+
+
+def zeros(p: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    return {k: np.zeros_like(v) for k, v in p.items()}
+
+
+# -- no false passes -------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("mode", ["full", "fast"])
+@pytest.mark.parametrize("reference", ["central", "richardson"])
+def test_a_huge_loss_offset_is_refused_naming_the_loss(mode: str, reference: str) -> None:
+    # 1e12 + f: each loss value carries ~1e-4 of rounding, far more than the loss differences
+    # (~1e-7) a step makes; before, a gradient of all zeros passed here.
+    problem = small_problem()
+    with pytest.raises(LossScaleError, match=r"loss value 1e\+12 is too large"):
+        check_gradients(lambda q: 1e12 + problem.loss_fn(q), zeros, problem.params, mode=mode, reference=reference)
+
+
+def test_the_complex_step_is_immune_to_an_offset_and_catches_the_zero_gradient() -> None:
+    problem = small_problem()
+    report = check_gradients(lambda q: 1e12 + problem.loss_fn(q), zeros, problem.params, reference="complex")
+    assert report.failed == ["W1", "b1", "W2", "b2"]
+
+
+def test_a_scaled_loss_is_not_refused() -> None:
+    # 1e12 * f: the differences scale with the loss, so the reference resolves them as well as at 1 * f.
+    problem = small_problem()
+
+    def grad(q):
+        return {k: 1e12 * v for k, v in problem.grad_fn(q).items()}
+
+    assert check_gradients(lambda q: 1e12 * problem.loss_fn(q), grad, problem.params).ok
+
+
+def test_a_flat_loss_is_refused() -> None:
+    with pytest.raises(LossScaleError, match="does not change measurably"):
+        check_gradients(lambda q: 0.5, zeros, {"w": np.ones(3)})
+
+
+def test_cli_refuses_a_loss_too_large_to_check(capsys) -> None:
+    assert main([*SMALL, "--weight-std", "1e200", "--quiet"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: the loss value ") and "e+199 is too large" in err and err.count("\n") == 1
+
+
+@pytest.mark.parametrize("args", [["--eps", "1", "--reference", "complex"], ["--json", ""]])
+def test_cli_refuses_a_complex_step_of_one_and_an_empty_json_path(args: list[str], capsys) -> None:
+    assert main([*SMALL, *args, "--quiet"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and err.count("\n") == 1
+
+
+def test_api_refuses_a_complex_step_of_one_and_boolean_tolerances() -> None:
+    problem = small_problem()
+    with pytest.raises(ConfigError, match="eps=1 is unusable with the complex reference"):
+        problem.check(reference="complex", eps=1.0)
+    for option in ({"rtol": True}, {"atol": True}, {"eps": True}):
+        with pytest.raises(ConfigError, match="positive finite number"):
+            problem.check(**option)
+
+
+@FAST
+@given(
+    sizes=st.tuples(st.integers(1, 5), st.integers(1, 4), st.integers(2, 4)),
+    std=st.floats(0.1, 2.0),
+    offset_exp=st.integers(-2, 14),
+    seed=st.integers(0, 2**16),
+    which=st.integers(0, 3),
+    pick=st.floats(0, 1),
+    mode=st.sampled_from(["full", "fast"]),
+)
+def test_one_entry_off_by_more_than_the_guarantee_never_passes(sizes, std, offset_exp, seed, which, pick, mode):
+    """Random nets, loss offsets 1e-2 .. 1e14: the planted error fails the check, or the check is refused."""
+    problem = small_problem(sizes, 4, std, seed)
+    offset = 10.0**offset_exp
+    name = ["W1", "b1", "W2", "b2"][which]
+    g = problem.grad_fn(problem.params)[name].reshape(-1)  # float64 backprop: exact to ~1e-16
+    assume(np.max(np.abs(g)) > 0)
+    k = min(int(pick * g.size), g.size - 1)
+
+    def loss(q):
+        return offset + problem.loss_fn(q)
+
+    if mode == "full":
+        delta = 2.5e-3 * np.max(np.abs(g)) + 2.5e-3 * abs(g[k])  # above 0.2 % of the block's largest derivative
+    else:
+        try:
+            clean = check_gradients(loss, problem.grad_fn, problem.params, mode="fast", seed=seed)
+        except LossScaleError:
+            clean = None
+        assume(clean is not None)  # a refused check makes no claim to test here
+        x_k = float(problem.params[name].reshape(-1)[k])
+        delta = 2 * clean[name].directions.catch_norm / max(1.0, abs(x_k))  # twice the 1e-6 miss threshold
+
+    def planted(q):
+        grads = {n: np.array(v) for n, v in problem.grad_fn(q).items()}
+        grads[name].flat[k] += delta
+        return grads
+
+    try:
+        report = check_gradients(loss, planted, problem.params, mode=mode, seed=seed)
+    except LossScaleError:
+        return_value = "refused"
+    else:
+        return_value = "failed" if name in report.failed else "passed"
+    assert return_value in ("refused", "failed"), (offset, name, k, delta)
+
+
+# -- input gradients -------------------------------------------------------------------------------
+
+
+class Affine(torch.autograd.Function):
+    """y = sigmoid(x @ w); a custom backward whose input gradient can be planted wrong."""
+
+    wrong_dx = False
+
+    @staticmethod
+    def forward(ctx, x, w):
+        y = torch.sigmoid(x @ w)  # (N, H)
+        ctx.save_for_backward(x, w, y)
+        return y
+
+    @staticmethod
+    def backward(ctx, g):
+        x, w, y = ctx.saved_tensors
+        d = g * y * (1 - y)  # (N, H)
+        dx = d @ w.T  # (N, D)
+        if Affine.wrong_dx:
+            dx = dx.clone()
+            dx[1, 2] *= 1.01  # a 1 % error in one entry of the input gradient
+        return dx, x.T @ d
+
+
+@pytest.mark.parametrize("mode", ["full", "fast"])
+def test_input_gradients_of_a_custom_function(mode: str, monkeypatch) -> None:
+    gen = torch.Generator().manual_seed(0)
+    x = torch.randn(5, 4, dtype=torch.float64, generator=gen)
+    w = torch.randn(4, 3, dtype=torch.float64, generator=gen)
+    assert torch_function_problem(Affine.apply, x, w).check(mode=mode).ok
+    monkeypatch.setattr(Affine, "wrong_dx", True)
+    report = torch_function_problem(Affine.apply, x, w).check(mode=mode)
+    assert report.failed == ["input0"]
+    assert report["input0"].worst[0].index == (1, 2)
+
+
+def test_input_gradients_of_a_float32_module_and_labels_passed_through() -> None:
+    model = torch.nn.Sequential(torch.nn.Linear(4, 3), torch.nn.Tanh()).float()
+    x = torch.randn(6, 4, generator=torch.Generator().manual_seed(1))
+    problem = torch_function_problem(model, x)  # the reference runs a float64 copy of the module
+    assert list(problem.params) == ["input0"] and problem.params["input0"].dtype == np.float32
+    assert problem.check(mode="fast").ok
+    labels = torch.tensor([0, 1, 2, 0, 1, 2])
+    problem = torch_function_problem(lambda z, t: torch.nn.functional.cross_entropy(torch.tanh(z), t), x[:, :3], labels)
+    assert list(problem.params) == ["input0"] and problem.check(mode="full").ok
+
+
+# -- pytest plugin ---------------------------------------------------------------------------------
+
+PROJECT_TEST = """
+import torch
+from compare.gradcheck import torch_function_problem
+
+FACTOR = {factor}
+
+
+class Sigmoid(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, x):
+        y = 1 / (1 + torch.exp(-x))
+        ctx.save_for_backward(y)
+        return y
+
+    @staticmethod
+    def backward(ctx, g):
+        (y,) = ctx.saved_tensors
+        return g * y * (1 - y) * FACTOR
+
+
+def test_sigmoid_input_gradient(gradcheck):
+    x = torch.randn(6, 5, dtype=torch.float64, generator=torch.Generator().manual_seed(0))
+    gradcheck.problem(torch_function_problem(Sigmoid.apply, x))
+"""
+
+
+def run_pytest(folder: Path, *args: str) -> subprocess.CompletedProcess:
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "PYTEST_DISABLE_PLUGIN_AUTOLOAD": "1", "COLUMNS": "100"}
+    cmd = [sys.executable, "-m", "pytest", "-p", "compare.gradcheck.pytest_plugin", "-q", "-p", "no:cacheprovider"]
+    return subprocess.run([*cmd, *args], cwd=folder, env=env, capture_output=True, text=True, timeout=120)
+
+
+def test_the_fixture_fails_a_wrong_input_gradient_with_the_table(tmp_path: Path) -> None:
+    (tmp_path / "test_fn.py").write_text(PROJECT_TEST.format(factor="1.5"))
+    done = run_pytest(tmp_path, "--gradcheck-mode", "fast")
+    out = done.stdout
+    assert done.returncode == 1, out + done.stderr
+    assert "gradcheck fast mode: FAIL (input0)" in out and "diagnosis: input0: analytic = reference × 1.5" in out
+    assert "compare/gradcheck/" not in out  # no frame of the checker
+    failure = out[out.index("___ test_sigmoid") : out.index("short test summary")]
+    assert max(len(line) for line in failure.splitlines()) <= 100, failure
+    (tmp_path / "test_fn.py").write_text(PROJECT_TEST.format(factor="1.0"))
+    done = run_pytest(tmp_path, "--gradcheck-mode", "full", "--gradcheck-reference", "richardson", "-rA")
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "1 passed" in done.stdout
+
+
+# -- separable, console scripts --------------------------------------------------------------------
+
+
+def test_import_loads_neither_torch_nor_the_nets_nor_the_harness() -> None:
+    code = textwrap.dedent(
+        """
+        import sys
+        import compare.gradcheck
+        heavy = ("torch", "impl_numpy", "impl_torch", "compare.harness", "compare.engine", "compare.gradcheck.adapters")
+        print(sorted(m for m in heavy if m in sys.modules))
+        compare.gradcheck.numpy_net_problem  # the adapters load on first use
+        print("impl_numpy" in sys.modules)
+        """
+    )
+    done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=60)
+    assert done.stdout.split("\n")[:2] == ["[]", "True"], done.stdout + done.stderr
+
+
+def test_console_scripts_work_beside_a_compare_py(tmp_path: Path) -> None:
+    """``python -m compare.gradcheck`` imports a user's compare.py; the installed script does not."""
+    (tmp_path / "compare.py").write_text("x = 1  # the user's own module\n")
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    args = [*SMALL, "--mode", "fast", "--quiet"]
+    broken = subprocess.run(
+        [sys.executable, "-m", "compare.gradcheck", *args], cwd=tmp_path, env=env, capture_output=True, text=True
+    )
+    assert broken.returncode != 0 and "compare" in broken.stderr
+    scripts = (ROOT / "pyproject.toml").read_text()
+    assert 'dlfs-gradcheck = "compare.gradcheck.cli:main"' in scripts and 'dlfs-compare = "compare.run:main"' in scripts
+    # What pip's console-script wrapper does: the script's own folder, not the working directory, is sys.path[0].
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    script = bin_dir / "dlfs-gradcheck"
+    script.write_text("import sys\nfrom compare.gradcheck.cli import main\nsys.exit(main())\n")
+    done = subprocess.run([sys.executable, str(script), *args], cwd=tmp_path, env=env, capture_output=True, text=True)
+    assert done.returncode == 0 and done.stdout.strip() == "gradcheck: ok", done.stdout + done.stderr
+    script.write_text("import sys\nfrom compare.run import main\nsys.exit(main())\n")
+    done = subprocess.run(
+        [sys.executable, str(script), "--help"], cwd=tmp_path, env=env, capture_output=True, text=True
+    )
+    assert done.returncode == 0 and "usage" in done.stdout, done.stdout + done.stderr
+
+
+def test_the_side_by_side_script_runs_in_its_quick_form(capsys) -> None:
+    from compare.gradcheck.versus import main as versus
+
+    assert versus(["--quick"]) == 0
+    table = capsys.readouterr().out
+    rows = {line.split(" | ")[0].strip("| "): line for line in table.splitlines() if line.startswith("| ")}
+    assert "torch fast_mode" in rows["planted bug"]
+    this = [cells.split(" | ")[1:4] for cells in rows.values() if cells.startswith("| 1 %")][0]
+    assert all(cell.startswith("caught") for cell in this), table  # all three modes of this checker
+    ours = rows["none (correct gradient)"].split(" | ")[1:4]
+    assert all(cell.startswith("passed") for cell in ours), table
+    assert versus(["--bogus"]) == 2
