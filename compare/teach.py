@@ -23,7 +23,7 @@ import sys
 from dataclasses import asdict
 from pathlib import Path
 
-from compare.config import Parser, RunConfig, UsageError, fail, positive_int, run_main
+from compare.config import Parser, RunConfig, UsageError, fail, path_option, run_main, thread_count
 from compare.env import set_threads
 
 COMMAND = "python -m compare.teach --doc docs/why-backprop.md"
@@ -165,9 +165,11 @@ def render_doc(report: dict, charts: dict[str, str] | None = None, command: str 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     d = RunConfig()
     p = Parser(prog="python -m compare.teach", description="Regenerate docs/why-backprop.md.")
-    p.add_argument("--doc", default="docs/why-backprop.md", help="the page to write (default: %(default)s)")
     p.add_argument(
-        "--threads", type=positive_int, default=d.threads, help="BLAS / torch threads (default: %(default)s)"
+        "--doc", type=path_option, default="docs/why-backprop.md", help="the page to write (default: %(default)s)"
+    )
+    p.add_argument(
+        "--threads", type=thread_count, default=d.threads, help="BLAS / torch threads (default: %(default)s)"
     )
     p.add_argument("--no-plots", dest="plots", action="store_false", help="no charts, even with matplotlib")
     p.add_argument("--no-progress", dest="progress", action="store_false", help="no progress notes")
@@ -191,9 +193,9 @@ def _regenerate(ns: argparse.Namespace) -> int:
     chart_dir = doc.parent / doc.stem  # docs/why-backprop/ beside docs/why-backprop.md
     with_plots = ns.plots and plots.available()
     try:
-        files.check_writable(doc)
-        if with_plots:
-            files.check_writable(chart_dir, directory=True)
+        files.check_outputs(
+            [files.Output("--doc", doc), files.Output("charts", chart_dir if with_plots else None, ".png")]
+        )
     except files.OutputError as e:
         return fail(str(e))
     cfg = RunConfig(threads=ns.threads, scaling="full", progress=False)
@@ -215,7 +217,7 @@ def _regenerate(ns: argparse.Namespace) -> int:
     try:
         files.write_atomic(doc, render_doc(full, charts, command))
     except OSError as e:
-        return fail(f"cannot write {doc}: {e.strerror or e}")
+        return fail(str(e))  # OutputError names the file
     print(f"wrote {doc}" + (f" and {len(charts)} charts in {chart_dir}" if charts else ""))
     return 0 if full["ok"] else 1
 
