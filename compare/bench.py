@@ -37,6 +37,7 @@ from dataclasses import asdict, dataclass
 from functools import partial
 
 from compare.cli import Parser, command, fail, non_negative_int, positive_int
+from compare.config import path_option, thread_count
 
 
 @dataclass
@@ -51,11 +52,11 @@ class BenchConfig:
 def parse_args(argv: list[str] | None = None) -> BenchConfig:
     d = BenchConfig()
     p = Parser(prog="python -m compare.bench", description=__doc__.split("\n\n")[0])
-    p.add_argument("--threads", type=positive_int, default=d.threads, help="default: all cores (%(default)s)")
+    p.add_argument("--threads", type=thread_count, default=d.threads, help="default: all cores (%(default)s)")
     p.add_argument("--quick", action="store_true", help="smoke run: small sizes")
     p.add_argument("--seed", type=non_negative_int, default=d.seed)
     p.add_argument("--book-runs", type=positive_int, default=d.book_runs, help="default: %(default)s")
-    p.add_argument("--json", dest="json_path", metavar="PATH", help="write the results as JSON")
+    p.add_argument("--json", dest="json_path", type=path_option, metavar="PATH", help="write the results as JSON")
     return BenchConfig(**vars(p.parse_args(argv)))
 
 
@@ -386,7 +387,7 @@ def _bench(cfg: BenchConfig) -> int:
         try:
             report.write_atomic(cfg.json_path, report.to_json(result))
         except OSError as e:
-            return fail(f"cannot write {cfg.json_path}: {e.strerror or e}")
+            return fail(str(e))  # OutputError names the file
     return 0 if result["ok"] else 1
 
 

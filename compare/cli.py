@@ -1,26 +1,192 @@
-"""What every command line of the project shares: parsing types, one-line errors, exit statuses.
+"""What every command line of the project shares: option types, one-line errors, exit statuses, signals.
 
 Exit statuses: 0 every check passed; 1 a check failed; 2 bad usage or input (one line on
-stderr); 3 a run that could not complete (one line); 130 interrupted. Standard library only,
-so that options are parsed and thread counts set before numpy or torch load.
+stderr); 3 a run that could not complete (training diverged, an internal error; one line);
+130 interrupted (SIGINT or SIGTERM), with no output half-written and no temporary file left.
+
+SIGINT and SIGTERM go through one handler. Inside :func:`run_main` it raises
+``KeyboardInterrupt``, so ``finally`` blocks clean up; before it (while the command's modules
+load) it prints one line and exits 130. Code that must not be cut in half (the atomic writer)
+runs under :func:`deferred_interrupts`: a signal that arrives there takes effect at its end.
+Standard library only, so that options are parsed and thread counts set before numpy or torch load.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
+import pwd
+import signal
 import sys
-from collections.abc import Callable
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+
+SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
 
 class UsageError(ValueError):
     """A bad command-line option (exit status 2)."""
 
 
+class RunIncomplete(RuntimeError):
+    """A run that could not complete, e.g. training diverged (exit status 3)."""
+
+
+EXIT_STATUSES = (
+    "Exit status: 0 every check passed; 1 a check failed (the implementations disagree); 2 bad usage or input "
+    "(one line on stderr); 3 the run could not complete (training diverged, an internal error; one line); "
+    "130 interrupted (SIGINT or SIGTERM), nothing half-written."
+)
+
+
 class Parser(argparse.ArgumentParser):
-    """argparse that raises instead of printing usage and exiting."""
+    """argparse that raises instead of printing usage and exiting; ``--help`` ends with the exit statuses."""
+
+    def __init__(self, *args: object, **kwargs: object) -> None:
+        kwargs.setdefault("epilog", EXIT_STATUSES)
+        super().__init__(*args, **kwargs)  # type: ignore[arg-type]
 
     def error(self, message: str) -> None:  # type: ignore[override]
         raise UsageError(message)
+
+
+# -- one-line messages -------------------------------------------------------------------------
+
+
+def printable(text: object) -> str:
+    """``text`` with control characters escaped (``\\n`` -> ``\\x0a``), safe to print inside one line."""
+    out = []
+    for ch in str(text):
+        code = ord(ch)
+        if code < 0x20 or 0x7F <= code < 0xA0:
+            out.append(f"\\x{code:02x}")
+        else:
+            out.append(ch)
+    return "".join(out)
+
+
+def fail(message: str, status: int = 2) -> int:
+    """Print ``message`` as one line on stderr (lines joined, control characters escaped); return ``status``."""
+    line = " ".join(part.strip() for part in message.splitlines() if part.strip())
+    print(f"error: {printable(line)}", file=sys.stderr, flush=True)
+    return status
+
+
+def describe_os_error(error: OSError) -> str:
+    """One line naming the file and the reason, e.g. ``cannot access /x/y: Permission denied``."""
+    if error.filename is None or error.strerror is None:
+        return str(error)
+    where = os.fsdecode(error.filename) if isinstance(error.filename, (str, bytes)) else error.filename
+    return f"cannot access {printable(where)}: {error.strerror}"
+
+
+# -- signals -----------------------------------------------------------------------------------
+
+
+class _Signals:
+    installed = False  # our handler is in place
+    in_main = False  # inside run_main: raise KeyboardInterrupt (else exit at once)
+    defer = 0  # depth of deferred_interrupts blocks
+    pending = False  # a signal arrived inside one
+
+
+def _interrupt() -> None:
+    if _Signals.in_main:
+        raise KeyboardInterrupt
+    fail("interrupted", 130)
+    raise SystemExit(130)
+
+
+def _on_signal(signum: int, frame: object) -> None:
+    if _Signals.defer:
+        _Signals.pending = True
+        return
+    _interrupt()
+
+
+def install_signal_handlers() -> dict[int, object]:
+    """Route SIGINT and SIGTERM to the one handler; return the previous handlers (empty off the main thread)."""
+    if threading.current_thread() is not threading.main_thread():
+        return {}
+    previous = {}
+    for sig in SIGNALS:
+        current = signal.getsignal(sig)
+        if current is signal.SIG_IGN:  # e.g. started with nohup: leave it ignored
+            continue
+        previous[sig] = current
+        signal.signal(sig, _on_signal)
+    _Signals.installed = True
+    return previous
+
+
+@contextmanager
+def deferred_interrupts() -> Iterator[None]:
+    """Hold SIGINT/SIGTERM (when our handler is installed) until the block ends, then act on them."""
+    _Signals.defer += 1
+    try:
+        yield
+    finally:
+        _Signals.defer -= 1
+        if not _Signals.defer and _Signals.pending:
+            _Signals.pending = False
+            _interrupt()
+
+
+def _main_is_a_command() -> bool:
+    spec = getattr(sys.modules.get("__main__"), "__spec__", None)
+    return spec is not None and spec.name.startswith("compare.")
+
+
+if _main_is_a_command():  # `python -m compare.X`: an early Ctrl-C is one line, not a traceback
+    install_signal_handlers()
+
+
+# Bad input found while running (exit 2), named by module so that this module needs no numpy.
+INPUT_ERRORS = (("compare.data.base", "DataError"), ("impl_numpy.checks", "NetInputError"))
+
+
+def _input_errors() -> tuple[type[BaseException], ...]:
+    """The classes of :data:`INPUT_ERRORS` that are loaded (an error of one that is not cannot occur)."""
+    loaded = (getattr(sys.modules.get(module), name, None) for module, name in INPUT_ERRORS)
+    return tuple(cls for cls in loaded if isinstance(cls, type))
+
+
+def run_main(main: Callable[[], int]) -> int:
+    """Run a command's ``main`` and turn every way it can end into an exit status and at most one line.
+
+    KeyboardInterrupt (SIGINT, SIGTERM) -> 130; bad input (:class:`UsageError`, the data's and the
+    nets' input errors) and OSError (a file that cannot be read or written) -> 2, naming the file;
+    :class:`RunIncomplete` -> 3; MemoryError and any other exception -> 3, ``internal error: ...``
+    (set ``DLFS_TRACEBACK=1`` to see the traceback instead).
+    """
+    previous = install_signal_handlers()
+    outer = _Signals.in_main
+    _Signals.in_main = True
+    try:
+        return main()
+    except KeyboardInterrupt:
+        return fail("interrupted", 130)
+    except (UsageError, *_input_errors()) as e:
+        return fail(str(e))
+    except RunIncomplete as e:
+        return fail(str(e), 3)
+    except OSError as e:
+        return fail(describe_os_error(e))
+    except MemoryError:
+        return fail("internal error: out of memory (try smaller sizes)", 3)
+    except Exception as e:
+        if os.environ.get("DLFS_TRACEBACK"):
+            raise
+        return fail(f"internal error: {type(e).__name__}: {e}", 3)
+    finally:
+        _Signals.in_main = outer
+        if not _main_is_a_command():  # a caller's own handlers come back (tests, embedding)
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)  # type: ignore[arg-type]
+
+
+# -- option types ------------------------------------------------------------------------------
 
 
 def int_at_least(low: int, wording: str):
@@ -42,6 +208,15 @@ positive_int = int_at_least(1, "a positive integer")
 non_negative_int = int_at_least(0, "an integer >= 0")
 
 
+def thread_count(text: str) -> int:
+    """An argparse type: a thread count from 1 to the number of cores."""
+    value = positive_int(text)
+    cores = os.cpu_count() or 1
+    if value > cores:
+        raise argparse.ArgumentTypeError(f"expected at most {cores} (the cores of this machine), got {text!r}")
+    return value
+
+
 def positive_float(text: str) -> float:
     try:
         value = float(text)
@@ -52,19 +227,66 @@ def positive_float(text: str) -> float:
     return value
 
 
-def fail(message: str, status: int = 2) -> int:
-    """Print ``message`` as one line on stderr (a multi-line message is joined); return ``status``."""
-    line = " ".join(part.strip() for part in message.splitlines() if part.strip())
-    print(f"error: {line}", file=sys.stderr)
-    return status
+def expand_path(text: str) -> str:
+    """``~`` and ``~user`` expanded; :class:`UsageError` for an empty path or an unknown user."""
+    if not text:
+        raise UsageError("a path must not be empty (use . for the current directory)")
+    if text.startswith("~"):
+        user = text[1:].split("/", 1)[0]
+        if user:
+            try:
+                pwd.getpwnam(user)
+            except KeyError:
+                raise UsageError(f"no such user {user!r} in {printable(text)!r}") from None
+        expanded = os.path.expanduser(text)
+        if expanded.startswith("~"):
+            raise UsageError(f"cannot expand {printable(text)!r}: no home directory")
+        return expanded
+    return text
 
 
-def run_main(main: Callable[[], int]) -> int:
-    """Run a command's ``main``; Ctrl-C becomes one line and exit status 130, not a traceback."""
+def path_option(text: str) -> str:
+    """An argparse type: a non-empty path, ``~`` expanded."""
     try:
-        return main()
-    except KeyboardInterrupt:
-        return fail("interrupted", 130)
+        return expand_path(text)
+    except UsageError as e:
+        raise argparse.ArgumentTypeError(str(e)) from None
+
+
+# -- resources ---------------------------------------------------------------------------------
+
+
+def available_memory() -> int | None:
+    """Bytes of memory available to a new allocation: ``MemAvailable`` of /proc/meminfo, else sysconf."""
+    try:
+        with open("/proc/meminfo", encoding="ascii") as f:
+            for line in f:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    try:
+        return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (OSError, ValueError, AttributeError):
+        return None
+
+
+def _size(n: float) -> str:
+    for unit in ("bytes", "KB", "MB", "GB", "TB", "PB"):
+        if n < 1000 or unit == "PB":
+            return f"{n:.0f} {unit}" if unit == "bytes" else f"{n:.1f} {unit}"
+        n /= 1000
+    return f"{n:.1f} EB"
+
+
+def check_memory(estimate: int, cause: str) -> None:
+    """:class:`UsageError` when ``estimate`` bytes exceed the available memory; ``cause`` names the sizes."""
+    free = available_memory()
+    if free is not None and estimate > free:
+        raise UsageError(
+            f"{cause} needs about {_size(estimate)} of memory, more than the {_size(free)} available; "
+            "choose smaller sizes"
+        )
 
 
 def comma_choices(choices: tuple[str, ...], what: str) -> Callable[[str], tuple[str, ...]]:

@@ -14,14 +14,18 @@ from dataclasses import dataclass, field
 
 from compare.cli import (  # noqa: F401  (re-exported for the commands)
     Parser,
+    RunIncomplete,
     UsageError,
+    check_memory,
     comma_choices,
     fail,
     int_at_least,
     non_negative_int,
+    path_option,
     positive_float,
     positive_int,
     run_main,
+    thread_count,
 )
 
 SECTIONS = ("gradients", "trajectory", "timing", "scaling", "lesson")
@@ -30,6 +34,9 @@ DATASETS = ("digits", "synthetic", "mnist")
 ACTIVATIONS = ("sigmoid", "relu")
 DTYPES = ("float64", "float32")
 DEVICES = ("auto", "cpu", "cuda", "mps")
+# (input size D, classes C, train rows, test rows) of each data set, for the memory estimate.
+DATA_SHAPES = {"digits": (64, 10, 1500, 297), "synthetic": (784, 10, 1000, 200), "mnist": (784, 10, 60000, 10000)}
+BASE_BYTES = 400 * 2**20  # the interpreter, numpy, torch and the fixed-size timing and scaling sections
 
 
 @dataclass
@@ -76,7 +83,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     data = p.add_argument_group("data and model")
     data.add_argument("--dataset", choices=DATASETS, default=d.dataset, help="default: %(default)s (bundled)")
-    data.add_argument("--data-dir", help="MNIST directory with the four IDX files (else $DLFS_MNIST_DIR, else cache)")
+    data.add_argument(
+        "--data-dir",
+        type=path_option,
+        help="MNIST directory with the four IDX files (else $DLFS_MNIST_DIR, else cache)",
+    )
     data.add_argument("--download", action="store_true", help="download MNIST (md5-verified) if it is not found")
     data.add_argument("--activation", choices=ACTIVATIONS, default=d.activation, help="default: %(default)s")
     data.add_argument("--hidden-size", type=positive_int, default=d.hidden_size, help="default: %(default)s")
@@ -111,7 +122,7 @@ def build_parser() -> argparse.ArgumentParser:
     run = p.add_argument_group("where and how")
     run.add_argument("--dtype", choices=DTYPES, default=d.dtype, help="backprop/autograd dtype (default: %(default)s)")
     run.add_argument("--device", choices=DEVICES, default=d.device, help="torch device (default: %(default)s)")
-    run.add_argument("--threads", type=positive_int, default=d.threads, help="default: all cores (%(default)s)")
+    run.add_argument("--threads", type=thread_count, default=d.threads, help="default: all cores (%(default)s)")
     run.add_argument(
         "--impl",
         dest="impls",
@@ -135,10 +146,16 @@ def build_parser() -> argparse.ArgumentParser:
         "reduced in a run of all of them (default: %(default)s)",
     )
     out = p.add_argument_group("output")
-    out.add_argument("--json", dest="json_path", metavar="PATH", help="write the JSON report (atomically)")
-    out.add_argument("--markdown", dest="markdown_path", metavar="PATH", help="write the report as Markdown")
-    out.add_argument("--csv", dest="csv_dir", metavar="DIR", help="write one CSV per table into DIR")
-    out.add_argument("--plot", dest="plot_dir", metavar="DIR", help="write PNG charts into DIR (needs matplotlib)")
+    out.add_argument(
+        "--json", dest="json_path", type=path_option, metavar="PATH", help="write the JSON report (atomically)"
+    )
+    out.add_argument(
+        "--markdown", dest="markdown_path", type=path_option, metavar="PATH", help="write the report as Markdown"
+    )
+    out.add_argument("--csv", dest="csv_dir", type=path_option, metavar="DIR", help="write one CSV per table into DIR")
+    out.add_argument(
+        "--plot", dest="plot_dir", type=path_option, metavar="DIR", help="write PNG charts into DIR (needs matplotlib)"
+    )
     out.add_argument("--quiet", action="store_true", help="print only the verdict")
     out.add_argument("--no-progress", dest="progress", action="store_false", help="no progress bars")
     return p
@@ -151,4 +168,44 @@ def parse_args(argv: list[str] | None = None) -> RunConfig:
     if ns.dataset != "mnist" and (ns.data_dir is not None or ns.download):
         parser.error("--data-dir and --download apply to --dataset mnist only")
     ns.impls = tuple(ns.impls)
-    return RunConfig(**vars(ns))
+    cfg = RunConfig(**vars(ns))
+    check_memory(*memory_estimate(cfg))
+    _check_outputs(cfg)
+    return cfg
+
+
+def memory_estimate(cfg: RunConfig) -> tuple[int, str]:
+    """(bytes, the options that need them): a generous estimate of the run's peak memory.
+
+    Counts float64 arrays: the data set (and a copy per framework), 16 copies of the
+    parameters (initial weights, each method's net and gradient, snapshots), each method's
+    activations for a batch and for an accuracy pass over the data, the (iters, batch) index
+    stream and the loss records.
+    """
+    d, c, n_train, n_test = DATA_SHAPES[cfg.dataset]
+    h, b = cfg.hidden_size, cfg.batch_size
+    terms = {
+        f"--hidden-size {h}": 16 * (d * h + h + h * c + c) + 2 * (n_train + n_test) * (h + c),
+        f"--batch-size {b}": 8 * b * (d + h + c),
+        f"--iters {cfg.iters} at --batch-size {b}": cfg.iters * (b + 8),
+    }
+    data = 3 * (n_train + n_test) * d
+    total = 8 * (sum(terms.values()) + data) + BASE_BYTES
+    return total, f"this run ({max(terms, key=terms.__getitem__)})"
+
+
+def _check_outputs(cfg: RunConfig) -> None:
+    """Every output writable, no two writing the same file (before any work)."""
+    from compare.report.files import Output, OutputError, check_outputs
+
+    try:
+        check_outputs(
+            [
+                Output("--json", cfg.json_path),
+                Output("--markdown", cfg.markdown_path),
+                Output("--csv", cfg.csv_dir, suffix=".csv"),
+                Output("--plot", cfg.plot_dir, suffix=".png"),
+            ]
+        )
+    except OutputError as e:
+        raise UsageError(str(e)) from None

@@ -55,9 +55,9 @@ def execute(cfg: RunConfig) -> int:
     from compare import harness
     from compare.adapters import SpecError
     from compare.data import DataError
+    from compare.engine.divergence import Diverged
     from compare.report import text
     from compare.report.files import OutputError
-    from compare.sections.trajectory import Diverged
     from impl_numpy.checks import NetInputError
 
     show_progress = cfg.progress and not cfg.quiet and sys.stderr.isatty()

@@ -22,16 +22,18 @@ import os
 import sys
 from pathlib import Path
 
-from compare.cli import Parser, command, fail, positive_int
-from compare.config import RunConfig
+from compare.cli import Parser, command, fail
+from compare.config import RunConfig, path_option, thread_count
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     d = RunConfig()
     p = Parser(prog="python -m compare.teach", description="Regenerate docs/why-backprop.md.")
-    p.add_argument("--doc", default="docs/why-backprop.md", help="the page to write (default: %(default)s)")
     p.add_argument(
-        "--threads", type=positive_int, default=d.threads, help="BLAS / torch threads (default: %(default)s)"
+        "--doc", type=path_option, default="docs/why-backprop.md", help="the page to write (default: %(default)s)"
+    )
+    p.add_argument(
+        "--threads", type=thread_count, default=d.threads, help="BLAS / torch threads (default: %(default)s)"
     )
     p.add_argument("--no-plots", dest="plots", action="store_false", help="no charts, even with matplotlib")
     p.add_argument("--no-progress", dest="progress", action="store_false", help="no progress notes")
@@ -69,9 +71,9 @@ def _regenerate(ns: argparse.Namespace) -> int:
     chart_dir = doc.parent / doc.stem  # docs/why-backprop/ beside docs/why-backprop.md
     with_plots = ns.plots and plots.available()
     try:
-        files.check_writable(doc)
-        if with_plots:
-            files.check_writable(chart_dir, directory=True)
+        files.check_outputs(
+            [files.Output("--doc", doc), files.Output("charts", chart_dir if with_plots else None, ".png")]
+        )
         report = _report(ns)
     except (files.OutputError, SchemaError) as e:
         return fail(str(e))
@@ -88,7 +90,7 @@ def _regenerate(ns: argparse.Namespace) -> int:
     try:
         files.write_atomic(doc, render_doc(report, charts, command))
     except OSError as e:
-        return fail(f"cannot write {doc}: {e.strerror or e}")
+        return fail(str(e))  # OutputError names the file
     print(f"wrote {doc}" + (f" and {len(charts)} charts in {chart_dir}" if charts else ""))
     return 0 if report.ok else 1
 

@@ -7,6 +7,8 @@ array and the problem, e.g. ``W1 has shape (64, 50) but x has 784 features``.
 
 from __future__ import annotations
 
+import math
+import numbers
 from collections.abc import Mapping
 
 import numpy as np
@@ -82,6 +84,31 @@ def check_params(params: Mapping[str, object], *, allow_complex: bool = False) -
     if b2.shape[0] != w2.shape[1]:
         raise ShapeError(f"b2 has shape {b2.shape} but W2 {w2.shape} has {w2.shape[1]} outputs")
     return out
+
+
+def check_step(h: object) -> float:
+    """A finite-difference step: a finite real number > 0 (``h = 0`` divides by zero)."""
+    if isinstance(h, bool) or not isinstance(h, numbers.Real) or not (0 < h < math.inf):
+        raise ConfigError(f"the step h must be a finite number > 0, got {h!r}")
+    return float(h)
+
+
+def check_init(weight_init_std: object, seed: object) -> None:
+    """Initial-weight settings: a finite std >= 0 and a seed that is an integer >= 0 (or None: fresh entropy)."""
+    if isinstance(weight_init_std, bool) or not isinstance(weight_init_std, numbers.Real):
+        raise ConfigError(f"weight_init_std must be a number, got {weight_init_std!r}")
+    if not (0 <= weight_init_std < math.inf):
+        raise ConfigError(f"weight_init_std must be finite and >= 0, got {weight_init_std!r}")
+    if seed is not None and (isinstance(seed, bool) or not isinstance(seed, numbers.Integral) or seed < 0):
+        raise ConfigError(f"seed must be an integer >= 0, got {seed!r}")
+
+
+def check_label_range(t: np.ndarray, n_classes: int) -> None:
+    """Class indices in ``[0, n_classes)``: two reductions over the batch, cheap enough for every step."""
+    if t.dtype.kind not in "iu" or t.ndim != 1:
+        raise LabelError(f"labels must be class indices, an integer (N,) array, got {t.dtype} {t.shape}")
+    if t.size and (t.min() < 0 or t.max() >= n_classes):
+        raise LabelError(f"labels must lie in [0, {n_classes}), got values from {t.min()} to {t.max()}")
 
 
 def check_inputs(x: object, input_size: int) -> np.ndarray:

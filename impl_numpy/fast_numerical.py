@@ -47,7 +47,7 @@ from collections.abc import Mapping
 
 import numpy as np
 
-from impl_numpy.checks import PARAM_NAMES
+from impl_numpy.checks import PARAM_NAMES, check_step
 from impl_numpy.functions import relu, sigmoid, softmax
 
 SERIES_TOL = 1e-20  # bound on the truncated series' remainder, per sample
@@ -96,6 +96,7 @@ def fast_numerical_gradient(
     -------
     dict of float64 arrays shaped like ``params``
     """
+    h = check_step(h)
     act = sigmoid if activation == "sigmoid" else relu
     w1, b1, w2, b2 = (np.asarray(params[k], dtype=np.float64) for k in PARAM_NAMES)
     x = np.asarray(x, dtype=np.float64)

@@ -13,7 +13,7 @@ from collections.abc import Callable
 
 import numpy as np
 
-from impl_numpy.checks import DtypeError
+from impl_numpy.checks import DtypeError, check_step
 
 
 def numerical_gradient(f: Callable[[np.ndarray], float], x: np.ndarray, h: float = 1e-4) -> np.ndarray:
@@ -38,6 +38,7 @@ def numerical_gradient(f: Callable[[np.ndarray], float], x: np.ndarray, h: float
     if not isinstance(x, np.ndarray) or x.dtype.kind != "f":
         kind = x.dtype if isinstance(x, np.ndarray) else type(x).__name__
         raise DtypeError(f"numerical_gradient needs a float ndarray to perturb in place, got {kind}")
+    h = check_step(h)
     grad = np.zeros_like(x)
     it = np.nditer(x, flags=["multi_index"], op_flags=[["readwrite"]])
     while not it.finished:
@@ -58,6 +59,7 @@ def numerical_gradient_at(
     """
     if not isinstance(x, np.ndarray) or x.dtype.kind != "f":
         raise DtypeError("numerical_gradient_at needs a float ndarray to perturb in place")
+    h = check_step(h)
     out = np.empty(len(flat_indices), dtype=x.dtype)
     for j, flat in enumerate(flat_indices):
         out[j] = _central_difference(f, x, np.unravel_index(int(flat), x.shape), h)

@@ -44,6 +44,7 @@ def init_params(
     for name, size in (("input_size", input_size), ("hidden_size", hidden_size), ("output_size", output_size)):
         if isinstance(size, bool) or not isinstance(size, numbers.Integral) or size < 1:
             raise checks.ShapeError(f"{name} must be a positive integer, got {size!r}")
+    checks.check_init(weight_init_std, seed)
     rng = np.random.default_rng(seed)
     return {
         "W1": weight_init_std * rng.standard_normal((input_size, hidden_size)),
@@ -215,11 +216,13 @@ class TwoLayerNet:
 
     # -- training --------------------------------------------------------------------
     def train_step(self, x: np.ndarray, t: np.ndarray, learning_rate: float) -> float:
-        """One SGD step on a batch the caller has validated (``t`` as class indices).
+        """One SGD step on a batch ``x`` (N, D) the caller has validated, ``t`` (N,) class indices.
 
         Returns the loss of the forward pass that produced the gradient, i.e. on
-        the weights *before* the update.
+        the weights *before* the update. Only the labels' range is checked here
+        (a -1 would silently pick the last class); the rest costs too much per step.
         """
+        checks.check_label_range(t, self.output_size)
         # Backprop with dout = learning_rate at the top gives learning_rate * grads
         # throughout (every layer is linear in dout): no extra pass to scale them.
         steps, loss = self.backprop(x, t, scale=learning_rate)

@@ -2,12 +2,15 @@
 
 A file is fetched over HTTP(S) (``urllib``, standard library) from the first mirror
 that works. Each transfer goes to a hidden temporary file in the destination
-directory, is checked (length against ``Content-Length``, then md5 against the
-expected value) and only then renamed into place with :func:`os.replace`, so the
-destination never holds a partial or unverified file under its final name. A
-mirror that fails (HTTP error, refused connection, timeout, short transfer, wrong
-checksum) is skipped for the next one; when all fail, :class:`DataError` says why
-in one line. Files already present with the right checksum are not fetched again.
+directory (``.<name>.<pid>.<random>.part``, mode 0666 less the umask), is checked
+(length against ``Content-Length`` and a size cap, then md5 against the expected value)
+and only then renamed into place with :func:`os.replace`, so the destination never holds
+a partial or unverified file under its final name. An interrupted transfer (SIGINT,
+SIGTERM) removes its ``.part`` file; one left by a killed process is removed by the next
+download of that file. A mirror that fails (HTTP error, refused connection, timeout,
+short or oversized transfer, wrong checksum) is skipped for the next one; when all fail,
+:class:`DataError` says why in one line. Files already present with the right checksum
+are not fetched again.
 
 Usage::
 
@@ -22,14 +25,15 @@ import logging
 import os
 import ssl
 import sys
-import tempfile
 import urllib.error
 import urllib.request
 from collections.abc import Sequence
 from pathlib import Path
 from typing import BinaryIO
 
-from compare.data import DataError
+from compare.cli import deferred_interrupts
+from compare.data.base import DataError
+from compare.report.files import clean_stale, create_temp, shown
 
 log = logging.getLogger(__name__)
 
@@ -37,6 +41,7 @@ CACHE_ENV_VAR = "DLFS_CACHE_DIR"  # overrides the per-user cache root
 CACHE_APP_NAME = "dlfs-compare"  # folder name under $XDG_CACHE_HOME (or ~/.cache)
 DEFAULT_TIMEOUT = 30.0  # seconds per connect or read, not for a whole file
 CHUNK_BYTES = 1 << 16
+DEFAULT_MAX_BYTES = 64 * 2**20  # a file larger than this is refused while it streams in
 
 # Failures that mean "this mirror did not work": try the next one. Anything else
 # (e.g. a full disk while writing the temporary file) is raised at once.
@@ -89,17 +94,20 @@ def _want_progress(progress: bool | None) -> bool:
     return progress
 
 
-def _stream_to(url: str, out: BinaryIO, timeout: float, show_progress: bool) -> str:
+def _stream_to(url: str, out: BinaryIO, timeout: float, show_progress: bool, max_bytes: int) -> str:
     """Copy ``url`` into the open file ``out``; return the md5 of what arrived.
 
-    Raises :class:`_BadTransfer` when fewer (or more) bytes arrive than ``Content-Length`` announced:
-    ``http.client`` returns a short body without complaint when the server closes early.
+    Raises :class:`_BadTransfer` when fewer (or more) bytes arrive than ``Content-Length`` announced
+    (``http.client`` returns a short body without complaint when the server closes early), or when
+    the announced or received size exceeds ``max_bytes``.
     """
     digest = hashlib.md5()
     received = 0
     with urllib.request.urlopen(url, timeout=timeout) as response:
         length_header = response.headers.get("Content-Length")
         expected = int(length_header) if length_header and length_header.isdigit() else None
+        if expected is not None and expected > max_bytes:
+            raise _BadTransfer(f"announces {expected} bytes, more than the {max_bytes} allowed")
         bar = None
         if show_progress:
             from tqdm import tqdm
@@ -113,6 +121,8 @@ def _stream_to(url: str, out: BinaryIO, timeout: float, show_progress: bool) -> 
                 out.write(chunk)
                 digest.update(chunk)
                 received += len(chunk)
+                if received > max_bytes:
+                    raise _BadTransfer(f"sent more than the {max_bytes} bytes allowed")
                 if bar is not None:
                     bar.update(len(chunk))
         finally:
@@ -123,23 +133,26 @@ def _stream_to(url: str, out: BinaryIO, timeout: float, show_progress: bool) -> 
     return digest.hexdigest()
 
 
-def _try_mirror(url: str, dest: Path, md5: str, timeout: float, show_progress: bool) -> None:
+def _try_mirror(url: str, dest: Path, md5: str, timeout: float, show_progress: bool, max_bytes: int) -> None:
     """Fetch ``url`` into ``dest`` if its md5 is ``md5``; on any failure leave nothing behind and raise."""
-    out = tempfile.NamedTemporaryFile(dir=dest.parent, prefix=f".{dest.name}.", suffix=".part", delete=False)
-    tmp_path = Path(out.name)
+    tmp_path = None
     replaced = False
     try:
-        with out:
-            got = _stream_to(url, out, timeout, show_progress)
+        with deferred_interrupts():  # created and named at once, or not at all
+            fd, tmp_path = create_temp(dest, ".part")
+        with os.fdopen(fd, "wb") as out:
+            got = _stream_to(url, out, timeout, show_progress, max_bytes)
             out.flush()
             os.fsync(out.fileno())
         if got != md5.lower():
             raise _BadTransfer(f"checksum mismatch: md5 {got}, expected {md5.lower()}")
-        os.replace(tmp_path, dest)
-        replaced = True
+        with deferred_interrupts():
+            os.replace(tmp_path, dest)
+            replaced = True
     finally:
-        if not replaced:  # a failed or interrupted transfer: remove the partial file
-            tmp_path.unlink(missing_ok=True)
+        if tmp_path is not None and not replaced:  # a failed or interrupted transfer: remove the partial file
+            with deferred_interrupts():
+                tmp_path.unlink(missing_ok=True)
 
 
 def _describe(error: BaseException) -> str:
@@ -158,6 +171,7 @@ def fetch_verified(
     *,
     timeout: float = DEFAULT_TIMEOUT,
     progress: bool | None = None,
+    max_bytes: int = DEFAULT_MAX_BYTES,
 ) -> Path:
     """Make ``dest_dir/name`` a file with md5 ``md5``, fetching ``<mirror>/<name>`` from the first mirror that works.
 
@@ -169,25 +183,31 @@ def fetch_verified(
     dest_dir : existing directory the file lands in.
     timeout : seconds allowed for a connect or a read before a mirror counts as failed.
     progress : tqdm bar per file; ``None`` shows one only when stderr is a terminal.
+    max_bytes : a transfer that announces or sends more is refused (the mirror counts as failed).
 
     A file already there with the right md5 is kept. One with a wrong md5 is replaced only
     by a verified download. Raises :class:`DataError` (one line) when every mirror fails.
     """
     dest = dest_dir / name
-    if has_md5(dest, md5):
-        return dest
+    try:
+        if has_md5(dest, md5):
+            return dest
+        clean_stale(dest, ".part")
+    except OSError as e:
+        raise DataError(f"cannot read {shown(dest)}: {e.strerror or e}") from None
     if not mirrors:
         raise DataError(f"could not download {name}: no mirrors given")
     failures = []
-    for i, base in enumerate(mirrors):
+    for base in mirrors:
         url = base.rstrip("/") + "/" + name
         try:
-            _try_mirror(url, dest, md5, timeout, _want_progress(progress))
-            return dest
+            _try_mirror(url, dest, md5, timeout, _want_progress(progress), max_bytes)
         except (*_MIRROR_FAILURES, _BadTransfer) as e:
             failures.append(f"{url}: {_describe(e)}")
-            if i + 1 < len(mirrors):
-                log.warning("download of %s failed (%s); trying the next mirror", url, _describe(e))
+            continue
         except OSError as e:
-            raise DataError(f"could not write {dest}: {e.strerror or e}") from None
+            raise DataError(f"could not write {shown(dest)}: {e.strerror or e}") from None
+        for failure in failures:  # said only when a later mirror worked: a total failure is one error line
+            log.warning("download of %s failed; used %s instead", failure, url)
+        return dest
     raise DataError(f"could not download {name}: every mirror failed ({'; '.join(failures)})")

@@ -32,13 +32,14 @@ import logging
 import os
 import struct
 import zlib
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
 import numpy as np
 
-from compare.data import DataError, Dataset
-from compare.data.download import DEFAULT_TIMEOUT, fetch_verified, file_md5, user_cache_dir
+from compare.data.base import DataError, Dataset
+from compare.data.download import DEFAULT_MAX_BYTES, DEFAULT_TIMEOUT, fetch_verified, file_md5, user_cache_dir
+from compare.report.files import shown
 
 log = logging.getLogger(__name__)
 
@@ -65,6 +66,22 @@ RAW_MD5 = {
     "t10k-images-idx3-ubyte": "2646ac647ad5339dbf082846283269ea",
     "t10k-labels-idx1-ubyte": "27ae3e4e09519cfbb04c329615203637",
 }
+# Sizes in bytes of the .gz files: a download that would be larger is cut off.
+MNIST_GZ_BYTES = {
+    "train-images-idx3-ubyte.gz": 9_912_422,
+    "train-labels-idx1-ubyte.gz": 28_881,
+    "t10k-images-idx3-ubyte.gz": 1_648_877,
+    "t10k-labels-idx1-ubyte.gz": 4_542,
+}
+# Sizes of the IDX files themselves (header + data); reading stops once a file (or its gzip
+# stream: a small "gzip bomb" can inflate to gigabytes) exceeds this plus IDX_MARGIN_BYTES.
+IDX_BYTES = {
+    "train-images-idx3-ubyte": 16 + 60_000 * 28 * 28,
+    "train-labels-idx1-ubyte": 8 + 60_000,
+    "t10k-images-idx3-ubyte": 16 + 10_000 * 28 * 28,
+    "t10k-labels-idx1-ubyte": 8 + 10_000,
+}
+IDX_MARGIN_BYTES = 1 << 20
 # Base URLs tried in order; each serves the four .gz files under their original names.
 # (yann.lecun.com, the original host, has refused plain downloads for years.)
 DEFAULT_MIRRORS = (
@@ -77,22 +94,41 @@ class IDXError(DataError):
     """A malformed or missing IDX file."""
 
 
-def _gunzip_if_compressed(raw: bytes, name: str) -> bytes:
+def _gunzip_if_compressed(raw: bytes, name: str, max_bytes: int | None = None) -> bytes:
     if raw[:2] != b"\x1f\x8b":  # not the gzip magic: raw IDX
         return raw
     try:
-        return gzip.decompress(raw)
+        return gzip.decompress(raw) if max_bytes is None else _gunzip_at_most(raw, name, max_bytes)
     except (OSError, EOFError, zlib.error) as e:
         raise IDXError(f"{name}: corrupt or truncated gzip stream ({e})") from None
 
 
-def parse_idx(data: bytes, expected_magic: int, name: str = "IDX data") -> np.ndarray:
+def _gunzip_at_most(raw: bytes, name: str, max_bytes: int) -> bytes:
+    """Inflate every gzip member of ``raw``, stopping as soon as the output would exceed ``max_bytes``."""
+    out = bytearray()
+    pending = raw
+    while pending:
+        inflater = zlib.decompressobj(16 + zlib.MAX_WBITS)  # one gzip member
+        while True:
+            out += inflater.decompress(pending, max_bytes + 1 - len(out))  # the limit is >= 1: 0 means none
+            if len(out) > max_bytes:
+                raise IDXError(f"{name}: inflates to more than {max_bytes} bytes, larger than any MNIST file")
+            if not inflater.unconsumed_tail:
+                break
+            pending = inflater.unconsumed_tail
+        if not inflater.eof:
+            raise EOFError("the stream ends before its end-of-stream marker")
+        pending = inflater.unused_data
+    return bytes(out)
+
+
+def parse_idx(data: bytes, expected_magic: int, name: str = "IDX data", max_bytes: int | None = None) -> np.ndarray:
     """Parse IDX bytes (gzip-compressed or raw): images (count, rows, cols) for magic 2051, labels (count,) for 2049.
 
     Raises :class:`IDXError` on a bad gzip stream, a wrong magic number, a truncated header or body,
-    or trailing bytes.
+    trailing bytes, or (when ``max_bytes`` is given) a stream that inflates to more than ``max_bytes``.
     """
-    data = _gunzip_if_compressed(data, name)
+    data = _gunzip_if_compressed(data, name, max_bytes)
     if len(data) < 4:
         raise IDXError(f"{name}: truncated header ({len(data)} bytes)")
     (magic,) = struct.unpack(">i", data[:4])
@@ -116,35 +152,70 @@ def parse_idx(data: bytes, expected_magic: int, name: str = "IDX data") -> np.nd
     return np.frombuffer(data, dtype=np.uint8, offset=header).reshape(dims).copy()
 
 
-def read_idx(path: str | os.PathLike[str], expected_magic: int) -> np.ndarray:
-    """Read one IDX file (gzip or raw) from disk; see :func:`parse_idx`."""
+def read_idx(path: str | os.PathLike[str], expected_magic: int, max_bytes: int | None = None) -> np.ndarray:
+    """Read one IDX file (gzip or raw) from disk, refusing one over ``max_bytes``; see :func:`parse_idx`."""
     p = Path(path)
     try:
+        size = p.stat().st_size
+        if max_bytes is not None and size > max_bytes:
+            raise IDXError(f"{shown(p)}: {size} bytes, larger than any MNIST file")
         raw = p.read_bytes()
     except OSError as e:
-        raise IDXError(f"{p}: cannot read ({e.strerror or e})") from None
-    return parse_idx(raw, expected_magic, str(p))
+        raise IDXError(f"{shown(p)}: cannot read ({e.strerror or e})") from None
+    return parse_idx(raw, expected_magic, shown(p), max_bytes)
+
+
+def _expand(path: str | os.PathLike[str], what: str) -> Path:
+    """``path`` with ``~`` expanded; :class:`DataError` for an empty path or an unknown user."""
+    if not os.fspath(path):
+        raise DataError(f"{what} is an empty path (use . for the current directory)")
+    try:
+        return Path(path).expanduser()
+    except RuntimeError as e:  # ~nosuchuser
+        raise DataError(f"{what} {shown(path)}: {e}") from None
+
+
+def _probe(path: Path, check: Callable[[Path], bool]) -> bool:
+    """``check(path)``, with a file system error (e.g. no permission) as one :class:`DataError` line."""
+    try:
+        return check(path)
+    except OSError as e:
+        raise DataError(f"cannot read {shown(path)}: {e.strerror or e}") from None
 
 
 def _find(directory: Path, stem: str) -> Path:
     for candidate in (directory / f"{stem}.gz", directory / stem):
-        if candidate.is_file():
+        if _probe(candidate, Path.is_file):
             return candidate
-    raise IDXError(f"{directory}: missing {stem}.gz (or {stem})")
+    raise IDXError(f"{shown(directory)}: missing {stem}.gz (or {stem})")
 
 
 def _missing(directory: Path) -> list[str]:
     """Names of the four files that ``directory`` lacks (as .gz or raw); empty when it holds all."""
     missing = []
     for stem in FILES.values():
-        if not (directory / f"{stem}.gz").is_file() and not (directory / stem).is_file():
+        if not _probe(directory / f"{stem}.gz", Path.is_file) and not _probe(directory / stem, Path.is_file):
             missing.append(f"{stem}.gz")
     return missing
 
 
+def _state(directory: Path) -> str:
+    """``directory``'s problem in a few words ("does not exist", "is not a directory", "is missing ..."), or ""."""
+    if _probe(directory, Path.is_dir):
+        missing = _missing(directory)
+        return f"is missing {', '.join(missing)}" if missing else ""
+    return "is not a directory" if _probe(directory, Path.exists) else "does not exist"
+
+
 def mnist_cache_dir(cache_dir: str | os.PathLike[str] | None = None) -> Path:
     """``<cache root>/mnist``; the root is ``cache_dir`` if given, else :func:`compare.download.user_cache_dir`."""
-    root = Path(cache_dir).expanduser() if cache_dir else user_cache_dir()
+    if cache_dir:
+        root = _expand(cache_dir, "cache directory")
+    else:
+        try:
+            root = user_cache_dir()
+        except RuntimeError as e:  # $DLFS_CACHE_DIR=~nosuchuser/..., or no home directory
+            raise DataError(f"cannot find the cache directory: {e}") from None
     return root / "mnist"
 
 
@@ -154,8 +225,8 @@ def search_path(
     """The places MNIST is looked for, in order, as (label, directory or None when not set)."""
     env = os.environ.get(ENV_VAR)
     return [
-        ("--data-dir", Path(data_dir).expanduser() if data_dir else None),
-        (f"${ENV_VAR}", Path(env).expanduser() if env else None),
+        ("--data-dir", _expand(data_dir, "--data-dir") if data_dir is not None else None),
+        (f"${ENV_VAR}", _expand(env, f"${ENV_VAR}") if env else None),
         ("cache", mnist_cache_dir(cache_dir)),
     ]
 
@@ -182,14 +253,28 @@ def download_mnist(
     Files already present with the right md5 are kept; every other file is written only after
     it has been verified. Raises :class:`DataError` naming the file when every mirror fails.
     """
-    dest = Path(dest_dir).expanduser() if dest_dir else mnist_cache_dir()
+    dest = _expand(dest_dir, "download directory") if dest_dir is not None else mnist_cache_dir()
     mirror_list = [mirrors] if isinstance(mirrors, str) else list(mirrors or DEFAULT_MIRRORS)
+    created = []  # directories this call creates, deepest first: removed again if the download fails
     try:
+        missing = dest
+        while not missing.exists():
+            created.append(missing)
+            missing = missing.parent
         dest.mkdir(parents=True, exist_ok=True)
     except OSError as e:
-        raise DataError(f"cannot create {dest}: {e.strerror or e}") from None
-    for name, md5 in (checksums or MNIST_MD5).items():
-        fetch_verified(name, md5, mirror_list, dest, timeout=timeout, progress=progress)
+        raise DataError(f"cannot create {shown(dest)}: {e.strerror or e}") from None
+    try:
+        for name, md5 in (checksums or MNIST_MD5).items():
+            cap = MNIST_GZ_BYTES.get(name, DEFAULT_MAX_BYTES)
+            fetch_verified(name, md5, mirror_list, dest, timeout=timeout, progress=progress, max_bytes=cap)
+    except BaseException:
+        for directory in created:
+            try:
+                directory.rmdir()  # only when empty: files fetched before the failure stay
+            except OSError:
+                break
+        raise
     return dest
 
 
@@ -208,19 +293,14 @@ def find_mnist_dir(
     refused, never passed over: a typo in ``--data-dir`` must not silently pick other files.
     """
     if data_dir is not None:
-        chosen = Path(data_dir).expanduser()
-        if chosen.is_dir() and not _missing(chosen):
+        chosen = _expand(data_dir, "--data-dir")
+        problem = _state(chosen)
+        if not problem:
             return chosen
-        if download:
+        if download and problem != "is not a directory":
             return download_mnist(chosen, mirrors)
-        if chosen.exists() and not chosen.is_dir():
-            problem = "is not a directory"
-        elif not chosen.exists():
-            problem = "does not exist"
-        else:
-            problem = f"is missing {', '.join(_missing(chosen))}"
         hint = "" if problem == "is not a directory" else "; pass --download to fetch the files into it"
-        raise DataError(f"MNIST directory {chosen} {problem}{hint}")
+        raise DataError(f"MNIST directory {shown(chosen)} {problem}{hint}")
     places = search_path(data_dir, cache_dir)
     report = []
     passed_over = []  # places that were set but lack the files
@@ -228,24 +308,25 @@ def find_mnist_dir(
         if directory is None:
             report.append(f"  {i}. {label}: not set")
             continue
-        if not directory.is_dir():
-            problem = "does not exist"
-        elif missing := _missing(directory):
-            problem = f"missing {', '.join(missing)}"
-        else:
+        state = _state(directory)
+        if not state:
             for where in passed_over:
-                log.warning("MNIST: %s; using %s instead", where, directory)
+                log.warning("MNIST: %s; using %s instead", where, shown(directory))
             return directory
-        report.append(f"  {i}. {label}: {directory} ({problem})")
-        passed_over.append(f"{label} {directory} {problem}")
-    target = next(directory for _, directory in places if directory is not None)
-    if download:
-        return download_mnist(target, mirrors)
+        problem = state.removeprefix("is ") if state.startswith("is missing") else state
+        report.append(f"  {i}. {label}: {shown(directory)} ({problem})")
+        passed_over.append(f"{label} {shown(directory)} {problem}")
+    # Download into the first place that is set and can be a directory (not, e.g., a file named by the variable).
+    usable = [d for _, d in places if d is not None and _state(d) != "is not a directory"]
+    if download and usable:
+        return download_mnist(usable[0], mirrors)
+    remedy = (
+        f"Pass --download to fetch the four files (11.6 MB, md5-checked) into {shown(usable[0])}, or --data-dir DIR"
+        if usable
+        else "Pass --data-dir DIR"
+    )
     raise DataError(
-        "MNIST not found. Looked in:\n"
-        + "\n".join(report)
-        + f"\nPass --download to fetch the four files (11.6 MB, md5-checked) into {target},"
-        " or --data-dir DIR to use a directory that holds them."
+        "MNIST not found. Looked in:\n" + "\n".join(report) + f"\n{remedy} to use a directory that holds them."
     )
 
 
@@ -259,7 +340,10 @@ def verify_mnist(directory: str | os.PathLike[str]) -> None:
     for stem in FILES.values():
         path = _find(directory, stem)
         expected = MNIST_MD5.get(path.name) or RAW_MD5[path.name]
-        got = file_md5(path)
+        try:
+            got = file_md5(path)
+        except OSError as e:
+            raise IDXError(f"{shown(path)}: cannot read ({e.strerror or e})") from None
         if got != expected:
             problems.append(f"{path.name} has md5 {got}, expected {expected}")
     if problems:
@@ -278,7 +362,7 @@ def read_mnist_dir(directory: str | os.PathLike[str]) -> Dataset:
     arrays = {}
     for key, stem in FILES.items():
         magic = IMAGE_MAGIC if key.endswith("images") else LABEL_MAGIC
-        arrays[key] = read_idx(_find(directory, stem), magic)
+        arrays[key] = read_idx(_find(directory, stem), magic, IDX_BYTES[stem] + IDX_MARGIN_BYTES)
     for split in ("train", "test"):
         images, labels = arrays[f"{split}_images"], arrays[f"{split}_labels"]
         if images.shape[0] != labels.shape[0]:

@@ -40,11 +40,14 @@ from compare.config import (
     DTYPES,
     Parser,
     UsageError,
+    check_memory,
     comma_choices,
     fail,
     non_negative_int,
+    path_option,
     positive_float,
     positive_int,
+    thread_count,
 )
 from compare.metrics import REFERENCES
 
@@ -140,11 +143,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--device", choices=DEVICES, default=d.device, help="torch device (default: %(default)s)")
     p.add_argument(
         "--threads",
-        type=positive_int,
+        type=thread_count,
         default=d.threads,
         help="BLAS and torch threads (default: %(default)s; the checks make thousands of small calls)",
     )
-    p.add_argument("--json", dest="json_path", metavar="PATH", help="write the JSON report (atomically)")
+    p.add_argument(
+        "--json", dest="json_path", type=path_option, metavar="PATH", help="write the JSON report (atomically)"
+    )
     p.add_argument("--quiet", action="store_true", help="print only the verdict")
     return p
 
@@ -156,7 +161,22 @@ def parse_args(argv: list[str] | None = None) -> GradcheckConfig:
     cfg = GradcheckConfig(**vars(ns), plugins=tuple(g[1] for g in given if g[0] == "spec"))
     if cfg.loss == "book" and "torch" in cfg.impls:
         raise UsageError("--loss book applies to the numpy net only; add --impl numpy")
+    check_memory(*memory_estimate(cfg))
     return cfg
+
+
+def memory_estimate(cfg: GradcheckConfig) -> tuple[int, str]:
+    """(bytes, the options that need them): a generous estimate of the check's peak memory.
+
+    Counts 16-byte (complex-step) arrays: 12 copies of the parameters (the initial weights,
+    each net, its gradient, the reference and its perturbed copies), and 4 copies of the
+    batch and of each layer's activations (the seeded data is drawn with temporaries).
+    """
+    d, h, c = cfg.sizes
+    params = 12 * (d * h + h + h * c + c)
+    batch = 4 * cfg.batch * (d + h + c)
+    cause = "--sizes " + ",".join(map(str, cfg.sizes)) if params >= batch else f"--batch {cfg.batch}"
+    return 16 * (params + batch) + 400 * 2**20, f"this check ({cause})"
 
 
 @contextmanager

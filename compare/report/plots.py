@@ -8,7 +8,7 @@ Run: ``python -m compare.run --plot plots/``. Writes, for the sections the run m
 - ``accuracy.png`` — train and test accuracy at the book's records, one curve per method.
 
 Charts are drawn with matplotlib's Agg canvas (no display, no global pyplot state) and
-written atomically (:func:`compare.report.files.write_atomic`).
+written atomically (:func:`compare.report.files.write_files`).
 """
 
 from __future__ import annotations
@@ -19,8 +19,8 @@ import math
 import os
 from pathlib import Path
 
-from compare.report.files import write_atomic
-from compare.report.model import LessonSection, Report, ScalingSection, TrajectorySection
+from compare.report.files import write_files
+from compare.report.model import LessonSection, ScalingSection, TrajectorySection
 
 STYLES = ("-", "--", ":", "-.")  # curves that agree lie on top of each other: different dashes keep both visible
 MARKERS = ("o", "s", "^", "D", "v", "P")
@@ -40,11 +40,10 @@ def _new_figure(width: float = 7.0, height: float = 4.5):
     return fig
 
 
-def _save(fig, path: Path) -> Path:
+def _png(fig) -> bytes:
     buf = io.BytesIO()
     fig.savefig(buf, format="png")
-    write_atomic(path, buf.getvalue())
-    return path
+    return buf.getvalue()
 
 
 def scaling_figure(section: ScalingSection):
@@ -161,17 +160,22 @@ def accuracy_figure(section: TrajectorySection):
     return fig
 
 
-def write_plots(report: Report, directory: str | os.PathLike[str]) -> list[Path]:
-    """Write the charts of the sections ``report`` holds into ``directory``; return the paths written."""
-    folder = Path(directory)
-    folder.mkdir(exist_ok=True)
-    written = []
-    if report.scaling is not None and report.scaling.points:
-        written.append(_save(scaling_figure(report.scaling), folder / "scaling.png"))
-    if report.lesson is not None:
-        written.append(_save(lesson_figure(report.lesson), folder / "lesson.png"))
-    if report.trajectory is not None and report.trajectory.runs:
-        written.append(_save(losses_figure(report.trajectory), folder / "losses.png"))
-        if any(r.eval_steps for r in report.trajectory.runs):
-            written.append(_save(accuracy_figure(report.trajectory), folder / "accuracy.png"))
-    return written
+CHART_NAMES = ("scaling.png", "lesson.png", "losses.png", "accuracy.png")  # every chart a run may write
+
+
+def write_plots(report: dict, directory: str | os.PathLike[str]) -> list[Path]:
+    """Write the charts of the sections ``report`` holds into ``directory``; return the paths written.
+
+    The directory is created only when there is a chart to write; charts of an earlier run that
+    this report has no section for are removed (see :func:`compare.report.files.write_files`).
+    """
+    charts = {}
+    if "scaling" in report and report["scaling"]["points"]:
+        charts["scaling.png"] = _png(scaling_figure(report["scaling"]))
+    if "lesson" in report:
+        charts["lesson.png"] = _png(lesson_figure(report["lesson"]))
+    if "trajectory" in report and report["trajectory"]["runs"]:
+        charts["losses.png"] = _png(losses_figure(report["trajectory"]))
+        if any(r["eval_steps"] for r in report["trajectory"]["runs"]):
+            charts["accuracy.png"] = _png(accuracy_figure(report["trajectory"]))
+    return write_files(directory, charts, owned=CHART_NAMES)

@@ -17,25 +17,12 @@ import numpy as np
 
 from compare.data import Dataset
 from compare.engine import agreement
+from compare.engine.divergence import Diverged, first_nonfinite
 from compare.engine.runner import ImplementationFailure, MethodEntry, MethodInfo, NotProvided, TrainRecord, epoch_steps
 from compare.report.model import MethodNote, TrainingRun, TrajectorySection
 from compare.sections.gradients import _failure_text
 
 BOOK_NOTE = "trains on the book's loss (1e-7 inside the log), not the exact one: reported, not checked"
-
-
-class Diverged(RuntimeError):
-    """Training produced a loss that is not finite: the run cannot be compared."""
-
-    def __init__(self, method: str, step: int, loss: float) -> None:
-        super().__init__(f"training diverged at step {step} (loss {loss:g}) for {method}")
-        self.method, self.step, self.loss = method, step, loss
-
-
-def first_nonfinite(losses: np.ndarray) -> int | None:
-    """The first step whose loss is NaN or infinite, or None."""
-    bad = np.flatnonzero(~np.isfinite(np.asarray(losses, dtype=np.float64)))
-    return int(bad[0]) if bad.size else None
 
 
 @dataclass(frozen=True)
