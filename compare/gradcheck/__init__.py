@@ -31,6 +31,7 @@ from compare.gradcheck.adapters import (
     torch_net_problem,
 )
 from compare.gradcheck.core import MODES, assert_gradients, check_gradients
+from compare.gradcheck.jax_adapter import jax_problem  # imports jax only when called
 from compare.gradcheck.probe import REFERENCES, default_step
 from compare.gradcheck.report import DirectionSummary, EntryResult, GradcheckReport, ParamResult
 
@@ -45,6 +46,7 @@ __all__ = [
     "assert_gradients",
     "check_gradients",
     "default_step",
+    "jax_problem",
     "numpy_loss_fn",
     "numpy_net_problem",
     "torch_module_problem",
