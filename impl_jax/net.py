@@ -103,6 +103,7 @@ class JaxTwoLayerNet:
             params = init_params(input_size, hidden_size, output_size, weight_init_std=weight_init_std, seed=seed)
         self.input_size, self.hidden_size, self.output_size = input_size, hidden_size, output_size
         self._executables: dict[tuple, tuple[Callable, float]] = {}  # key -> (executable, compile seconds)
+        self._lrs: dict[float, jax.Array] = {}  # learning rate -> 0-d device array
         self.load_params(params)
 
     @classmethod
@@ -159,7 +160,10 @@ class JaxTwoLayerNet:
         return self._executables[key]
 
     def _lr(self, learning_rate: float) -> jax.Array:
-        return self._put(np.asarray(learning_rate, dtype=self.dtype))
+        """The learning rate as a 0-d device array of the net's dtype (kept: a step loop makes no transfer)."""
+        if learning_rate not in self._lrs:
+            self._lrs[learning_rate] = self._put(np.asarray(learning_rate, dtype=self.dtype))
+        return self._lrs[learning_rate]
 
     # -- forward and gradient ------------------------------------------------------------
     def loss(self, x: object, t: object) -> float:
@@ -178,7 +182,8 @@ class JaxTwoLayerNet:
         """A zero-argument call giving the gradient on the device (asynchronously), and its compile seconds.
 
         The call returns device arrays as soon as the work is queued; wait for
-        them with ``jax.block_until_ready``. For timing.
+        them with ``jax.block_until_ready``. It differentiates at the weights held
+        now; a later training step frees them (they are donated to the update).
         """
         xd, td = self.to_device_batch(x, t)
         exe, seconds = self._executable(
@@ -280,10 +285,10 @@ def _host64(params: Mapping[str, jax.Array]) -> dict[str, np.ndarray]:
 
 
 def _check_batches(batches: object, train_size: int) -> np.ndarray:
-    """A (steps, B) integer array of row indices in ``[0, train_size)``."""
+    """A (steps >= 1, B >= 1) integer array of row indices in ``[0, train_size)``."""
     arr = np.asarray(batches)
-    if arr.ndim != 2 or arr.shape[1] == 0 or arr.dtype.kind not in "iu":
-        raise checks.ShapeError(f"batches must be a (steps, B) integer array, got {arr.dtype} {arr.shape}")
-    if arr.size and (arr.min() < 0 or arr.max() >= train_size):
+    if arr.ndim != 2 or arr.size == 0 or arr.dtype.kind not in "iu":
+        raise checks.ShapeError(f"batches must be a (steps >= 1, B >= 1) integer array, got {arr.dtype} {arr.shape}")
+    if arr.min() < 0 or arr.max() >= train_size:
         raise checks.ShapeError(f"batch indices must lie in [0, {train_size}), got {arr.min()} to {arr.max()}")
     return arr

@@ -196,6 +196,8 @@ def test_bad_configuration_and_input_raise_clear_errors(digits: Dataset, digits_
     data = (digits.x_train, digits.t_train, digits.x_test, digits.t_test)
     with pytest.raises(ShapeError, match="batch indices"):
         net.train_stream(*data, np.array([[0, digits.train_size]]), LR)
+    with pytest.raises(ShapeError, match="steps >= 1"):
+        net.train_stream(*data, np.zeros((0, 100), dtype=int), LR)
     with pytest.raises(ConfigError, match="chunk"):
         net.train_stream(*data, np.zeros((2, 3), dtype=int), LR, chunk=0)
 
