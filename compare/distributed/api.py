@@ -1,0 +1,200 @@
+"""The Python API of distributed runs: DDP/FSDP training and the sharded numerical gradient.
+
+Usage::
+
+    record, info = ddp_train(params, data, batches, lr=0.1, eval_at=[0, 15], ranks=2)
+    grads = sharded_numerical_gradient(params, x, t, activation="sigmoid", ranks=2)
+
+Both start a local torchrun job (:mod:`compare.distributed.launch`), pass the inputs as
+``.npy`` files, and read rank 0's outputs back before the job directory is removed.
+A job that cannot complete raises :class:`DistributedFailure` (one line: rank and cause);
+bad arguments raise :class:`impl_numpy.checks.ConfigError` before anything starts.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+
+import numpy as np
+
+from compare.distributed.jobfiles import read_array, read_arrays, write_array, write_arrays
+from compare.distributed.launch import JobDir, Limits, choose_backend, launch
+from compare.distributed.worker import FAULT_KINDS
+from compare.methods import TrainRecord
+from impl_numpy.checks import PARAM_NAMES, ConfigError, check_activation, check_params
+
+WEIGHTINGS = ("ddp", "batch")  # ddp: plain mean of per-rank means; batch: full-batch mean gradient
+METHODS = ("ddp", "fsdp")
+
+
+def _limits(timeout_s: float | None, stall_s: float) -> Limits:
+    base = Limits()
+    return Limits(timeout_s=base.timeout_s if timeout_s is None else float(timeout_s), stall_s=float(stall_s))
+
+
+def _check_ranks(ranks: int, batch: int) -> None:
+    if isinstance(ranks, bool) or not isinstance(ranks, int) or ranks < 1:
+        raise ConfigError(f"ranks must be a positive integer, got {ranks!r}")
+    if ranks > batch:
+        raise ConfigError(f"{ranks} ranks cannot share a batch of {batch} rows (a rank would get none)")
+
+
+def _check_fault(fault: Mapping | None) -> dict | None:
+    if fault is None:
+        return None
+    if set(fault) != {"rank", "at_step", "kind"} or fault["kind"] not in FAULT_KINDS:
+        raise ConfigError(f"fault must be {{'rank', 'at_step', 'kind' in {FAULT_KINDS}}}, got {dict(fault)!r}")
+    return {"rank": int(fault["rank"]), "at_step": int(fault["at_step"]), "kind": str(fault["kind"])}
+
+
+def uneven_explanation(shards: list[int], weighting: str) -> str | None:
+    """One paragraph on what uneven shards do to DDP's average (None when the shards are even)."""
+    if len(set(shards)) <= 1:
+        return None
+    batch, world = sum(shards), len(shards)
+    split = "/".join(map(str, shards))
+    counts = ", ".join(f"1/{n * world}" for n in sorted(set(shards), reverse=True))
+    text = (
+        f"The batch of {batch} rows splits over {world} ranks as {split} rows. Each rank's loss is the mean over "
+        f"its own rows and DistributedDataParallel averages the {world} ranks' gradients with equal weights, so "
+        f"a row counts {counts} depending on its rank instead of 1/{batch} each: every step follows a slightly "
+        "different gradient than the full-batch mean, and the trajectory drifts from the single-process one. "
+    )
+    if weighting == "batch":
+        return text + "Here each rank's loss was scaled by n_rank * world / B, which makes the average exact again."
+    return text + "weighting='batch' scales each rank's loss by n_rank * world / B and makes the average exact again."
+
+
+def ddp_train(
+    params: Mapping[str, np.ndarray],
+    data: object,
+    batches: np.ndarray,
+    lr: float,
+    eval_at: Iterable[int],
+    snapshot_at: Iterable[int] = (),
+    activation: str = "sigmoid",
+    ranks: int = 2,
+    weighting: str = "ddp",
+    method: str = "ddp",
+    timeout_s: float | None = None,
+    *,
+    dtype: str = "float64",
+    backend: str = "auto",
+    stall_s: float = 60.0,
+    fault: Mapping | None = None,
+) -> tuple[TrainRecord | None, dict]:
+    """Train the two-layer net on ``ranks`` local ranks (DDP or FSDP2); TrainRecord semantics of one process.
+
+    ``data`` has x_train (N, D), t_train (N,), x_test (M, D), t_test (M,); ``batches`` is (steps, B) row
+    indices. Returns ``(record, info)``; ``record`` is None only when FSDP2 cannot run here, and then
+    ``info["unsupported"]`` says why in one line. ``info`` also holds the label, backend, shard sizes,
+    ``uneven`` and its ``explanation``, and the wall time with (``wall_s``) and without (``seconds``)
+    the launch.
+    """
+    batches = np.asarray(batches)
+    if batches.ndim != 2 or batches.dtype.kind not in "iu":
+        raise ConfigError(f"batches must be a (steps, B) integer array, got {batches.dtype} {batches.shape}")
+    _check_ranks(ranks, batches.shape[1])
+    if weighting not in WEIGHTINGS or method not in METHODS:
+        raise ConfigError(f"weighting must be one of {WEIGHTINGS} and method one of {METHODS}")
+    chosen = choose_backend(ranks, backend)
+    spec = {
+        "task": "train", "method": method, "weighting": weighting, "backend": chosen, "dtype": dtype,
+        "activation": check_activation(activation), "lr": float(lr), "batch": int(batches.shape[1]),
+        "eval_at": sorted({int(i) for i in eval_at}), "snapshot_at": sorted({int(i) for i in snapshot_at}),
+        "fault": _check_fault(fault),
+    }  # fmt: skip
+    info = {"label": f"{method}[{chosen},{ranks}]", "backend": chosen, "ranks": ranks, "method": method}
+    info["weighting"] = weighting
+    start = time.perf_counter()
+    with JobDir() as job:
+        write_arrays(job, "param_", check_params(params))
+        for name in ("x_train", "t_train", "x_test", "t_test"):
+            write_array(job, name, getattr(data, name))
+        write_array(job, "batches", batches)
+        result = launch(job, spec, ranks, _limits(timeout_s, stall_s))
+        record = None if "unsupported" in result else _read_record(job, result)
+    info["wall_s"] = time.perf_counter() - start
+    if "unsupported" in result:
+        return None, info | {"unsupported": result["unsupported"]}
+    shards = result["shards"]
+    info |= {"shards": shards, "uneven": len(set(shards)) > 1, "explanation": uneven_explanation(shards, weighting)}
+    info["seconds"] = record.seconds
+    return record, info
+
+
+def _read_record(job: Path, result: dict) -> TrainRecord:
+    acc = read_array(job, "accuracy")  # (evals, 2)
+    snaps = {n: read_arrays(job, f"snap{n}_", PARAM_NAMES) for n in result["snapshot_steps"]}
+    losses = read_array(job, "losses")  # (steps,)
+    return TrainRecord(losses, list(result["eval_steps"]), acc[:, 0].copy(), acc[:, 1].copy(), snaps, result["seconds"])
+
+
+def ddp_gradient(
+    params: Mapping[str, np.ndarray],
+    x: np.ndarray,
+    t: np.ndarray,
+    activation: str = "sigmoid",
+    ranks: int = 2,
+    weighting: str = "ddp",
+    method: str = "ddp",
+    timeout_s: float | None = None,
+    *,
+    dtype: str = "float64",
+    backend: str = "auto",
+) -> tuple[dict[str, np.ndarray] | None, dict]:
+    """The gradient DDP (or FSDP2) leaves on the weights after one backward of batch ``(x, t)`` split by rank."""
+    x, t = np.asarray(x), np.asarray(t)
+    _check_ranks(ranks, len(t))
+    chosen = choose_backend(ranks, backend)
+    spec = {"task": "gradient", "method": method, "weighting": weighting, "backend": chosen, "dtype": dtype}
+    spec["activation"] = check_activation(activation)
+    info = {"label": f"{method}[{chosen},{ranks}]", "backend": chosen, "ranks": ranks, "weighting": weighting}
+    with JobDir() as job:
+        write_arrays(job, "param_", check_params(params))
+        write_array(job, "x", x)
+        write_array(job, "t", t)
+        result = launch(job, spec, ranks, _limits(timeout_s, 60.0))
+        if "unsupported" in result:
+            return None, info | {"unsupported": result["unsupported"]}
+        grads = read_arrays(job, "grad_", PARAM_NAMES)
+    shards = result["shards"]
+    return grads, info | {"shards": shards, "explanation": uneven_explanation(shards, weighting)}
+
+
+def sharded_numerical_gradient(
+    params: Mapping[str, np.ndarray],
+    x: np.ndarray,
+    t: np.ndarray,
+    activation: str = "sigmoid",
+    h: float = 1e-4,
+    ranks: int = 2,
+    timeout_s: float | None = None,
+    *,
+    stall_s: float = 60.0,
+    fault: Mapping | None = None,
+    timings: dict | None = None,
+) -> dict[str, np.ndarray]:
+    """The book's central-difference gradient (float64), entries split over ``ranks``: bit-identical to one process.
+
+    Pass a dict as ``timings`` to get ``seconds`` (rank 0, barrier to gather), ``rank_seconds`` and
+    ``wall_s`` (launch included) filled in.
+    """
+    p = check_params(params)
+    total = sum(v.size for v in p.values())
+    if isinstance(ranks, bool) or not isinstance(ranks, int) or not 1 <= ranks <= total:
+        raise ConfigError(f"ranks must be an integer from 1 to the {total} parameter entries, got {ranks!r}")
+    spec = {"task": "numgrad", "backend": "gloo", "activation": check_activation(activation), "h": float(h)}
+    spec["fault"] = _check_fault(fault)
+    start = time.perf_counter()
+    with JobDir() as job:
+        write_arrays(job, "param_", {k: np.asarray(v, dtype=np.float64) for k, v in p.items()})
+        write_array(job, "x", np.asarray(x, dtype=np.float64))
+        write_array(job, "t", np.asarray(t))
+        result = launch(job, spec, ranks, _limits(timeout_s, stall_s))
+        grads = read_arrays(job, "grad_", PARAM_NAMES)
+    if timings is not None:
+        timings.update(result, wall_s=time.perf_counter() - start)
+    return grads

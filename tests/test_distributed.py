@@ -1,0 +1,222 @@
+"""Distributed training and the sharded numerical gradient against one process (torchrun, gloo, 127.0.0.1).
+
+Every job runs 2 local ranks with 1 thread each, on small nets and few steps, and is
+bounded by its own limits (``timeout_s``, ``stall_s``): a job that did not end would fail
+with a "wall-clock limit" message instead of the one asserted.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from compare.distributed import DistributedFailure, ddp_gradient, ddp_train, sharded_numerical_gradient
+from compare.distributed.api import uneven_explanation
+from compare.distributed.jobfiles import write_json
+from compare.distributed.launch import _diagnose
+from compare.distributed.rank_train import shard_bounds
+from compare.methods import Method, NumpyRunner, batch_stream
+from compare.metrics import Tolerance
+from impl_numpy import TwoLayerNet, init_params
+from impl_numpy.checks import ConfigError
+from tests.helpers import assert_grads_close
+
+pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="torchrun with gloo on POSIX only")
+
+# float64, the same sums in another order (DDP averages two half-batch gradients): rounding
+# differences of ~1e-16 per step, far under 1e-10 after 50 steps.
+TRAJ = Tolerance(rtol=1e-10, atol=1e-14)
+LIMIT = dict(timeout_s=120.0)  # per job; a healthy one here takes ~5-10 s on 2 busy cores
+STEPS, EVALS, SNAPS = 50, [0, 20, 49], [25]
+
+
+@pytest.fixture
+def private_tmp(tmp_path, monkeypatch) -> Path:
+    """Job directories go under tmp_path, so the test can see what is left behind."""
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    return tmp_path
+
+
+def processes_naming(path: Path) -> list[int]:
+    """Pids of processes whose command line mentions ``path`` (ranks and launchers of a job there)."""
+    found = []
+    for entry in Path("/proc").glob("[0-9]*"):
+        try:
+            if str(path).encode() in (entry / "cmdline").read_bytes():
+                found.append(int(entry.name))
+        except OSError:
+            continue
+    return found
+
+
+def assert_nothing_left(tmp: Path) -> None:
+    # torch's own compile cache (torchinductor_<user>) lives in the temp folder by design; it is not a job file.
+    left = [p for p in tmp.iterdir() if not p.name.startswith("torchinductor_")]
+    assert left == [], f"left behind: {left}"
+    assert processes_naming(tmp) == [], "a rank or launcher of the job is still running"
+
+
+def reference(params, data, batches) -> object:
+    return NumpyRunner(Method("backprop"), params, "sigmoid").train(data, batches, 0.1, EVALS, SNAPS)
+
+
+def assert_same_run(record, ref) -> None:
+    assert_grads_close({"loss": record.losses}, {"loss": ref.losses}, TRAJ, "ddp", "backprop")
+    assert record.eval_steps == ref.eval_steps
+    np.testing.assert_array_equal(record.train_acc, ref.train_acc)
+    np.testing.assert_array_equal(record.test_acc, ref.test_acc)
+    assert sorted(record.snapshots) == sorted(ref.snapshots) == [25, STEPS]
+    for n in record.snapshots:
+        assert_grads_close(record.snapshots[n], ref.snapshots[n], TRAJ, f"ddp after {n}", f"backprop after {n}")
+
+
+def test_ddp_two_ranks_follows_single_process_backprop(digits, digits_params, private_tmp):
+    batches = batch_stream(digits.train_size, 20, STEPS, 0)  # (50, 20): shards of 10 and 10
+    record, info = ddp_train(digits_params, digits, batches, 0.1, EVALS, SNAPS, ranks=2, **LIMIT)
+    assert info["label"] == "ddp[gloo,2]" and info["shards"] == [10, 10] and not info["uneven"]
+    assert info["explanation"] is None
+    assert_same_run(record, reference(digits_params, digits, batches))
+    assert_nothing_left(private_tmp)
+
+
+def test_uneven_shards_plain_ddp_drifts_and_batch_weighting_agrees(digits, digits_params):
+    batches = batch_stream(digits.train_size, 9, STEPS, 0)  # (50, 9): shards of 5 and 4
+    ref = reference(digits_params, digits, batches)
+    plain, info = ddp_train(digits_params, digits, batches, 0.1, EVALS, SNAPS, ranks=2, **LIMIT)
+    assert info["shards"] == [5, 4] and info["uneven"]
+    assert "1/10, 1/8" in info["explanation"] and "weighting='batch'" in info["explanation"]
+    # Step 0's loss is on the shared initial weights; after it, rows weigh 1/10 or 1/8 instead of 1/9.
+    assert plain.losses[0] == pytest.approx(ref.losses[0], rel=1e-14)
+    assert np.max(np.abs(plain.losses - ref.losses) / ref.losses) > 1e-6  # far above rounding (1e-16)
+    weighted, info = ddp_train(digits_params, digits, batches, 0.1, EVALS, SNAPS, ranks=2, weighting="batch", **LIMIT)
+    assert info["shards"] == [5, 4]
+    assert_same_run(weighted, ref)
+
+
+def test_fsdp_agrees_or_says_why(digits, digits_params):
+    batches = batch_stream(digits.train_size, 20, STEPS, 0)
+    record, info = ddp_train(digits_params, digits, batches, 0.1, EVALS, SNAPS, ranks=2, method="fsdp", **LIMIT)
+    if record is None:
+        line = info["unsupported"]
+        assert line.startswith("FSDP2") and "\n" not in line
+        return
+    assert info["label"] == "fsdp[gloo,2]"
+    assert_same_run(record, reference(digits_params, digits, batches))
+
+
+def test_ddp_gradient_is_the_full_batch_gradient(digits_params, digits_batch):
+    x, t = digits_batch  # (100, 64), (100,)
+    grads, info = ddp_gradient(digits_params, x[:9], t[:9], ranks=2, weighting="batch", **LIMIT)
+    expected = TwoLayerNet.from_params(digits_params).gradient(x[:9], t[:9])
+    assert info["shards"] == [5, 4]
+    # float64 backprop vs autograd of the same loss split in two: rounding only.
+    assert_grads_close(grads, expected, Tolerance(rtol=1e-10, atol=1e-16), "ddp", "backprop")
+
+
+def test_sharded_numerical_gradient_is_bit_identical_to_one_process(digits_batch, private_tmp):
+    x, t = digits_batch
+    params = init_params(64, 6, 10, weight_init_std=0.3, seed=3)  # 460 entries split 230 / 230
+    sharded = sharded_numerical_gradient(params, x[:20], t[:20], ranks=2, **LIMIT)
+    single = TwoLayerNet.from_params(params).numerical_gradient(x[:20], t[:20])
+    for name in single:
+        assert np.array_equal(sharded[name], single[name]), f"{name} differs from one process"
+    assert_nothing_left(private_tmp)
+
+
+@pytest.mark.parametrize(
+    ("kind", "message"),
+    [
+        ("raise", "rank 1 raised ValueError: fault injected at step 5"),
+        ("kill", "rank 1 exited with signal 9 (SIGKILL)"),
+        ("hang", "no progress for 3 s"),
+    ],
+)
+def test_a_failing_rank_ends_the_whole_job(kind, message, digits, digits_params, private_tmp):
+    batches = batch_stream(digits.train_size, 20, STEPS, 0)
+    fault = {"rank": 1, "at_step": 5, "kind": kind}
+    with pytest.raises(DistributedFailure) as caught:
+        ddp_train(digits_params, digits, batches, 0.1, [], ranks=2, fault=fault, stall_s=3.0, **LIMIT)
+    assert message in str(caught.value)
+    assert_nothing_left(private_tmp)
+
+
+def test_a_failing_rank_ends_the_sharded_gradient(digits_batch, private_tmp):
+    x, t = digits_batch
+    params = init_params(64, 6, 10, seed=3)
+    fault = {"rank": 0, "at_step": 100, "kind": "raise"}  # entry 100 lies in rank 0's half (0..229)
+    with pytest.raises(DistributedFailure, match="rank 0 raised ValueError: fault injected at step 100"):
+        sharded_numerical_gradient(params, x[:20], t[:20], ranks=2, fault=fault, **LIMIT)
+    assert_nothing_left(private_tmp)
+
+
+PARENT = """
+import sys
+sys.path.insert(0, {root!r})
+from compare.dataset import load_digits
+from compare.distributed import ddp_train
+from compare.methods import batch_stream
+from impl_numpy import init_params
+data = load_digits()
+ddp_train(init_params(64, 10, 10), data, batch_stream(1500, 20, 50, 0), 0.1, [], ranks=2,
+          fault={{"rank": 1, "at_step": 3, "kind": "hang"}}, timeout_s=120)
+"""
+
+
+def test_sigterm_to_the_parent_removes_the_job(tmp_path):
+    root = str(Path(__file__).resolve().parents[1])
+    env = dict(os.environ, TMPDIR=str(tmp_path))
+    parent = subprocess.Popen([sys.executable, "-c", PARENT.format(root=root)], env=env, stderr=subprocess.PIPE)
+    deadline = time.monotonic() + 90
+    while not list(tmp_path.glob("*/beat_rank1.json")):  # the job is running (rank 1 will hang at step 3)
+        assert parent.poll() is None, parent.stderr.read().decode()
+        assert time.monotonic() < deadline, "the job never started"
+        time.sleep(0.2)
+    parent.send_signal(signal.SIGTERM)
+    assert parent.wait(timeout=30) == 128 + signal.SIGTERM
+    assert_nothing_left(tmp_path)
+
+
+# -- no processes: arguments, shards, diagnosis ------------------------------------------------------
+def test_shards_follow_array_split():
+    for batch, world in [(100, 3), (9, 2), (7, 7), (20, 2)]:
+        parts = np.array_split(np.arange(batch), world)
+        assert [shard_bounds(batch, world, r) for r in range(world)] == [(p[0], p[-1] + 1) for p in parts]
+
+
+def test_even_shards_need_no_explanation():
+    assert uneven_explanation([50, 50], "ddp") is None
+    assert "34/33/33" in uneven_explanation([34, 33, 33], "ddp")
+
+
+def test_bad_arguments_are_refused_before_launch(digits, digits_params):
+    batches = batch_stream(digits.train_size, 4, 3, 0)
+    with pytest.raises(ConfigError, match="5 ranks cannot share a batch of 4 rows"):
+        ddp_train(digits_params, digits, batches, 0.1, [], ranks=5)
+    with pytest.raises(ConfigError, match="weighting"):
+        ddp_train(digits_params, digits, batches, 0.1, [], ranks=2, weighting="mean")
+    with pytest.raises(ConfigError, match="fault"):
+        ddp_train(digits_params, digits, batches, 0.1, [], fault={"rank": 1, "at_step": 0, "kind": "explode"})
+
+
+def test_diagnosis_names_the_root_cause(tmp_path):
+    log = tmp_path / "launcher.log"
+    log.write_text("")
+    # torch lists rank 0 too (it sent it SIGTERM while tearing down); rank 1's error came first.
+    write_json(tmp_path / "failures.json", {
+        "0": {"exitcode": -15, "signal": "SIGTERM", "message": "", "time": 10},
+        "1": {"exitcode": 1, "signal": "", "message": "", "time": 10},
+    })  # fmt: skip
+    write_json(tmp_path / "error_rank0.json", {"rank": 0, "type": "RuntimeError", "message": "peer gone", "time": 2.0})
+    write_json(tmp_path / "error_rank1.json", {"rank": 1, "type": "KeyError", "message": "'x'\nmore", "time": 1.0})
+    assert _diagnose(tmp_path, 1, 2, log) == "rank 1 raised KeyError: 'x'"
+    # A rank killed by another signal outranks the errors that followed it.
+    write_json(tmp_path / "failures.json", {"1": {"exitcode": -9, "signal": "SIGKILL", "message": "", "time": 10}})
+    assert _diagnose(tmp_path, 1, 2, log) == "rank 1 exited with signal 9 (SIGKILL)"
