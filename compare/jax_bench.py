@@ -28,9 +28,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from compare.dataset import load_digits, make_synthetic
+from compare.data import load_digits, make_synthetic
+from compare.engine.runner import batch_stream, epoch_steps
 from compare.jax_runner import NOT_INSTALLED, jax_available
-from compare.methods import batch_stream, epoch_steps
 from impl_numpy import TwoLayerNet, init_params
 
 LR = 0.1

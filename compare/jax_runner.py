@@ -22,10 +22,10 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from compare.methods import TrainRecord
+from compare.engine.runner import TrainRecord
 
 if TYPE_CHECKING:
-    from compare.dataset import Dataset
+    from compare.data import Dataset
 
 try:
     from compare.engine.runner import MethodInfo

@@ -1,4 +1,4 @@
-"""The bundled digits split and the seeded synthetic data (compare.dataset).
+"""The bundled digits split and the seeded synthetic data (compare.data).
 
 Run: ``python -m pytest tests/test_data.py``. MNIST has its own tests.
 """

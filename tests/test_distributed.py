@@ -23,7 +23,8 @@ from compare.distributed.api import uneven_explanation
 from compare.distributed.jobfiles import write_json
 from compare.distributed.launch import _diagnose
 from compare.distributed.rank_train import shard_bounds
-from compare.methods import Method, NumpyRunner, batch_stream
+from compare.engine.runner import batch_stream
+from compare.engine.runners import NumpyRunner, builtin_info
 from compare.metrics import Tolerance
 from impl_numpy import TwoLayerNet, init_params
 from impl_numpy.checks import ConfigError
@@ -65,7 +66,7 @@ def assert_nothing_left(tmp: Path) -> None:
 
 
 def reference(params, data, batches) -> object:
-    return NumpyRunner(Method("backprop"), params, "sigmoid").train(data, batches, 0.1, EVALS, SNAPS)
+    return NumpyRunner(builtin_info("backprop"), params, "sigmoid").train(data, batches, 0.1, EVALS, SNAPS)
 
 
 def assert_same_run(record, ref) -> None:
@@ -160,9 +161,9 @@ def test_a_failing_rank_ends_the_sharded_gradient(digits_batch, private_tmp):
 PARENT = """
 import sys
 sys.path.insert(0, {root!r})
-from compare.dataset import load_digits
+from compare.data import load_digits
 from compare.distributed import ddp_train
-from compare.methods import batch_stream
+from compare.engine.runner import batch_stream
 from impl_numpy import init_params
 data = load_digits()
 ddp_train(init_params(64, 10, 10), data, batch_stream(1500, 20, 50, 0), 0.1, [], ranks=2,

@@ -16,10 +16,10 @@ jax = pytest.importorskip("jax")
 
 import jax.numpy as jnp  # noqa: E402
 
-from compare.dataset import Dataset  # noqa: E402
+from compare.data import Dataset  # noqa: E402
+from compare.engine.runner import batch_stream, epoch_steps  # noqa: E402
 from compare.gradcheck import jax_problem  # noqa: E402
 from compare.jax_runner import JaxRunner, jax_available  # noqa: E402
-from compare.methods import batch_stream, epoch_steps  # noqa: E402
 from compare.metrics import EXACT_F64, LOW_PRECISION, Tolerance  # noqa: E402
 from impl_jax import JaxTwoLayerNet, available_devices  # noqa: E402
 from impl_numpy import ConfigError, LabelError, ShapeError, TwoLayerNet, init_params  # noqa: E402

@@ -22,7 +22,7 @@ import numpy as np
 from compare.distributed.jobfiles import read_array, read_arrays, write_array, write_arrays
 from compare.distributed.launch import JobDir, Limits, choose_backend, launch
 from compare.distributed.worker import FAULT_KINDS
-from compare.methods import TrainRecord
+from compare.engine.runner import TrainRecord
 from impl_numpy.checks import PARAM_NAMES, ConfigError, check_activation, check_params
 
 WEIGHTINGS = ("ddp", "batch")  # ddp: plain mean of per-rank means; batch: full-batch mean gradient

@@ -25,10 +25,11 @@ import time
 import numpy as np
 from tabulate import tabulate
 
-from compare.dataset import load_digits, make_synthetic
+from compare.data import load_digits, make_synthetic
 from compare.distributed.api import ddp_train, sharded_numerical_gradient
 from compare.distributed.launch import DistributedFailure
-from compare.methods import Method, NumpyRunner, batch_stream, epoch_steps
+from compare.engine.runner import batch_stream, epoch_steps
+from compare.engine.runners import NumpyRunner, builtin_info
 from impl_numpy import init_params
 
 LOSS_TARGET = 1e-10  # float64, same sums in a different order: ~1e-16 per step, well under this after 10k steps
@@ -45,7 +46,7 @@ def trajectories(steps: int) -> list[dict]:
     batches = batch_stream(data.train_size, 100, steps, 0)  # (steps, 100)
     evals = epoch_steps(data.train_size, 100, steps)
     start = time.perf_counter()
-    ref = NumpyRunner(Method("backprop"), params, "sigmoid").train(data, batches, 0.1, evals)
+    ref = NumpyRunner(builtin_info("backprop"), params, "sigmoid").train(data, batches, 0.1, evals)
     wall = time.perf_counter() - start
     rows = [{"method": "backprop (1 process)", "wall_s": wall, "loop_s": wall}]
     for ranks, weighting, method in ((2, "ddp", "ddp"), (3, "ddp", "ddp"), (3, "batch", "ddp"), (2, "ddp", "fsdp")):

@@ -1,7 +1,7 @@
 """Command line: ``python -m compare.gradcheck [options]`` checks this project's nets.
 
 Builds the book's net (``init_params``: weights ``std * randn``, zero biases,
-seeded) and a seeded synthetic batch (:func:`compare.dataset.make_synthetic`),
+seeded) and a seeded synthetic batch (:func:`compare.data.make_synthetic`),
 then checks numpy's backprop and PyTorch's autograd against a float64 numerical
 reference. Full mode (the default) checks a seeded sample of ``--max-entries``
 entries per parameter (all of them for smaller parameters; ``--max-entries 0``
