@@ -59,6 +59,10 @@ class RunConfig:
     device: str = "auto"  # torch device(s): auto = cpu plus every accelerator present
     threads: int = field(default_factory=lambda: os.cpu_count() or 1)  # BLAS / torch threads
     only: tuple[str, ...] = SECTIONS  # which sections to run
+    jax: bool = True  # JAX rows when jax is installed (pip install ".[jax]"); --no-jax leaves them out
+    ddp: int = 0  # --ddp N: also train on N local ranks with DistributedDataParallel (torchrun)
+    ddp_weighting: str = "ddp"  # ddp: DDP's mean of per-rank means | batch: each rank's loss weighted by its share
+    fsdp: bool = False  # with --ddp N, also FSDP2 (fully_shard) rows where torch supports it
     impls: tuple[str, ...] = ()  # --impl specs: [LABEL=]path/file.py:Class or package.module:Class
     full: bool = False  # time the book's numerical loop on all P parameters, not a sample
     sample: int = 200  # parameters sampled when timing the book's numerical loop
@@ -132,6 +136,22 @@ def build_parser() -> argparse.ArgumentParser:
         help="check your own implementation too: [LABEL=]path/to/file.py:ClassName or package.module:ClassName "
         "(a book-style class or a torch.nn.Module; repeatable)",
     )
+    run.add_argument("--no-jax", dest="jax", action="store_false", help="leave out the JAX rows")
+    run.add_argument(
+        "--ddp",
+        type=non_negative_int,
+        default=d.ddp,
+        metavar="N",
+        help="also train on N local ranks with DistributedDataParallel through torchrun (gloo on CPU)",
+    )
+    run.add_argument(
+        "--ddp-weighting",
+        choices=("ddp", "batch"),
+        default=d.ddp_weighting,
+        help="ddp: DDP's mean of per-rank means (differs from one process when N does not divide the batch); "
+        "batch: each rank's loss weighted by its share of the batch (default: %(default)s)",
+    )
+    run.add_argument("--fsdp", action="store_true", help="with --ddp N, also FSDP2 (fully_shard) rows")
     run.add_argument("--only", type=_sections, default=d.only, help="comma list of " + ",".join(SECTIONS))
     run.add_argument(
         "--full",

@@ -25,24 +25,15 @@ import numpy as np
 from compare import env
 from compare.config import RunConfig
 from compare.data import load_dataset
-from compare.engine.devices import dtype_supported, torch_devices
+from compare.engine.devices import torch_devices
 from compare.engine.plugins import plugin_entries
 from compare.engine.runner import MethodEntry, batch_stream
-from compare.engine.runners import AUTOGRAD, BACKPROP, NUMERICAL, NUMERICAL_FAST, builtin_info, builtin_runner
+from compare.entries import builtin_entries, distributed_entries, jax_entries
 from compare.engine.timing import Shape
 from compare.report.model import SCHEMA_VERSION, Env, Report
 from compare.sections import gradients, lesson, scaling, summary, timing, trajectory
 
 Params = Mapping[str, np.ndarray]
-
-
-def _entry(family: str, dtype: str, device: str, cfg: RunConfig, **kw) -> MethodEntry:
-    info = builtin_info(family, dtype, device)
-
-    def make(params: Params):
-        return builtin_runner(info, params, cfg.activation, cfg.h)
-
-    return MethodEntry(info, make, **kw)
 
 
 def environment(seed: int, threads: int, devices: list[str]) -> Env:
@@ -69,21 +60,6 @@ def environment(seed: int, threads: int, devices: list[str]) -> Env:
     )
 
 
-def builtin_entries(cfg: RunConfig, devices: Sequence[str], *, all_dtypes: bool = False) -> list[MethodEntry]:
-    """The project's own methods: the two numerical gradients, backprop, autograd per device.
-
-    ``all_dtypes`` (the timing tables): backprop and autograd in float64 and float32, else in ``cfg.dtype``.
-    """
-    dtypes = ("float64", "float32") if all_dtypes else (cfg.dtype,)
-    out = [
-        _entry(NUMERICAL, "float64", "cpu", cfg, steps_cap=cfg.numerical_iters, budget=True),
-        _entry(NUMERICAL_FAST, "float64", "cpu", cfg, steps_cap=cfg.fast_numerical_iters, budget=True),
-    ]
-    out += [_entry(BACKPROP, dt, "cpu", cfg) for dt in dtypes]
-    out += [_entry(AUTOGRAD, dt, d, cfg) for d in devices for dt in dtypes if dtype_supported(d, dt)]
-    return out
-
-
 def _trained(entries: Sequence[MethodEntry]) -> list[MethodEntry]:
     """The entries that train (a numerical method with 0 steps is skipped)."""
     return [e for e in entries if e.trains and e.steps_cap != 0]
@@ -105,7 +81,7 @@ def run(
     params = init_params(d, cfg.hidden_size, c, weight_init_std=cfg.weight_init_std, seed=cfg.seed)
     batches = batch_stream(data.train_size, cfg.batch_size, cfg.iters, cfg.seed)  # (iters, B)
     x0, t0 = data.x_train[batches[0]], data.t_train[batches[0]]
-    entries = builtin_entries(cfg, devices)
+    entries = builtin_entries(cfg, devices) + (jax_entries(cfg) if cfg.jax else []) + distributed_entries(cfg)
     plugged, plug_notes = plugin_entries(
         cfg.impls,
         [e.info.label for e in entries],
@@ -137,7 +113,8 @@ def run(
         report.trajectory = trajectory.run(_trained(entries), params, data, batches, sched, note, progress)
     if "timing" in cfg.only:
         own = Shape(data.input_size, cfg.hidden_size, data.n_classes, cfg.batch_size)
-        timed = builtin_entries(cfg, devices, all_dtypes=True) + list(extra)
+        both = ("float64", "float32")
+        timed = builtin_entries(cfg, devices, both) + (jax_entries(cfg, both) if cfg.jax else []) + list(extra)
         run_timing = partial(timing.run, threads=cfg.threads, full=cfg.full, sample=cfg.sample, seed=cfg.seed)
         report.timing = run_timing(timed, data, own, weight_init_std=cfg.weight_init_std, note=note)
     if "scaling" in cfg.only:

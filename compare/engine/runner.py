@@ -62,6 +62,7 @@ class MethodEntry:
     trains: bool = True  # takes part in the trajectory section
     steps_cap: int | None = None  # train at most this many steps (the numerical methods)
     budget: bool = False  # stop the run at the numerical time budget
+    timed: bool = True  # takes part in the timing tables (a distributed job is not one call)
     reference_loss: str = "exact"  # "book": it differentiates the book's loss (1e-7 inside the log)
 
 

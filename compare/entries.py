@@ -1,0 +1,117 @@
+"""Which methods a run compares: the project's own, JAX, distributed ranks and plugged-in classes.
+
+Each is a :class:`~compare.engine.runner.MethodEntry` (what it is, and how to build its
+runner at given shared weights); the harness hands the list to every section. A framework
+that is not installed, or a distributed method the device cannot run, is a runner that
+raises :class:`~compare.engine.runner.NotProvided`: its rows say why, nothing crashes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+import numpy as np
+
+from compare.config import RunConfig
+from compare.engine.devices import dtype_supported
+from compare.engine.runner import MethodEntry, MethodInfo, NotProvided
+from compare.engine.runners import AUTOGRAD, BACKPROP, NUMERICAL, NUMERICAL_FAST, builtin_info, builtin_runner
+
+Params = Mapping[str, np.ndarray]
+
+
+def _builtin(family: str, dtype: str, device: str, cfg: RunConfig, **kw) -> MethodEntry:
+    info = builtin_info(family, dtype, device)
+
+    def make(params: Params):
+        return builtin_runner(info, params, cfg.activation, cfg.h)
+
+    return MethodEntry(info, make, **kw)
+
+
+def builtin_entries(cfg: RunConfig, devices: Sequence[str], dtypes: Sequence[str] | None = None) -> list[MethodEntry]:
+    """The project's own methods: the two numerical gradients, backprop, autograd per device.
+
+    Backprop and autograd in each of ``dtypes`` (default: the run's ``--dtype``); the
+    numerical gradients are always float64.
+    """
+    dtypes = dtypes or (cfg.dtype,)
+    out = [
+        _builtin(NUMERICAL, "float64", "cpu", cfg, steps_cap=cfg.numerical_iters, budget=True),
+        _builtin(NUMERICAL_FAST, "float64", "cpu", cfg, steps_cap=cfg.fast_numerical_iters, budget=True),
+    ]
+    out += [_builtin(BACKPROP, dt, "cpu", cfg) for dt in dtypes]
+    out += [_builtin(AUTOGRAD, dt, d, cfg) for d in devices for dt in dtypes if dtype_supported(d, dt)]
+    return out
+
+
+def jax_entries(cfg: RunConfig, dtypes: Sequence[str] | None = None) -> list[MethodEntry]:
+    """JAX (``jax.grad`` + ``jit``) on the CPU in each dtype; rows that say so when jax is not installed."""
+    from compare.jax_runner import NOT_INSTALLED, jax_available
+
+    out = []
+    for dtype in dtypes or (cfg.dtype,):
+        info = MethodInfo(f"jax[cpu,{dtype}]", "jax", "exact", dtype, "cpu", "jax")
+
+        def make(params: Params, dtype: str = dtype):
+            if not jax_available():
+                raise NotProvided(NOT_INSTALLED)
+            from compare.jax_runner import JaxRunner
+
+            return JaxRunner(params, activation=cfg.activation, dtype=dtype, device="cpu")
+
+        out.append(MethodEntry(info, make))
+    return out
+
+
+class _Distributed:
+    """A distributed runner whose notes (uneven shards) reach the report and whose refusals are 'not provided'."""
+
+    def __init__(self, runner) -> None:
+        self.inner, self.info, self.notes = runner, runner.info, []
+
+    def _noted(self, call):
+        try:
+            out = call()
+        except NotImplementedError as e:
+            raise NotProvided(str(e)) from None
+        explanation = self.inner.last_info.get("explanation")
+        if explanation and explanation not in self.notes:
+            self.notes.append(explanation)
+        return out
+
+    def gradient(self, x: np.ndarray, t: np.ndarray) -> dict[str, np.ndarray]:
+        return self._noted(lambda: self.inner.gradient(x, t))
+
+    def train(self, *args, **kw):
+        return self._noted(lambda: self.inner.train(*args, **kw))
+
+    def timed_gradient(self, x: np.ndarray, t: np.ndarray):
+        return self.inner.timed_gradient(x, t)
+
+
+def distributed_entries(cfg: RunConfig) -> list[MethodEntry]:
+    """``ddp[gloo,N]`` (and ``fsdp[gloo,N]`` with ``--fsdp``) on ``--ddp N`` local ranks; none without ``--ddp``."""
+    if not cfg.ddp:
+        return []
+    from compare.distributed.launch import choose_backend
+
+    backend = choose_backend(cfg.ddp, "auto")
+    methods = ["ddp"] + (["fsdp"] if cfg.fsdp else [])
+    out = []
+    for method in methods:
+        weighted = cfg.ddp_weighting == "batch"
+        label = f"{method}[{backend},{cfg.ddp}" + (",weighted]" if weighted else "]")
+        device = "cuda" if backend == "nccl" else "cpu"
+        info = MethodInfo(label, "ddp", "exact", cfg.dtype, device, "torch")
+
+        def make(params: Params, method: str = method):
+            from compare.distributed.runner import DistributedRunner
+
+            inner = DistributedRunner(
+                params, cfg.activation, cfg.ddp, method=method, weighting=cfg.ddp_weighting, dtype=cfg.dtype
+            )
+            return _Distributed(inner)
+
+        out.append(MethodEntry(info, make, timed=False))
+    return out
