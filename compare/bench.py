@@ -253,7 +253,7 @@ def targets(steps: dict) -> list[dict]:
 def render(result: dict) -> str:
     from tabulate import tabulate
 
-    from compare.engine.timer import format_seconds as fs
+    from compare.report.format import format_seconds as fs
 
     lines = []
     env = result["env"]
@@ -359,7 +359,7 @@ def main(argv: list[str] | None = None) -> int:
 def _bench(cfg: BenchConfig) -> int:
     import numpy as np
 
-    from compare import env
+    from compare.harness import environment
     from compare.report import files as report
 
     try:
@@ -371,7 +371,7 @@ def _bench(cfg: BenchConfig) -> int:
     steps = bench_steps(np, cfg, peaks)  # before the long numerical runs, on a cool machine
     numerical = bench_numerical(np, cfg)
     result = {
-        "env": env.collect(cfg.seed, cfg.threads, ["cpu"]),
+        "env": asdict(environment(cfg.seed, cfg.threads, ["cpu"])),
         "config": asdict(cfg),
         "matmul_gflops": peaks,
         "numerical": numerical,

@@ -29,7 +29,12 @@ NET_TOLERANCES = {"float64": EXACT_F64, "float32": LOW_PRECISION}
 
 
 def _mismatch(
-    what: str, a: np.ndarray, b: np.ndarray, tol: Tolerance, keep: np.ndarray | None, labels: tuple[str, str] = ("A", "B")
+    what: str,
+    a: np.ndarray,
+    b: np.ndarray,
+    tol: Tolerance,
+    keep: np.ndarray | None,
+    labels: tuple[str, str] = ("A", "B"),
 ) -> str | None:
     """None when ``a`` and ``b`` agree within ``tol``, else one line saying where and by how much."""
     if a.shape != b.shape:

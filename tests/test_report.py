@@ -38,7 +38,7 @@ from compare.report import files as report_files
 from compare.report.__main__ import main as report_main
 from compare.report.codec import SchemaError, from_data, to_data
 from compare.report.format import format_seconds
-from compare.report.model import SCHEMA_VERSION, GradientRow, Report, ScalingPlan, TrajectoryRow
+from compare.report.model import SCHEMA_VERSION, Report, ScalingPlan, TrajectoryRow
 from compare.run import main
 from compare.sections import scaling
 from compare.sections import timing as timing_section
@@ -327,9 +327,7 @@ def test_another_schema_version_is_refused_with_one_line(small_run: Run, tmp_pat
     assert f"schema version {SCHEMA_VERSION + 1}" in proc.stderr
 
 
-@pytest.mark.parametrize(
-    "content", ['{"schema_version": 2, "ok": tru', "[1, 2]", "", '{"schema_version": 2}'], ids=str
-)
+@pytest.mark.parametrize("content", ['{"schema_version": 2, "ok": tru', "[1, 2]", "", '{"schema_version": 2}'], ids=str)
 def test_a_malformed_file_is_refused_with_one_line(tmp_path: Path, capsys, content: str) -> None:
     path = tmp_path / "bad.json"
     path.write_text(content, encoding="utf-8")

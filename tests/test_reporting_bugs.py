@@ -25,8 +25,8 @@ from compare.engine.agreement import trajectory_row
 from compare.engine.runner import TrainRecord, batch_stream
 from compare.engine.runners import AUTOGRAD, BACKPROP, NUMERICAL, NumpyRunner, TorchRunner, builtin_info
 from compare.engine.timer import Timing, summarize
-from compare.report import tables, text
 from compare.harness import environment
+from compare.report import tables, text
 from compare.report.model import SCHEMA_VERSION, GradientRow, GradientSection, Report
 from compare.run import main
 from impl_numpy import init_params

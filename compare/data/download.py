@@ -29,7 +29,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import BinaryIO
 
-from compare.data import DataError
+from compare.data.base import DataError
 
 log = logging.getLogger(__name__)
 

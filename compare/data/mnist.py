@@ -37,7 +37,7 @@ from pathlib import Path
 
 import numpy as np
 
-from compare.data import DataError, Dataset
+from compare.data.base import DataError, Dataset
 from compare.data.download import DEFAULT_TIMEOUT, fetch_verified, file_md5, user_cache_dir
 
 log = logging.getLogger(__name__)
