@@ -28,8 +28,8 @@ from compare.data import load_dataset
 from compare.engine.devices import torch_devices
 from compare.engine.plugins import plugin_entries
 from compare.engine.runner import MethodEntry, batch_stream
-from compare.entries import builtin_entries, distributed_entries, jax_entries
 from compare.engine.timing import Shape
+from compare.entries import builtin_entries, distributed_entries, jax_entries
 from compare.report.model import SCHEMA_VERSION, Env, Report
 from compare.sections import gradients, lesson, scaling, summary, timing, trajectory
 

@@ -14,7 +14,7 @@ import copy
 import numpy as np
 import pytest
 import torch
-from helpers import assert_grads_close
+from helpers import assert_close, assert_grads_close, assert_nets_agree
 
 from compare.data import Dataset
 from compare.gradcheck import numpy_net_problem, torch_net_problem
@@ -93,6 +93,26 @@ def test_comparison_helper_names_parameter_index_and_both_values() -> None:
         assert_grads_close(a, {"W1": a["W1"].T, "b1": a["b1"]}, EXACT_F64, "A", "B")
     with pytest.raises(AssertionError, match="entries"):
         assert_grads_close(a, {"W1": a["W1"]}, EXACT_F64, "A", "B")
+    # the plain-array form names what is compared
+    with pytest.raises(AssertionError, match=r"logits\[1, 2\]: A = 6.0, B = 6.000000006"):
+        assert_close(a["W1"], b["W1"], EXACT_F64, "logits")
+    assert_close(a["W1"], a["W1"].copy(), EXACT_F64, "logits")
+
+
+def test_nets_helper_compares_loss_then_gradient(small_problem: Problem) -> None:
+    params, x, t = small_problem
+    net = TwoLayerNet.from_params(params)
+    assert_nets_agree(net, TwoLayerNet.from_params(params), x, t, "float64")
+    other = dict(params, b2=params["b2"] + np.array([0.0, 1e-9, 0.0]))  # a tiny change in one bias
+    with pytest.raises(AssertionError, match=r"loss") as info:
+        assert_nets_agree(net, TwoLayerNet.from_params(other), x, t, "float64")
+    assert "TwoLayerNet[float64] = " in str(info.value)
+    wrong_grad = TwoLayerNet.from_params(params)
+    real = wrong_grad.gradient
+    wrong_grad.gradient = lambda x, t: {**real(x, t), "W1": real(x, t)["W1"] * (1 + 1e-6)}
+    with pytest.raises(AssertionError, match=r"W1\[\d+, \d+\]"):
+        assert_nets_agree(net, wrong_grad, x, t, "float64")
+    assert_nets_agree(net, wrong_grad, x, t, "float32")  # 1e-6 is within float32's named tolerance
 
 
 # -- forward pass -----------------------------------------------------------------------
@@ -177,21 +197,20 @@ def test_backprop_matches_the_complex_step(small_problem: Problem, activation: s
 @pytest.mark.parametrize("activation", ACTIVATIONS)
 def test_torch_autograd_matches_numpy_backprop(problem: Problem, activation: str) -> None:
     params, x, t = problem
-    reference = TwoLayerNet.from_params(params, activation=activation).gradient(x, t)
+    numpy_net = TwoLayerNet.from_params(params, activation=activation)
     g64 = torch_net(params, activation, "float64").gradient(x, t)
-    g32 = torch_net(params, activation, "float32").gradient(x, t)
     assert all(g.dtype == np.float64 for g in g64.values())  # exported as float64, book layout
-    assert_grads_close(g64, reference, EXACT_F64, "torch autograd float64", "numpy backprop float64")
-    assert_grads_close(g32, reference, LOW_PRECISION, "torch autograd float32", "numpy backprop float64")
+    # Loss, then gradient, with the named tolerance of the lower dtype of the two.
+    assert_nets_agree(torch_net(params, activation, "float64"), numpy_net, x, t, "float64")
+    assert_nets_agree(torch_net(params, activation, "float32"), numpy_net, x, t, "float32")
 
 
 @pytest.mark.parametrize("activation", ACTIVATIONS)
 def test_numpy_float32_backprop_matches_float64(problem: Problem, activation: str) -> None:
     params, x, t = problem
-    reference = TwoLayerNet.from_params(params, activation=activation).gradient(x, t)
-    g32 = TwoLayerNet.from_params(params, activation=activation, dtype=np.float32).gradient(x, t)
-    assert all(g.dtype == np.float32 for g in g32.values())
-    assert_grads_close(g32, reference, LOW_PRECISION, "numpy backprop float32", "numpy backprop float64")
+    net32 = TwoLayerNet.from_params(params, activation=activation, dtype=np.float32)
+    assert all(g.dtype == np.float32 for g in net32.gradient(x, t).values())
+    assert_nets_agree(net32, TwoLayerNet.from_params(params, activation=activation), x, t, "float32")
 
 
 @pytest.mark.parametrize("activation", ACTIVATIONS)
