@@ -64,6 +64,11 @@ def jax_entries(cfg: RunConfig, dtypes: Sequence[str] | None = None) -> list[Met
     return out
 
 
+def run_entries(cfg: RunConfig, devices: Sequence[str]) -> list[MethodEntry]:
+    """The methods of the gradient and trajectory sections (before any ``--impl``): the project's, JAX, ranks."""
+    return builtin_entries(cfg, devices) + (jax_entries(cfg) if cfg.jax else []) + distributed_entries(cfg)
+
+
 class _Distributed:
     """A distributed runner whose notes (uneven shards) reach the report and whose refusals are 'not provided'."""
 

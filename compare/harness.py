@@ -29,7 +29,7 @@ from compare.engine.devices import torch_devices
 from compare.engine.plugins import plugin_entries
 from compare.engine.runner import MethodEntry, batch_stream
 from compare.engine.timing import Shape
-from compare.entries import builtin_entries, distributed_entries, jax_entries
+from compare.entries import builtin_entries, jax_entries, run_entries
 from compare.report.model import SCHEMA_VERSION, Env, Report
 from compare.sections import gradients, lesson, scaling, summary, timing, trajectory
 
@@ -81,7 +81,7 @@ def run(
     params = init_params(d, cfg.hidden_size, c, weight_init_std=cfg.weight_init_std, seed=cfg.seed)
     batches = batch_stream(data.train_size, cfg.batch_size, cfg.iters, cfg.seed)  # (iters, B)
     x0, t0 = data.x_train[batches[0]], data.t_train[batches[0]]
-    entries = builtin_entries(cfg, devices) + (jax_entries(cfg) if cfg.jax else []) + distributed_entries(cfg)
+    entries = run_entries(cfg, devices)
     plugged, plug_notes = plugin_entries(
         cfg.impls,
         [e.info.label for e in entries],

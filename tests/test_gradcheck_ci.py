@@ -18,7 +18,6 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from helpers import FAST
 from hypothesis import assume, given
 from hypothesis import strategies as st
 
@@ -102,7 +101,6 @@ def test_api_refuses_a_complex_step_of_one_and_boolean_tolerances() -> None:
             problem.check(**option)
 
 
-@FAST
 @given(
     sizes=st.tuples(st.integers(1, 5), st.integers(1, 4), st.integers(2, 4)),
     std=st.floats(0.1, 2.0),

@@ -35,6 +35,7 @@ from compare.engine.runners import (
     builtin_info,
     builtin_runner,
 )
+from compare.entries import run_entries
 from compare.metrics import Tolerance
 from compare.report.model import Report
 from compare.run import main
@@ -107,7 +108,7 @@ def test_wrong_backprop_gradient_fails_the_run_and_names_the_parameter(
     # backprop is compared with every other method (numerical, autograd on each device, ...): each
     # of those pairs fails, on `param` only, and no pair without backprop fails.
     cfg = parse_args(args)
-    methods = harness.builtin_entries(cfg, torch_devices(cfg.device, cfg.dtype))
+    methods = run_entries(cfg, torch_devices(cfg.device, cfg.dtype))
     assert len(rows) == len(methods) - 1, out
     for row in rows:
         assert f" {param} " in row and "backprop" in row, row

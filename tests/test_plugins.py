@@ -20,7 +20,8 @@ from compare.adapters import BookNet, ImplementationFailure, SpecError, build_ne
 from compare.adapters.checks import book_loss_gradient
 from compare.diagnose import diagnose
 from compare.engine.plugin_runner import plugin_runners
-from compare.engine.runners import Method, NumpyRunner, batch_stream
+from compare.engine.runner import batch_stream
+from compare.engine.runners import NumpyRunner, builtin_info
 from compare.gradcheck import book_net_problem, torch_module_net_problem
 from compare.gradcheck.cli import main as gradcheck_main
 from compare.metrics import EXACT_F64, LOW_PRECISION, diff, numerical_tolerance
@@ -39,7 +40,7 @@ def bug(name: str) -> str:
 
 
 def reference(params: dict, x: np.ndarray, t: np.ndarray, activation: str) -> dict:
-    return NumpyRunner(Method("backprop"), params, activation).gradient(x, t)
+    return NumpyRunner(builtin_info("backprop"), params, activation).gradient(x, t)
 
 
 def spec_error(text: str, **kwargs) -> str:
@@ -269,7 +270,7 @@ def test_trajectory_matches_numpy_backprop(spec, digits):
     params = init_params(64, 10, 10, seed=3)
     batches = batch_stream(len(digits.x_train), 100, steps, seed=3)
     eval_at = [0, 99, 199, 299]
-    ref = NumpyRunner(Method("backprop"), params, ACTIVATION[spec]).train(digits, batches, 0.1, eval_at, [150])
+    ref = NumpyRunner(builtin_info("backprop"), params, ACTIVATION[spec]).train(digits, batches, 0.1, eval_at, [150])
     if spec == TORCH:
         pytest.importorskip("torch")
     found = plugin_runners(load_impl(spec), params, digits.x_train[:100], digits.t_train[:100], dtype="float64")

@@ -20,7 +20,7 @@ import os
 from pathlib import Path
 
 from compare.report.files import write_files
-from compare.report.model import LessonSection, ScalingSection, TrajectorySection
+from compare.report.model import LessonSection, Report, ScalingSection, TrajectorySection
 
 STYLES = ("-", "--", ":", "-.")  # curves that agree lie on top of each other: different dashes keep both visible
 MARKERS = ("o", "s", "^", "D", "v", "P")
@@ -163,19 +163,19 @@ def accuracy_figure(section: TrajectorySection):
 CHART_NAMES = ("scaling.png", "lesson.png", "losses.png", "accuracy.png")  # every chart a run may write
 
 
-def write_plots(report: dict, directory: str | os.PathLike[str]) -> list[Path]:
+def write_plots(report: Report, directory: str | os.PathLike[str]) -> list[Path]:
     """Write the charts of the sections ``report`` holds into ``directory``; return the paths written.
 
     The directory is created only when there is a chart to write; charts of an earlier run that
     this report has no section for are removed (see :func:`compare.report.files.write_files`).
     """
     charts = {}
-    if "scaling" in report and report["scaling"]["points"]:
-        charts["scaling.png"] = _png(scaling_figure(report["scaling"]))
-    if "lesson" in report:
-        charts["lesson.png"] = _png(lesson_figure(report["lesson"]))
-    if "trajectory" in report and report["trajectory"]["runs"]:
-        charts["losses.png"] = _png(losses_figure(report["trajectory"]))
-        if any(r["eval_steps"] for r in report["trajectory"]["runs"]):
-            charts["accuracy.png"] = _png(accuracy_figure(report["trajectory"]))
+    if report.scaling is not None and report.scaling.points:
+        charts["scaling.png"] = _png(scaling_figure(report.scaling))
+    if report.lesson is not None:
+        charts["lesson.png"] = _png(lesson_figure(report.lesson))
+    if report.trajectory is not None and report.trajectory.runs:
+        charts["losses.png"] = _png(losses_figure(report.trajectory))
+        if any(r.eval_steps for r in report.trajectory.runs):
+            charts["accuracy.png"] = _png(accuracy_figure(report.trajectory))
     return write_files(directory, charts, owned=CHART_NAMES)
