@@ -181,7 +181,13 @@ def run_main(main: Callable[[], int]) -> int:
         return fail(f"internal error: {type(e).__name__}: {e}", 3)
     finally:
         _Signals.in_main = outer
-        if not _main_is_a_command():  # a caller's own handlers come back (tests, embedding)
+        if _main_is_a_command():
+            # The work is done and written: a signal during the interpreter's teardown (torch's takes
+            # a while) must not turn the status into "killed". Python resets its own handlers then,
+            # but not an ignored signal.
+            for sig in previous:
+                signal.signal(sig, signal.SIG_IGN)
+        else:  # a caller's own handlers come back (tests, embedding)
             for sig, handler in previous.items():
                 signal.signal(sig, handler)  # type: ignore[arg-type]
 
