@@ -18,19 +18,20 @@ import datetime as dt
 import os
 import platform
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from functools import partial
 
 import numpy as np
 
 from compare import env
 from compare.config import RunConfig
-from compare.data import load_dataset
+from compare.data import Dataset, load_dataset
 from compare.engine.devices import torch_devices
 from compare.engine.plugins import plugin_entries
 from compare.engine.runner import MethodEntry, batch_stream
 from compare.engine.timing import Shape
 from compare.entries import builtin_entries, jax_entries, run_entries
-from compare.report.model import SCHEMA_VERSION, Env, Report
+from compare.report.model import SCHEMA_VERSION, Env, MethodNote, Report, TimingSection
 from compare.sections import gradients, lesson, scaling, summary, timing, trajectory
 
 Params = Mapping[str, np.ndarray]
@@ -65,6 +66,50 @@ def _trained(entries: Sequence[MethodEntry]) -> list[MethodEntry]:
     return [e for e in entries if e.trains and e.steps_cap != 0]
 
 
+@dataclass
+class Setup:
+    """What every section shares: the data, the weights, the batch stream and the methods."""
+
+    cfg: RunConfig
+    data: Dataset
+    devices: list[str]
+    params: dict[str, np.ndarray]  # the shared initial weights, book layout
+    batches: np.ndarray  # (iters, B) row indices
+    entries: list[MethodEntry]  # every method of the gradient and trajectory sections
+    extra: list[MethodEntry]  # the plugged-in ones among them (timed at every shape too)
+    notes: list[MethodNote]  # what loading the plugged-in classes found
+
+
+def setup(cfg: RunConfig, extra: Sequence[MethodEntry] = ()) -> Setup:
+    """Load the data, draw the weights and the batches, and gather the methods (``--impl`` included)."""
+    from impl_numpy import init_params
+
+    env.set_threads(cfg.threads)  # again, now that torch is loaded
+    data = load_dataset(cfg.dataset, data_dir=cfg.data_dir, seed=cfg.seed, download=cfg.download)
+    devices = torch_devices(cfg.device, cfg.dtype)
+    d, c = data.input_size, data.n_classes
+    params = init_params(d, cfg.hidden_size, c, weight_init_std=cfg.weight_init_std, seed=cfg.seed)
+    batches = batch_stream(data.train_size, cfg.batch_size, cfg.iters, cfg.seed)  # (iters, B)
+    entries = run_entries(cfg, devices)
+    x0, t0 = data.x_train[batches[0]], data.t_train[batches[0]]
+    taken = [e.info.label for e in entries]
+    plugged, notes = plugin_entries(
+        cfg.impls, taken, params, x0, t0, weight_init_std=cfg.weight_init_std, seed=cfg.seed,
+        numerical_iters=cfg.numerical_iters, activation=cfg.activation,
+    )  # fmt: skip
+    extra = list(extra) + plugged
+    return Setup(cfg, data, devices, params, batches, entries + extra, extra, notes)
+
+
+def _timing(s: Setup, note: Callable[[str], None]) -> TimingSection:
+    cfg, both = s.cfg, ("float64", "float32")
+    own = Shape(s.data.input_size, cfg.hidden_size, s.data.n_classes, cfg.batch_size)
+    timed = builtin_entries(cfg, s.devices, both) + (jax_entries(cfg, both) if cfg.jax else []) + s.extra
+    timed = [e for e in timed if e.timed]
+    run_timing = partial(timing.run, threads=cfg.threads, full=cfg.full, sample=cfg.sample, seed=cfg.seed)
+    return run_timing(timed, s.data, own, weight_init_std=cfg.weight_init_std, note=note)
+
+
 def run(
     cfg: RunConfig,
     note: Callable[[str], None] = lambda s: None,
@@ -72,61 +117,30 @@ def run(
     extra: Sequence[MethodEntry] = (),
 ) -> Report:
     """Run the configured sections with the project's methods and ``extra`` ones (plug-ins)."""
-    env.set_threads(cfg.threads)  # again, now that torch is loaded
-    data = load_dataset(cfg.dataset, data_dir=cfg.data_dir, seed=cfg.seed, download=cfg.download)
-    devices = torch_devices(cfg.device, cfg.dtype)
-    from impl_numpy import init_params
-
-    d, c = data.input_size, data.n_classes
-    params = init_params(d, cfg.hidden_size, c, weight_init_std=cfg.weight_init_std, seed=cfg.seed)
-    batches = batch_stream(data.train_size, cfg.batch_size, cfg.iters, cfg.seed)  # (iters, B)
-    x0, t0 = data.x_train[batches[0]], data.t_train[batches[0]]
-    entries = run_entries(cfg, devices)
-    plugged, plug_notes = plugin_entries(
-        cfg.impls,
-        [e.info.label for e in entries],
-        params,
-        x0,
-        t0,
-        weight_init_std=cfg.weight_init_std,
-        seed=cfg.seed,
-        numerical_iters=cfg.numerical_iters,
-        activation=cfg.activation,
-    )
-    extra = list(extra) + plugged
-    entries += extra
-    report = Report(
-        schema_version=SCHEMA_VERSION,
-        ok=True,
-        env=environment(cfg.seed, cfg.threads, devices),
-        config=cfg,
-        devices=devices,
-        shape=f"{data.input_size}-{cfg.hidden_size}-{data.n_classes}",
-    )
+    s = setup(cfg, extra)
+    x0, t0 = s.data.x_train[s.batches[0]], s.data.t_train[s.batches[0]]
+    shape = f"{s.data.input_size}-{cfg.hidden_size}-{s.data.n_classes}"
+    env_ = environment(cfg.seed, cfg.threads, s.devices)
+    report = Report(SCHEMA_VERSION, True, env_, cfg, s.devices, shape)
     if "gradients" in cfg.only:
         note("gradients on the first batch")
-        report.gradients = gradients.run(entries, params, x0, t0, activation=cfg.activation, h=cfg.h)
+        report.gradients = gradients.run(s.entries, s.params, x0, t0, activation=cfg.activation, h=cfg.h)
     if "trajectory" in cfg.only:
-        sched = trajectory.Schedule(
-            cfg.iters, cfg.learning_rate, cfg.numerical_seconds, cfg.h, kinks=cfg.activation == "relu"
-        )
-        report.trajectory = trajectory.run(_trained(entries), params, data, batches, sched, note, progress)
+        relu = cfg.activation == "relu"
+        sched = trajectory.Schedule(cfg.iters, cfg.learning_rate, cfg.numerical_seconds, cfg.h, kinks=relu)
+        report.trajectory = trajectory.run(_trained(s.entries), s.params, s.data, s.batches, sched, note, progress)
     if "timing" in cfg.only:
-        own = Shape(data.input_size, cfg.hidden_size, data.n_classes, cfg.batch_size)
-        both = ("float64", "float32")
-        timed = builtin_entries(cfg, devices, both) + (jax_entries(cfg, both) if cfg.jax else []) + list(extra)
-        run_timing = partial(timing.run, threads=cfg.threads, full=cfg.full, sample=cfg.sample, seed=cfg.seed)
-        report.timing = run_timing(timed, data, own, weight_init_std=cfg.weight_init_std, note=note)
+        report.timing = _timing(s, note)
     if "scaling" in cfg.only:
-        report.scaling = scaling.run_section(cfg, devices, note)
+        report.scaling = scaling.run_section(cfg, s.devices, note)
     if "lesson" in cfg.only:
         note("numerical gradient error against h")
-        report.lesson = lesson.run_section(cfg, data, params, batches[0])
+        report.lesson = lesson.run_section(cfg, s.data, s.params, s.batches[0])
     first = report.gradients or report.trajectory or report.timing
-    if first is not None:
-        first.notes[:0] = plug_notes
-        first.ok = first.ok and not any(n.status == "FAIL" for n in plug_notes) if hasattr(first, "ok") else True
+    if first is not None:  # what loading the plugged-in classes found goes with the first table
+        first.notes[:0] = s.notes
+    failed = any(n.status == "FAIL" for n in s.notes)
     book = str(timing.BOOK_SHAPE)
     report.summary = summary.build(report, iters=cfg.iters, h=cfg.h, dtype=cfg.dtype, book_shape=book)
-    report.ok = all(s.ok for s in (report.gradients, report.trajectory) if s is not None)
+    report.ok = not failed and all(sec.ok for sec in (report.gradients, report.trajectory) if sec is not None)
     return report

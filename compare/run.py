@@ -19,26 +19,19 @@ from compare.cli import command, fail
 from compare.config import RunConfig, parse_args
 
 
-def _check_outputs(cfg: RunConfig) -> None:
+def _check_plotting(cfg: RunConfig) -> None:
+    """``--plot`` needs matplotlib (the paths themselves were checked when the options were parsed)."""
+    from compare.files import OutputError
     from compare.report import plots
-    from compare.report.files import OutputError, check_writable
 
-    if cfg.json_path is not None:
-        check_writable(cfg.json_path)
-    if cfg.markdown_path is not None:
-        check_writable(cfg.markdown_path)
-    if cfg.csv_dir is not None:
-        check_writable(cfg.csv_dir, directory=True)
-    if cfg.plot_dir is not None:
-        if not plots.available():
-            raise OutputError("--plot needs matplotlib: pip install '.[plot]'")
-        check_writable(cfg.plot_dir, directory=True)
+    if cfg.plot_dir is not None and not plots.available():
+        raise OutputError("--plot needs matplotlib: pip install '.[plot]'")
 
 
 def write_outputs(report, cfg: RunConfig) -> None:
     """The report's files: JSON, Markdown, CSV and charts, as the options ask."""
+    from compare.files import write_atomic
     from compare.report import csvfiles, plots, text
-    from compare.report.files import write_atomic
 
     if cfg.json_path:
         write_atomic(cfg.json_path, report.to_json())
@@ -55,9 +48,8 @@ def execute(cfg: RunConfig) -> int:
     from compare import harness
     from compare.adapters import SpecError
     from compare.data import DataError
-    from compare.engine.divergence import Diverged
+    from compare.files import OutputError
     from compare.report import text
-    from compare.report.files import OutputError
     from impl_numpy.checks import NetInputError
 
     show_progress = cfg.progress and not cfg.quiet and sys.stderr.isatty()
@@ -67,17 +59,16 @@ def execute(cfg: RunConfig) -> int:
             print(f"... {message}", file=sys.stderr, flush=True)
 
     try:
-        _check_outputs(cfg)  # before any work: a bad path must not cost a whole run
+        _check_plotting(cfg)  # before any work: a missing library must not cost a whole run
         report = harness.run(cfg, note=note, progress=show_progress)
     except (NetInputError, DataError, OutputError, SpecError) as e:
         return fail(str(e))
-    except Diverged as e:
-        return fail(str(e), 3)
+    # The text first: a file that cannot be written (a full disk) must not cost the printed results.
+    print(text.verdict(report) if cfg.quiet else text.render(report), flush=True)
     try:
         write_outputs(report, cfg)
-    except OSError as e:
-        return fail(f"cannot write the report: {e.strerror or e}")
-    print(text.verdict(report) if cfg.quiet else text.render(report))
+    except OutputError as e:
+        return fail(str(e))  # it names the file
     return 0 if report.ok else 1
 
 

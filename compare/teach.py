@@ -63,7 +63,8 @@ def _report(ns: argparse.Namespace):
 
 
 def _regenerate(ns: argparse.Namespace) -> int:
-    from compare.report import files, plots
+    from compare import files
+    from compare.report import plots
     from compare.report.codec import SchemaError
     from compare.report.teach_doc import render_doc
 

@@ -34,7 +34,7 @@ from compare.engine import timer
 from compare.engine.runner import epoch_steps
 from compare.engine.timing import Shape
 from compare.report import csvfiles, text
-from compare.report import files as report_files
+from compare import files as report_files
 from compare.report.__main__ import main as report_main
 from compare.report.codec import SchemaError, from_data, to_data
 from compare.report.format import format_seconds

@@ -33,7 +33,7 @@ from typing import BinaryIO
 
 from compare.cli import deferred_interrupts
 from compare.data.base import DataError
-from compare.report.files import clean_stale, create_temp, shown
+from compare.files import clean_stale, create_temp, shown
 
 log = logging.getLogger(__name__)
 

@@ -23,6 +23,8 @@ Usage::
 
     ds = load_mnist("/path/to/mnist")          # or set DLFS_MNIST_DIR
     ds = load_mnist(download=True)             # fetch into the cache the first time
+
+Longer than 300 lines: finding, verifying, downloading and strictly parsing the four IDX files are one data source whose errors name each other's places.
 """
 
 from __future__ import annotations
@@ -39,7 +41,7 @@ import numpy as np
 
 from compare.data.base import DataError, Dataset
 from compare.data.download import DEFAULT_MAX_BYTES, DEFAULT_TIMEOUT, fetch_verified, file_md5, user_cache_dir
-from compare.report.files import shown
+from compare.files import shown
 
 log = logging.getLogger(__name__)
 

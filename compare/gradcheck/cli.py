@@ -24,6 +24,8 @@ specs, only the plugged classes are checked. A plugged class is built at ``--siz
 shared weights written into its own arrays, and its ``gradient`` (else its
 ``numerical_gradient``) is checked against the cross-entropy of its own ``predict``. Its
 crash is a FAIL naming the line in its file; a spec that cannot be loaded exits 2.
+
+Longer than 300 lines: the checker's command line holds its own options, memory estimate and the ``--impl`` path, which the library itself must not import.
 """
 
 from __future__ import annotations
@@ -294,8 +296,8 @@ def main(argv: list[str] | None = None) -> int:
         return fail(str(e))
     from compare.adapters import SpecError
     from compare.data import DataError
+    from compare.files import OutputError, check_writable, to_json, write_atomic
     from compare.gradcheck.errors import GradcheckError
-    from compare.report.files import OutputError, check_writable, to_json, write_atomic
     from impl_numpy.checks import NetInputError
 
     try:

@@ -43,8 +43,8 @@ def load(path: str):
 
 
 def _show(ns: argparse.Namespace) -> int:
+    from compare.files import check_writable, write_atomic
     from compare.report import csvfiles, plots, text
-    from compare.report.files import check_writable, write_atomic
 
     report = load(ns.run)
     for path, directory in ((ns.markdown_path, False), (ns.csv_dir, True), (ns.plot_dir, True)):

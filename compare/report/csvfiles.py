@@ -14,8 +14,8 @@ import os
 from collections.abc import Sequence
 from pathlib import Path
 
+from compare.files import write_files
 from compare.report.codec import to_data
-from compare.report.files import write_atomic
 from compare.report.model import Report
 
 
@@ -31,19 +31,23 @@ def _records(items: Sequence[object], skip: tuple[str, ...] = ()) -> tuple[list[
     return keys, rows
 
 
+CSV_NAMES = ("gradients.csv", "trajectory.csv", "losses.csv", "accuracy.csv", "timing.csv", "scaling.csv", "lesson.csv")
+
+
 def write_csv(directory: str | os.PathLike[str], report: Report) -> list[Path]:
-    """One CSV per table; returns the paths written."""
-    folder = Path(directory)
-    folder.mkdir(exist_ok=True)
-    written = []
+    """One CSV per table; returns the paths written.
+
+    The directory is made only when there is a table to write, and CSV files of an earlier
+    run that this report has no table for are removed (:func:`compare.files.write_files`).
+    """
+    contents: dict[str, str] = {}
 
     def dump(name: str, head: list[str], rows: list[list[object]]) -> None:
         buf = io.StringIO()
         w = csv.writer(buf)
         w.writerow(head)
         w.writerows(rows)
-        write_atomic(folder / name, buf.getvalue())
-        written.append(folder / name)
+        contents[name] = buf.getvalue()
 
     if report.gradients is not None:
         dump("gradients.csv", *_records(report.gradients.rows))
@@ -66,4 +70,4 @@ def write_csv(directory: str | os.PathLike[str], report: Report) -> list[Path]:
         dump("scaling.csv", head + ["slope"], rows)
     if report.lesson is not None:
         dump("lesson.csv", *_records(report.lesson.rows))
-    return written
+    return write_files(directory, contents, owned=CSV_NAMES)

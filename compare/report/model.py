@@ -10,6 +10,8 @@ Usage::
     report = harness.run(cfg)                  # a Report
     text = report.to_json()
     same = Report.from_json(text)              # SchemaError for another version or a bad file
+
+Longer than 300 lines: it is the whole schema, one dataclass per object, each field commented.
 """
 
 from __future__ import annotations

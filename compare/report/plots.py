@@ -8,7 +8,7 @@ Run: ``python -m compare.run --plot plots/``. Writes, for the sections the run m
 - ``accuracy.png`` — train and test accuracy at the book's records, one curve per method.
 
 Charts are drawn with matplotlib's Agg canvas (no display, no global pyplot state) and
-written atomically (:func:`compare.report.files.write_files`).
+written atomically (:func:`compare.files.write_files`).
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ import math
 import os
 from pathlib import Path
 
-from compare.report.files import write_files
+from compare.files import write_files
 from compare.report.model import LessonSection, Report, ScalingSection, TrajectorySection
 
 STYLES = ("-", "--", ":", "-.")  # curves that agree lie on top of each other: different dashes keep both visible
@@ -167,7 +167,7 @@ def write_plots(report: Report, directory: str | os.PathLike[str]) -> list[Path]
     """Write the charts of the sections ``report`` holds into ``directory``; return the paths written.
 
     The directory is created only when there is a chart to write; charts of an earlier run that
-    this report has no section for are removed (see :func:`compare.report.files.write_files`).
+    this report has no section for are removed (see :func:`compare.files.write_files`).
     """
     charts = {}
     if report.scaling is not None and report.scaling.points:

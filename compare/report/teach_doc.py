@@ -2,6 +2,8 @@
 
 Rendered by ``python -m compare.teach`` after a fresh run, or from a saved one
 (``python -m compare.teach --from RUN.json``): every number on the page comes from the report.
+
+Longer than 60 lines for ``render_doc``: the page is written top to bottom in reading order.
 """
 
 from __future__ import annotations

@@ -21,6 +21,8 @@ entries, with the net held in float64 and in float32, for h = 1e-1 ... 1e-10. Th
 taken against float64 backprop (exact up to float64 rounding) at the weights and inputs as
 each dtype holds them (rounded to float32 for the float32 rows), so that rounding the inputs
 is not counted as the differences' error.
+
+Longer than 60 lines for ``h_sweep``: its docstring documents the sweep's inputs and outputs in full.
 """
 
 from __future__ import annotations

@@ -24,6 +24,8 @@ pulls the measured slopes below these values; larger nets approach them.
 Every point is timed with :func:`compare.engine.timing.time_runners` (warm-up, median of several
 runs; the book's loop on a seeded sample of k parameters, scaled by P / k). numpy methods
 are timed at every shape first, then torch ones: the two are never interleaved.
+
+Longer than 60 lines for ``run_study``: it builds the points and fits of one study in one pass over the timed rows.
 """
 
 from __future__ import annotations
