@@ -26,7 +26,8 @@ Exit status 0 when the fast and book-loop values agree, 1 when they do not (spee
 targets are reported, not enforced: they depend on the machine), 2 for bad usage,
 130 when interrupted.
 
-Longer than 300 lines, and 60 for ``render``: the benchmark's measurements and its one report are kept in one command, as the README quotes them.
+Longer than 300 lines, and 60 for ``render``: the benchmark's measurements and its one report
+are kept in one command, as the README quotes them.
 """
 
 from __future__ import annotations

@@ -10,7 +10,9 @@ load) it prints one line and exits 130. Code that must not be cut in half (the a
 runs under :func:`deferred_interrupts`: a signal that arrives there takes effect at its end.
 Standard library only, so that options are parsed and thread counts set before numpy or torch load.
 
-Longer than 300 lines: it is the one place for everything the commands share (option types, the memory and thread limits, the signal handler, the exit statuses), so that no command handles them on its own.
+Longer than 300 lines: it is the one place for everything the commands share (option types, the
+memory and thread limits, the signal handler, the exit statuses), so that no command handles
+them on its own.
 """
 
 from __future__ import annotations

@@ -5,7 +5,8 @@ learning rate 0.1, 10,000 iterations, init std 0.01) on the bundled digits.
 This module imports only the standard library, so the command line can be
 parsed and thread counts set before numpy or torch start.
 
-Longer than 60 lines for ``build_parser``: one argparse group after another, every option of the run in one place.
+Longer than 60 lines for ``build_parser``: one argparse group after another, every option of
+the run in one place.
 """
 
 from __future__ import annotations

@@ -17,7 +17,9 @@ Usage::
     check_outputs([Output("--json", "r.json"), Output("--csv", "tables", suffix=".csv")])  # before work
     write_atomic("r.json", text)
 
-Longer than 300 lines: it is the one writer of every command, and each of its refusals (devices, FIFOs, symlinks, long names, conflicting outputs, stale temporary files) belongs with it.
+Longer than 300 lines: it is the one writer of every command, and each of its refusals
+(devices, FIFOs, symlinks, long names, conflicting outputs, stale temporary files) belongs with
+it.
 """
 
 from __future__ import annotations

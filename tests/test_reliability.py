@@ -35,11 +35,10 @@ from idx_files import md5_table, tiny_gz_files, write_files
 
 import compare.data.download as download
 import compare.data.mnist as mnist
-from compare import cli
+from compare import cli, files
 from compare.data import DataError
 from compare.engine.divergence import Diverged, first_nonfinite
 from compare.gradcheck.cli import main as gradcheck_main
-from compare import files
 from compare.run import main as run_main_cli
 from impl_numpy import LabelError, NetInputError, TwoLayerNet, init_params, numerical_gradient
 

@@ -28,13 +28,13 @@ from helpers import pinned_threads
 from hypothesis import given
 from hypothesis import strategies as st
 
+from compare import files as report_files
 from compare import harness
 from compare.config import SECTIONS
 from compare.engine import timer
 from compare.engine.runner import epoch_steps
 from compare.engine.timing import Shape
 from compare.report import csvfiles, text
-from compare import files as report_files
 from compare.report.__main__ import main as report_main
 from compare.report.codec import SchemaError, from_data, to_data
 from compare.report.format import format_seconds

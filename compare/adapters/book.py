@@ -25,7 +25,9 @@ What real student code does, handled here:
 - anything raised or returned unusable becomes an :class:`ImplementationFailure` naming
   the line in the user's file.
 
-Longer than 300 lines: every way a student's class can surprise the harness (label format, arrays replaced instead of written in place, the book's loss, crashes in their code) is handled here, next to the one interface they all go through.
+Longer than 300 lines: every way a student's class can surprise the harness (label format,
+arrays replaced instead of written in place, the book's loss, crashes in their code) is handled
+here, next to the one interface they all go through.
 """
 
 from __future__ import annotations

@@ -24,7 +24,8 @@ Usage::
     ds = load_mnist("/path/to/mnist")          # or set DLFS_MNIST_DIR
     ds = load_mnist(download=True)             # fetch into the cache the first time
 
-Longer than 300 lines: finding, verifying, downloading and strictly parsing the four IDX files are one data source whose errors name each other's places.
+Longer than 300 lines: finding, verifying, downloading and strictly parsing the four IDX files
+are one data source whose errors name each other's places.
 """
 
 from __future__ import annotations

@@ -4,7 +4,8 @@ Both take the methods' outputs (gradient dicts, :class:`TrainRecord` s) and
 compare every pair with the definitions and tolerances of
 :mod:`compare.metrics`. They never run numpy and torch interleaved.
 
-Longer than 60 lines for ``trajectory_row``: it fills one row from the three checks (loss, accuracy, weights) made just above it.
+Longer than 60 lines for ``trajectory_row``: it fills one row from the three checks (loss,
+accuracy, weights) made just above it.
 """
 
 from __future__ import annotations

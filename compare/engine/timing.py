@@ -8,7 +8,8 @@ parameter (~12 s at 784-50-10 here), so unless ``full`` is set it is timed on a
 seeded random sample of k parameters and scaled by P / k: each entry costs the
 same two forward passes, so the estimate is the full loop's time up to noise.
 
-Longer than 60 lines for ``time_runners``: the sampled book loop, its P / k scaling and the row it fills are kept together so that the scaling cannot be lost.
+Longer than 60 lines for ``time_runners``: the sampled book loop, its P / k scaling and the row
+it fills are kept together so that the scaling cannot be lost.
 """
 
 from __future__ import annotations

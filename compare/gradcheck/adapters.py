@@ -21,7 +21,9 @@ Complex safety (for ``reference="complex"``):
   ``richardson`` it is a float64 copy of the torch net itself;
 - a generic ``torch.nn.Module`` gets no complex reference (a clear error).
 
-Longer than 300 lines and 60 for ``torch_module_problem`` and ``torch_function_problem``: each adapter keeps its float64 twin of the loss, its gradient under test and its input checks together, where they can be read against each other.
+Longer than 300 lines and 60 for ``torch_module_problem`` and ``torch_function_problem``: each
+adapter keeps its float64 twin of the loss, its gradient under test and its input checks
+together, where they can be read against each other.
 """
 
 from __future__ import annotations

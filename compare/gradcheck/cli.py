@@ -25,7 +25,8 @@ shared weights written into its own arrays, and its ``gradient`` (else its
 ``numerical_gradient``) is checked against the cross-entropy of its own ``predict``. Its
 crash is a FAIL naming the line in its file; a spec that cannot be loaded exits 2.
 
-Longer than 300 lines: the checker's command line holds its own options, memory estimate and the ``--impl`` path, which the library itself must not import.
+Longer than 300 lines: the checker's command line holds its own options, memory estimate and
+the ``--impl`` path, which the library itself must not import.
 """
 
 from __future__ import annotations

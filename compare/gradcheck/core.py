@@ -112,7 +112,8 @@ so float32 fast mode catches wrong blocks (a missing factor, a sign, a
 transpose, zeros) but not a 1% error in one of 39,200 entries: check that in
 float64.
 
-Longer than 300 lines, and 60 for ``check_gradients``: the checker's options, refusals and tolerances are documented and applied in one place.
+Longer than 300 lines, and 60 for ``check_gradients``: the checker's options, refusals and
+tolerances are documented and applied in one place.
 """
 
 from __future__ import annotations

@@ -4,7 +4,8 @@ See :mod:`compare.gradcheck.core` for the tolerance ``τ`` and what fast mode is
 guaranteed to catch. Costs O(blocks × directions) loss evaluations, plus about
 ``4 log2(n)`` per offending entry when a block fails.
 
-Longer than 60 lines for ``fast_mode``: the directions, the bisection and the count of wrong entries of one parameter are one loop whose guarantee is easiest to check in one piece.
+Longer than 60 lines for ``fast_mode``: the directions, the bisection and the count of wrong
+entries of one parameter are one loop whose guarantee is easiest to check in one piece.
 """
 
 from __future__ import annotations

@@ -28,7 +28,8 @@ numbers needed, ~1e-10 relative) is the reference to use.
 JAX is imported when :func:`jax_problem` is called, never when
 :mod:`compare.gradcheck` is imported.
 
-Longer than 60 lines for ``jax_problem``: the float64 and complex references of a JAX loss are built in the closure that checks them.
+Longer than 60 lines for ``jax_problem``: the float64 and complex references of a JAX loss are
+built in the closure that checks them.
 """
 
 from __future__ import annotations

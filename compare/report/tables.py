@@ -3,7 +3,8 @@
 Shared by the text and Markdown renderers, the teaching page and the CSV files; nothing here
 computes a result, it only lays out what the model holds.
 
-Longer than 300 lines: one table per section of the report, so that every renderer lays them out alike.
+Longer than 300 lines: one table per section of the report, so that every renderer lays them
+out alike.
 """
 
 from __future__ import annotations

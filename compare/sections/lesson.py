@@ -22,7 +22,8 @@ taken against float64 backprop (exact up to float64 rounding) at the weights and
 each dtype holds them (rounded to float32 for the float32 rows), so that rounding the inputs
 is not counted as the differences' error.
 
-Longer than 60 lines for ``h_sweep``: its docstring documents the sweep's inputs and outputs in full.
+Longer than 60 lines for ``h_sweep``: its docstring documents the sweep's inputs and outputs in
+full.
 """
 
 from __future__ import annotations

@@ -25,7 +25,8 @@ Every point is timed with :func:`compare.engine.timing.time_runners` (warm-up, m
 runs; the book's loop on a seeded sample of k parameters, scaled by P / k). numpy methods
 are timed at every shape first, then torch ones: the two are never interleaved.
 
-Longer than 60 lines for ``run_study``: it builds the points and fits of one study in one pass over the timed rows.
+Longer than 60 lines for ``run_study``: it builds the points and fits of one study in one pass
+over the timed rows.
 """
 
 from __future__ import annotations

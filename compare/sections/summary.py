@@ -11,7 +11,8 @@ Usage::
     s = build(report, iters=10_000, h=1e-4, dtype="float64", book_shape="784-50-10 x100")
     print("\\n".join(s.lines))
 
-Longer than 60 lines for ``build``: the summary's sentences are written in the order they are read, each next to the numbers it quotes.
+Longer than 60 lines for ``build``: the summary's sentences are written in the order they are
+read, each next to the numbers it quotes.
 """
 
 from __future__ import annotations
