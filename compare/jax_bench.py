@@ -15,6 +15,12 @@ the median over rounds (with the lowest and highest round), and the ratio to
 numpy is taken within each round, so drift between rounds cancels. Compilation
 happens before the first round and is reported apart.
 
+Threads: numpy's BLAS and XLA each use every core by default. On a machine shared
+with other work, a multi-threaded OpenBLAS step can slow down tenfold while XLA's
+does not, which says nothing about the code; compare one thread each with
+``OPENBLAS_NUM_THREADS=1 XLA_FLAGS="--xla_cpu_multi_thread_eigen=false
+intra_op_parallelism_threads=1" python -m compare.jax_bench``.
+
 Exit status: 0 done, 2 bad usage or jax not installed, 130 interrupted.
 """
 

@@ -15,9 +15,10 @@ Usage::
     result = net.train_stream(x_train, t_train, x_test, t_test, batches, 0.1, eval_at=[0, 15])
 
 Training a whole batch stream runs ``chunk`` steps per call of one compiled loop
-(:func:`impl_jax.functions.train_chunk`): measured on a 2-core CPU at 784-50-10,
-batch 100, this is ~20-30% faster per step than calling a compiled step from a
-Python loop, whose per-call dispatch costs about as much as a tenth of a step.
+(:func:`impl_jax.functions.train_chunk`). On a 2-core CPU at 784-50-10, batch 100,
+it took 0.82-1.01× the time per step of a compiled step called from a Python loop
+(medians of 15 interleaved rounds; `python -m compare.jax_bench` measures both),
+the Python loop paying a dispatch per step; it also keeps the whole run on the device.
 """
 
 from __future__ import annotations
