@@ -17,29 +17,14 @@ from __future__ import annotations
 
 import importlib.util
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import numpy as np
 
-from compare.engine.runner import TrainRecord
+from compare.engine.runner import MethodInfo, TrainRecord
 
 if TYPE_CHECKING:
     from compare.data import Dataset
-
-try:
-    from compare.engine.runner import MethodInfo
-except ImportError:  # until compare.engine.runner exists: the same fields
-
-    @dataclass(frozen=True)
-    class MethodInfo:  # type: ignore[no-redef]
-        label: str  # unique row name, e.g. "jax[cpu,float64]"
-        family: str  # "jax"
-        kind: str  # "exact"
-        dtype: str  # float64 | float32
-        device: str = "cpu"  # cpu | gpu
-        framework: str = "numpy"  # timing groups methods by framework
-
 
 FAMILY = "jax"
 NOT_INSTALLED = 'jax not installed (pip install ".[jax]")'

@@ -141,7 +141,7 @@ def test_the_walk_sees_the_imports_it_should() -> None:
 def upward_imports() -> list[str]:
     out = []
     for module, found in GRAPH.items():
-        for target, line, lazy in found:
+        for target, line, _lazy in found:
             where = f"{MODULES[module].relative_to(REPO)}:{line}: {module} imports {target}"
             if module.startswith("compare.gradcheck") and module not in ENTRY_POINTS:
                 allowed = level(target) == 0 or target.startswith("compare.gradcheck")
