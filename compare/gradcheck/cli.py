@@ -40,6 +40,7 @@ from dataclasses import asdict, dataclass
 
 from compare.config import (
     ACTIVATIONS,
+    DEVICES,
     DTYPES,
     Parser,
     UsageError,
@@ -50,6 +51,7 @@ from compare.config import (
     path_option,
     positive_float,
     positive_int,
+    run_main,
     thread_count,
 )
 from compare.metrics import REFERENCES
@@ -57,7 +59,6 @@ from compare.metrics import REFERENCES
 IMPLS = ("numpy", "torch")
 MODES = ("full", "fast")
 LOSSES = ("exact", "book")
-DEVICES = ("cpu", "cuda", "mps", "auto")
 
 
 @dataclass
@@ -295,6 +296,10 @@ def main(argv: list[str] | None = None) -> int:
         cfg = parse_args(argv)
     except UsageError as e:
         return fail(str(e))
+    return run_main(lambda: _execute(cfg))  # an OSError: exit 2; an internal error: exit 3, one line each
+
+
+def _execute(cfg: GradcheckConfig) -> int:
     from compare.adapters import SpecError
     from compare.data import DataError
     from compare.files import OutputError, check_writable, to_json, write_atomic
