@@ -22,7 +22,8 @@ from compare.distributed import DistributedFailure, ddp_gradient, ddp_train, sha
 from compare.distributed.api import uneven_explanation
 from compare.distributed.jobfiles import write_json
 from compare.distributed.launch import _diagnose
-from compare.distributed.rank_train import shard_bounds
+from compare.distributed.rank_train import fsdp_unsupported, shard_bounds
+from compare.distributed.runner import DistributedRunner
 from compare.methods import Method, NumpyRunner, batch_stream
 from compare.metrics import Tolerance
 from impl_numpy import TwoLayerNet, init_params
@@ -220,3 +221,17 @@ def test_diagnosis_names_the_root_cause(tmp_path):
     # A rank killed by another signal outranks the errors that followed it.
     write_json(tmp_path / "failures.json", {"1": {"exitcode": -9, "signal": "SIGKILL", "message": "", "time": 10}})
     assert _diagnose(tmp_path, 1, 2, log) == "rank 1 exited with signal 9 (SIGKILL)"
+
+
+def test_fsdp_refusal_is_one_line():
+    line = fsdp_unsupported(RuntimeError("reduce_scatter is not supported\nsecond line"))
+    assert line.startswith("FSDP2 (fully_shard) does not run on torch ") and "\n" not in line
+    assert line.endswith("RuntimeError: reduce_scatter is not supported")
+
+
+def test_runner_describes_itself_without_starting_a_job(digits_params):
+    runner = DistributedRunner(digits_params, "sigmoid", ranks=3, weighting="batch", backend="gloo")
+    assert runner.info.label == "ddp[gloo,3,weighted]"
+    assert (runner.info.family, runner.info.kind, runner.info.framework) == ("ddp", "exact", "torch")
+    digits_params["W1"][0, 0] = 123.0  # the runner holds a copy
+    assert runner.params["W1"][0, 0] != 123.0

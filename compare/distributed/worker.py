@@ -24,6 +24,7 @@ import os
 import signal
 import sys
 import time
+import traceback
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -135,7 +136,10 @@ def main(argv: list[str]) -> int:
     except BaseException as err:
         info = {"rank": rank, "type": type(err).__name__, "message": str(err)[:2000], "time": time.time()}
         write_json(error_path(job, rank), info)
-        raise
+        traceback.print_exc()
+        sys.stderr.flush()
+        # Exit now: a normal interpreter exit tears down the process group, which can wait on peers.
+        os._exit(1)
     return 0
 
 
