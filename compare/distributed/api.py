@@ -223,8 +223,13 @@ def sharded_numerical_gradient(
     stall_s: float = 60.0,
     fault: Mapping | None = None,
     timings: dict | None = None,
+    threads: int = 1,
 ) -> dict[str, np.ndarray]:
     """The book's central-difference gradient (float64), entries split over ``ranks``: bit-identical to one process.
+
+    Bit-identical means: equal to one process whose BLAS uses the same number of threads as each rank
+    (``threads``, default 1). The thread count itself changes the last bits of a matrix product (OpenBLAS
+    splits the sums differently), so a 2-thread process differs from a 1-thread one, sharded or not.
 
     Pass a dict as ``timings`` to get ``seconds`` (rank 0, barrier to gather), ``rank_seconds`` and
     ``wall_s`` (launch included) filled in.
@@ -240,7 +245,7 @@ def sharded_numerical_gradient(
         write_arrays(job, "param_", {k: np.asarray(v, dtype=np.float64) for k, v in p.items()})
         write_array(job, "x", np.asarray(x, dtype=np.float64))
         write_array(job, "t", np.asarray(t))
-        result = launch(job, spec, ranks, _limits(timeout_s, stall_s))
+        result = launch(job, spec, ranks, _limits(timeout_s, stall_s), threads=threads)
         grads = read_arrays(job, "grad_", PARAM_NAMES)
     if timings is not None:
         timings.update(result, wall_s=time.perf_counter() - start)

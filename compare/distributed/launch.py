@@ -100,10 +100,10 @@ def _torchrun_args(job: Path, ranks: int) -> list[str]:
     ]
 
 
-def _environment() -> dict[str, str]:
+def _environment(threads: int) -> dict[str, str]:
     env = dict(os.environ)
     for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
-        env[var] = "1"
+        env[var] = str(threads)
     path = env.get("PYTHONPATH", "")
     env["PYTHONPATH"] = str(PROJECT_ROOT) + (os.pathsep + path if path else "")  # ranks import this checkout
     if sys.platform.startswith("linux") and Path("/sys/class/net/lo").exists():
@@ -135,8 +135,8 @@ def _is_rank_of(pid: int, job: Path) -> bool:
         return not Path("/proc/self").exists()  # no /proc (macOS): trust the pid file
 
 
-def launch(job: Path, spec: dict, ranks: int, limits: Limits = Limits()) -> dict:
-    """Run ``spec`` on ``ranks`` local ranks; rank 0's result dict, or :class:`DistributedFailure`."""
+def launch(job: Path, spec: dict, ranks: int, limits: Limits = Limits(), threads: int = 1) -> dict:
+    """Run ``spec`` on ``ranks`` local ranks of ``threads`` threads: rank 0's result or a DistributedFailure."""
     write_json(job / SPEC, spec | {"stall_s": limits.stall_s})
     cmd = [sys.executable, "-m", "compare.distributed.agent", str(job), "--", *_torchrun_args(job, ranks)]
     log_path = job / "launcher.log"
@@ -144,7 +144,7 @@ def launch(job: Path, spec: dict, ranks: int, limits: Limits = Limits()) -> dict
     try:
         with open(log_path, "wb") as log:
             launcher = subprocess.Popen(
-                cmd, env=_environment(), stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                cmd, env=_environment(threads), stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
                 start_new_session=True,  # its own process group, killed as a whole
             )  # fmt: skip
             cause = _watch(job, launcher, ranks, limits)

@@ -68,7 +68,7 @@ class RankContext:
 
 
 def _one_thread() -> None:
-    """One compute thread per rank (the launcher also sets OMP/MKL/OPENBLAS_NUM_THREADS=1 before start)."""
+    """One compute thread per rank unless the launcher set OMP/MKL/OPENBLAS_NUM_THREADS (it does, before start)."""
     for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
         os.environ.setdefault(var, "1")
 
@@ -91,7 +91,7 @@ def _init(job: Path, spec: dict) -> RankContext:
     import torch
     import torch.distributed as dist
 
-    torch.set_num_threads(1)
+    torch.set_num_threads(int(os.environ.get("OMP_NUM_THREADS", "1")))
     rank, world = int(os.environ["RANK"]), int(os.environ["WORLD_SIZE"])
     backend = spec["backend"]
     if backend == "nccl":
