@@ -17,12 +17,14 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from threadpoolctl import threadpool_limits
 
 from compare.distributed import DistributedFailure, ddp_gradient, ddp_train, sharded_numerical_gradient
 from compare.distributed.api import uneven_explanation
 from compare.distributed.jobfiles import write_json
 from compare.distributed.launch import _diagnose
-from compare.distributed.rank_train import shard_bounds
+from compare.distributed.rank_train import fsdp_unsupported, shard_bounds
+from compare.distributed.runner import DistributedRunner
 from compare.engine.runner import batch_stream
 from compare.engine.runners import NumpyRunner, builtin_info
 from compare.metrics import Tolerance
@@ -126,7 +128,8 @@ def test_sharded_numerical_gradient_is_bit_identical_to_one_process(digits_batch
     x, t = digits_batch
     params = init_params(64, 6, 10, weight_init_std=0.3, seed=3)  # 460 entries split 230 / 230
     sharded = sharded_numerical_gradient(params, x[:20], t[:20], ranks=2, **LIMIT)
-    single = TwoLayerNet.from_params(params).numerical_gradient(x[:20], t[:20])
+    with threadpool_limits(limits=1):  # each rank's BLAS thread count: the count itself can change the last bits
+        single = TwoLayerNet.from_params(params).numerical_gradient(x[:20], t[:20])
     for name in single:
         assert np.array_equal(sharded[name], single[name]), f"{name} differs from one process"
     assert_nothing_left(private_tmp)
@@ -221,3 +224,17 @@ def test_diagnosis_names_the_root_cause(tmp_path):
     # A rank killed by another signal outranks the errors that followed it.
     write_json(tmp_path / "failures.json", {"1": {"exitcode": -9, "signal": "SIGKILL", "message": "", "time": 10}})
     assert _diagnose(tmp_path, 1, 2, log) == "rank 1 exited with signal 9 (SIGKILL)"
+
+
+def test_fsdp_refusal_is_one_line():
+    line = fsdp_unsupported(RuntimeError("reduce_scatter is not supported\nsecond line"))
+    assert line.startswith("FSDP2 (fully_shard) does not run on torch ") and "\n" not in line
+    assert line.endswith("RuntimeError: reduce_scatter is not supported")
+
+
+def test_runner_describes_itself_without_starting_a_job(digits_params):
+    runner = DistributedRunner(digits_params, "sigmoid", ranks=3, weighting="batch", backend="gloo")
+    assert runner.info.label == "ddp[gloo,3,weighted]"
+    assert (runner.info.family, runner.info.kind, runner.info.framework) == ("ddp", "exact", "torch")
+    digits_params["W1"][0, 0] = 123.0  # the runner holds a copy
+    assert runner.params["W1"][0, 0] != 123.0

@@ -19,7 +19,16 @@ from pathlib import Path
 
 import numpy as np
 
-from compare.distributed.jobfiles import read_array, read_arrays, write_array, write_arrays
+from compare.distributed.jobfiles import (
+    RESULT,
+    SPEC,
+    read_array,
+    read_arrays,
+    read_json,
+    write_array,
+    write_arrays,
+    write_json,
+)
 from compare.distributed.launch import JobDir, Limits, choose_backend, launch
 from compare.distributed.worker import FAULT_KINDS
 from compare.engine.runner import TrainRecord
@@ -94,42 +103,80 @@ def ddp_train(
     the launch.
     """
     batches = np.asarray(batches)
-    if batches.ndim != 2 or batches.dtype.kind not in "iu":
-        raise ConfigError(f"batches must be a (steps, B) integer array, got {batches.dtype} {batches.shape}")
-    _check_ranks(ranks, batches.shape[1])
-    if weighting not in WEIGHTINGS or method not in METHODS:
-        raise ConfigError(f"weighting must be one of {WEIGHTINGS} and method one of {METHODS}")
+    if batches.ndim == 2:
+        _check_ranks(ranks, batches.shape[1])
     chosen = choose_backend(ranks, backend)
-    spec = {
-        "task": "train", "method": method, "weighting": weighting, "backend": chosen, "dtype": dtype,
-        "activation": check_activation(activation), "lr": float(lr), "batch": int(batches.shape[1]),
-        "eval_at": sorted({int(i) for i in eval_at}), "snapshot_at": sorted({int(i) for i in snapshot_at}),
-        "fault": _check_fault(fault),
-    }  # fmt: skip
-    info = {"label": f"{method}[{chosen},{ranks}]", "backend": chosen, "ranks": ranks, "method": method}
-    info["weighting"] = weighting
     start = time.perf_counter()
     with JobDir() as job:
-        write_arrays(job, "param_", check_params(params))
-        for name in ("x_train", "t_train", "x_test", "t_test"):
-            write_array(job, name, getattr(data, name))
-        write_array(job, "batches", batches)
-        result = launch(job, spec, ranks, _limits(timeout_s, stall_s))
-        record = None if "unsupported" in result else _read_record(job, result)
+        spec = write_train_job(
+            job, params, data, batches, lr, eval_at, snapshot_at, activation, weighting, method,
+            dtype=dtype, backend=chosen, fault=fault,
+        )  # fmt: skip
+        launch(job, spec, ranks, _limits(timeout_s, stall_s))
+        record, info = read_train_job(job)
     info["wall_s"] = time.perf_counter() - start
+    return record, info
+
+
+def write_train_job(
+    job: Path,
+    params: Mapping[str, np.ndarray],
+    data: object,
+    batches: np.ndarray,
+    lr: float,
+    eval_at: Iterable[int],
+    snapshot_at: Iterable[int] = (),
+    activation: str = "sigmoid",
+    weighting: str = "ddp",
+    method: str = "ddp",
+    *,
+    dtype: str = "float64",
+    backend: str = "gloo",
+    fault: Mapping | None = None,
+) -> dict:
+    """Write a training job into the folder ``job`` (spec.json + .npy inputs); returns the spec.
+
+    :func:`ddp_train` does this in a private temporary folder; on several machines, write it on a
+    folder every node sees, start ``torchrun ... -m compare.distributed.worker JOB`` on each node,
+    then read the outcome with :func:`read_train_job`.
+    """
+    batches = np.asarray(batches)
+    if batches.ndim != 2 or batches.dtype.kind not in "iu":
+        raise ConfigError(f"batches must be a (steps, B) integer array, got {batches.dtype} {batches.shape}")
+    if weighting not in WEIGHTINGS or method not in METHODS:
+        raise ConfigError(f"weighting must be one of {WEIGHTINGS} and method one of {METHODS}")
+    spec = {
+        "task": "train", "method": method, "weighting": weighting, "backend": backend, "dtype": dtype,
+        "activation": check_activation(activation), "lr": float(lr), "batch": int(batches.shape[1]),
+        "eval_at": sorted({int(i) for i in eval_at}), "snapshot_at": sorted({int(i) for i in snapshot_at}),
+        "fault": _check_fault(fault), "stall_s": Limits().stall_s,
+    }  # fmt: skip
+    job = Path(job)
+    write_arrays(job, "param_", check_params(params))
+    for name in ("x_train", "t_train", "x_test", "t_test"):
+        write_array(job, name, getattr(data, name))
+    write_array(job, "batches", batches)
+    write_json(job / SPEC, spec)
+    return spec
+
+
+def read_train_job(job: Path) -> tuple[TrainRecord | None, dict]:
+    """The record and info of a finished training job in folder ``job`` (see :func:`ddp_train`)."""
+    job = Path(job)
+    spec, result = read_json(job / SPEC), read_json(job / RESULT)
+    method, weighting = spec["method"], spec["weighting"]
+    info = {"label": f"{method}[{spec['backend']},{result['world']}]", "backend": spec["backend"]}
+    info |= {"ranks": result["world"], "method": method, "weighting": weighting}
     if "unsupported" in result:
         return None, info | {"unsupported": result["unsupported"]}
     shards = result["shards"]
     info |= {"shards": shards, "uneven": len(set(shards)) > 1, "explanation": uneven_explanation(shards, weighting)}
-    info["seconds"] = record.seconds
-    return record, info
-
-
-def _read_record(job: Path, result: dict) -> TrainRecord:
     acc = read_array(job, "accuracy")  # (evals, 2)
     snaps = {n: read_arrays(job, f"snap{n}_", PARAM_NAMES) for n in result["snapshot_steps"]}
     losses = read_array(job, "losses")  # (steps,)
-    return TrainRecord(losses, list(result["eval_steps"]), acc[:, 0].copy(), acc[:, 1].copy(), snaps, result["seconds"])
+    record = TrainRecord(losses, list(result["eval_steps"]), acc[:, 0].copy(), acc[:, 1].copy(), snaps)
+    record.seconds = info["seconds"] = result["seconds"]
+    return record, info
 
 
 def ddp_gradient(
@@ -176,8 +223,13 @@ def sharded_numerical_gradient(
     stall_s: float = 60.0,
     fault: Mapping | None = None,
     timings: dict | None = None,
+    threads: int = 1,
 ) -> dict[str, np.ndarray]:
     """The book's central-difference gradient (float64), entries split over ``ranks``: bit-identical to one process.
+
+    Bit-identical means: equal to one process whose BLAS uses the same number of threads as each rank
+    (``threads``, default 1). The thread count itself changes the last bits of a matrix product (OpenBLAS
+    splits the sums differently), so a 2-thread process differs from a 1-thread one, sharded or not.
 
     Pass a dict as ``timings`` to get ``seconds`` (rank 0, barrier to gather), ``rank_seconds`` and
     ``wall_s`` (launch included) filled in.
@@ -193,7 +245,7 @@ def sharded_numerical_gradient(
         write_arrays(job, "param_", {k: np.asarray(v, dtype=np.float64) for k, v in p.items()})
         write_array(job, "x", np.asarray(x, dtype=np.float64))
         write_array(job, "t", np.asarray(t))
-        result = launch(job, spec, ranks, _limits(timeout_s, stall_s))
+        result = launch(job, spec, ranks, _limits(timeout_s, stall_s), threads=threads)
         grads = read_arrays(job, "grad_", PARAM_NAMES)
     if timings is not None:
         timings.update(result, wall_s=time.perf_counter() - start)

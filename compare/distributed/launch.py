@@ -100,10 +100,10 @@ def _torchrun_args(job: Path, ranks: int) -> list[str]:
     ]
 
 
-def _environment() -> dict[str, str]:
+def _environment(threads: int) -> dict[str, str]:
     env = dict(os.environ)
     for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
-        env[var] = "1"
+        env[var] = str(threads)
     path = env.get("PYTHONPATH", "")
     env["PYTHONPATH"] = str(PROJECT_ROOT) + (os.pathsep + path if path else "")  # ranks import this checkout
     if sys.platform.startswith("linux") and Path("/sys/class/net/lo").exists():
@@ -135,8 +135,8 @@ def _is_rank_of(pid: int, job: Path) -> bool:
         return not Path("/proc/self").exists()  # no /proc (macOS): trust the pid file
 
 
-def launch(job: Path, spec: dict, ranks: int, limits: Limits = Limits()) -> dict:
-    """Run ``spec`` on ``ranks`` local ranks; rank 0's result dict, or :class:`DistributedFailure`."""
+def launch(job: Path, spec: dict, ranks: int, limits: Limits = Limits(), threads: int = 1) -> dict:
+    """Run ``spec`` on ``ranks`` local ranks of ``threads`` threads: rank 0's result or a DistributedFailure."""
     write_json(job / SPEC, spec | {"stall_s": limits.stall_s})
     cmd = [sys.executable, "-m", "compare.distributed.agent", str(job), "--", *_torchrun_args(job, ranks)]
     log_path = job / "launcher.log"
@@ -144,14 +144,14 @@ def launch(job: Path, spec: dict, ranks: int, limits: Limits = Limits()) -> dict
     try:
         with open(log_path, "wb") as log:
             launcher = subprocess.Popen(
-                cmd, env=_environment(), stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                cmd, env=_environment(threads), stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
                 start_new_session=True,  # its own process group, killed as a whole
             )  # fmt: skip
             cause = _watch(job, launcher, ranks, limits)
     finally:
         kill_job(job, launcher, ranks)
-    if cause is None:
-        cause = _diagnose(job, launcher.returncode, ranks, log_path)
+    # A rank's own error or death explains a stall that followed it; otherwise the watchdog's cause stands.
+    cause = _diagnose(job, launcher.returncode, ranks, log_path, root_only=cause is not None) or cause
     if cause is not None:
         raise DistributedFailure(cause)
     return read_json(job / RESULT)
@@ -178,17 +178,20 @@ def _watch(job: Path, launcher: subprocess.Popen, ranks: int, limits: Limits) ->
 def _last_steps(beats: dict[int, dict], ranks: int) -> str:
     parts = []
     for rank in range(ranks):
-        if rank in beats:
-            parts.append(
-                f"rank {rank} last at step {beats[rank]['step']}, {time.time() - beats[rank]['time']:.0f} s ago"
-            )
-        else:
+        if rank not in beats:
             parts.append(f"rank {rank} never reported")
+            continue
+        ago, step = time.time() - beats[rank]["time"], beats[rank]["step"]
+        where = "after setup" if step < 0 else f"at step {step}"
+        parts.append(f"rank {rank} last seen {where}, {ago:.0f} s ago")
     return "; ".join(parts)
 
 
-def _diagnose(job: Path, returncode: int, ranks: int, log_path: Path) -> str | None:
-    """None if the job succeeded, else one line naming the failed rank and why."""
+def _diagnose(job: Path, returncode: int, ranks: int, log_path: Path, root_only: bool = False) -> str | None:
+    """None if the job succeeded, else one line naming the failed rank and why.
+
+    ``root_only``: only a rank's own error or death counts (the launcher was killed by the watchdog).
+    """
     failures = read_json(job / FAILURES) if (job / FAILURES).exists() else {}
     by_time = sorted(failures.items(), key=lambda kv: (kv[1]["time"], int(kv[0])))
     # A rank killed by a signal other than SIGTERM (which torch sends when it tears the job
@@ -201,6 +204,8 @@ def _diagnose(job: Path, returncode: int, ranks: int, log_path: Path) -> str | N
         first = min(errors, key=lambda e: e["time"])  # later errors are the other ranks losing their peer
         message = first["message"].strip().splitlines()[0] if first["message"].strip() else ""
         return f"rank {first['rank']} raised {first['type']}: {message}"
+    if root_only:
+        return None
     for rank, failure in by_time:
         if failure["exitcode"] < 0:
             return _signalled(rank, failure)

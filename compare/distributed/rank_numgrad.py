@@ -58,17 +58,17 @@ def run(ctx) -> None:
     lo, hi = entry_range(total, ctx.world, ctx.rank)
     dist.barrier()
     ctx.beat.beat(-1, force=True)
-    start = time.perf_counter()
+    start, cpu_start = time.perf_counter(), time.process_time()
     mine = _my_entries(net, x, t, lo, hi, ctx)
-    own_seconds = time.perf_counter() - start
+    own = [time.perf_counter() - start, time.process_time() - cpu_start]  # wall, CPU seconds of this rank
     # Gather on rank 0: gloo's gather wants equal sizes, so every part is padded to the longest.
     longest = len(np.array_split(np.arange(total), ctx.world)[0])
     padded = torch.zeros(longest, dtype=torch.float64)
     padded[: len(mine)] = torch.from_numpy(mine)
     parts = [torch.empty_like(padded) for _ in range(ctx.world)] if ctx.rank == 0 else None
     dist.gather(padded, parts, dst=0)
-    times = [torch.zeros(1, dtype=torch.float64) for _ in range(ctx.world)] if ctx.rank == 0 else None
-    dist.gather(torch.tensor([own_seconds], dtype=torch.float64), times, dst=0)
+    times = [torch.zeros(2, dtype=torch.float64) for _ in range(ctx.world)] if ctx.rank == 0 else None
+    dist.gather(torch.tensor(own, dtype=torch.float64), times, dst=0)
     seconds = time.perf_counter() - start
     if ctx.rank != 0:
         return
@@ -78,8 +78,9 @@ def run(ctx) -> None:
         size = params[name].size
         write_array(ctx.job, f"grad_{name}", flat[offset : offset + size].reshape(params[name].shape))
         offset += size
-    rank_seconds = [float(s[0]) for s in times]
-    write_json(ctx.job / RESULT, {"seconds": seconds, "rank_seconds": rank_seconds, "entries": total})
+    rank_seconds, rank_cpu = [float(s[0]) for s in times], [float(s[1]) for s in times]
+    result = {"seconds": seconds, "rank_seconds": rank_seconds, "rank_cpu_s": rank_cpu, "entries": total}
+    write_json(ctx.job / RESULT, result)
 
 
 def _ranges(total: int, world: int) -> list[tuple[int, tuple[int, int]]]:

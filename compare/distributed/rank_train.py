@@ -91,7 +91,7 @@ def run(ctx) -> None:
             raise
         dist.barrier()
         if ctx.rank == 0:
-            write_json(ctx.job / RESULT, {"unsupported": fsdp_unsupported(err)})
+            write_json(ctx.job / RESULT, {"unsupported": fsdp_unsupported(err), "world": ctx.world})
         return
     dist.barrier()  # every rank is set up: from here on, a silent rank is a stalled one
     ctx.beat.beat(-1, force=True)
@@ -167,7 +167,7 @@ def _train(ctx, net: TorchTwoLayerNet, model: torch.nn.Module) -> None:
             if not (fsdp and i == 0):
                 raise
             if ctx.rank == 0:
-                write_json(ctx.job / RESULT, {"unsupported": fsdp_unsupported(err)})
+                write_json(ctx.job / RESULT, {"unsupported": fsdp_unsupported(err), "world": ctx.world})
             return
         if i + 1 in snaps:
             _snapshot(ctx, net, i + 1, snap_steps)
@@ -183,7 +183,7 @@ def _train(ctx, net: TorchTwoLayerNet, model: torch.nn.Module) -> None:
         acc = torch.stack(accs).cpu().numpy() if accs else np.empty((0, 2))  # (evals, 2)
         write_array(ctx.job, "accuracy", acc)
         meta = {"eval_steps": eval_steps, "snapshot_steps": snap_steps, "seconds": seconds}
-        write_json(ctx.job / RESULT, meta | {"shards": shard_sizes(spec["batch"], ctx.world)})
+        write_json(ctx.job / RESULT, meta | {"shards": shard_sizes(spec["batch"], ctx.world), "world": ctx.world})
 
 
 def _snapshot(ctx, net: TorchTwoLayerNet, n: int, done: list[int]) -> None:

@@ -16,33 +16,13 @@ tables should leave this family out.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass
 
 import numpy as np
 
 from compare.distributed.api import ddp_gradient, ddp_train
 from compare.distributed.launch import choose_backend
+from compare.engine.runner import MethodInfo
 from impl_numpy.checks import check_params
-
-
-@dataclass(frozen=True)
-class MethodInfo:
-    """The fields of the harness's ``MethodInfo`` (until that one is importable here)."""
-
-    label: str
-    family: str
-    kind: str
-    dtype: str
-    device: str = "cpu"
-    framework: str = "numpy"
-
-
-def _method_info(**fields: str) -> object:
-    try:
-        from compare.engine.runner import MethodInfo as HarnessInfo
-    except ImportError:
-        return MethodInfo(**fields)
-    return HarnessInfo(**fields)
 
 
 class DistributedRunner:
@@ -66,7 +46,7 @@ class DistributedRunner:
         self.backend = choose_backend(ranks, backend)
         label = f"{method}[{self.backend},{ranks}" + ("]" if weighting == "ddp" else ",weighted]")
         device = "cuda" if self.backend == "nccl" else "cpu"
-        self.info = _method_info(label=label, family="ddp", kind="exact", dtype=dtype, device=device, framework="torch")
+        self.info = MethodInfo(label=label, family="ddp", kind="exact", dtype=dtype, device=device, framework="torch")
         self.last_info: dict = {}  # info of the last job: shards, unevenness, explanation, unsupported, times
 
     def _common(self) -> dict:

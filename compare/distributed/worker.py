@@ -24,6 +24,7 @@ import os
 import signal
 import sys
 import time
+import traceback
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -67,7 +68,7 @@ class RankContext:
 
 
 def _one_thread() -> None:
-    """One compute thread per rank (the launcher also sets OMP/MKL/OPENBLAS_NUM_THREADS=1 before start)."""
+    """One compute thread per rank unless the launcher set OMP/MKL/OPENBLAS_NUM_THREADS (it does, before start)."""
     for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
         os.environ.setdefault(var, "1")
 
@@ -90,7 +91,7 @@ def _init(job: Path, spec: dict) -> RankContext:
     import torch
     import torch.distributed as dist
 
-    torch.set_num_threads(1)
+    torch.set_num_threads(int(os.environ.get("OMP_NUM_THREADS", "1")))
     rank, world = int(os.environ["RANK"]), int(os.environ["WORLD_SIZE"])
     backend = spec["backend"]
     if backend == "nccl":
@@ -135,7 +136,10 @@ def main(argv: list[str]) -> int:
     except BaseException as err:
         info = {"rank": rank, "type": type(err).__name__, "message": str(err)[:2000], "time": time.time()}
         write_json(error_path(job, rank), info)
-        raise
+        traceback.print_exc()
+        sys.stderr.flush()
+        # Exit now: a normal interpreter exit tears down the process group, which can wait on peers.
+        os._exit(1)
     return 0
 
 
