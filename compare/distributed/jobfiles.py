@@ -22,7 +22,7 @@ import numpy as np
 
 SPEC = "spec.json"
 RESULT = "result.json"  # written last by rank 0: its presence means every output array is complete
-FAILURES = "failures.json"  # written by the launcher agent when a rank failed
+FAILURES = "failures.json"  # written by the launcher process when a rank failed
 
 
 def _atomic(path: Path, write) -> None:

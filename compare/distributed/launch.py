@@ -37,12 +37,13 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from compare.cli import RunIncomplete
 from compare.distributed.jobfiles import FAILURES, RESULT, SPEC, read_beats, read_json, write_json
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]  # the folder holding compare/ and impl_*/
 
 
-class DistributedFailure(RuntimeError):
+class DistributedFailure(RunIncomplete):
     """A distributed job that could not complete; the message names the rank and the cause."""
 
 
@@ -82,7 +83,9 @@ class JobDir(contextlib.AbstractContextManager):
 
 
 def _exit_on_sigterm(signum: int, frame: object) -> None:
-    raise SystemExit(128 + signum)  # unwinds through launch()'s and JobDir's cleanup
+    # The project's one meaning of SIGTERM: an interrupt (exit status 130). It unwinds through
+    # launch()'s and JobDir's cleanup, which end the ranks and remove the job's files.
+    raise KeyboardInterrupt
 
 
 def _torchrun_args(job: Path, ranks: int) -> list[str]:
@@ -138,7 +141,7 @@ def _is_rank_of(pid: int, job: Path) -> bool:
 def launch(job: Path, spec: dict, ranks: int, limits: Limits = Limits(), threads: int = 1) -> dict:
     """Run ``spec`` on ``ranks`` local ranks of ``threads`` threads: rank 0's result or a DistributedFailure."""
     write_json(job / SPEC, spec | {"stall_s": limits.stall_s})
-    cmd = [sys.executable, "-m", "compare.distributed.agent", str(job), "--", *_torchrun_args(job, ranks)]
+    cmd = [sys.executable, "-m", "compare.distributed.elastic", str(job), "--", *_torchrun_args(job, ranks)]
     log_path = job / "launcher.log"
     launcher = None
     try:

@@ -1,7 +1,7 @@
 """The launcher process: torch's own ``torch.distributed.run`` (torchrun), plus two duties.
 
 Run by :mod:`compare.distributed.launch` as
-``python -m compare.distributed.agent JOB_DIR -- <torchrun arguments>``. It hands
+``python -m compare.distributed.elastic JOB_DIR -- <torchrun arguments>``. It hands
 the arguments to ``torch.distributed.run`` unchanged (standalone rendezvous, worker
 processes, failure detection and teardown are torch's), and adds:
 
