@@ -105,7 +105,11 @@ class NumpyRunner:
         train_acc, test_acc = [], []
         for i in progress_bar(range(steps), steps, self.info.label, progress):
             idx = batches[i]
-            losses[i] = self._step(x_train[idx], data.t_train[idx], learning_rate)  # (B, D), (B,)
+            with np.errstate(over="ignore", invalid="ignore"):  # a diverging run is reported once, not warned on
+                losses[i] = self._step(x_train[idx], data.t_train[idx], learning_rate)  # (B, D), (B,)
+            if not np.isfinite(losses[i]):  # diverged: the caller reports it (compare.engine.divergence)
+                steps = i + 1
+                break
             if i + 1 in snaps:
                 record.snapshots[i + 1] = {k: v.astype(np.float64) for k, v in net.params.items()}
             if i in evals:
