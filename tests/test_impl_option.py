@@ -131,3 +131,11 @@ def test_a_syntax_error_names_the_file_and_line(tmp_path: Path, capsys: pytest.C
 def test_an_activation_mismatch_is_refused(capsys: pytest.CaptureFixture[str]) -> None:
     assert main([*SMALL, "--impl", f"{PLUGINS / 'ch5/two_layer_net.py'}:TwoLayerNet"]) == 2
     assert "--activation relu" in capsys.readouterr().err
+
+
+def test_the_readme_example_passes(tmp_path: Path) -> None:
+    example = Path(__file__).parents[1] / "docs" / "example" / "two_layer_net.py"
+    status, doc = run(tmp_path, f"{example}:TwoLayerNet", "--hidden-size", "50")
+    assert status == 0 and doc["ok"]
+    notes = {(n["status"], n["message"]) for n in doc["gradients"]["notes"]}
+    assert ("not provided", "numerical_gradient") in notes
