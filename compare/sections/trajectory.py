@@ -3,8 +3,9 @@
 Each run is made whole, one after another (numpy and torch never interleave); the
 numerical methods train a few steps and stop at their time budget. Every pair of runs is
 compared per step (loss), at the book's accuracy records and on the final weights
-(:func:`compare.engine.agreement.trajectory_row`). A loss that stops being finite, or blows up to 100× the first, ends the
-run with :class:`Diverged` (exit status 3): a diverged run measures no agreement.
+(:func:`compare.engine.agreement.trajectory_row`). A loss that stops being finite, or blows up
+to 100× the first, ends the run with :class:`Diverged` (exit status 3): a diverged run
+measures no agreement.
 """
 
 from __future__ import annotations
