@@ -45,7 +45,9 @@ LEAVES = {
     "compare.files",
 }
 MODEL = {"compare.report", "compare.report.model", "compare.report.codec", "compare.report.format"}
-RENDERERS = {f"compare.report.{m}" for m in ("text", "tables", "csvfiles", "plots", "teach_doc", "diff", "__main__")}
+RENDERERS = {
+    f"compare.report.{m}" for m in ("text", "tables", "csvfiles", "plots", "teach_doc", "diff", "outputs", "__main__")
+}
 ENTRY_POINTS = {
     "compare.run",
     "compare.teach",
