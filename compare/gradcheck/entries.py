@@ -5,6 +5,8 @@ direction) with the reference, retrying with smaller steps when the step straddl
 kink (see :mod:`compare.gradcheck.core` for the rule); :func:`check_entries` does it
 for a set of entries of one parameter; :func:`full_mode` checks every entry (or a
 seeded sample). Used by :mod:`compare.gradcheck.core` and :mod:`compare.gradcheck.fast`.
+With an :class:`EntryShard`, each rank of a job computes its share of a parameter's entries
+and the shares are gathered as float64 rows (``--ranks N``: :mod:`compare.gradcheck.ranks`).
 """
 
 from __future__ import annotations

@@ -2,8 +2,9 @@
 
 :func:`compare.distributed.api.sharded_gradcheck` has torchrun start it on each rank
 (``torchrun ... -m compare.gradcheck.ranks JOB_DIR``); it runs under
-:func:`compare.distributed.worker.main` (process group, heartbeat, errors). Every rank rebuilds the same problem from
-the checker's configuration in ``spec.json`` (sizes, seed, activation, dtype, nets: all
+:func:`compare.distributed.worker.main` (process group, heartbeat, errors). Every rank
+rebuilds the same problem from the checker's configuration in ``spec.json`` (sizes, seed,
+activation, dtype, nets: all
 seeded, so every rank holds the same weights, batch, analytic gradients and loss at the
 point) and runs the whole check with a :class:`TensorShard`: for each parameter, the
 checked entries are split into contiguous ranges by rank (``np.array_split`` order),
