@@ -56,6 +56,7 @@ ENTRY_POINTS = {
     "compare.gradcheck.cli",
     "compare.gradcheck.__main__",
     "compare.gradcheck.versus",  # a measuring script
+    "compare.gradcheck.ranks",  # the rank program of a sharded check (torchrun starts it)
 }
 LEVEL_NAMES = ["leaf", "data", "model", "engine", "sections", "harness", "renderer/entry point"]
 
