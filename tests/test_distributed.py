@@ -351,3 +351,18 @@ def test_sharded_rounds_report_medians_spreads_and_speedups():
     assert out["compute_s"]["speedup"]["values"] == [2.0, 1.5, 2.0]  # per round, not a ratio of medians
     assert out["compute_s"]["speedup"]["median"] == 2.0 and out["compute_s"]["speedup"]["spread"] == 0.25
     assert out["wall_s"]["speedup"]["values"] == [1.5, 2.0, 2.0]
+
+
+def test_a_failed_job_is_exit_3_with_one_line(monkeypatch, capsys):
+    """``compare.run --ddp 2``: the job's failure (tested above with real ranks) ends the command with exit 3."""
+    from compare.distributed.runner import DistributedRunner
+    from compare.run import main
+
+    def killed(self, *args, **kwargs):
+        raise DistributedFailure("rank 1 exited with signal 9 (SIGKILL)")
+
+    monkeypatch.setattr(DistributedRunner, "train", killed)
+    args = ["--ddp", "2", "--only", "trajectory", "--iters", "20", "--hidden-size", "5", "--threads", "1"]
+    assert main([*args, "--numerical-iters", "0", "--fast-numerical-iters", "0", "--no-jax", "--no-progress"]) == 3
+    err = capsys.readouterr().err
+    assert err == "error: rank 1 exited with signal 9 (SIGKILL)\n"
