@@ -78,7 +78,10 @@ def uneven_explanation(shards: list[int], weighting: str) -> str | None:
     )
     if weighting == "batch":
         return text + "Here each rank's loss was scaled by n_rank * world / B, which makes the average exact again."
-    return text + "weighting='batch' scales each rank's loss by n_rank * world / B and makes the average exact again."
+    return text + (
+        "--ddp-weighting batch (weighting='batch' in the API) scales each rank's loss by n_rank * world / B and "
+        "makes the average exact again."
+    )
 
 
 def ddp_train(

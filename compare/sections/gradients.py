@@ -33,7 +33,9 @@ def collect(
     grads, notes = {}, []
     for entry in entries:
         try:
-            grads[entry.info] = entry.make(params).gradient(x, t)
+            runner = entry.make(params)
+            grads[entry.info] = runner.gradient(x, t)
+            notes += [MethodNote(entry.info.label, "note", n) for n in getattr(runner, "notes", ())]
         except NotProvided as e:
             notes.append(MethodNote(entry.info.label, "not provided", str(e)))
         except ImplementationFailure as e:

@@ -65,6 +65,7 @@ def _train_all(
             notes.append(MethodNote(entry.info.label, "FAIL", _failure_text(e), e.where))
             continue
         rec.seconds = time.perf_counter() - start
+        notes += [MethodNote(entry.info.label, "note", n) for n in getattr(runner, "notes", ())]  # e.g. uneven shards
 
         bad = first_diverged(rec.losses)
         if bad is not None:
