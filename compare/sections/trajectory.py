@@ -64,6 +64,8 @@ def _train_all(
             notes.append(MethodNote(entry.info.label, "FAIL", _failure_text(e), e.where))
             continue
         rec.seconds = time.perf_counter() - start
+        if rec.compile_seconds is None:
+            rec.compile_seconds = getattr(runner, "compile_seconds", None)  # JAX, torch.compile
 
         bad = first_nonfinite(rec.losses)
         if bad is not None:
@@ -110,6 +112,7 @@ def run(
             train_acc=[float(v) for v in rec.train_acc],
             test_acc=[float(v) for v in rec.test_acc],
             losses=[float(v) for v in rec.losses],
+            compile_s=rec.compile_seconds,
         )
         for m, rec in records.items()
     ]
