@@ -129,6 +129,20 @@ class CompiledTorchRunner:
         grad = self._grad
         return (lambda: grad(weights, xt, tt)), self.sync
 
+    def timed_step(
+        self, x: np.ndarray, t: np.ndarray, learning_rate: float = 0.0
+    ) -> tuple[Callable[[], object], Callable[[], None]]:
+        """One compiled SGD step from the runner's weights (the same weights every call), and the device sync.
+
+        Compiled here (``compile_seconds``). With ``learning_rate=0`` the step's work is that of training.
+        """
+        xt, tt = self.net.to_device_batch(x, t)
+        weights = self._weights()
+        self._step = self._step or self._compile(self._sgd_step)
+        self._first_call(self._step, weights, xt, tt, learning_rate)
+        step = self._step
+        return (lambda: step(weights, xt, tt, learning_rate)), self.sync
+
     def train(
         self,
         data: Dataset,
