@@ -223,8 +223,8 @@ def bench_steps(np, cfg: BenchConfig) -> dict:
         a = np.random.default_rng(0).random((size, size)).astype(dtype)
         calls[f"matmul {dtype}"] = lambda a=a: a @ a
     rounds = 3 if cfg.quick else cfg.rounds
-    block_s = 0.005 if cfg.quick else 0.05
-    times = time_rounds(calls, rounds=rounds, repeats=2 if cfg.quick else 3, min_block_s=block_s, syncs=syncs)
+    block_s = 0.005 if cfg.quick else 0.03
+    times = time_rounds(calls, rounds=rounds, repeats=2 if cfg.quick else 5, min_block_s=block_s, syncs=syncs)
     peak_flops = 2 * size**3
     peaks = {dt: spread_of([peak_flops / m / 1e9 for m in times[f"matmul {dt}"].per_round], 0.0) for dt in DTYPES}
     out_rows = []

@@ -84,3 +84,16 @@ def test_ratio_to_a_constant() -> None:
     r = timer.ratio_spread(times, scale=1e-3)
     assert (r.lo, r.median, r.hi) == pytest.approx((2.0, 3.0, 4.0))
     assert r.first_half == pytest.approx(2.0) and r.second_half == pytest.approx(4.0)  # middle round left out
+
+
+def test_a_round_keeps_its_fastest_block_and_its_spread() -> None:
+    m = Machine()
+    costs = iter([3e-3, 1e-3, 2e-3] * 2)  # each block is one call (max_loops 1): 3, 1, 2 ms in each round
+
+    def varying() -> None:
+        m.now += next(costs)
+
+    got = timer.time_rounds({"A": varying}, rounds=2, repeats=3, warmup=0, clock=m.clock, max_loops=1)
+    assert got["A"].loops == 1
+    assert got["A"].per_round == pytest.approx([1e-3, 1e-3])  # the least disturbed block
+    assert got["A"].spread == pytest.approx([1.0, 1.0])  # (3 - 1) / median 2

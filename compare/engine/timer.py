@@ -77,7 +77,7 @@ DRIFT_FLOOR = 0.05  # a half-to-half change below 5% of the median is never call
 
 @dataclass(frozen=True)
 class RoundTimes:
-    per_round: list[float]  # per-call seconds in each round: the median of that round's repeated blocks
+    per_round: list[float]  # per-call seconds in each round: the fastest of that round's repeated blocks
     spread: list[float]  # each round's (max - min) / median of its blocks: the spread within a round
     loops: int  # calls per block
 
@@ -131,8 +131,9 @@ def time_rounds(
 
     Within a round each call runs ``repeats`` blocks of ``loops`` calls back to back (a
     block lasts at least ``min_block_s``, so thread pools settle before the clock counts),
-    then the next call's blocks run. Drift between rounds (a neighbour's load, clock
-    changes) then shows as a spread of the per-round ratios instead of a bias.
+    then the next call's blocks run; the round's time is its fastest block (the one least
+    disturbed by other work on the machine). Drift between rounds (a neighbour's load,
+    clock changes) then shows as a spread of the per-round ratios instead of a bias.
     """
     syncs = syncs or {}
 
@@ -158,7 +159,7 @@ def time_rounds(
         for name in calls:
             times = [block(name, loops[name]) / loops[name] for _ in range(repeats)]
             med = float(np.median(times))
-            per_round[name].append(med)
+            per_round[name].append(min(times))
             spread[name].append((max(times) - min(times)) / med if med else 0.0)
     return {name: RoundTimes(per_round[name], spread[name], loops[name]) for name in calls}
 
