@@ -116,3 +116,25 @@ def test_wall_time_line_shows_compile_time_apart(compile_s, shown) -> None:
     fake = type("R", (), {"trajectory": TrajectorySection(1.0, [run], [], True)})()
     text._trajectory(doc, fake)
     assert (line in doc.out.getvalue()) is shown
+
+
+def test_a_float32_run_is_compared_with_float32_backprop() -> None:
+    grads = GradientSection(
+        loss=2.3,
+        rows=[
+            grad_row("backprop[float32]", "jax[cpu,float32]", "W1", 4e-6),
+            grad_row("autograd[cpu,float32]", "jax[cpu,float32]", "W1", 9e-6),  # not against backprop
+        ],
+        ok=True,
+    )
+    section = frameworks.build(grads, None, "784-50-10 x100", "float32")
+    got = {r.method: (r.framework, r.dtype, r.grad_max_rel, r.grad_ok) for r in section.rows}
+    assert got == {
+        "backprop[float32]": ("numpy", "float32", 0.0, None),
+        "jax[cpu,float32]": ("jax", "float32", 4e-6, True),
+        "autograd[cpu,float32]": ("torch", "float32", None, None),
+    }
+    timing_only = frameworks.build(
+        None, TimingSection([time_row("backprop", "backprop", "float64", 4e-4)]), "784-50-10 x100", "float64"
+    )
+    assert timing_only.rows[0].grad_max_rel is None  # no gradient section: nothing compared, no reference

@@ -23,7 +23,7 @@ MODEL_FILES = {
     "jax": ("impl_jax", ("net.py", "functions.py")),
 }
 FAMILY_FRAMEWORK = {"backprop": "numpy", "autograd": "torch", "autograd+compile": "torch", "ddp": "torch", "jax": "jax"}
-REFERENCE = "backprop"  # float64 numpy backprop's label: every gradient is compared with it
+REFERENCE = "backprop"  # float64 numpy backprop's label: every gradient is compared with it (when it ran)
 
 
 def code_lines(source: str) -> int:
@@ -56,13 +56,13 @@ def model_files() -> dict[str, list[Path]]:
     return out
 
 
-def _grad_agreement(section: GradientSection | None) -> dict[str, tuple[float, bool]]:
-    """method label -> (largest max_rel over the parameters, all ok) against float64 backprop."""
+def _grad_agreement(section: GradientSection | None, reference: str) -> dict[str, tuple[float, bool]]:
+    """method label -> (largest max_rel over the parameters, all ok) against ``reference``."""
     out: dict[str, tuple[float, bool]] = {}
     for r in section.rows if section is not None else []:
-        if REFERENCE not in (r.method_a, r.method_b) or r.method_a == r.method_b:
+        if reference not in (r.method_a, r.method_b) or r.method_a == r.method_b:
             continue
-        other = r.method_b if r.method_a == REFERENCE else r.method_a
+        other = r.method_b if r.method_a == reference else r.method_a
         worst, ok = out.get(other, (0.0, True))
         out[other] = (max(worst, r.max_rel), ok and r.ok)
     return out
@@ -71,16 +71,21 @@ def _grad_agreement(section: GradientSection | None) -> dict[str, tuple[float, b
 def build(gradients: GradientSection | None, timing: TimingSection | None, shape: str, dtype: str) -> FrameworkSection:
     """One row per exact method of either section, in the order they first appear; times at ``shape``.
 
-    ``dtype``: the run's ``--dtype``, that of the gradient section's methods.
+    ``dtype``: the run's ``--dtype``, that of the gradient section's methods; gradients are
+    compared with float64 backprop, or with backprop in ``dtype`` when float64 did not run.
     """
     files = model_files()
     lines = {fw: sum(code_lines(p.read_text(encoding="utf-8")) for p in paths) for fw, paths in files.items()}
-    agreement = _grad_agreement(gradients)
+    labels = list(
+        dict.fromkeys(name for r in (gradients.rows if gradients else []) for name in (r.method_a, r.method_b))
+    )
+    reference = REFERENCE if REFERENCE in labels or not labels else f"{BACKPROP}[{dtype}]"
+    agreement = _grad_agreement(gradients, reference)
     timed = {r.label: r for r in (timing.rows if timing is not None else []) if r.shape == shape}
     methods: dict[str, tuple[str, str]] = {}  # label -> (family, dtype)
     for r in timed.values():
         methods.setdefault(r.label, (r.method, r.dtype))
-    for label in agreement:
+    for label in labels:
         methods.setdefault(label, ("", dtype))
     rows = []
     for label, (family, row_dtype) in methods.items():
@@ -89,7 +94,7 @@ def build(gradients: GradientSection | None, timing: TimingSection | None, shape
         framework = FAMILY_FRAMEWORK.get(family or label.split("[")[0], "user")
         t = timed.get(label)
         rel, ok = agreement.get(label, (None, None))
-        if family == BACKPROP and row_dtype == "float64":
+        if label == reference and gradients is not None:
             rel, ok = 0.0, None  # the reference itself
         rows.append(
             FrameworkRow(
