@@ -55,6 +55,7 @@ class BenchConfig:
     seed: int = 0  # weights and batch
     book_runs: int = 3  # full runs of the book's numerical loop per activation (~12 s each at 784-50-10)
     rounds: int = 9  # interleaved rounds of the step section (3 with --quick)
+    ranks: int = 0  # --ranks N: also time the book loop's gradient on N ranks against 1 (0: skip)
     json_path: str | None = None  # write the results here (atomically)
 
 
@@ -70,6 +71,14 @@ def parse_args(argv: list[str] | None = None) -> BenchConfig:
         type=int_at_least(2, "an integer >= 2"),
         default=d.rounds,
         help="step-section rounds (default: %(default)s)",
+    )
+    p.add_argument(
+        "--ranks",
+        type=int_at_least(2, "an integer >= 2"),
+        default=d.ranks,
+        metavar="N",
+        help="also time the book loop's full gradient (784-50-10) on N local ranks against 1, 1 thread each, "
+        "in interleaved rounds: 3 each, 1 with --quick (~25 s a round)",
     )
     p.add_argument("--json", dest="json_path", type=path_option, metavar="PATH", help="write the results as JSON")
     return BenchConfig(**vars(p.parse_args(argv)))
@@ -432,6 +441,46 @@ def render(result: dict) -> str:
     return "\n".join(lines)
 
 
+def bench_sharded(cfg: BenchConfig, result: dict) -> None:
+    """Section "sharded numerical gradient" (``--ranks N``): adds ``result["sharded"]``, prints it.
+
+    Times the book loop's full gradient at 784-50-10, batch 100 on 1 rank and on N ranks, 1 BLAS
+    thread each, in interleaved rounds (:func:`compare.distributed.measure.sharded_rounds`): the
+    median ± half-range of the compute time (rank 0, barrier to gather) and of the whole job
+    (launch included), the speed-up of each round, and whether every result was bit-identical
+    (a difference makes the run fail: ``result["ok"]`` turns false).
+    """
+    if not cfg.ranks:
+        return
+    from compare.distributed.measure import sharded_rounds
+
+    r = result["sharded"] = sharded_rounds(cfg.ranks, 1 if cfg.quick else 3)
+    result["ok"] = result["ok"] and r["identical"]
+    n = cfg.ranks
+
+    def ms(s: dict) -> str:
+        return f"{s['median']:.2f} ± {s['spread']:.2f}"
+
+    lines = [f"\n== Sharded numerical gradient at {r['shape']}: 1 rank vs {n} ranks, 1 thread each ==\n"]
+    for key, what in (("compute_s", "compute (rank 0, barrier to gather)"), ("wall_s", "whole job (launch included)")):
+        t = r[key]
+        speed = ", ".join(f"{v:.2f}×" for v in t["speedup"]["values"])
+        lines.append(
+            f"{what}: 1 rank {ms(t['1'])} s, {n} ranks {ms(t['n'])} s; speed-up {ms(t['speedup'])}× "
+            f"(per round: {speed})"
+        )
+    before, after = r["load"]
+    load = (
+        "n/a"
+        if before is None
+        else f"{', '.join(f'{v:.2f}' for v in before)} -> {', '.join(f'{v:.2f}' for v in after)}"
+    )
+    lines.append(
+        f"{r['rounds']} round(s) interleaved 1, {n}, 1, {n}, ...; bit-identical: {r['identical']}; load averages {load}"
+    )
+    print("\n".join(lines))
+
+
 def main(argv: list[str] | None = None) -> int:
     return command(argv, parse_args, _bench)
 
@@ -464,6 +513,7 @@ def _bench(cfg: BenchConfig) -> int:
             t["met"] = None
     result["ok"] = all(r["ok"] for r in numerical["activations"].values())
     print(render(result))
+    bench_sharded(cfg, result)
     if cfg.json_path is not None:
         try:
             report.write_atomic(cfg.json_path, report.to_json(result))

@@ -67,6 +67,7 @@ class RunConfig:
     ddp: int = 0  # --ddp N: also train on N local ranks with DistributedDataParallel (torchrun)
     ddp_weighting: str = "ddp"  # ddp: DDP's mean of per-rank means | batch: each rank's loss weighted by its share
     fsdp: bool = False  # with --ddp N, also FSDP2 (fully_shard) rows where torch supports it
+    ranks: int = 1  # --ranks N: the numerical method's gradient (gradient section) on N local ranks, --threads each
     impls: tuple[str, ...] = ()  # --impl specs: [LABEL=]path/file.py:Class or package.module:Class
     full: bool = False  # time the book's numerical loop on all P parameters, not a sample
     sample: int = 200  # parameters sampled when timing the book's numerical loop
@@ -161,6 +162,15 @@ def build_parser() -> argparse.ArgumentParser:
         "batch: each rank's loss weighted by its share of the batch (default: %(default)s)",
     )
     run.add_argument("--fsdp", action="store_true", help="with --ddp N, also FSDP2 (fully_shard) rows")
+    run.add_argument(
+        "--ranks",
+        type=positive_int,
+        default=d.ranks,
+        metavar="N",
+        help="the numerical method's gradient (gradient section) split over N local ranks of a torchrun job, "
+        "--threads BLAS threads each: bit-identical to one process at the same --threads; its training "
+        "steps and timing stay in one process (default: %(default)s)",
+    )
     run.add_argument("--only", type=_sections, default=d.only, help="comma list of " + ",".join(SECTIONS))
     run.add_argument(
         "--full",
@@ -197,6 +207,10 @@ def parse_args(argv: list[str] | None = None) -> RunConfig:
     if ns.dataset != "mnist" and (ns.data_dir is not None or ns.download):
         parser.error("--data-dir and --download apply to --dataset mnist only")
     ns.impls = tuple(ns.impls)
+    d, c = DATA_SHAPES[ns.dataset][:2]
+    entries = d * ns.hidden_size + ns.hidden_size + ns.hidden_size * c + c
+    if ns.ranks > entries:
+        parser.error(f"--ranks {ns.ranks} is more than the {entries} parameter entries to share")
     cfg = RunConfig(**vars(ns))
     check_memory(*memory_estimate(cfg))
     _check_outputs(cfg)

@@ -22,9 +22,11 @@ Params = Mapping[str, np.ndarray]
 
 def _builtin(family: str, dtype: str, device: str, cfg: RunConfig, **kw) -> MethodEntry:
     info = builtin_info(family, dtype, device)
+    # --ranks N: the book loop's gradient on N local ranks, --threads each (bit-identical to one process)
+    sharded = {"ranks": cfg.ranks, "threads": cfg.threads} if family == NUMERICAL and cfg.ranks > 1 else {}
 
     def make(params: Params):
-        return builtin_runner(info, params, cfg.activation, cfg.h)
+        return builtin_runner(info, params, cfg.activation, cfg.h, **sharded)
 
     return MethodEntry(info, make, **kw)
 

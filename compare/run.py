@@ -28,21 +28,6 @@ def _check_plotting(cfg: RunConfig) -> None:
         raise OutputError("--plot needs matplotlib: pip install '.[plot]'")
 
 
-def write_outputs(report, cfg: RunConfig) -> None:
-    """The report's files: JSON, Markdown, CSV and charts, as the options ask."""
-    from compare.files import write_atomic
-    from compare.report import csvfiles, plots, text
-
-    if cfg.json_path:
-        write_atomic(cfg.json_path, report.to_json())
-    if cfg.markdown_path:
-        write_atomic(cfg.markdown_path, text.render(report, "github"))
-    if cfg.csv_dir:
-        csvfiles.write_csv(cfg.csv_dir, report)
-    if cfg.plot_dir:
-        plots.write_plots(report, cfg.plot_dir)
-
-
 def execute(cfg: RunConfig) -> int:
     """Run with a parsed config (threads already set); return the exit status."""
     from compare import harness
@@ -50,6 +35,7 @@ def execute(cfg: RunConfig) -> int:
     from compare.data import DataError
     from compare.files import OutputError
     from compare.report import text
+    from compare.report.outputs import write_outputs
     from impl_numpy.checks import NetInputError
 
     show_progress = cfg.progress and not cfg.quiet and sys.stderr.isatty()
@@ -66,7 +52,10 @@ def execute(cfg: RunConfig) -> int:
     # The text first: a file that cannot be written (a full disk) must not cost the printed results.
     print(text.verdict(report) if cfg.quiet else text.render(report), flush=True)
     try:
-        write_outputs(report, cfg)
+        write_outputs(
+            report, json_path=cfg.json_path, markdown_path=cfg.markdown_path, csv_dir=cfg.csv_dir,
+            plot_dir=cfg.plot_dir,
+        )  # fmt: skip
     except OutputError as e:
         return fail(str(e))  # it names the file
     return 0 if report.ok else 1

@@ -7,27 +7,33 @@ with a "wall-clock limit" message instead of the one asserted.
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
 import sys
 import tempfile
 import time
+from dataclasses import asdict
 from pathlib import Path
 
 import numpy as np
 import pytest
 from threadpoolctl import threadpool_limits
 
-from compare.distributed import DistributedFailure, ddp_gradient, ddp_train, sharded_numerical_gradient
+from compare.distributed import DistributedFailure, api, ddp_gradient, ddp_train, sharded_numerical_gradient
 from compare.distributed.api import uneven_explanation
 from compare.distributed.jobfiles import write_json
 from compare.distributed.launch import _diagnose
+from compare.distributed.measure import summarize_rounds
 from compare.distributed.rank_train import fsdp_unsupported, shard_bounds
 from compare.distributed.runner import DistributedRunner
 from compare.engine.runner import batch_stream
 from compare.engine.runners import NumpyRunner, builtin_info
+from compare.gradcheck.cli import GradcheckConfig
+from compare.gradcheck.cli import main as gradcheck_main
 from compare.metrics import Tolerance
+from compare.run import main as run_main
 from impl_numpy import TwoLayerNet, init_params
 from impl_numpy.checks import ConfigError
 from tests.helpers import assert_grads_close
@@ -240,3 +246,123 @@ def test_runner_describes_itself_without_starting_a_job(digits_params):
     assert (runner.info.family, runner.info.kind, runner.info.framework) == ("ddp", "exact", "torch")
     digits_params["W1"][0, 0] = 123.0  # the runner holds a copy
     assert runner.params["W1"][0, 0] != 123.0
+
+
+# -- the sharded full check and the harness's sharded book-loop gradient ------------------------------
+@pytest.fixture
+def bounded_jobs(monkeypatch):
+    """Jobs started by the commands get this test's limits instead of the 30-minute default."""
+    real = api._limits
+    monkeypatch.setattr(api, "_limits", lambda timeout_s, stall_s: real(120.0, min(stall_s, 30.0)))
+
+
+def gradcheck_doc(tmp_path: Path, options: list[str], ranks: int) -> tuple[int, dict]:
+    out = tmp_path / f"check{ranks}.json"
+    status = gradcheck_main([*options, "--ranks", str(ranks), "--threads", "1", "--quiet", "--json", str(out)])
+    doc = json.loads(out.read_text())
+    # What differs by design: the timings, and the options that name the ranks and the output file.
+    for report in doc["reports"]:
+        report.pop("seconds")
+    for key in ("ranks", "json_path"):
+        doc["config"].pop(key)
+    return status, doc
+
+
+@pytest.mark.parametrize(
+    ("options", "passing"),
+    [
+        (["--activation", "relu"], True),  # every entry passes
+        (["--impl", "numpy", "--loss", "book"], False),  # W2 and b2 mismatch (the book's 1e-7): entries listed
+    ],
+)
+def test_sharded_full_check_gives_the_one_process_report(options, passing, tmp_path, bounded_jobs, private_tmp):
+    small = ["--sizes", "20,6,3", "--batch", "8", "--max-entries", "0", *options]
+    (tmp_path / "out").mkdir()
+    status_one, one = gradcheck_doc(tmp_path / "out", small, 1)
+    status_two, two = gradcheck_doc(tmp_path / "out", small, 2)
+    assert status_one == status_two == (0 if passing else 1)
+    assert two == one  # every number: values, allowed errors, worst entries, loss evaluations
+    # Each entry's 2 evaluations once over both ranks, plus the loss at the point; failing entries add kink tests.
+    evals, least = two["reports"][0]["n_loss_evals"], 2 * (20 * 6 + 6 + 6 * 3 + 3) + 1
+    assert evals == least if passing else evals > least
+    assert [p.name for p in private_tmp.iterdir()] == ["out"]  # the job's folder is gone
+
+
+def test_a_check_the_ranks_cannot_make_exits_2_like_one_process(capsys, bounded_jobs):
+    small = ["--sizes", "20,6,3", "--batch", "8", "--eps", "1e-30", "--impl", "numpy", "--threads", "1"]
+    assert gradcheck_main([*small, "--ranks", "1"]) == 2
+    alone = capsys.readouterr().err
+    assert gradcheck_main([*small, "--ranks", "2"]) == 2
+    assert capsys.readouterr().err == alone and alone.startswith("error: eps=1e-30 is unusable")
+
+
+def test_a_failing_rank_ends_the_sharded_check(private_tmp):
+    config = asdict(GradcheckConfig(sizes=(20, 6, 3), batch=8, max_entries=None, ranks=2))
+    fault = {"rank": 1, "at_step": 90, "kind": "raise"}  # position 90 of W1's 120 entries lies in rank 1's half
+    with pytest.raises(DistributedFailure, match="rank 1 raised ValueError: fault injected at step 90"):
+        api.sharded_gradcheck(config, 2, fault=fault, **LIMIT)
+    assert_nothing_left(private_tmp)
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        (["--mode", "fast"], "error: --ranks applies to --mode full"),
+        (["--impl", "mine.py:Net"], "error: --ranks checks the numpy and torch nets"),
+    ],
+)
+def test_ranks_are_refused_where_they_do_not_apply(options, message, capsys):
+    assert gradcheck_main([*options, "--ranks", "2"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(message) and err.count("\n") == 1
+
+
+def test_harness_gradient_table_is_the_same_on_two_ranks(tmp_path, bounded_jobs, monkeypatch):
+    jobs, real = [], api.sharded_numerical_gradient
+
+    def counted(*args, **kw):
+        jobs.append((args[5], kw["threads"]))  # (ranks, threads per rank)
+        return real(*args, **kw)
+
+    monkeypatch.setattr(api, "sharded_numerical_gradient", counted)
+
+    def numerical_rows(ranks: int) -> list[dict]:
+        out = tmp_path / f"run{ranks}.json"
+        small = ["--only", "gradients", "--hidden-size", "5", "--threads", "1", "--no-jax", "--quiet"]
+        assert run_main([*small, "--ranks", str(ranks), "--json", str(out)]) == 0
+        rows = json.loads(out.read_text())["gradients"]["rows"]
+        return [r for r in rows if "numerical" in (r["method_a"], r["method_b"])]
+
+    one = numerical_rows(1)
+    assert jobs == []  # one rank: the loop runs in this process
+    two = numerical_rows(2)
+    assert jobs == [(2, 1)]  # the gradient section's numerical row came from 2 ranks of 1 thread
+    assert len(one) >= 3 * 4  # numerical against numerical-fast, backprop and autograd, per parameter
+    assert two == one
+
+
+def test_sharded_rounds_report_medians_spreads_and_speedups():
+    one = [{"compute_s": c, "wall_s": w} for c, w in ((10.0, 12.0), (12.0, 14.0), (11.0, 13.0))]
+    many = [{"compute_s": c, "wall_s": w} for c, w in ((5.0, 8.0), (8.0, 7.0), (5.5, 6.5))]
+    out = summarize_rounds(one, many)
+    assert out["rounds"] == 3
+    assert out["compute_s"]["1"] == {"median": 11.0, "spread": 1.0, "values": [10.0, 12.0, 11.0]}
+    assert out["compute_s"]["n"]["median"] == 5.5 and out["compute_s"]["n"]["spread"] == 1.5
+    assert out["compute_s"]["speedup"]["values"] == [2.0, 1.5, 2.0]  # per round, not a ratio of medians
+    assert out["compute_s"]["speedup"]["median"] == 2.0 and out["compute_s"]["speedup"]["spread"] == 0.25
+    assert out["wall_s"]["speedup"]["values"] == [1.5, 2.0, 2.0]
+
+
+def test_a_failed_job_is_exit_3_with_one_line(monkeypatch, capsys):
+    """``compare.run --ddp 2``: the job's failure (tested above with real ranks) ends the command with exit 3."""
+    from compare.distributed.runner import DistributedRunner
+    from compare.run import main
+
+    def killed(self, *args, **kwargs):
+        raise DistributedFailure("rank 1 exited with signal 9 (SIGKILL)")
+
+    monkeypatch.setattr(DistributedRunner, "train", killed)
+    args = ["--ddp", "2", "--only", "trajectory", "--iters", "20", "--hidden-size", "5", "--threads", "1"]
+    assert main([*args, "--numerical-iters", "0", "--fast-numerical-iters", "0", "--no-jax", "--no-progress"]) == 3
+    err = capsys.readouterr().err
+    assert err == "error: rank 1 exited with signal 9 (SIGKILL)\n"

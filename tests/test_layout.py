@@ -45,7 +45,9 @@ LEAVES = {
     "compare.files",
 }
 MODEL = {"compare.report", "compare.report.model", "compare.report.codec", "compare.report.format"}
-RENDERERS = {f"compare.report.{m}" for m in ("text", "tables", "csvfiles", "plots", "teach_doc", "diff", "__main__")}
+RENDERERS = {
+    f"compare.report.{m}" for m in ("text", "tables", "csvfiles", "plots", "teach_doc", "diff", "outputs", "__main__")
+}
 ENTRY_POINTS = {
     "compare.run",
     "compare.teach",
@@ -54,6 +56,7 @@ ENTRY_POINTS = {
     "compare.gradcheck.cli",
     "compare.gradcheck.__main__",
     "compare.gradcheck.versus",  # a measuring script
+    "compare.gradcheck.ranks",  # the rank program of a sharded check (torchrun starts it)
 }
 LEVEL_NAMES = ["leaf", "data", "model", "engine", "sections", "harness", "renderer/entry point"]
 

@@ -37,3 +37,19 @@ def test_shapes_range_and_class_counts() -> None:
     assert ds.t_train.dtype == np.intp and ds.n_classes == 10
     assert np.bincount(ds.t_train, minlength=10).tolist() == TRAIN_COUNTS
     assert np.bincount(ds.t_test, minlength=10).tolist() == TEST_COUNTS
+
+
+def test_a_plugged_class_on_mnist(tmp_path: Path) -> None:
+    """``--impl`` with ``--dataset mnist``, ``--only`` and ``--json``: the learner's class on the book's data."""
+    import json
+
+    from compare.run import main
+
+    example = Path(__file__).parents[1] / "docs" / "example" / "two_layer_net.py"
+    out = tmp_path / "r.json"
+    args = ["--dataset", "mnist", "--data-dir", MNIST_DIR, "--only", "trajectory", "--iters", "50"]
+    args += ["--numerical-iters", "0", "--fast-numerical-iters", "0", "--no-jax", "--threads", "1", "--no-progress"]
+    assert main([*args, "--impl", f"{example}:TwoLayerNet", "--json", str(out)]) == 0
+    pairs = json.loads(out.read_text())["trajectory"]["pairs"]
+    (mine,) = [p for p in pairs if p["method_a"] == "backprop" and p["method_b"] == "TwoLayerNet"]
+    assert mine["ok"] and mine["steps"] == 50 and mine["max_rel"] <= 1e-10  # float64: rounding only

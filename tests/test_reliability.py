@@ -363,6 +363,22 @@ def test_9_divergence_is_exit_3_with_step_loss_and_method(capsys: pytest.Capture
     assert isinstance(Diverged("m", 0, np.nan), RuntimeError)
 
 
+@pytest.mark.parametrize(
+    "args",
+    [["--lr", "1e300"], ["--activation", "relu", "--lr", "100"]],  # a NaN / inf loss; a finite blow-up
+    ids=["non-finite", "blow-up"],
+)
+def test_9_a_diverging_run_exits_3_without_claiming_agreement(
+    args: list[str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    small = ["--only", "gradients,trajectory", "--iters", "100", "--hidden-size", "10", "--threads", "1"]
+    assert run_main_cli([*small, "--no-progress", "--no-jax", *args]) == 3
+    out, err = capsys.readouterr()
+    assert one_error_line(err).startswith("error: training diverged at step ")
+    assert "RuntimeWarning" not in err
+    assert "compute the same gradient" not in out  # no summary claims what was not measured
+
+
 def test_9_other_failures_are_exit_3_internal_errors_and_bad_data_stays_2(capsys: pytest.CaptureFixture[str]) -> None:
     def main() -> int:
         raise ZeroDivisionError("division by zero")

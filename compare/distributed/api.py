@@ -1,9 +1,10 @@
-"""The Python API of distributed runs: DDP/FSDP training and the sharded numerical gradient.
+"""The Python API of distributed runs: DDP/FSDP training, the sharded numerical gradient and full check.
 
 Usage::
 
     record, info = ddp_train(params, data, batches, lr=0.1, eval_at=[0, 15], ranks=2)
     grads = sharded_numerical_gradient(params, x, t, activation="sigmoid", ranks=2)
+    ok, doc, text = sharded_gradcheck(asdict(GradcheckConfig(ranks=2)), ranks=2)
 
 Both start a local torchrun job (:mod:`compare.distributed.launch`), pass the inputs as
 ``.npy`` files, and read rank 0's outputs back before the job directory is removed.
@@ -13,6 +14,7 @@ bad arguments raise :class:`impl_numpy.checks.ConfigError` before anything start
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Iterable, Mapping
 from pathlib import Path
@@ -29,13 +31,16 @@ from compare.distributed.jobfiles import (
     write_arrays,
     write_json,
 )
-from compare.distributed.launch import JobDir, Limits, choose_backend, launch
+from compare.distributed.launch import DistributedFailure, JobDir, Limits, choose_backend, launch
 from compare.distributed.worker import FAULT_KINDS
 from compare.engine.runner import TrainRecord
 from impl_numpy.checks import PARAM_NAMES, ConfigError, check_activation, check_params
 
 WEIGHTINGS = ("ddp", "batch")  # ddp: plain mean of per-rank means; batch: full-batch mean gradient
 METHODS = ("ddp", "fsdp")
+GRADCHECK_RANKS = "compare.gradcheck.ranks"  # the rank program of a sharded check (an entry point)
+GRADCHECK_DOC = "gradcheck.json"  # its report, as compare.files.to_json writes it (rank 0)
+GRADCHECK_REFUSED = "refused.json"  # a check that cannot be made: {"rank", "message"}
 
 
 def _limits(timeout_s: float | None, stall_s: float) -> Limits:
@@ -250,3 +255,32 @@ def sharded_numerical_gradient(
     if timings is not None:
         timings.update(result, wall_s=time.perf_counter() - start)
     return grads
+
+
+def sharded_gradcheck(
+    config: Mapping, ranks: int, threads: int = 1, timeout_s: float | None = None, *, stall_s: float = 60.0,
+    fault: Mapping | None = None,
+) -> tuple[bool, dict, str]:  # fmt: skip
+    """``python -m compare.gradcheck --mode full`` on ``ranks`` local ranks: ``(ok, JSON doc, text)``.
+
+    ``config`` is the checker's configuration as a JSON-ready dict (``dataclasses.asdict`` of
+    :class:`compare.gradcheck.cli.GradcheckConfig`); every rank rebuilds the problem from it
+    (see :mod:`compare.gradcheck.ranks`, the rank program). The doc equals one process's at ``threads``
+    BLAS threads, except its ``seconds`` (rank 0's) and ``config["ranks"]``. A check that cannot
+    be made raises :class:`compare.gradcheck.GradcheckError` as in one process; a failed job,
+    :class:`DistributedFailure`.
+    """
+    from compare.gradcheck.errors import GradcheckError
+
+    if isinstance(ranks, bool) or not isinstance(ranks, int) or ranks < 1:
+        raise ConfigError(f"ranks must be a positive integer, got {ranks!r}")
+    spec = {"task": "gradcheck", "backend": "gloo", "config": dict(config), "fault": _check_fault(fault)}
+    with JobDir() as job:
+        try:
+            result = launch(job, spec, ranks, _limits(timeout_s, stall_s), threads=threads, module=GRADCHECK_RANKS)
+        except DistributedFailure:
+            if (job / GRADCHECK_REFUSED).exists():  # the check itself cannot be made: not a failure of the job
+                raise GradcheckError(read_json(job / GRADCHECK_REFUSED)["message"]) from None
+            raise
+        doc = json.loads((job / GRADCHECK_DOC).read_text(encoding="utf-8"))
+    return bool(result["ok"]), doc, str(result["text"])

@@ -42,6 +42,12 @@ def write_json(path: Path, obj: Mapping) -> None:
     _atomic(Path(path), lambda fh: fh.write(data))
 
 
+def write_text(path: Path, text: str) -> None:
+    """``text`` (UTF-8) at ``path``, atomically."""
+    data = text.encode()
+    _atomic(Path(path), lambda fh: fh.write(data))
+
+
 def read_json(path: Path) -> dict:
     with open(path, encoding="utf-8") as fh:
         return json.load(fh)

@@ -88,7 +88,7 @@ def _exit_on_sigterm(signum: int, frame: object) -> None:
     raise KeyboardInterrupt
 
 
-def _torchrun_args(job: Path, ranks: int) -> list[str]:
+def _torchrun_args(job: Path, ranks: int, module: str = "compare.distributed.worker") -> list[str]:
     return [
         "--standalone",  # c10d rendezvous on this host, free port chosen by the launcher
         "--nnodes=1",
@@ -98,7 +98,7 @@ def _torchrun_args(job: Path, ranks: int) -> list[str]:
         "--monitor-interval=0.1",
         f"--log-dir={job / 'logs'}",  # torchrun's own files stay inside the job directory
         "-m",
-        "compare.distributed.worker",
+        module,
         str(job),
     ]
 
@@ -138,10 +138,17 @@ def _is_rank_of(pid: int, job: Path) -> bool:
         return not Path("/proc/self").exists()  # no /proc (macOS): trust the pid file
 
 
-def launch(job: Path, spec: dict, ranks: int, limits: Limits = Limits(), threads: int = 1) -> dict:
-    """Run ``spec`` on ``ranks`` local ranks of ``threads`` threads: rank 0's result or a DistributedFailure."""
+def launch(
+    job: Path, spec: dict, ranks: int, limits: Limits = Limits(), threads: int = 1, module: str | None = None
+) -> dict:
+    """Run ``spec`` on ``ranks`` local ranks of ``threads`` threads: rank 0's result or a DistributedFailure.
+
+    ``module``: the rank program torchrun starts (default :mod:`compare.distributed.worker`; another
+    one runs its task through :func:`compare.distributed.worker.main`).
+    """
     write_json(job / SPEC, spec | {"stall_s": limits.stall_s})
-    cmd = [sys.executable, "-m", "compare.distributed.elastic", str(job), "--", *_torchrun_args(job, ranks)]
+    args = _torchrun_args(job, ranks, module or "compare.distributed.worker")
+    cmd = [sys.executable, "-m", "compare.distributed.elastic", str(job), "--", *args]
     log_path = job / "launcher.log"
     launcher = None
     try:

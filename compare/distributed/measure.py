@@ -13,12 +13,15 @@ Usage::
    and on 2 ranks, 1 thread each: bit-identical check, speed-up of the compute (rank 0's time from
    barrier to gather) and of the whole job (launch included). Target >= 1.7x.
 
+:func:`sharded_rounds` repeats part 2 in interleaved rounds for ``python -m compare.bench --ranks N``.
+
 Exit status: 0 every target met, 1 one missed, 3 a job could not complete.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import time
 
@@ -89,6 +92,49 @@ def sharded_gradient(ranks: int = 2) -> dict:
         "rank_seconds": many["rank_seconds"],
         "cpu_1": one["rank_cpu_s"][0], "cpu_n": many["rank_cpu_s"],
     }  # fmt: skip
+
+
+def sharded_rounds(ranks: int, rounds: int, sizes: tuple[int, int, int] = (784, 50, 10), batch: int = 100) -> dict:
+    """The book loop's full gradient on 1 rank and on ``ranks`` ranks (1 thread each), interleaved rounds.
+
+    Rounds go 1, N, 1, N, ... so that a change of the machine's load hits both sides alike.
+    Each job's compute time (rank 0, barrier to gather) and whole time (launch included) are
+    kept per round, with the load averages before and after; see :func:`summarize_rounds`.
+    """
+    d, h, c = sizes
+    data = make_synthetic(n_train=batch, n_test=1, input_size=d, n_classes=c, seed=0)
+    params = init_params(d, h, c, seed=0)
+    load_before = list(os.getloadavg()) if hasattr(os, "getloadavg") else None
+    one, many, first, identical = [], [], None, True
+    for _ in range(rounds):
+        for n, into in ((1, one), (ranks, many)):
+            timings: dict = {}
+            grads = sharded_numerical_gradient(params, data.x_train, data.t_train, ranks=n, timings=timings)
+            first = grads if first is None else first
+            identical &= all(np.array_equal(grads[k], first[k]) for k in first)
+            into.append({"compute_s": timings["seconds"], "wall_s": timings["wall_s"]})
+    out = summarize_rounds(one, many)
+    load_after = list(os.getloadavg()) if hasattr(os, "getloadavg") else None
+    shape = f"{d}-{h}-{c}, batch {batch}"
+    return out | {"ranks": ranks, "shape": shape, "identical": identical, "load": [load_before, load_after]}
+
+
+def summarize_rounds(one: list[dict], many: list[dict]) -> dict:
+    """Medians and spreads of the rounds' times and of the per-round speed-ups (1 rank / N ranks).
+
+    A spread is half the range (max - min) / 2 over the rounds: with 3 rounds, an interquartile
+    range would rest on interpolation between them.
+    """
+
+    def stats(values: list[float]) -> dict:
+        arr = np.asarray(values, dtype=np.float64)  # (rounds,)
+        return {"median": float(np.median(arr)), "spread": float(np.ptp(arr) / 2), "values": arr.tolist()}
+
+    out = {"rounds": len(one)}
+    for key in ("compute_s", "wall_s"):
+        out[key] = {"1": stats([r[key] for r in one]), "n": stats([r[key] for r in many])}
+        out[key]["speedup"] = stats([a[key] / b[key] for a, b in zip(one, many, strict=True)])
+    return out
 
 
 def _verdict(row: dict) -> str:

@@ -6,7 +6,8 @@ README's "Distributed" section)::
     torchrun --standalone --nproc-per-node 2 -m compare.distributed.worker JOB_DIR
 
 ``JOB_DIR/spec.json`` says what to do (``task``: ``train``, ``gradient`` or
-``numgrad``) and the ``.npy`` files beside it hold the inputs (see
+``numgrad``; another rank program passes its own task to :func:`main`, e.g.
+:mod:`compare.gradcheck.ranks`) and the ``.npy`` files beside it hold the inputs (see
 :mod:`compare.distributed.jobfiles`). The process group is torch's
 (``init_process_group`` with the rendezvous torchrun set up: gloo on CPU, NCCL when
 every rank has a GPU). Each rank runs with one thread, writes a heartbeat while it
@@ -25,6 +26,7 @@ import signal
 import sys
 import time
 import traceback
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -121,7 +123,8 @@ def run_task(ctx: RankContext) -> None:
         raise ValueError(f"unknown task {task!r}")
 
 
-def main(argv: list[str]) -> int:
+def main(argv: list[str], task: Callable[[RankContext], None] | None = None) -> int:
+    """Run one rank of the job in ``argv[0]``: ``task(ctx)``, or the spec's task when None."""
     job = Path(argv[0])
     rank = int(os.environ.get("RANK", "0"))
     _one_thread()
@@ -129,7 +132,7 @@ def main(argv: list[str]) -> int:
     write_json(job / f"pid_rank{rank}.json", {"pid": os.getpid()})
     try:
         ctx = _init(job, read_json(job / SPEC))
-        run_task(ctx)
+        (task or run_task)(ctx)
         import torch.distributed as dist
 
         dist.destroy_process_group()

@@ -42,11 +42,27 @@ def builtin_info(family: str, dtype: str = "float64", device: str = "cpu") -> Me
 
 
 class NumpyRunner:
-    """``numerical``, ``numerical-fast`` or ``backprop`` on a numpy :class:`TwoLayerNet`."""
+    """``numerical``, ``numerical-fast`` or ``backprop`` on a numpy :class:`TwoLayerNet`.
 
-    def __init__(self, info: MethodInfo, params: Mapping[str, np.ndarray], activation: str, h: float = 1e-4) -> None:
+    ``ranks > 1`` (``numerical`` only): :meth:`gradient` splits the book's loop over that many
+    local ranks of a torchrun job, ``threads`` BLAS threads each
+    (:func:`compare.distributed.sharded_numerical_gradient`): bit-identical to this process at
+    the same thread count. Training steps and timed calls stay in this process.
+    """
+
+    def __init__(
+        self,
+        info: MethodInfo,
+        params: Mapping[str, np.ndarray],
+        activation: str,
+        h: float = 1e-4,
+        *,
+        ranks: int = 1,
+        threads: int = 1,
+    ) -> None:
         self.info = info
         self.h = h
+        self.activation, self.ranks, self.threads = activation, ranks, threads
         self.net = TwoLayerNet.from_params(params, activation=activation, dtype=info.dtype)
 
     def _numerical(self, x: np.ndarray, t: np.ndarray) -> dict[str, np.ndarray]:
@@ -55,6 +71,11 @@ class NumpyRunner:
         return self.net.numerical_gradient(x, t, h=self.h)
 
     def gradient(self, x: np.ndarray, t: np.ndarray) -> dict[str, np.ndarray]:
+        if self.info.family == NUMERICAL and self.ranks > 1:
+            from compare.distributed import sharded_numerical_gradient
+
+            p, h = self.net.params, self.h
+            return sharded_numerical_gradient(p, x, t, self.activation, h, self.ranks, threads=self.threads)
         grads = self._numerical(x, t) if self.info.kind == "numerical" else self.net.gradient(x, t)
         return {k: np.asarray(g, dtype=np.float64).copy() for k, g in grads.items()}
 
@@ -105,7 +126,11 @@ class NumpyRunner:
         train_acc, test_acc = [], []
         for i in progress_bar(range(steps), steps, self.info.label, progress):
             idx = batches[i]
-            losses[i] = self._step(x_train[idx], data.t_train[idx], learning_rate)  # (B, D), (B,)
+            with np.errstate(over="ignore", invalid="ignore"):  # a diverging run is reported once, not warned on
+                losses[i] = self._step(x_train[idx], data.t_train[idx], learning_rate)  # (B, D), (B,)
+            if not np.isfinite(losses[i]):  # diverged: the caller reports it (compare.engine.divergence)
+                steps = i + 1
+                break
             if i + 1 in snaps:
                 record.snapshots[i + 1] = {k: v.astype(np.float64) for k, v in net.params.items()}
             if i in evals:
@@ -196,8 +221,13 @@ class TorchRunner:
         return record
 
 
-def builtin_runner(info: MethodInfo, params: Mapping[str, np.ndarray], activation: str, h: float = 1e-4):
-    """A fresh runner of one of the project's own methods, holding a copy of ``params``."""
+def builtin_runner(
+    info: MethodInfo, params: Mapping[str, np.ndarray], activation: str, h: float = 1e-4, **numpy_options: int
+):
+    """A fresh runner of one of the project's own methods, holding a copy of ``params``.
+
+    ``numpy_options``: ``ranks`` and ``threads`` of :class:`NumpyRunner` (the book loop's sharded gradient).
+    """
     if info.framework == "torch":
         return TorchRunner(info, params, activation)
-    return NumpyRunner(info, params, activation, h)
+    return NumpyRunner(info, params, activation, h, **numpy_options)

@@ -12,6 +12,12 @@ offending entries), 2 for bad usage or input, or a check that cannot be made (a 
 too large for the reference to resolve its gradient; one line on stderr), 130 when
 interrupted. Installed, the same command is ``dlfs-gradcheck``.
 
+``--ranks N`` (full mode) splits each parameter's entries over N local ranks of a torchrun
+job (:func:`compare.distributed.api.sharded_gradcheck`): every rank rebuilds the same seeded
+problem from this configuration, computes its share of the reference derivatives, and the
+shares are gathered as float64 tensors; the report equals one process's at the same
+``--threads`` (per rank). A rank that fails ends the job: exit 3, one line, no JSON written.
+
 Examples::
 
     python -m compare.gradcheck --activation relu --dtype float32 --mode fast --reference complex
@@ -37,6 +43,7 @@ import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
+from typing import TYPE_CHECKING
 
 from compare.config import (
     ACTIVATIONS,
@@ -55,6 +62,9 @@ from compare.config import (
     thread_count,
 )
 from compare.metrics import REFERENCES
+
+if TYPE_CHECKING:
+    from compare.gradcheck.entries import EntryShard
 
 IMPLS = ("numpy", "torch")
 MODES = ("full", "fast")
@@ -81,6 +91,7 @@ class GradcheckConfig:
     loss: str = "exact"  # exact (what backprop differentiates) | book (with 1e-7; numpy only)
     device: str = "cpu"  # torch device of the code under test (the reference runs on the CPU)
     threads: int = 1  # BLAS and torch threads: each loss evaluation is small, more threads mostly wait
+    ranks: int = 1  # full mode: entries split over this many local ranks of a torchrun job (threads each)
     json_path: str | None = None  # write the JSON report here (atomically)
     quiet: bool = False  # print only the verdict line
 
@@ -152,6 +163,14 @@ def build_parser() -> argparse.ArgumentParser:
         help="BLAS and torch threads (default: %(default)s; the checks make thousands of small calls)",
     )
     p.add_argument(
+        "--ranks",
+        type=positive_int,
+        default=d.ranks,
+        metavar="N",
+        help="full mode: split the entries over N local ranks of a torchrun job (gloo, --threads each); "
+        "the report equals one process's at the same --threads (default: %(default)s, no job)",
+    )
+    p.add_argument(
         "--json", dest="json_path", type=path_option, metavar="PATH", help="write the JSON report (atomically)"
     )
     p.add_argument("--quiet", action="store_true", help="print only the verdict")
@@ -165,6 +184,10 @@ def parse_args(argv: list[str] | None = None) -> GradcheckConfig:
     cfg = GradcheckConfig(**vars(ns), plugins=tuple(g[1] for g in given if g[0] == "spec"))
     if cfg.loss == "book" and "torch" in cfg.impls:
         raise UsageError("--loss book applies to the numpy net only; add --impl numpy")
+    if cfg.ranks > 1 and cfg.mode != "full":
+        raise UsageError("--ranks applies to --mode full: fast mode makes too few loss evaluations to share")
+    if cfg.ranks > 1 and cfg.plugins:
+        raise UsageError("--ranks checks the numpy and torch nets; a plugged --impl class is checked in one process")
     check_memory(*memory_estimate(cfg))
     return cfg
 
@@ -180,7 +203,8 @@ def memory_estimate(cfg: GradcheckConfig) -> tuple[int, str]:
     params = 12 * (d * h + h + h * c + c)
     batch = 4 * cfg.batch * (d + h + c)
     cause = "--sizes " + ",".join(map(str, cfg.sizes)) if params >= batch else f"--batch {cfg.batch}"
-    return 16 * (params + batch) + 400 * 2**20, f"this check ({cause})"
+    ranks = f" on {cfg.ranks} ranks" if cfg.ranks > 1 else ""
+    return cfg.ranks * (16 * (params + batch) + 400 * 2**20), f"this check ({cause}{ranks})"
 
 
 @contextmanager
@@ -209,13 +233,13 @@ def limit_threads(threads: int, *, with_torch: bool) -> Iterator[None]:
             torch.set_num_threads(before)
 
 
-def run(cfg: GradcheckConfig) -> tuple[bool, dict[str, object], str]:
-    """Run the checks of ``cfg``; returns (ok, JSON-ready dict, text)."""
+def run(cfg: GradcheckConfig, shard: EntryShard | None = None) -> tuple[bool, dict[str, object], str]:
+    """Run the checks of ``cfg``; returns (ok, JSON-ready dict, text). ``shard``: this rank's share of a job."""
     with limit_threads(cfg.threads, with_torch="torch" in cfg.impls):
-        return _run(cfg)
+        return _run(cfg, shard)
 
 
-def _run(cfg: GradcheckConfig) -> tuple[bool, dict[str, object], str]:
+def _run(cfg: GradcheckConfig, shard: EntryShard | None = None) -> tuple[bool, dict[str, object], str]:
     from compare.data import make_synthetic
     from compare.gradcheck.adapters import numpy_net_problem, torch_net_problem
     from impl_numpy import init_params
@@ -244,7 +268,7 @@ def _run(cfg: GradcheckConfig) -> tuple[bool, dict[str, object], str]:
             label = problem.label
             if cfg.reference == "complex":  # torch's cross_entropy is not complex-safe
                 label += " (complex-step reference: the numpy forward pass)"
-        reports.append(problem.check(label=label, **options))
+        reports.append(problem.check(label=label, shard=shard, **options))
     blocks = [r.table() for r in reports]
     plugged = _check_plugins(cfg, params, x, t, options) if cfg.plugins else []
     crashed = [(label, f) for _, f, _, label in plugged if f is not None]
@@ -309,7 +333,12 @@ def _execute(cfg: GradcheckConfig) -> int:
     try:
         if cfg.json_path is not None:  # an empty path is refused, not ignored
             check_writable(cfg.json_path)
-        ok, doc, text = run(cfg)
+        if cfg.ranks > 1:
+            from compare.distributed.api import sharded_gradcheck
+
+            ok, doc, text = sharded_gradcheck(asdict(cfg), cfg.ranks, cfg.threads)
+        else:
+            ok, doc, text = run(cfg)
         if cfg.json_path is not None:
             write_atomic(cfg.json_path, to_json(doc))
     except (NetInputError, GradcheckError, DataError, OutputError, SpecError) as e:

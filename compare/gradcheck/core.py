@@ -125,7 +125,7 @@ from collections.abc import Callable, Mapping
 import numpy as np
 
 from compare.diagnose import diagnose
-from compare.gradcheck.entries import Tolerances, full_mode
+from compare.gradcheck.entries import EntryShard, Tolerances, full_mode
 from compare.gradcheck.errors import ConfigError, DtypeError, LossScaleError, NonFiniteError, ShapeError
 from compare.gradcheck.fast import fast_mode
 from compare.gradcheck.probe import REFERENCES, LossFn, Probe, default_step
@@ -262,6 +262,7 @@ def check_gradients(
     directions: int = 4,
     worst: int = 5,
     label: str = "",
+    shard: EntryShard | None = None,
 ) -> GradcheckReport:
     """Check ``grad_fn`` against a float64 numerical derivative of ``loss_fn`` at ``params``.
 
@@ -298,6 +299,10 @@ def check_gradients(
         Entries listed per parameter (and fast mode's narrowing stops after this many offenders).
     label : str
         A name for the report's title.
+    shard : EntryShard, optional
+        Full mode on the ranks of a job: every rank calls this with the same arguments and
+        computes its share of each parameter's entries (see :mod:`compare.gradcheck.ranks`);
+        the report is the one a single process gives.
 
     Returns
     -------
@@ -317,6 +322,8 @@ def check_gradients(
     """
     start = time.perf_counter()
     _check_options(mode, reference, eps, rtol, atol, max_entries, directions, worst, seed)
+    if shard is not None and mode != "full":
+        raise ConfigError("a shard applies to full mode only (fast mode makes too few loss evaluations to share)")
     theirs = _validate_params(params)
     grads = _validate_grads(grad_fn({k: v.copy() for k, v in theirs.items()}), theirs)
     low = any(a.dtype == np.float32 for a in (*theirs.values(), *grads.values()))
@@ -330,7 +337,7 @@ def check_gradients(
         shape = theirs[name].shape
         if mode == "full":
             rng = np.random.default_rng([seed, position])
-            results.append(full_mode(probe, name, shape, a, tols, rng, max_entries, worst))
+            results.append(full_mode(probe, name, shape, a, tols, rng, max_entries, worst, shard))
         else:
             rng = np.random.default_rng([seed, position, 1])
             results.append(fast_mode(probe, name, shape, a, tols, rng, directions, worst))

@@ -5,12 +5,15 @@ direction) with the reference, retrying with smaller steps when the step straddl
 kink (see :mod:`compare.gradcheck.core` for the rule); :func:`check_entries` does it
 for a set of entries of one parameter; :func:`full_mode` checks every entry (or a
 seeded sample). Used by :mod:`compare.gradcheck.core` and :mod:`compare.gradcheck.fast`.
+With an :class:`EntryShard`, each rank of a job computes its share of a parameter's entries
+and the shares are gathered as float64 rows (``--ranks N``: :mod:`compare.gradcheck.ranks`).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Protocol
 
 import numpy as np
 
@@ -92,34 +95,69 @@ class Entries:
     kink: np.ndarray  # (k,) bool: the entry's base step straddled a kink (not a failure)
 
 
-def check_entries(probe: Probe, name: str, idx: np.ndarray, a: np.ndarray, tols: Tolerances) -> Entries:
-    """Reference derivative of each entry in ``idx`` (step ``h max(1, |x|)``), compared with ``a[idx]``."""
+class EntryShard(Protocol):
+    """Splits full mode's entries over the ranks of a job and gathers their results (every rank gets all).
+
+    Only plain float64 arrays cross processes: each rank holds the same probe, so the reference
+    derivative of an entry is computed identically wherever it is computed.
+    """
+
+    def split(self, k: int) -> tuple[int, int]:
+        """This rank's positions ``[lo, hi)`` of ``k`` entries."""
+
+    def beat(self, position: int) -> None:
+        """Called before each entry this rank computes (liveness for the job's watchdog)."""
+
+    def gather(self, rows: np.ndarray, k: int, n_evals: int) -> tuple[np.ndarray, int]:
+        """Every rank's ``rows`` ((hi - lo, 3) each) as one (k, 3) array in order, and the loss evaluations summed."""
+
+
+# Status codes of an entry's row (float64, so that rows can be gathered as one array).
+_PASS, _STRADDLED, _KINK, _MISMATCH = 0.0, 1.0, 2.0, 3.0
+
+
+def _entry_row(probe: Probe, name: str, k: int, a_k: float, x_k: float, tols: Tolerances) -> tuple[float, ...]:
+    """(reference value, allowed error, status code) of entry ``k``: step ``h max(1, |x_k|)``."""
+    s_k = max(1.0, abs(x_k))  # the step is h s_k: the rounding of the loss values is divided by it
+
+    def ref_error(value: float, shrink: float) -> float:
+        ref = tols.reference
+        return max(ref.rtol * max(abs(a_k), abs(value)), ref.atol * shrink / s_k)
+
+    def allowed(value: float, shrink: float) -> float:
+        tested = max(tols.entry.rtol * max(abs(a_k), abs(value)), tols.tested.atol)
+        return max(tested, ref_error(value, shrink))
+
+    out = compare_derivative(probe, name, np.array([k]), np.ones(1), probe.step * s_k, a_k, allowed, ref_error)
+    if out.status in ("fail", "unresolved"):
+        code = _MISMATCH
+    elif out.status == "kink":
+        code = _KINK
+    else:
+        code = _STRADDLED if out.straddled else _PASS
+    return out.value, out.allowed, code
+
+
+def check_entries(
+    probe: Probe, name: str, idx: np.ndarray, a: np.ndarray, tols: Tolerances, shard: EntryShard | None = None
+) -> Entries:
+    """Reference derivative of each entry in ``idx``, compared with ``a[idx]``; with ``shard``, this rank's share."""
     x = probe.base[name].reshape(-1)
-    one = np.ones(1)
     analytic = a[idx]
-    numerical = np.empty(len(idx))
-    allowed_at = np.empty(len(idx))
-    mismatch = np.zeros(len(idx), dtype=bool)
-    kink = np.zeros(len(idx), dtype=bool)
-    for j, k in enumerate(idx):
-        a_k = float(analytic[j])
-        s_k = max(1.0, abs(float(x[k])))  # the step is h s_k: the rounding of the loss values is divided by it
-
-        def ref_error(value: float, shrink: float, a_k: float = a_k, s_k: float = s_k) -> float:
-            ref = tols.reference
-            return max(ref.rtol * max(abs(a_k), abs(value)), ref.atol * shrink / s_k)
-
-        def allowed(value: float, shrink: float, a_k: float = a_k) -> float:
-            tested = max(tols.entry.rtol * max(abs(a_k), abs(value)), tols.tested.atol)
-            return max(tested, ref_error(value, shrink))
-
-        out = compare_derivative(probe, name, np.array([k]), one, probe.step * s_k, a_k, allowed, ref_error)
-        numerical[j] = out.value
-        allowed_at[j] = out.allowed
-        mismatch[j] = out.status in ("fail", "unresolved")
-        kink[j] = out.status == "kink" or (out.status == "pass" and out.straddled)
+    lo, hi = (0, len(idx)) if shard is None else shard.split(len(idx))
+    evals = probe.n_evals
+    rows = np.empty((hi - lo, 3))  # (n, 3): reference value, allowed error, status code
+    for j in range(lo, hi):
+        if shard is not None:
+            shard.beat(j)
+        rows[j - lo] = _entry_row(probe, name, int(idx[j]), float(analytic[j]), float(x[idx[j]]), tols)
+    if shard is not None:
+        rows, total = shard.gather(rows, len(idx), probe.n_evals - evals)  # (k, 3)
+        probe.n_evals = evals + total
+    numerical, allowed_at, code = rows[:, 0].copy(), rows[:, 1].copy(), rows[:, 2]
     rel = rel_error(analytic, numerical, tols.entry)
-    return Entries(idx, analytic, numerical, rel, allowed_at, mismatch, kink)
+    kink = (code == _KINK) | (code == _STRADDLED)
+    return Entries(idx, analytic, numerical, rel, allowed_at, code == _MISMATCH, kink)
 
 
 def entry_results(
@@ -147,12 +185,13 @@ def full_mode(
     rng: np.random.Generator,
     max_entries: int | None,
     worst: int,
+    shard: EntryShard | None = None,
 ) -> ParamResult:
-    """Check every entry of one parameter (or a seeded sample of ``max_entries``)."""
+    """Check every entry of one parameter (or a seeded sample of ``max_entries``); ``shard``: this rank's share."""
     size = a.size
     sampled = max_entries is not None and size > max_entries
     idx = np.sort(rng.choice(size, size=max_entries, replace=False)) if sampled else np.arange(size)
-    e = check_entries(probe, name, idx, a, tols)
+    e = check_entries(probe, name, idx, a, tols, shard)
     kept = ~e.kink
     abs_err = np.abs(e.analytic - e.numerical)
     x = probe.base[name].reshape(-1)[idx]  # (k,)

@@ -43,20 +43,17 @@ def load(path: str):
 
 
 def _show(ns: argparse.Namespace) -> int:
-    from compare.files import check_writable, write_atomic
-    from compare.report import csvfiles, plots, text
+    from compare.files import Output, check_outputs
+    from compare.report import plots, text
+    from compare.report.outputs import write_outputs
 
+    outputs = [Output("--markdown", ns.markdown_path), Output("--csv", ns.csv_dir, suffix=".csv")]
+    check_outputs([*outputs, Output("--plot", ns.plot_dir, suffix=".png")])  # before reading: a bad path is bad usage
+    if ns.plot_dir is not None and not plots.available():
+        return fail("--plot needs matplotlib: pip install '.[plot]'")
     report = load(ns.run)
-    for path, directory in ((ns.markdown_path, False), (ns.csv_dir, True), (ns.plot_dir, True)):
-        if path is not None:
-            check_writable(path, directory=directory)
-    if ns.markdown_path:
-        write_atomic(ns.markdown_path, text.render(report, "github"))
-    if ns.csv_dir:
-        csvfiles.write_csv(ns.csv_dir, report)
-    if ns.plot_dir:
-        plots.write_plots(report, ns.plot_dir)
-    print(text.render(report))
+    print(text.render(report), flush=True)  # the text first: a file that cannot be written must not cost it
+    write_outputs(report, markdown_path=ns.markdown_path, csv_dir=ns.csv_dir, plot_dir=ns.plot_dir)
     return 0 if report.ok else 1
 
 
@@ -69,6 +66,7 @@ def _diff(ns: argparse.Namespace) -> int:
 
 
 def execute(ns: argparse.Namespace) -> int:
+    from compare.files import OutputError
     from compare.report.codec import SchemaError
 
     if ns.command == "schema":
@@ -80,8 +78,8 @@ def execute(ns: argparse.Namespace) -> int:
         return _show(ns) if ns.command == "show" else _diff(ns)
     except SchemaError as e:
         return fail(str(e))
-    except OSError as e:
-        return fail(f"cannot read or write {getattr(e, 'filename', None) or ''}: {e.strerror or e}")
+    except OutputError as e:
+        return fail(str(e))  # it names the file
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -80,12 +80,23 @@ def _dataclass(tp: type, data: object, path: str) -> object:
     return tp(**values)
 
 
+def _free(data: object) -> object:
+    """Free-form data (a field typed ``Any``): the strings ``"inf"``, ``"-inf"``, ``"nan"`` are those floats."""
+    if isinstance(data, str) and data in NON_FINITE:
+        return NON_FINITE[data]
+    if isinstance(data, dict):
+        return {k: _free(v) for k, v in data.items()}
+    if isinstance(data, list):
+        return [_free(v) for v in data]
+    return data
+
+
 def from_data(tp: Any, data: object, path: str = "") -> Any:
     """Rebuild a value of type ``tp`` from JSON data; raise :class:`SchemaError` on a mismatch."""
     origin = typing.get_origin(tp)
     args = typing.get_args(tp)
     if tp is Any or tp is object:
-        return data
+        return _free(data)
     if origin in (Union, types.UnionType):
         if data is None and type(None) in args:
             return None

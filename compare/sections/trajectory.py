@@ -3,8 +3,9 @@
 Each run is made whole, one after another (numpy and torch never interleave); the
 numerical methods train a few steps and stop at their time budget. Every pair of runs is
 compared per step (loss), at the book's accuracy records and on the final weights
-(:func:`compare.engine.agreement.trajectory_row`). A loss that stops being finite ends the
-run with :class:`Diverged` (exit status 3): a diverged run measures no agreement.
+(:func:`compare.engine.agreement.trajectory_row`). A loss that stops being finite, or blows up
+to 100× the first, ends the run with :class:`Diverged` (exit status 3): a diverged run
+measures no agreement.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ import numpy as np
 
 from compare.data import Dataset
 from compare.engine import agreement
-from compare.engine.divergence import Diverged, first_nonfinite
+from compare.engine.divergence import Diverged, first_diverged
 from compare.engine.runner import ImplementationFailure, MethodEntry, MethodInfo, NotProvided, TrainRecord, epoch_steps
 from compare.report.model import MethodNote, TrainingRun, TrajectorySection
 from compare.sections.gradients import _failure_text
@@ -67,7 +68,7 @@ def _train_all(
         if rec.compile_seconds is None:
             rec.compile_seconds = getattr(runner, "compile_seconds", None)  # JAX, torch.compile
 
-        bad = first_nonfinite(rec.losses)
+        bad = first_diverged(rec.losses)
         if bad is not None:
             raise Diverged(entry.info.label, bad, float(rec.losses[bad]))
         records[entry.info] = rec

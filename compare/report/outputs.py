@@ -1,0 +1,31 @@
+"""The files of a report, as the options ask: JSON, Markdown, CSV tables and charts.
+
+Shared by ``python -m compare.run`` (a fresh run) and ``python -m compare.report show`` (a saved
+one), so that both write the same files the same way (each atomically, through
+:mod:`compare.files`).
+"""
+
+from __future__ import annotations
+
+from compare.files import write_atomic
+from compare.report import csvfiles, plots, text
+from compare.report.model import Report
+
+
+def write_outputs(
+    report: Report,
+    *,
+    json_path: str | None = None,
+    markdown_path: str | None = None,
+    csv_dir: str | None = None,
+    plot_dir: str | None = None,
+) -> None:
+    """Write each file whose path is given (paths already checked by the command line)."""
+    if json_path:
+        write_atomic(json_path, report.to_json())
+    if markdown_path:
+        write_atomic(markdown_path, text.render(report, "github"))
+    if csv_dir:
+        csvfiles.write_csv(csv_dir, report)
+    if plot_dir:
+        plots.write_plots(report, plot_dir)
