@@ -63,6 +63,7 @@ class RunConfig:
     threads: int = field(default_factory=lambda: os.cpu_count() or 1)  # BLAS / torch threads
     only: tuple[str, ...] = SECTIONS  # which sections to run
     jax: bool = True  # JAX rows when jax is installed (pip install ".[jax]"); --no-jax leaves them out
+    compile: bool = False  # --compile: also autograd+compile rows (torch.compile of the gradient and the SGD step)
     ddp: int = 0  # --ddp N: also train on N local ranks with DistributedDataParallel (torchrun)
     ddp_weighting: str = "ddp"  # ddp: DDP's mean of per-rank means | batch: each rank's loss weighted by its share
     fsdp: bool = False  # with --ddp N, also FSDP2 (fully_shard) rows where torch supports it
@@ -141,6 +142,11 @@ def build_parser() -> argparse.ArgumentParser:
         "(a book-style class or a torch.nn.Module; repeatable)",
     )
     run.add_argument("--no-jax", dest="jax", action="store_false", help="leave out the JAX rows")
+    run.add_argument(
+        "--compile",
+        action="store_true",
+        help="also autograd+compile rows: torch.compile of the gradient and the SGD step (CPU; compile time apart)",
+    )
     run.add_argument(
         "--ddp",
         type=non_negative_int,

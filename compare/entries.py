@@ -1,4 +1,4 @@
-"""Which methods a run compares: the project's own, JAX, distributed ranks and plugged-in classes.
+"""Which methods a run compares: the project's own, compiled PyTorch, JAX, distributed ranks and plugged-in classes.
 
 Each is a :class:`~compare.engine.runner.MethodEntry` (what it is, and how to build its
 runner at given shared weights); the harness hands the list to every section. A framework
@@ -66,9 +66,28 @@ def jax_entries(cfg: RunConfig, dtypes: Sequence[str] | None = None) -> list[Met
     return out
 
 
+def compile_entries(cfg: RunConfig, dtypes: Sequence[str] | None = None) -> list[MethodEntry]:
+    """``torch.compile`` of autograd on the CPU in each dtype (``--compile``); none without it."""
+    if not cfg.compile:
+        return []
+    from compare.engine.compiled import CompiledTorchRunner, compile_backend, compiled_info
+
+    backend = compile_backend()
+    out = []
+    for dtype in dtypes or (cfg.dtype,):
+        info = compiled_info(dtype, "cpu", backend)
+
+        def make(params: Params, info: MethodInfo = info):
+            return CompiledTorchRunner(info, params, cfg.activation, backend)
+
+        out.append(MethodEntry(info, make))
+    return out
+
+
 def run_entries(cfg: RunConfig, devices: Sequence[str]) -> list[MethodEntry]:
     """The methods of the gradient and trajectory sections (before any ``--impl``): the project's, JAX, ranks."""
-    return builtin_entries(cfg, devices) + (jax_entries(cfg) if cfg.jax else []) + distributed_entries(cfg)
+    jax = jax_entries(cfg) if cfg.jax else []
+    return builtin_entries(cfg, devices) + compile_entries(cfg) + jax + distributed_entries(cfg)
 
 
 class _Distributed:

@@ -30,9 +30,9 @@ from compare.engine.devices import torch_devices
 from compare.engine.plugins import plugin_entries
 from compare.engine.runner import MethodEntry, batch_stream
 from compare.engine.timing import Shape
-from compare.entries import builtin_entries, jax_entries, run_entries
+from compare.entries import builtin_entries, compile_entries, jax_entries, run_entries
 from compare.report.model import SCHEMA_VERSION, Env, MethodNote, Report, TimingSection
-from compare.sections import gradients, lesson, scaling, summary, timing, trajectory
+from compare.sections import frameworks, gradients, lesson, scaling, summary, timing, trajectory
 
 Params = Mapping[str, np.ndarray]
 
@@ -104,7 +104,8 @@ def setup(cfg: RunConfig, extra: Sequence[MethodEntry] = ()) -> Setup:
 def _timing(s: Setup, note: Callable[[str], None]) -> TimingSection:
     cfg, both = s.cfg, ("float64", "float32")
     own = Shape(s.data.input_size, cfg.hidden_size, s.data.n_classes, cfg.batch_size)
-    timed = builtin_entries(cfg, s.devices, both) + (jax_entries(cfg, both) if cfg.jax else []) + s.extra
+    timed = builtin_entries(cfg, s.devices, both) + compile_entries(cfg, both)
+    timed += (jax_entries(cfg, both) if cfg.jax else []) + s.extra
     timed = [e for e in timed if e.timed]
     run_timing = partial(timing.run, threads=cfg.threads, full=cfg.full, sample=cfg.sample, seed=cfg.seed)
     return run_timing(timed, s.data, own, weight_init_std=cfg.weight_init_std, note=note)
@@ -131,6 +132,9 @@ def run(
         report.trajectory = trajectory.run(_trained(s.entries), s.params, s.data, s.batches, sched, note, progress)
     if "timing" in cfg.only:
         report.timing = _timing(s, note)
+    if report.gradients is not None or report.timing is not None:
+        book_shape = str(timing.BOOK_SHAPE)
+        report.frameworks = frameworks.build(report.gradients, report.timing, book_shape, cfg.dtype)
     if "scaling" in cfg.only:
         report.scaling = scaling.run_section(cfg, s.devices, note)
     if "lesson" in cfg.only:

@@ -44,6 +44,7 @@ def test_step_flops_counts_the_five_products() -> None:
 def test_targets_are_ratios_of_the_rows() -> None:
     def row(framework: str, dtype: str, median: float, gemm: float = 1.0) -> dict:
         return {
+            "name": {"numpy": "numpy backprop", "torch": "torch autograd"}[framework],
             "framework": framework,
             "dtype": dtype,
             "device": "cpu",

@@ -411,7 +411,14 @@ def test_render_of_a_failing_report_says_what_failed(small_run: Run) -> None:
 
 def test_render_without_sections(small_run: Run) -> None:
     bare = dataclasses.replace(
-        small_run.report, gradients=None, trajectory=None, timing=None, scaling=None, lesson=None, summary=None
+        small_run.report,
+        gradients=None,
+        trajectory=None,
+        timing=None,
+        frameworks=None,
+        scaling=None,
+        lesson=None,
+        summary=None,
     )
     assert text.verdict(bare) == "OK: no agreement checks run"
     assert "==" not in text.render(bare)

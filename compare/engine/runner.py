@@ -11,6 +11,9 @@ questions, each from its own copy of the weights (nothing is aliased between run
 - ``timed_gradient(x, t)``: one native gradient call (device arrays, no host copies) and
   the device's sync, for the timing tables.
 
+A runner that compiles (JAX, ``torch.compile``) also has ``compile_seconds``: what its latest
+``train`` or ``timed_gradient`` spent compiling, never part of a timed call.
+
 A runner that cannot answer (a user's class without ``numerical_gradient``) raises
 :class:`NotProvided`; one whose implementation raised or returned something unusable raises
 :class:`ImplementationFailure`, which the harness shows as a FAIL row, never as a traceback.
@@ -51,6 +54,7 @@ class TrainRecord:
     test_acc: np.ndarray  # (len(eval_steps),)
     snapshots: dict[int, dict[str, np.ndarray]] = field(default_factory=dict)  # params after n updates
     seconds: float = 0.0  # wall time of the whole run
+    compile_seconds: float | None = None  # of that, compiling (a runner's ``compile_seconds``); None: nothing compiled
 
 
 @dataclass(frozen=True)

@@ -121,6 +121,7 @@ def time_runners(
                 sampled=counted,
                 ratio_fastest=float("nan"),
                 ratio_numerical=float("nan"),
+                compile_s=getattr(r, "compile_seconds", None),  # set by timed_gradient (JAX, torch.compile)
             )
         )
     fill_ratios(rows)

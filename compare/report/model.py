@@ -97,6 +97,7 @@ class TrainingRun:
     train_acc: list[float]
     test_acc: list[float]
     losses: list[float]  # loss at each step, before that step's update
+    compile_s: float | None = None  # of `seconds`, the first call's compilation (JAX, torch.compile); null: none
 
 
 @dataclass
@@ -147,12 +148,32 @@ class TimingRow:
     sampled: int  # k (equal to P when not estimated)
     ratio_fastest: float  # median / fastest median at this shape
     ratio_numerical: float  # median / numerical median at this shape (nan without one)
+    compile_s: float | None = None  # compiling the timed call, done before timing (JAX, torch.compile); null: none
 
 
 @dataclass
 class TimingSection:
     rows: list[TimingRow]
     notes: list[MethodNote] = field(default_factory=list)
+
+
+@dataclass
+class FrameworkRow:
+    framework: str  # numpy | torch | jax | user
+    method: str  # the method's label
+    dtype: str
+    grad_max_rel: float | None  # largest relative difference from float64 backprop over W1..b2 (null: not compared)
+    grad_ok: bool | None  # that comparison passed (null: not compared, or the reference itself)
+    gradient_s: float | None  # median time per gradient at the timing section's book shape (null: not timed)
+    compile_s: float | None  # compiling that gradient, apart from its time (null: nothing compiled)
+    code_lines: int | None  # lines of the framework's model code (null: a user's class)
+
+
+@dataclass
+class FrameworkSection:
+    shape: str  # the shape the times are from ("D-H-C xB")
+    rows: list[FrameworkRow]  # one per exact method, numerical gradients left out
+    code_files: dict[str, list[str]]  # framework -> files counted: non-blank lines, not comments or docstrings
 
 
 @dataclass(frozen=True)
@@ -274,6 +295,7 @@ class Report:
     gradients: GradientSection | None = None  # absent (null) when the section was not run
     trajectory: TrajectorySection | None = None
     timing: TimingSection | None = None
+    frameworks: FrameworkSection | None = None  # from the gradient and timing sections, when either ran
     scaling: ScalingSection | None = None
     lesson: LessonSection | None = None
     summary: Summary | None = None

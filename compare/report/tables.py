@@ -18,6 +18,7 @@ from compare.report.diff import ReportDiff
 from compare.report.format import e2, format_seconds, ok_word, orders_of_magnitude, paragraph, ratio, sci
 from compare.report.model import (
     DiagnosisNote,
+    FrameworkSection,
     GradientSection,
     LessonSection,
     MethodNote,
@@ -134,6 +135,8 @@ def timing_table(rows_in: list[TimingRow]) -> Table:
     rows = []
     for r in rows_in:
         note = f"estimated from {r.sampled} of {r.n_params}" if r.estimated else ""
+        if r.compile_s is not None:
+            note = f"compile {format_seconds(r.compile_s)}, apart"
         rows.append(
             [
                 _method_name(r),
@@ -149,6 +152,37 @@ def timing_table(rows_in: list[TimingRow]) -> Table:
             ]
         )
     return head, rows
+
+
+def framework_table(section: FrameworkSection) -> Table:
+    """A row per exact method: agreement with float64 backprop, time per gradient, compile time, code lines."""
+    head = ["framework", "method", "dtype", "grad max rel vs backprop", "", "gradient", "compile", "model lines"]
+    rows = []
+    for r in section.rows:
+        rel = "-" if r.grad_max_rel is None else ("reference" if r.grad_ok is None else e2(r.grad_max_rel))
+        rows.append(
+            [
+                r.framework,
+                r.method,
+                r.dtype,
+                rel,
+                "" if r.grad_ok is None else ok_word(r.grad_ok),
+                "-" if r.gradient_s is None else format_seconds(r.gradient_s),
+                "-" if r.compile_s is None else format_seconds(r.compile_s),
+                "-" if r.code_lines is None else r.code_lines,
+            ]
+        )
+    return head, rows
+
+
+def framework_note(section: FrameworkSection) -> str:
+    """What the table's columns are measured on and which files were counted."""
+    files = "; ".join(f"{fw}: {', '.join(paths)}" for fw, paths in section.code_files.items())
+    return (
+        f"gradient: median time per gradient at {section.shape} (timing section); compile: done once, before "
+        f"timing; model lines: non-blank lines, not comments or docstrings, of {files}. The step time against "
+        "the FLOP-limited time is in `python -m compare.bench`."
+    )
 
 
 SERIES_TITLES = {

@@ -93,7 +93,11 @@ def _trajectory(doc: _Doc, report: Report) -> None:
         shown = "" if len(rows) == n else f", {len(rows)} of {n} shown"
         doc.write(f"\naccuracy after step i when i % {t.iter_per_epoch:g} == 0 ({count(n, 'record')}{shown}):\n\n")
         doc.table(head, rows)
-    secs = ", ".join(f"{r.method} {count(r.steps, 'step')} {format_seconds(r.seconds)}" for r in t.runs)
+    secs = ", ".join(
+        f"{r.method} {count(r.steps, 'step')} {format_seconds(r.seconds)}"
+        + ("" if r.compile_s is None else f" (compile {format_seconds(r.compile_s)})")
+        for r in t.runs
+    )
     doc.write(f"\nwall time: {secs}\n")
 
 
@@ -109,6 +113,13 @@ def _timing(doc: _Doc, report: Report) -> None:
     doc.write("\n(! marks an IQR above 10% of the median: a noisy measurement)\n")
 
 
+def _frameworks(doc: _Doc, report: Report) -> None:
+    doc.title("Frameworks side by side")
+    doc.table(*tables.framework_table(report.frameworks))
+    note = tables.framework_note(report.frameworks)
+    doc.write("\n" + (note if doc.md else note.replace("`", "")) + "\n")
+
+
 def render(report: Report, fmt: str = "simple") -> str:
     """The whole report as text (``fmt="simple"``) or Markdown (``fmt="github"``)."""
     doc = _Doc(fmt)
@@ -121,6 +132,8 @@ def render(report: Report, fmt: str = "simple") -> str:
         _trajectory(doc, report)
     if report.timing is not None:
         _timing(doc, report)
+    if report.frameworks is not None and report.frameworks.rows:
+        _frameworks(doc, report)
     if report.scaling is not None:
         doc.title("4. Cost growth: time per gradient against the number of parameters P")
         doc.write(tables.scaling_text(report.scaling, fmt))

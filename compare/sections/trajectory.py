@@ -66,6 +66,8 @@ def _train_all(
             continue
         rec.seconds = time.perf_counter() - start
         notes += [MethodNote(entry.info.label, "note", n) for n in getattr(runner, "notes", ())]  # e.g. uneven shards
+        if rec.compile_seconds is None:
+            rec.compile_seconds = getattr(runner, "compile_seconds", None)  # JAX, torch.compile
 
         bad = first_diverged(rec.losses)
         if bad is not None:
@@ -112,6 +114,7 @@ def run(
             train_acc=[float(v) for v in rec.train_acc],
             test_acc=[float(v) for v in rec.test_acc],
             losses=[float(v) for v in rec.losses],
+            compile_s=rec.compile_seconds,
         )
         for m, rec in records.items()
     ]
