@@ -37,6 +37,16 @@ from compare.sections import frameworks, gradients, lesson, scaling, summary, ti
 Params = Mapping[str, np.ndarray]
 
 
+def _installed_version(package: str) -> str | None:
+    """A package's version without importing it (None when it is not installed)."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version(package)
+    except PackageNotFoundError:
+        return None
+
+
 def environment(seed: int, threads: int, devices: list[str]) -> Env:
     """The machine and versions the report's header shows."""
     import numpy as np
@@ -58,6 +68,7 @@ def environment(seed: int, threads: int, devices: list[str]) -> Env:
         git=env.git_revision(),
         date=dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC"),
         seed=seed,
+        jax=_installed_version("jax"),
     )
 
 

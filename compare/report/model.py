@@ -45,6 +45,7 @@ class Env:
     git: str | None  # short revision of the code, when run from a git checkout
     date: str  # UTC start time
     seed: int  # seed of the weights and the batch stream
+    jax: str | None = None  # jax version, when installed
 
 
 @dataclass

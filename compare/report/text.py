@@ -14,7 +14,7 @@ from compare.report import tables
 from compare.report.format import count, format_seconds
 from compare.report.model import Report
 
-TITLE = "numpy vs PyTorch on the book's two-layer net"
+TITLE = "The book's two-layer net: every implementation from the same weights and batches"
 
 
 def header_lines(report: Report) -> list[str]:
@@ -23,7 +23,8 @@ def header_lines(report: Report) -> list[str]:
     return [
         f"CPU: {env.cpu} ({env.cores} cores); threads: {env.threads} "
         f"(numpy BLAS: {env.numpy_threads}, torch: {env.torch_threads})",
-        f"numpy {env.numpy} (BLAS: {env.blas}), torch {env.torch}, Python {env.python}; "
+        f"numpy {env.numpy} (BLAS: {env.blas}), torch {env.torch}{f', jax {env.jax}' if env.jax else ''}, "
+        f"Python {env.python}; "
         f"devices: {', '.join(env.devices)}{gpus}",
         f"git {env.git or 'n/a'}, {env.date}, seed {env.seed}",
         f"data: {cfg.dataset}, net {report.shape} ({cfg.activation}), batch {cfg.batch_size}, "
