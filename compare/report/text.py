@@ -7,11 +7,12 @@ Reads only the typed model (:mod:`compare.report.model`): a run prints it as it 
 from __future__ import annotations
 
 import io
+import textwrap
 
 from tabulate import tabulate
 
 from compare.report import tables
-from compare.report.format import count, format_seconds
+from compare.report.format import WIDTH, count, format_seconds
 from compare.report.model import Report
 
 TITLE = "The book's two-layer net: every implementation from the same weights and batches"
@@ -71,8 +72,10 @@ class _Doc:
         self.write(tabulate(rows, headers=head, tablefmt=self.fmt, disable_numparse=True) + "\n")
 
     def lines(self, lines: list[str]) -> None:
+        """Notes under a table: wrapped for the terminal, whole in Markdown."""
         if lines:
-            self.write("\n" + "".join(f"{line}\n" for line in lines))
+            shown = lines if self.md else [textwrap.fill(line, WIDTH, subsequent_indent="  ") for line in lines]
+            self.write("\n" + "".join(f"{line}\n" for line in shown))
 
 
 def _gradients(doc: _Doc, report: Report) -> None:
