@@ -349,7 +349,7 @@ def test_a_missing_file_is_refused_with_one_line(tmp_path: Path, capsys) -> None
 
 def test_markdown_file(small_run: Run) -> None:
     markdown = small_run.markdown_path.read_text(encoding="utf-8")
-    assert markdown.startswith("# numpy vs PyTorch")
+    assert markdown.startswith(f"# {text.TITLE}")
     for title in ("## 1. Gradient agreement", "## 2. Trajectory agreement", "## 3. Timing"):
         assert title in markdown
     assert markdown.rstrip().splitlines()[-1] == text.verdict(small_run.report)
