@@ -93,10 +93,12 @@ class _Signals:
     in_main = False  # inside run_main: raise KeyboardInterrupt (else exit at once)
     defer = 0  # depth of deferred_interrupts blocks
     pending = False  # a signal arrived inside one
+    received = False  # a signal arrived during run_main (its KeyboardInterrupt may have been swallowed)
 
 
 def _interrupt() -> None:
     if _Signals.in_main:
+        _Signals.received = True
         raise KeyboardInterrupt
     fail("interrupted", 130)
     raise SystemExit(130)
@@ -156,6 +158,28 @@ def _input_errors() -> tuple[type[BaseException], ...]:
     return tuple(cls for cls in loaded if isinstance(cls, type))
 
 
+def _quiet_interrupts(hook: Callable[..., object]) -> Callable[..., object]:
+    """An unraisable-exception hook that drops our swallowed KeyboardInterrupt (no traceback printed)."""
+
+    def quiet(unraisable: object) -> object:
+        if isinstance(getattr(unraisable, "exc_value", None), KeyboardInterrupt):
+            return None  # check_interrupted() acts on it
+        return hook(unraisable)
+
+    return quiet
+
+
+def check_interrupted() -> None:
+    """Raise KeyboardInterrupt if a signal arrived whose own KeyboardInterrupt was swallowed.
+
+    Python ignores an exception raised inside a garbage-collection callback or a ``__del__``
+    (it prints "Exception ignored in ..."); JAX registers such a callback, so an interrupt can be
+    lost there. Long runs call this between their phases, and :func:`run_main` once at the end.
+    """
+    if _Signals.in_main and _Signals.received:
+        raise KeyboardInterrupt
+
+
 def run_main(main: Callable[[], int]) -> int:
     """Run a command's ``main`` and turn every way it can end into an exit status and at most one line.
 
@@ -165,10 +189,13 @@ def run_main(main: Callable[[], int]) -> int:
     (set ``DLFS_TRACEBACK=1`` to see the traceback instead).
     """
     previous = install_signal_handlers()
-    outer = _Signals.in_main
-    _Signals.in_main = True
+    outer, outer_hook = _Signals.in_main, sys.unraisablehook
+    _Signals.in_main, _Signals.received = True, False
+    sys.unraisablehook = _quiet_interrupts(outer_hook)
     try:
-        return main()
+        status = main()
+        check_interrupted()  # a signal whose interrupt was swallowed still ends the command as interrupted
+        return status
     except KeyboardInterrupt:
         return fail("interrupted", 130)
     except (UsageError, *_input_errors()) as e:
@@ -184,7 +211,7 @@ def run_main(main: Callable[[], int]) -> int:
             raise
         return fail(f"internal error: {type(e).__name__}: {e}", 3)
     finally:
-        _Signals.in_main = outer
+        _Signals.in_main, sys.unraisablehook = outer, outer_hook
         if _main_is_a_command():
             # The work is done and written: a signal during the interpreter's teardown (torch's takes
             # a while) must not turn the status into "killed". Python resets its own handlers then,

@@ -24,6 +24,7 @@ from functools import partial
 import numpy as np
 
 from compare import env
+from compare.cli import check_interrupted
 from compare.config import RunConfig
 from compare.data import Dataset, load_dataset
 from compare.engine.devices import torch_devices
@@ -137,17 +138,21 @@ def run(
     if "gradients" in cfg.only:
         note("gradients on the first batch")
         report.gradients = gradients.run(s.entries, s.params, x0, t0, activation=cfg.activation, h=cfg.h)
+    check_interrupted()
     if "trajectory" in cfg.only:
         relu = cfg.activation == "relu"
         sched = trajectory.Schedule(cfg.iters, cfg.learning_rate, cfg.numerical_seconds, cfg.h, kinks=relu)
         report.trajectory = trajectory.run(_trained(s.entries), s.params, s.data, s.batches, sched, note, progress)
+    check_interrupted()
     if "timing" in cfg.only:
         report.timing = _timing(s, note)
     if report.gradients is not None or report.timing is not None:
         book_shape = str(timing.BOOK_SHAPE)
         report.frameworks = frameworks.build(report.gradients, report.timing, book_shape, cfg.dtype)
+    check_interrupted()
     if "scaling" in cfg.only:
         report.scaling = scaling.run_section(cfg, s.devices, note)
+    check_interrupted()
     if "lesson" in cfg.only:
         note("numerical gradient error against h")
         report.lesson = lesson.run_section(cfg, s.data, s.params, s.batches[0])
