@@ -197,7 +197,15 @@ def run_main(main: Callable[[], int]) -> int:
         check_interrupted()  # a signal whose interrupt was swallowed still ends the command as interrupted
         return status
     except KeyboardInterrupt:
-        return fail("interrupted", 130)
+        status = fail("interrupted", 130)
+        if _main_is_a_command():
+            # Everything has unwound (temporary files removed, ranks stopped). Leave now: tearing
+            # down torch's and JAX's native thread pools right after an interrupt crashed (SIGSEGV)
+            # once in 30 SIGTERM trials here, which would turn "interrupted" into "killed".
+            sys.stdout.flush()
+            sys.stderr.flush()
+            os._exit(status)
+        return status
     except (UsageError, *_input_errors()) as e:
         return fail(str(e))
     except RunIncomplete as e:
