@@ -39,13 +39,13 @@ def verdict(report: Report) -> str:
     if report.gradients is not None:
         rows = report.gradients.rows
         bad = [f"{r.method_a} vs {r.method_b} {r.param}" for r in rows if not r.ok]
-        bad += [f"{n.method} raised" for n in report.gradients.notes if n.status == "FAIL"]
+        bad += [f"{n.method} failed" for n in report.gradients.notes if n.status == "FAIL"]
         ok = sum(r.ok for r in rows)
         parts.append(f"gradients {ok}/{len(rows)} ok" + (f" (FAIL: {', '.join(bad)})" if bad else ""))
     if report.trajectory is not None:
         pairs = [p for p in report.trajectory.pairs if p.checked]
         bad = [f"{p.method_a} vs {p.method_b}" for p in pairs if not p.ok]
-        bad += [f"{n.method} raised" for n in report.trajectory.notes if n.status == "FAIL"]
+        bad += [f"{n.method} failed" for n in report.trajectory.notes if n.status == "FAIL"]
         shown = len(report.trajectory.pairs) - len(pairs)
         parts.append(
             f"trajectories {sum(p.ok for p in pairs)}/{len(pairs)} ok"
