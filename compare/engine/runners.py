@@ -12,6 +12,7 @@ then the next one starts (interleaving makes both thread pools fight: ~30× slow
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
@@ -124,22 +125,23 @@ class NumpyRunner:
         evals, snaps = set(eval_at), set(snapshot_at)
         record = TrainRecord(losses, [], np.empty(0), np.empty(0))
         train_acc, test_acc = [], []
-        for i in progress_bar(range(steps), steps, self.info.label, progress):
-            idx = batches[i]
-            with np.errstate(over="ignore", invalid="ignore"):  # a diverging run is reported once, not warned on
+        # A diverging run is reported once by the caller (compare.engine.divergence), not warned on per step.
+        with np.errstate(over="ignore", invalid="ignore"):
+            for i in progress_bar(range(steps), steps, self.info.label, progress):
+                idx = batches[i]
                 losses[i] = self._step(x_train[idx], data.t_train[idx], learning_rate)  # (B, D), (B,)
-            if not np.isfinite(losses[i]):  # diverged: the caller reports it (compare.engine.divergence)
-                steps = i + 1
-                break
-            if i + 1 in snaps:
-                record.snapshots[i + 1] = {k: v.astype(np.float64) for k, v in net.params.items()}
-            if i in evals:
-                record.eval_steps.append(i)
-                train_acc.append(net.accuracy(x_train, data.t_train))
-                test_acc.append(net.accuracy(x_test, data.t_test))
-            if time_budget_s is not None and time.perf_counter() - start >= time_budget_s:
-                steps = i + 1
-                break
+                if not math.isfinite(losses[i]):  # diverged: stop here
+                    steps = i + 1
+                    break
+                if i + 1 in snaps:
+                    record.snapshots[i + 1] = {k: v.astype(np.float64) for k, v in net.params.items()}
+                if i in evals:
+                    record.eval_steps.append(i)
+                    train_acc.append(net.accuracy(x_train, data.t_train))
+                    test_acc.append(net.accuracy(x_test, data.t_test))
+                if time_budget_s is not None and time.perf_counter() - start >= time_budget_s:
+                    steps = i + 1
+                    break
         record.losses = losses[:steps]
         record.snapshots[steps] = {k: v.astype(np.float64) for k, v in net.params.items()}
         record.train_acc, record.test_acc = np.array(train_acc), np.array(test_acc)
