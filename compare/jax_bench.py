@@ -34,6 +34,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from compare.cli import Parser, command, fail, non_negative_int, positive_int
 from compare.data import load_digits, make_synthetic
 from compare.engine.runner import batch_stream, epoch_steps
 from compare.jax_runner import NOT_INSTALLED, jax_available
@@ -169,30 +170,30 @@ def render(rows: list[StepTiming], steps: int) -> str:
     return "\n".join(lines)
 
 
-def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="python -m compare.jax_bench", description=__doc__.split("\n\n")[0])
-    p.add_argument("--rounds", type=int, default=7, help="interleaved rounds (default: 7)")
-    p.add_argument("--steps", type=int, default=400, help="steps per method per round (default: 400)")
-    p.add_argument("--hidden", type=int, default=50, help="hidden units (default: 50)")
-    p.add_argument("--seed", type=int, default=0, help="weights, data and batches (default: 0)")
-    p.add_argument("--trajectory", type=int, default=0, metavar="STEPS", help="instead: a float64 run on digits")
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    p = Parser(prog="python -m compare.jax_bench", description=__doc__.split("\n\n")[0])
+    p.add_argument("--rounds", type=positive_int, default=7, help="interleaved rounds (default: 7)")
+    p.add_argument("--steps", type=positive_int, default=400, help="steps per method per round (default: 400)")
+    p.add_argument("--hidden", type=positive_int, default=50, help="hidden units (default: 50)")
+    p.add_argument("--seed", type=non_negative_int, default=0, help="weights, data and batches (default: 0)")
+    p.add_argument("--trajectory", type=non_negative_int, default=0, metavar="STEPS", help="instead: a float64 run")
     p.add_argument("--activation", choices=["sigmoid", "relu"], default="sigmoid", help="for --trajectory")
-    args = p.parse_args(argv)
-    if min(args.rounds, args.steps, args.hidden) < 1 or args.trajectory < 0:
-        print("error: --rounds, --steps and --hidden must be positive, --trajectory non-negative", file=sys.stderr)
-        return 2
+    return p.parse_args(argv)
+
+
+def execute(args: argparse.Namespace) -> int:
     if not jax_available():
-        print(f"error: {NOT_INSTALLED}", file=sys.stderr)
-        return 2
-    try:
-        if args.trajectory:
-            for key, value in trajectory(args.trajectory, args.hidden, args.seed, args.activation).items():
-                print(f"{key:24} {value:.3g}" if isinstance(value, float) else f"{key:24} {value}")
-        else:
-            print(render(time_steps(args.rounds, args.steps, args.hidden, 100, args.seed), args.steps))
-    except KeyboardInterrupt:
-        return 130
+        return fail(NOT_INSTALLED)
+    if args.trajectory:
+        for key, value in trajectory(args.trajectory, args.hidden, args.seed, args.activation).items():
+            print(f"{key:24} {value:.3g}" if isinstance(value, float) else f"{key:24} {value}")
+    else:
+        print(render(time_steps(args.rounds, args.steps, args.hidden, 100, args.seed), args.steps))
     return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    return command(argv, parse_args, execute)  # the shared exit statuses, signals and one-line errors
 
 
 if __name__ == "__main__":
