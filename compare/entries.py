@@ -90,32 +90,6 @@ def run_entries(cfg: RunConfig, devices: Sequence[str]) -> list[MethodEntry]:
     return builtin_entries(cfg, devices) + compile_entries(cfg) + jax + distributed_entries(cfg)
 
 
-class _Distributed:
-    """A distributed runner whose notes (uneven shards) reach the report and whose refusals are 'not provided'."""
-
-    def __init__(self, runner) -> None:
-        self.inner, self.info, self.notes = runner, runner.info, []
-
-    def _noted(self, call):
-        try:
-            out = call()
-        except NotImplementedError as e:
-            raise NotProvided(str(e)) from None
-        explanation = self.inner.last_info.get("explanation")
-        if explanation and explanation not in self.notes:
-            self.notes.append(explanation)
-        return out
-
-    def gradient(self, x: np.ndarray, t: np.ndarray) -> dict[str, np.ndarray]:
-        return self._noted(lambda: self.inner.gradient(x, t))
-
-    def train(self, *args, **kw):
-        return self._noted(lambda: self.inner.train(*args, **kw))
-
-    def timed_gradient(self, x: np.ndarray, t: np.ndarray):
-        return self.inner.timed_gradient(x, t)
-
-
 def distributed_entries(cfg: RunConfig) -> list[MethodEntry]:
     """``ddp[gloo,N]`` (and ``fsdp[gloo,N]`` with ``--fsdp``) on ``--ddp N`` local ranks; none without ``--ddp``."""
     if not cfg.ddp:
@@ -134,10 +108,9 @@ def distributed_entries(cfg: RunConfig) -> list[MethodEntry]:
         def make(params: Params, method: str = method):
             from compare.distributed.runner import DistributedRunner
 
-            inner = DistributedRunner(
+            return DistributedRunner(
                 params, cfg.activation, cfg.ddp, method=method, weighting=cfg.ddp_weighting, dtype=cfg.dtype
             )
-            return _Distributed(inner)
 
         out.append(MethodEntry(info, make, timed=False))
     return out

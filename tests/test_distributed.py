@@ -366,3 +366,18 @@ def test_a_failed_job_is_exit_3_with_one_line(monkeypatch, capsys):
     assert main([*args, "--numerical-iters", "0", "--fast-numerical-iters", "0", "--no-jax", "--no-progress"]) == 3
     err = capsys.readouterr().err
     assert err == "error: rank 1 exited with signal 9 (SIGKILL)\n"
+
+
+def test_uneven_shards_are_explained_in_the_report(tmp_path):
+    """``compare.run --ddp 3``: 20 rows over 3 ranks (7/7/6); the report says why DDP's trajectory drifts."""
+    import json
+
+    from compare.run import main
+
+    out = tmp_path / "r.json"
+    args = ["--ddp", "3", "--only", "trajectory", "--iters", "20", "--batch-size", "20", "--hidden-size", "5"]
+    args += ["--numerical-iters", "0", "--fast-numerical-iters", "0", "--no-jax", "--threads", "1", "--no-progress"]
+    main([*args, "--json", str(out)])  # exit 1 or 0: the drift over 20 steps may stay under the tolerance
+    notes = json.loads(out.read_text())["trajectory"]["notes"]
+    (note,) = [n for n in notes if n["method"] == "ddp[gloo,3]"]
+    assert note["status"] == "note" and "7/7/6" in note["message"] and "--ddp-weighting batch" in note["message"]

@@ -21,7 +21,7 @@ import numpy as np
 
 from compare.distributed.api import ddp_gradient, ddp_train
 from compare.distributed.launch import choose_backend
-from compare.engine.runner import MethodInfo
+from compare.engine.runner import MethodInfo, NotProvided
 from impl_numpy.checks import check_params
 
 
@@ -48,6 +48,7 @@ class DistributedRunner:
         device = "cuda" if self.backend == "nccl" else "cpu"
         self.info = MethodInfo(label=label, family="ddp", kind="exact", dtype=dtype, device=device, framework="torch")
         self.last_info: dict = {}  # info of the last job: shards, unevenness, explanation, unsupported, times
+        self.notes: list[str] = []  # what the report should say about these runs (uneven shards)
 
     def _common(self) -> dict:
         return {"ranks": self.ranks, "weighting": self.weighting, "method": self.method, "timeout_s": self.timeout_s}
@@ -58,7 +59,8 @@ class DistributedRunner:
             self.params, x, t, self.activation, dtype=self.dtype, backend=self.backend, **self._common()
         )
         if grads is None:
-            raise NotImplementedError(self.last_info["unsupported"])
+            raise NotProvided(self.last_info["unsupported"])
+        self._note()
         return grads
 
     def timed_gradient(self, x: np.ndarray, t: np.ndarray) -> tuple[Callable[[], object], Callable[[], None] | None]:
@@ -77,12 +79,19 @@ class DistributedRunner:
     ):
         """Train along every batch (``progress`` and ``time_budget_s`` are not used: the ranks run to the end).
 
-        Raises NotImplementedError with the one line of ``last_info["unsupported"]`` when FSDP2 cannot run here.
+        Raises NotProvided with the one line of ``last_info["unsupported"]`` when FSDP2 cannot run here.
         """
         record, self.last_info = ddp_train(
             self.params, data, batches, learning_rate, eval_at, snapshot_at, self.activation,
             dtype=self.dtype, backend=self.backend, **self._common(),
         )  # fmt: skip
         if record is None:
-            raise NotImplementedError(self.last_info["unsupported"])
+            raise NotProvided(self.last_info["unsupported"])
+        self._note()
         return record
+
+    def _note(self) -> None:
+        """Keep the last job's explanation of uneven shards for the report (once)."""
+        explanation = self.last_info.get("explanation")
+        if explanation and explanation not in self.notes:
+            self.notes.append(explanation)
