@@ -19,6 +19,7 @@ from compare.engine import agreement
 from compare.engine.runner import ImplementationFailure, MethodEntry, MethodInfo, NotProvided
 from compare.engine.runners import BACKPROP
 from compare.report.model import DiagnosisNote, GradientRow, GradientSection, MethodNote
+from compare.sections.notes import method_note
 from impl_numpy import TwoLayerNet
 
 # A numerical gradient through the book's loss (1e-7 inside the log) is compared with the exact
@@ -36,10 +37,8 @@ def collect(
             runner = entry.make(params)
             grads[entry.info] = runner.gradient(x, t)
             notes += [MethodNote(entry.info.label, "note", n) for n in getattr(runner, "notes", ())]
-        except NotProvided as e:
-            notes.append(MethodNote(entry.info.label, "not provided", str(e)))
-        except ImplementationFailure as e:
-            notes.append(MethodNote(entry.info.label, "FAIL", _failure_text(e), e.where))
+        except (NotProvided, ImplementationFailure) as e:
+            notes.append(method_note(entry.info.label, e))
     return grads, notes
 
 
@@ -85,9 +84,3 @@ def run(
     return GradientSection(
         loss=float(loss), rows=rows, ok=ok, notes=notes, diagnoses=_diagnoses(grads, rows, x.shape[0])
     )
-
-
-def _failure_text(e: ImplementationFailure) -> str:
-    """``gradient at step 3: ValueError: ...`` (the place is shown apart)."""
-    at = f" at step {e.step}" if getattr(e, "step", None) is not None else ""
-    return f"{e.method}{at}: {e.message}"

@@ -15,6 +15,7 @@ from compare.data import Dataset, make_synthetic
 from compare.engine.runner import ImplementationFailure, MethodEntry, NotProvided
 from compare.engine.timing import Shape, by_framework, fill_ratios, time_runners
 from compare.report.model import MethodNote, TimingRow, TimingSection
+from compare.sections.notes import method_note
 from impl_numpy import init_params
 
 BOOK_SHAPE = Shape(784, 50, 10, 100)  # input, hidden, output, batch
@@ -58,27 +59,17 @@ def run(
             try:
                 runners.append(entry.make(params))
             except (NotProvided, ImplementationFailure) as e:
-                notes.append(_note(entry, e))
+                notes.append(method_note(entry.info.label, e))
         note(f"timing at {shape}")
         shape_rows: list[TimingRow] = []
         for r in by_framework(runners):  # one at a time, so that one failing method leaves the others timed
             try:
                 shape_rows += time_runners([r], x, t, shape, threads=threads, full=full, sample=sample, seed=seed)
             except (NotProvided, ImplementationFailure) as e:
-                notes.append(_note_from(e, r.info.label))
+                notes.append(method_note(r.info.label, e))
         fill_ratios(shape_rows)
         rows += shape_rows
     return TimingSection(rows=rows, notes=_unique(notes))
-
-
-def _note(entry: MethodEntry, e: Exception) -> MethodNote:
-    return _note_from(e, entry.info.label)
-
-
-def _note_from(e: Exception, label: str = "") -> MethodNote:
-    if isinstance(e, ImplementationFailure):
-        return MethodNote(label or e.method, "FAIL", f"{e.method}: {e.message}", e.where)
-    return MethodNote(label, "not provided", str(e))
 
 
 def _unique(notes: list[MethodNote]) -> list[MethodNote]:

@@ -21,7 +21,7 @@ from compare.engine import agreement
 from compare.engine.divergence import Diverged, first_diverged
 from compare.engine.runner import ImplementationFailure, MethodEntry, MethodInfo, NotProvided, TrainRecord, epoch_steps
 from compare.report.model import MethodNote, TrainingRun, TrajectorySection
-from compare.sections.gradients import _failure_text
+from compare.sections.notes import method_note
 
 BOOK_NOTE = "trains on the book's loss (1e-7 inside the log), not the exact one: reported, not checked"
 
@@ -58,11 +58,8 @@ def _train_all(
             runner = entry.make(params)
             evals = [i for i in eval_at if i < steps]
             rec = runner.train(data, batches[:steps], sched.learning_rate, evals, sorted(snapshots), progress, budget)
-        except NotProvided as e:
-            notes.append(MethodNote(entry.info.label, "not provided", str(e)))
-            continue
-        except ImplementationFailure as e:
-            notes.append(MethodNote(entry.info.label, "FAIL", _failure_text(e), e.where))
+        except (NotProvided, ImplementationFailure) as e:
+            notes.append(method_note(entry.info.label, e))
             continue
         rec.seconds = time.perf_counter() - start
         notes += [MethodNote(entry.info.label, "note", n) for n in getattr(runner, "notes", ())]  # e.g. uneven shards
