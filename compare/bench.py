@@ -99,8 +99,8 @@ def _row(name: str, t, **extra) -> dict:
 
 def bench_numerical(np, cfg: BenchConfig) -> dict:
     """The book's loop versus the fast numerical gradient: values, times, memory."""
-    from compare import metrics
     from compare.engine.timer import measure, summarize
+    from dlfs_gradcheck import metrics
     from impl_numpy import TwoLayerNet, init_params
 
     d, h, c, n = (64, 20, 10, 50) if cfg.quick else (784, 50, 10, 100)
@@ -401,7 +401,7 @@ def render(result: dict) -> str:
     )
     lines.append(
         f"(relative error floor atol/rtol: agreement to rtol {next(iter(num['activations'].values()))['rtol']:g} "
-        "above the book loop's rounding noise, see compare.metrics)"
+        "above the book loop's rounding noise, see dlfs_gradcheck.metrics)"
     )
     st = result["steps"]
     lines.append(f"\n== Training step (gradient + SGD update) at {st['shape']}: {st['flops'] / 1e6:.2f} MFLOP ==\n")

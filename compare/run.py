@@ -31,11 +31,11 @@ def _check_plotting(cfg: RunConfig) -> None:
 def execute(cfg: RunConfig) -> int:
     """Run with a parsed config (threads already set); return the exit status."""
     from compare import harness
-    from compare.adapters import SpecError
     from compare.data import DataError
     from compare.files import OutputError
     from compare.report import text
     from compare.report.outputs import write_outputs
+    from dlfs_gradcheck.usercode import SpecError
     from impl_numpy.checks import NetInputError
 
     show_progress = cfg.progress and not cfg.quiet and sys.stderr.isatty()

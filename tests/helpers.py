@@ -1,11 +1,11 @@
 """The comparison helpers of the test suite: one for plain arrays, one for named gradients, one for two nets.
 
-- :func:`assert_close` compares two arrays (or scalars) with a :class:`compare.metrics.Tolerance`;
+- :func:`assert_close` compares two arrays (or scalars) with a :class:`dlfs_gradcheck.metrics.Tolerance`;
 - :func:`assert_grads_close` compares two dicts of arrays (``W1``, ``b1``, ... or ``loss``) name by name;
 - :func:`assert_nets_agree` feeds the same batch to two nets and compares the loss, then the gradient
   (in the spirit of tinygrad's ``helper_test_op``), with a tolerance named per dtype.
 
-All measure with :func:`compare.metrics.diff` (the project's single definition of relative error)
+All measure with :func:`dlfs_gradcheck.metrics.diff` (the project's single definition of relative error)
 and, on failure, name the array, the worst index, both values and the absolute and relative errors.
 The hypothesis profiles live in ``conftest.py``.
 """
@@ -21,10 +21,10 @@ import numpy as np
 import pytest
 
 from compare.env import THREAD_VARS
-from compare.metrics import EXACT_F64, LOW_PRECISION, Tolerance, diff
+from dlfs_gradcheck.metrics import EXACT_F64, LOW_PRECISION, Tolerance, diff
 
 # Named tolerances per dtype for two exact computations of the same formulas (derivations in
-# compare.metrics): float64 rounding only, or float32 rounding (eps 1.2e-7) over ~100-term sums.
+# dlfs_gradcheck.metrics): float64 rounding only, or float32 rounding (eps 1.2e-7) over ~100-term sums.
 NET_TOLERANCES = {"float64": EXACT_F64, "float32": LOW_PRECISION}
 
 

@@ -3,7 +3,7 @@
 Run: ``python -m pytest tests/test_compiled.py``. Each compiled function compiles on its
 first call (a few seconds with a warm on-disk cache, ~20 s cold). Every gradient
 comparison goes through :func:`helpers.assert_grads_close` with the project's named
-tolerances (:mod:`compare.metrics`, where they are derived).
+tolerances (:mod:`dlfs_gradcheck.metrics`, where they are derived).
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from compare.data import Dataset
 from compare.engine.compiled import FALLBACK, INDUCTOR, CompiledTorchRunner, compile_backend, compiled_info
 from compare.engine.runner import batch_stream
 from compare.entries import compile_entries, run_entries
-from compare.metrics import EXACT_F64, LOW_PRECISION, Tolerance
+from dlfs_gradcheck.metrics import EXACT_F64, LOW_PRECISION, Tolerance
 from impl_numpy import TwoLayerNet, init_params
 
 Params = dict[str, np.ndarray]  # book layout: W1 (D, H), b1 (H,), W2 (H, C), b2 (C,)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from compare.diagnose import diagnose
+from dlfs_gradcheck.diagnose import diagnose
 from impl_numpy import TwoLayerNet, init_params
 from impl_numpy.functions import softmax
 

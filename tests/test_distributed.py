@@ -32,8 +32,8 @@ from compare.engine.runner import batch_stream
 from compare.engine.runners import NumpyRunner, builtin_info
 from compare.gradcheck.cli import GradcheckConfig
 from compare.gradcheck.cli import main as gradcheck_main
-from compare.metrics import Tolerance
 from compare.run import main as run_main
+from dlfs_gradcheck.metrics import Tolerance
 from impl_numpy import TwoLayerNet, init_params
 from impl_numpy.checks import ConfigError
 from tests.helpers import assert_grads_close

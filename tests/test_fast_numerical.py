@@ -2,7 +2,7 @@
 
 Both evaluate (L(θ + h e_k) - L(θ - h e_k)) / 2h for every parameter with the same h
 and the same loss, so their truncation errors are identical and only rounding
-separates them. compare.metrics.same_differences_tolerance states the check:
+separates them. dlfs_gradcheck.metrics.same_differences_tolerance states the check:
 1e-9 relative above the book loop's own rounding floor 10 ε max(1, |L|) / h.
 """
 
@@ -16,7 +16,7 @@ from helpers import assert_grads_close
 from hypothesis import given
 from hypothesis import strategies as st
 
-from compare.metrics import numerical_tolerance, same_differences_tolerance
+from dlfs_gradcheck.metrics import numerical_tolerance, same_differences_tolerance
 from impl_numpy import TwoLayerNet, init_params
 from impl_numpy import fast_numerical as fn
 

@@ -17,7 +17,7 @@ from helpers import assert_grads_close
 from hypothesis import given
 from hypothesis import strategies as st
 
-from compare.metrics import Tolerance
+from dlfs_gradcheck.metrics import Tolerance
 from impl_numpy import cross_entropy, cross_entropy_error, relu, sigmoid, softmax
 
 EPS = float(np.finfo(np.float64).eps)  # 2.2e-16

@@ -3,7 +3,7 @@
 Run: ``python -m pytest tests/test_gradcheck.py``.
 
 Tolerances here are the checker's own defaults (documented in
-``compare.gradcheck.core`` and ``compare.metrics.reference_tolerance``) unless a
+``dlfs_gradcheck.core`` and ``dlfs_gradcheck.metrics.reference_tolerance``) unless a
 test states one: the point of most tests is that the defaults separate correct
 gradients from planted bugs. The 784-50-10 tests use batches of 8 and fast mode
 (about 35 loss evaluations per check when nothing fails).
@@ -34,8 +34,8 @@ from compare.gradcheck import (
     torch_net_problem,
 )
 from compare.gradcheck.cli import main
-from compare.gradcheck.errors import ConfigError, DtypeError, NonFiniteError, ShapeError
-from compare.metrics import EXACT_F64, LOW_PRECISION, Tolerance, loosest, reference_tolerance
+from dlfs_gradcheck.errors import ConfigError, DtypeError, NonFiniteError, ShapeError
+from dlfs_gradcheck.metrics import EXACT_F64, LOW_PRECISION, Tolerance, loosest, reference_tolerance
 from impl_numpy import init_params
 
 EPS64 = float(np.finfo(np.float64).eps)

@@ -1,7 +1,7 @@
 """The gradient checker as a CI library: no false passes, input gradients, the pytest plugin, separability.
 
 Run: ``python -m pytest -q tests/test_gradcheck_ci.py``. The planted errors are sized
-from the checker's stated guarantees (module docstring of ``compare.gradcheck.core``):
+from the checker's stated guarantees (module docstring of ``dlfs_gradcheck.core``):
 with default tolerances a check that is not refused fails every entry off by more than
 0.2 % of the largest derivative of its parameter (full mode), and fast mode misses an
 error with ``‖e ∘ max(1, |x|)‖ >= catch_norm`` with probability at most 1e-6.
@@ -225,7 +225,7 @@ def test_sigmoid_input_gradient(gradcheck):
 
 def run_pytest(folder: Path, *args: str) -> subprocess.CompletedProcess:
     env = {**os.environ, "PYTHONPATH": str(ROOT), "PYTEST_DISABLE_PLUGIN_AUTOLOAD": "1", "COLUMNS": "100"}
-    cmd = [sys.executable, "-m", "pytest", "-p", "compare.gradcheck.pytest_plugin", "-q", "-p", "no:cacheprovider"]
+    cmd = [sys.executable, "-m", "pytest", "-p", "dlfs_gradcheck.pytest_plugin", "-q", "-p", "no:cacheprovider"]
     return subprocess.run([*cmd, *args], cwd=folder, env=env, capture_output=True, text=True, timeout=120)
 
 
@@ -252,7 +252,7 @@ def test_import_loads_neither_torch_nor_the_nets_nor_the_harness() -> None:
         """
         import sys
         import compare.gradcheck
-        heavy = ("torch", "impl_numpy", "impl_torch", "compare.harness", "compare.engine", "compare.gradcheck.adapters")
+        heavy = ("torch", "impl_numpy", "impl_torch", "compare.harness", "compare.engine", "dlfs_gradcheck.problems")
         print(sorted(m for m in heavy if m in sys.modules))
         compare.gradcheck.numpy_net_problem  # the adapters load on first use
         print("impl_numpy" in sys.modules)

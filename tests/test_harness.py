@@ -36,9 +36,9 @@ from compare.engine.runners import (
     builtin_runner,
 )
 from compare.entries import run_entries
-from compare.metrics import Tolerance
 from compare.report.model import Report
 from compare.run import main
+from dlfs_gradcheck.metrics import Tolerance
 from impl_numpy import TwoLayerNet, init_params
 
 REPO = Path(__file__).resolve().parents[1]

@@ -3,7 +3,7 @@
 Run: ``python -m pytest tests/test_jax.py`` (skipped without jax: ``pip install ".[jax]"``).
 Reference: Deep Learning from Scratch, ch. 4/5. Every gradient comparison goes
 through :func:`helpers.assert_grads_close` with the project's named tolerances
-(:mod:`compare.metrics`, where they are derived).
+(:mod:`dlfs_gradcheck.metrics`, where they are derived).
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from compare.data import Dataset  # noqa: E402
 from compare.engine.runner import batch_stream, epoch_steps  # noqa: E402
 from compare.gradcheck import jax_problem  # noqa: E402
 from compare.jax_runner import JaxRunner, jax_available  # noqa: E402
-from compare.metrics import EXACT_F64, LOW_PRECISION, Tolerance  # noqa: E402
+from dlfs_gradcheck.metrics import EXACT_F64, LOW_PRECISION, Tolerance  # noqa: E402
 from impl_jax import JaxTwoLayerNet, available_devices  # noqa: E402
 from impl_numpy import ConfigError, LabelError, ShapeError, TwoLayerNet, init_params  # noqa: E402
 

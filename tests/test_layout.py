@@ -5,20 +5,22 @@ module under ``compare/`` is parsed with :mod:`ast`, imports inside functions in
 
 Roles, lowest first (a module may import its own level and those below, never above):
 
-0. leaves: ``compare.cli``, ``compare.config``, ``compare.env``, ``compare.metrics``, ``compare.diagnose``;
+0. leaves: ``compare.cli``, ``compare.config``, ``compare.env``, ``compare.files``, and the checker
+   (``dlfs_gradcheck``, below);
 1. data: ``compare.data``;
-2. the report model: ``compare.report.model``, ``codec``, ``format``, and ``files`` (atomic writes);
+2. the report model: ``compare.report.model``, ``codec``, ``format``;
 3. the engine: ``compare.engine``, and the plug-in and distributed packages beside it
-   (``compare.adapters``, ``compare.distributed``, ``compare.jax_runner``; any other new package too);
+   (``compare.distributed``, ``compare.jax_runner``; any other new package too);
 4. the sections: ``compare.sections``;
 5. the harness: ``compare.harness``;
 6. renderers (``compare.report.text``, ``tables``, ``csvfiles``, ``plots``, ``teach_doc``, ``diff``,
    ``__main__``) and entry points (``compare.run``, ``compare.teach``, ``compare.bench``,
    ``compare.gradcheck.cli``).
 
-The gradient checker (``compare.gradcheck`` but its command line) stands apart: it may import
-only the leaves and itself (and, inside a function, ``compare.adapters``), so that it can be
-used without the harness.
+The gradient checker is a package of its own, ``dlfs_gradcheck`` (with the adapters of users'
+classes, ``dlfs_gradcheck.usercode``): it never imports ``compare``, so that it works in a
+repository with a ``compare`` of its own. ``compare.gradcheck`` re-exports it; its command line
+(``compare.gradcheck.cli``) is an entry point of the harness.
 """
 
 from __future__ import annotations
@@ -34,14 +36,14 @@ from compare.report.model import schema_text
 
 REPO = Path(__file__).resolve().parents[1]
 PACKAGE = REPO / "compare"
+CHECKER = REPO / "dlfs_gradcheck"
 
 LEAVES = {
     "compare",
     "compare.cli",
     "compare.config",
     "compare.env",
-    "compare.metrics",
-    "compare.diagnose",
+    "compare.gradcheck",  # the checker's API, re-exported from dlfs_gradcheck
     "compare.files",
 }
 MODEL = {"compare.report", "compare.report.model", "compare.report.codec", "compare.report.format"}
@@ -72,12 +74,12 @@ def module_name(path: Path) -> str:
     return ".".join(parts)
 
 
-MODULES = {module_name(p): p for p in sorted(PACKAGE.rglob("*.py"))}
+MODULES = {module_name(p): p for p in sorted([*PACKAGE.rglob("*.py"), *CHECKER.rglob("*.py")])}
 
 
 def level(module: str) -> int:
-    """The role level of a module under ``compare`` (see the module docstring)."""
-    if module in LEAVES:
+    """The role level of a module under ``compare`` (see the module docstring); the checker is a leaf."""
+    if module in LEAVES or module.startswith("dlfs_gradcheck"):
         return 0
     if module == "compare.data" or module.startswith("compare.data."):
         return 1
@@ -116,7 +118,7 @@ def imports(path: Path) -> list[tuple[str, int, bool]]:
             visit(child, inner)
 
     visit(tree, False)
-    return [(m, line, lazy) for m, line, lazy in found if m.split(".")[0] == "compare" and m != me]
+    return [(m, line, lazy) for m, line, lazy in found if m.split(".")[0] in ("compare", "dlfs_gradcheck") and m != me]
 
 
 def resolve(name: str) -> str:
@@ -138,7 +140,9 @@ def test_the_walk_sees_the_imports_it_should() -> None:
     assert level("compare.report.text") > level("compare.harness") > level("compare.sections.scaling")
     assert level("compare.sections.scaling") > level("compare.engine.timing") > level("compare.report.model")
     assert level("compare.report.model") > level("compare.data.mnist") > level("compare.config")
-    assert level("compare.adapters") == level("compare.jax_runner") == level("compare.engine.runner")
+    assert level("compare.distributed") == level("compare.jax_runner") == level("compare.engine.runner")
+    checker = {m for m, _, _ in GRAPH["dlfs_gradcheck.core"]}
+    assert {"dlfs_gradcheck.metrics", "dlfs_gradcheck.diagnose"} <= checker
 
 
 def upward_imports() -> list[str]:
@@ -146,12 +150,9 @@ def upward_imports() -> list[str]:
     for module, found in GRAPH.items():
         for target, line, _lazy in found:
             where = f"{MODULES[module].relative_to(REPO)}:{line}: {module} imports {target}"
-            if module.startswith("compare.gradcheck") and module not in ENTRY_POINTS:
-                allowed = level(target) == 0 or target.startswith("compare.gradcheck")
-                # the adapters of user classes (numpy only; the checker loads its own adapters lazily)
-                allowed = allowed or target.startswith("compare.adapters")
-                if not allowed:
-                    out.append(f"{where} (the checker may import only the leaves and itself)")
+            if module.startswith("dlfs_gradcheck"):
+                if not target.startswith("dlfs_gradcheck"):
+                    out.append(f"{where} (the checker imports nothing of the harness)")
             elif level(target) > level(module):
                 out.append(f"{where} ({LEVEL_NAMES[level(module)]} imports {LEVEL_NAMES[level(target)]})")
     return out
@@ -204,10 +205,12 @@ def test_no_import_cycle_between_modules() -> None:
 
 def test_the_cycle_and_order_checks_can_fail(monkeypatch: pytest.MonkeyPatch) -> None:
     """A planted cycle and a planted upward import are reported."""
-    monkeypatch.setitem(GRAPH, "compare.metrics", [*GRAPH["compare.metrics"], ("compare.harness", 1, False)])
-    monkeypatch.setitem(GRAPH, "compare.harness", [*GRAPH["compare.harness"], ("compare.metrics", 1, False)])
-    assert any({"compare.harness", "compare.metrics"} <= set(c) for c in cycles())
-    assert any("compare.metrics imports compare.harness" in line for line in upward_imports())
+    monkeypatch.setitem(GRAPH, "compare.files", [*GRAPH["compare.files"], ("compare.harness", 1, False)])
+    monkeypatch.setitem(GRAPH, "compare.harness", [*GRAPH["compare.harness"], ("compare.files", 1, False)])
+    monkeypatch.setitem(GRAPH, "dlfs_gradcheck.core", [*GRAPH["dlfs_gradcheck.core"], ("compare.cli", 1, True)])
+    assert any({"compare.harness", "compare.files"} <= set(c) for c in cycles())
+    assert any("compare.files imports compare.harness" in line for line in upward_imports())
+    assert any("dlfs_gradcheck.core imports compare.cli" in line for line in upward_imports())
 
 
 # -- sizes -------------------------------------------------------------------------------------------------

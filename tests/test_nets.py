@@ -4,7 +4,7 @@ and against the definitions of their forward pass.
 Run: ``python -m pytest tests/test_nets.py``. Reference: Deep Learning from
 Scratch, ch. 4 (numerical gradient, sigmoid net) and ch. 5 (backprop, ReLU net).
 Every comparison goes through :func:`helpers.assert_grads_close` with the
-project's named tolerances (:mod:`compare.metrics`), whose derivations live there.
+project's named tolerances (:mod:`dlfs_gradcheck.metrics`), whose derivations live there.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from helpers import assert_close, assert_grads_close, assert_nets_agree
 
 from compare.data import Dataset
 from compare.gradcheck import numpy_net_problem, torch_net_problem
-from compare.metrics import (
+from dlfs_gradcheck.metrics import (
     EXACT_F64,
     LOW_PRECISION,
     Tolerance,
@@ -398,7 +398,7 @@ def test_torch_train_step_follows_numpy(digits: Dataset, activation: str, digits
 @pytest.mark.parametrize("dtype", ["float64", "float32"])
 def test_numpy_backprop_passes_the_gradient_checker(digits_batch, digits_params, activation, dtype) -> None:
     # Full mode, complex-step reference (~1e-15 accurate): every entry of the backprop gradient
-    # within the tested dtype's tolerance (compare.metrics: 1e-12 in float64, 1e-4 in float32).
+    # within the tested dtype's tolerance (dlfs_gradcheck.metrics: 1e-12 in float64, 1e-4 in float32).
     x, t = digits_batch
     problem = numpy_net_problem(digits_params, x, t, activation=activation, dtype=dtype)
     problem.assert_ok(mode="full", reference="complex")

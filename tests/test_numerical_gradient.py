@@ -28,7 +28,7 @@ from helpers import assert_grads_close
 from hypothesis import given
 from hypothesis import strategies as st
 
-from compare.metrics import Tolerance
+from dlfs_gradcheck.metrics import Tolerance
 from impl_numpy import DtypeError, numerical_gradient
 
 STEP = {np.dtype(np.float64): 1e-4, np.dtype(np.float32): 1e-2}  # h per dtype (see the module docstring)

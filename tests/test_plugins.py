@@ -1,4 +1,4 @@
-"""A user's own class through ``compare.adapters``: loading, gradients, planted bugs, state, training.
+"""A user's own class through ``dlfs_gradcheck.usercode``: loading, gradients, planted bugs, state, training.
 
 The fixtures under ``tests/plugins/`` are written the way a reader of the book writes them
 (ch. 4: sigmoid, gradient by hand, one-hot labels; ch. 5: layers in an OrderedDict, ReLU,
@@ -16,15 +16,15 @@ import numpy as np
 import pytest
 from helpers import assert_grads_close
 
-from compare.adapters import BookNet, ImplementationFailure, SpecError, build_net, load_impl, load_impls
-from compare.adapters.checks import book_loss_gradient
-from compare.diagnose import diagnose
 from compare.engine.plugin_runner import plugin_runners
 from compare.engine.runner import batch_stream
 from compare.engine.runners import NumpyRunner, builtin_info
 from compare.gradcheck import book_net_problem, torch_module_net_problem
 from compare.gradcheck.cli import main as gradcheck_main
-from compare.metrics import EXACT_F64, LOW_PRECISION, diff, numerical_tolerance
+from dlfs_gradcheck.diagnose import diagnose
+from dlfs_gradcheck.metrics import EXACT_F64, LOW_PRECISION, diff, numerical_tolerance
+from dlfs_gradcheck.usercode import BookNet, ImplementationFailure, SpecError, build_net, load_impl, load_impls
+from dlfs_gradcheck.usercode.checks import book_loss_gradient
 from impl_numpy import init_params
 
 PLUGINS = Path(__file__).parent / "plugins"

@@ -273,7 +273,7 @@ def sharded_gradcheck(
     be made raises :class:`compare.gradcheck.GradcheckError` as in one process; a failed job,
     :class:`DistributedFailure`.
     """
-    from compare.gradcheck.errors import GradcheckError
+    from dlfs_gradcheck.errors import GradcheckError
 
     if isinstance(ranks, bool) or not isinstance(ranks, int) or ranks < 1:
         raise ConfigError(f"ranks must be a positive integer, got {ranks!r}")

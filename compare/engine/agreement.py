@@ -2,7 +2,7 @@
 
 Both take the methods' outputs (gradient dicts, :class:`TrainRecord` s) and
 compare every pair with the definitions and tolerances of
-:mod:`compare.metrics`. They never run numpy and torch interleaved.
+:mod:`dlfs_gradcheck.metrics`. They never run numpy and torch interleaved.
 
 Longer than 60 lines for ``trajectory_row``: it fills one row from the three checks (loss,
 accuracy, weights) made just above it.
@@ -15,9 +15,9 @@ from itertools import combinations
 
 import numpy as np
 
-from compare import metrics
 from compare.engine.runner import MethodInfo, TrainRecord
 from compare.report.model import GradientRow, TrajectoryRow
+from dlfs_gradcheck import metrics
 from impl_numpy.checks import PARAM_NAMES
 
 # -- gradients on one batch -----------------------------------------------------------------
@@ -97,7 +97,7 @@ def weight_tolerance(a: MethodInfo, b: MethodInfo, steps: int, learning_rate: fl
 
     Exact pairs: rounding only (``WEIGHT_RTOL_EXACT``). With a numerical
     gradient each update carries that gradient's error (at most
-    ``atol + rtol |g|``, :func:`compare.metrics.gradient_tolerance`), and the
+    ``atol + rtol |g|``, :func:`dlfs_gradcheck.metrics.gradient_tolerance`), and the
     errors add up over the steps: ``atol_w = learning_rate · steps · atol``.
     """
     dtype = lower_dtype(a, b)
@@ -158,7 +158,7 @@ def trajectory_row(
     steps = min(len(ra.losses), len(rb.losses))
     la, lb = ra.losses[:steps], rb.losses[:steps]
     abs_err = np.abs(la - lb)
-    # The one relative error (compare.metrics), with no floor: a loss is never near zero here.
+    # The one relative error (dlfs_gradcheck.metrics), with no floor: a loss is never near zero here.
     rel = metrics.rel_error(la, lb, metrics.Tolerance(rtol=rtol, atol=rtol * np.finfo(np.float64).tiny))
     bad = np.flatnonzero(rel > rtol)
 

@@ -27,10 +27,10 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from compare.adapters import BookNet, ImplementationFailure, LoadedImpl, NotProvided, TorchModuleNet, build_net
-from compare.adapters.checks import PARAM_NAMES
 from compare.data import Dataset
 from compare.engine.runner import MethodInfo, TrainRecord
+from dlfs_gradcheck.usercode import BookNet, ImplementationFailure, LoadedImpl, NotProvided, TorchModuleNet, build_net
+from dlfs_gradcheck.usercode.checks import PARAM_NAMES
 
 Net = BookNet | TorchModuleNet
 FAMILY = "plugin"

@@ -1,7 +1,7 @@
 """Implementations plugged in with ``--impl SPEC``, as the harness's method entries.
 
-Each spec is loaded once (:func:`compare.adapters.load_impls`; a bad spec raises
-:class:`~compare.adapters.SpecError`, exit status 2). At the run's weights and first batch its
+Each spec is loaded once (:func:`dlfs_gradcheck.usercode.load_impls`; a bad spec raises
+:class:`~dlfs_gradcheck.usercode.SpecError`, exit status 2). At the run's weights and first batch its
 class is built and probed (:func:`compare.engine.plugin_runner.plugin_runners`), which tells
 which methods it offers; each becomes a :class:`~compare.engine.runner.MethodEntry` whose
 runner, at another net shape (the timing tables' 784-50-10), is built anew and probed on a
@@ -14,11 +14,11 @@ from collections.abc import Mapping, Sequence
 
 import numpy as np
 
-from compare.adapters import ImplementationFailure, LoadedImpl, SpecError, load_impls
 from compare.data import make_synthetic
 from compare.engine.plugin_runner import plugin_runners
 from compare.engine.runner import MethodEntry
 from compare.report.model import MethodNote
+from dlfs_gradcheck.usercode import ImplementationFailure, LoadedImpl, SpecError, load_impls
 
 Params = Mapping[str, np.ndarray]
 

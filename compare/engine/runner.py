@@ -27,8 +27,8 @@ from typing import Protocol
 
 import numpy as np
 
-from compare.adapters.errors import ImplementationFailure, NotProvided  # noqa: F401  (part of the protocol)
 from compare.data import Dataset
+from dlfs_gradcheck.usercode.failures import ImplementationFailure, NotProvided  # noqa: F401  (part of the protocol)
 
 KINDS = ("exact", "numerical")
 Sync = Callable[[], None] | None  # waits for a device's queued work (None: nothing to wait for)

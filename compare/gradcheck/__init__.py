@@ -1,72 +1,20 @@
-"""Gradient checking: an analytic gradient against a float64 numerical reference.
+"""The gradient checker under the harness's name: the API of :mod:`dlfs_gradcheck`, re-exported.
 
-Usage::
-
-    from compare.gradcheck import assert_gradients, check_gradients, numpy_net_problem
-
-    report = check_gradients(loss_fn, grad_fn, params, mode="fast", reference="complex")
-    print(report.table())                     # or report.to_dict() for JSON
-    numpy_net_problem(params, x, t, activation="relu").assert_ok(mode="fast")
-
-    python -m compare.gradcheck --activation relu --dtype float32 --mode fast --reference complex
-
-``loss_fn(params) -> scalar`` gets float64 (or complex128) copies of the
-parameters, ``grad_fn(params) -> dict`` (the code under test) gets copies in their
-own dtype; the caller's arrays are never touched. Modes: ``full`` compares every
-entry (or a seeded sample), ``fast`` a few signed Gaussian directions per parameter
-and narrows a failing parameter down to its offending entries. References:
-``central`` differences, ``richardson`` extrapolation, or the ``complex`` step
-``Im f(x + ih) / h`` for complex-safe losses. See :mod:`compare.gradcheck.core`
-for the tolerances, the kink rule and what fast mode is guaranteed to catch.
-
-Reference: Deep Learning from Scratch, ch. 4.5 (gradient check); Squire and
-Trapp, "Using complex variables to estimate derivatives of real functions" (1998).
+``from compare.gradcheck import check_gradients`` and ``from dlfs_gradcheck import
+check_gradients`` give the same function. In a repository with a ``compare.py`` or
+``compare/`` of its own, import :mod:`dlfs_gradcheck` (and run ``dlfs-gradcheck``): it
+never imports ``compare``. The command line is :mod:`compare.gradcheck.cli`.
 """
 
-from compare.gradcheck.core import MODES, assert_gradients, check_gradients
-from compare.gradcheck.errors import ConfigError, DtypeError, GradcheckError, LossScaleError, NonFiniteError, ShapeError
-from compare.gradcheck.probe import REFERENCES, default_step
-from compare.gradcheck.report import DirectionSummary, EntryResult, GradcheckReport, ParamResult
+from __future__ import annotations
 
-# The adapters import numpy's net (and torch when called): loaded on first use, so that
-# ``import compare.gradcheck`` costs numpy and tabulate only.
-_LAZY = {
-    "GradProblem": "adapters",
-    "numpy_loss_fn": "adapters",
-    "numpy_net_problem": "adapters",
-    "torch_function_problem": "adapters",
-    "torch_module_problem": "adapters",
-    "torch_net_problem": "adapters",
-    "book_net_problem": "book",
-    "torch_module_net_problem": "book",
-    "jax_problem": "jax_adapter",
-}
-_ADAPTERS = tuple(_LAZY)
+import dlfs_gradcheck
 
 
 def __getattr__(name: str) -> object:
-    if name in _LAZY:
-        import importlib
-
-        return getattr(importlib.import_module(f"compare.gradcheck.{_LAZY[name]}"), name)
-    raise AttributeError(f"module 'compare.gradcheck' has no attribute {name!r}")
+    if name in dlfs_gradcheck.__all__:
+        return getattr(dlfs_gradcheck, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
-__all__ = [
-    "MODES",
-    "REFERENCES",
-    "ConfigError",
-    "DirectionSummary",
-    "DtypeError",
-    "EntryResult",
-    "GradcheckError",
-    "GradcheckReport",
-    "LossScaleError",
-    "NonFiniteError",
-    "ParamResult",
-    "ShapeError",
-    "assert_gradients",
-    "check_gradients",
-    "default_step",
-    *_ADAPTERS,
-]
+__all__ = list(dlfs_gradcheck.__all__)

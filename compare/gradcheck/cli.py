@@ -25,7 +25,7 @@ Examples::
     python -m compare.gradcheck --impl mine/two_layer_net.py:TwoLayerNet --mode fast          # your own class
 
 ``--impl`` takes ``numpy``, ``torch`` (comma lists too) or a ``[LABEL=]path/to/file.py:ClassName`` /
-``package.module:ClassName`` spec (see :mod:`compare.adapters`), and may be repeated; given only
+``package.module:ClassName`` spec (see :mod:`dlfs_gradcheck.usercode`), and may be repeated; given only
 specs, only the plugged classes are checked. A plugged class is built at ``--sizes``, gets the
 shared weights written into its own arrays, and its ``gradient`` (else its
 ``numerical_gradient``) is checked against the cross-entropy of its own ``predict``. Its
@@ -61,10 +61,10 @@ from compare.config import (
     run_main,
     thread_count,
 )
-from compare.metrics import REFERENCES
+from dlfs_gradcheck.metrics import REFERENCES
 
 if TYPE_CHECKING:
-    from compare.gradcheck.entries import EntryShard
+    from dlfs_gradcheck.entrywise import EntryShard
 
 IMPLS = ("numpy", "torch")
 MODES = ("full", "fast")
@@ -241,7 +241,7 @@ def run(cfg: GradcheckConfig, shard: EntryShard | None = None) -> tuple[bool, di
 
 def _run(cfg: GradcheckConfig, shard: EntryShard | None = None) -> tuple[bool, dict[str, object], str]:
     from compare.data import make_synthetic
-    from compare.gradcheck.adapters import numpy_net_problem, torch_net_problem
+    from dlfs_gradcheck.problems import numpy_net_problem, torch_net_problem
     from impl_numpy import init_params
 
     d, h, c = cfg.sizes
@@ -287,8 +287,8 @@ def _run(cfg: GradcheckConfig, shard: EntryShard | None = None) -> tuple[bool, d
 
 def _check_plugins(cfg: GradcheckConfig, params: dict, x, t, options: dict) -> list[tuple[object, object, str, str]]:
     """Check each ``--impl`` spec's class: (report or None, ImplementationFailure or None, text, label) each."""
-    from compare.adapters import ImplementationFailure, build_net, load_impls
-    from compare.gradcheck.book import book_net_problem, torch_module_net_problem
+    from dlfs_gradcheck.net_problems import book_net_problem, torch_module_net_problem
+    from dlfs_gradcheck.usercode import ImplementationFailure, build_net, load_impls
 
     d, h, c = cfg.sizes
     out = []
@@ -324,10 +324,10 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _execute(cfg: GradcheckConfig) -> int:
-    from compare.adapters import SpecError
     from compare.data import DataError
     from compare.files import OutputError, check_writable, to_json, write_atomic
-    from compare.gradcheck.errors import GradcheckError
+    from dlfs_gradcheck.errors import GradcheckError
+    from dlfs_gradcheck.usercode import SpecError
     from impl_numpy.checks import NetInputError
 
     try:

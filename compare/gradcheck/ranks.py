@@ -34,12 +34,12 @@ from compare.distributed.rank_numgrad import entry_range
 from compare.files import to_json
 from compare.gradcheck.cli import GradcheckConfig
 from compare.gradcheck.cli import run as run_check
-from compare.gradcheck.errors import GradcheckError
+from dlfs_gradcheck.errors import GradcheckError
 from impl_numpy.checks import NetInputError
 
 
 class TensorShard:
-    """:class:`compare.gradcheck.entries.EntryShard` over torch.distributed (gloo): rows gathered as float64."""
+    """:class:`dlfs_gradcheck.entrywise.EntryShard` over torch.distributed (gloo): rows gathered as float64."""
 
     def __init__(self, ctx) -> None:
         self.ctx = ctx

@@ -70,7 +70,7 @@ class GradientRow:
     method_b: str
     param: str  # W1 | b1 | W2 | b2
     max_abs: float  # max |a - b|
-    max_rel: float  # max relative error (compare.metrics)
+    max_rel: float  # max relative error (dlfs_gradcheck.metrics)
     index: list[int]  # index of the worst entry
     a_value: float  # method A's value there
     b_value: float  # method B's value there

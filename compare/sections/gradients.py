@@ -1,10 +1,10 @@
 """Section 1: every method's gradient on the first batch, compared pairwise, failures diagnosed.
 
 Each method's runner computes the gradient at the shared initial weights; every pair is
-compared parameter by parameter with the tolerances of :mod:`compare.metrics`. A method that
+compared parameter by parameter with the tolerances of :mod:`dlfs_gradcheck.metrics`. A method that
 raised (a user's implementation) becomes a FAIL note naming its file and line; one that
 does not offer a gradient, a "not provided" note. A method whose gradient fails against
-``backprop`` gets the diagnoses of :mod:`compare.diagnose`.
+``backprop`` gets the diagnoses of :mod:`dlfs_gradcheck.diagnose`.
 """
 
 from __future__ import annotations
@@ -13,13 +13,13 @@ from collections.abc import Mapping, Sequence
 
 import numpy as np
 
-from compare import diagnose, metrics
-from compare.adapters import book_loss_gradient
 from compare.engine import agreement
 from compare.engine.runner import ImplementationFailure, MethodEntry, MethodInfo, NotProvided
 from compare.engine.runners import BACKPROP
 from compare.report.model import DiagnosisNote, GradientRow, GradientSection, MethodNote
 from compare.sections.notes import method_note
+from dlfs_gradcheck import diagnose, metrics
+from dlfs_gradcheck.usercode import book_loss_gradient
 from impl_numpy import TwoLayerNet
 
 # A numerical gradient through the book's loss (1e-7 inside the log) is compared with the exact

@@ -1,4 +1,4 @@
-"""A user's ``torch.nn.Module`` behind the same interface as :class:`compare.adapters.book.BookNet`.
+"""A user's ``torch.nn.Module`` behind the same interface as :class:`dlfs_gradcheck.usercode.booknet.BookNet`.
 
 The convention (anything else is refused with one line saying what was expected):
 
@@ -21,8 +21,14 @@ from collections.abc import Mapping
 
 import numpy as np
 
-from compare.adapters.checks import book_shapes, check_gradients, check_logits, detect_activation, exact_loss
-from compare.adapters.errors import ImplementationFailure, NotProvided, SpecError, definition_of, from_exception
+from dlfs_gradcheck.usercode.checks import book_shapes, check_gradients, check_logits, detect_activation, exact_loss
+from dlfs_gradcheck.usercode.failures import (
+    ImplementationFailure,
+    NotProvided,
+    SpecError,
+    definition_of,
+    from_exception,
+)
 
 EXPECTED = "two nn.Linear layers with bias (D -> H, then H -> C, in registration order) and no other parameters"
 

@@ -1,11 +1,11 @@
 """What a gradient check found: per-parameter results, a text table and a JSON-ready dict.
 
 The table (``GradcheckReport.table()``, lines of at most 100 columns) is also the
-message of the ``AssertionError`` raised by :func:`compare.gradcheck.assert_gradients`
+message of the ``AssertionError`` raised by :func:`dlfs_gradcheck.assert_gradients`
 and the ``gradcheck`` pytest fixture: per parameter a summary row, then the worst
 entries (largest multiple of the allowed error first) with the analytic value, the
 numerical value, the plain relative error, their ratio and "× allowed", then notes
-and the diagnoses of :func:`compare.diagnose.diagnose`.
+and the diagnoses of :func:`dlfs_gradcheck.diagnose.diagnose`.
 ``to_dict()`` holds only str, int, float, bool, None, lists and dicts; NaN and
 infinities become ``None`` so that ``json.dumps(..., allow_nan=False)`` works.
 """
@@ -18,8 +18,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from compare.diagnose import Diagnosis
-from compare.metrics import Tolerance
+from dlfs_gradcheck.diagnose import Diagnosis
+from dlfs_gradcheck.metrics import Tolerance
 
 WIDTH = 100  # the table's lines fit this many columns (a pytest failure, a CI log)
 
@@ -140,7 +140,7 @@ class ParamResult:
 
 @dataclass
 class GradcheckReport:
-    """Everything :func:`compare.gradcheck.check_gradients` found; ``ok`` is the verdict."""
+    """Everything :func:`dlfs_gradcheck.check_gradients` found; ``ok`` is the verdict."""
 
     mode: str  # "full" or "fast"
     reference: str  # "central", "richardson" or "complex"
@@ -148,12 +148,12 @@ class GradcheckReport:
     dtype: str  # dtype of the code under test; the reference is always float64
     seed: int  # seeds the fast-mode directions and the full-mode samples
     loss: float  # the loss at the point (float64)
-    tolerance: Tolerance  # per-entry tolerance (compare.metrics definition)
+    tolerance: Tolerance  # per-entry tolerance (dlfs_gradcheck.metrics definition)
     params: list[ParamResult]
     n_loss_evals: int  # calls to loss_fn
     seconds: float  # wall-clock time of the check
     label: str = ""  # what was checked, for the table's title
-    diagnoses: list[Diagnosis] = field(default_factory=list)  # compare.diagnose on the failing parameters
+    diagnoses: list[Diagnosis] = field(default_factory=list)  # dlfs_gradcheck.diagnose on the failing parameters
 
     @property
     def ok(self) -> bool:

@@ -1,6 +1,6 @@
 """Fast mode: a few signed Gaussian directions per parameter block, and bisection down to the offending entries.
 
-See :mod:`compare.gradcheck.core` for the tolerance ``τ`` and what fast mode is
+See :mod:`dlfs_gradcheck.core` for the tolerance ``τ`` and what fast mode is
 guaranteed to catch. Costs O(blocks × directions) loss evaluations, plus about
 ``4 log2(n)`` per offending entry when a block fails.
 
@@ -14,10 +14,10 @@ import math
 
 import numpy as np
 
-from compare.gradcheck.entries import Entries, Outcome, Tolerances, check_entries, compare_derivative, entry_results
-from compare.gradcheck.probe import Probe
-from compare.gradcheck.report import DirectionSummary, ParamResult
-from compare.metrics import allowed_error
+from dlfs_gradcheck.entrywise import Entries, Outcome, Tolerances, check_entries, compare_derivative, entry_results
+from dlfs_gradcheck.metrics import allowed_error
+from dlfs_gradcheck.probe import Probe
+from dlfs_gradcheck.report import DirectionSummary, ParamResult
 
 SIGMA = 4.0  # the code under test's rounding allowance, in standard deviations
 LEAF = 4  # narrowing: sub-blocks of at most this many entries are checked entry by entry

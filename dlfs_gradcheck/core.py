@@ -12,12 +12,12 @@ code under test runs in float32. ``grad_fn(params) -> dict`` is the code under
 test; it is called once, with copies of the parameters in their own dtype. Neither
 ever sees the caller's arrays.
 
-**Tolerance.** An entry passes when ``compare.metrics.rel_error <= rtol``, i.e.
+**Tolerance.** An entry passes when ``dlfs_gradcheck.metrics.rel_error <= rtol``, i.e.
 ``|analytic - numerical| <= max(rtol max(|analytic|, |numerical|), atol)``. By
-default ``(rtol, atol)`` is the looser of two tolerances (``compare.metrics``):
+default ``(rtol, atol)`` is the looser of two tolerances (``dlfs_gradcheck.metrics``):
 the code under test's dtype (``EXACT_F64`` = 1e-12 / 1e-15 for float64,
 ``LOW_PRECISION`` = 1e-4 / 1e-7 for float32) and the reference's own error
-(:func:`compare.metrics.reference_tolerance`). Given ``rtol`` / ``atol`` replace
+(:func:`dlfs_gradcheck.metrics.reference_tolerance`). Given ``rtol`` / ``atol`` replace
 both.
 
 **Kinks** (finite-difference references only). When a comparison at step ``h``
@@ -59,7 +59,7 @@ passes when ``|A - R| <= τ`` with::
 
 The first term is four standard deviations of ``ε·u`` for rounding errors ``ε_i``
 of up to ``e_i`` with any signs; the others are the reference's error
-(:func:`compare.metrics.reference_tolerance`). That is O(blocks × directions)
+(:func:`dlfs_gradcheck.metrics.reference_tolerance`). That is O(blocks × directions)
 loss evaluations. The kink rule above applies to directions too (with ``τ`` as
 the allowed error): a direction that straddles a kink is retried with smaller
 steps; one that stays on a kink with the analytic value equal to a one-sided
@@ -124,13 +124,13 @@ from collections.abc import Callable, Mapping
 
 import numpy as np
 
-from compare.diagnose import diagnose
-from compare.gradcheck.entries import EntryShard, Tolerances, full_mode
-from compare.gradcheck.errors import ConfigError, DtypeError, LossScaleError, NonFiniteError, ShapeError
-from compare.gradcheck.fast import fast_mode
-from compare.gradcheck.probe import REFERENCES, LossFn, Probe, default_step
-from compare.gradcheck.report import GradcheckReport, ParamResult
-from compare.metrics import FLOAT64_EPS, Tolerance, gradient_tolerance, loosest, reference_tolerance
+from dlfs_gradcheck.diagnose import diagnose
+from dlfs_gradcheck.entrywise import EntryShard, Tolerances, full_mode
+from dlfs_gradcheck.errors import ConfigError, DtypeError, LossScaleError, NonFiniteError, ShapeError
+from dlfs_gradcheck.fast import fast_mode
+from dlfs_gradcheck.metrics import FLOAT64_EPS, Tolerance, gradient_tolerance, loosest, reference_tolerance
+from dlfs_gradcheck.probe import REFERENCES, LossFn, Probe, default_step
+from dlfs_gradcheck.report import GradcheckReport, ParamResult
 
 MODES = ("full", "fast")
 GradFn = Callable[[dict[str, np.ndarray]], Mapping[str, object]]
@@ -286,7 +286,7 @@ def check_gradients(
         complex-safe ``loss_fn``).
     eps : float, optional
         Base step ``h``; each entry's step is ``h max(1, |x|)``. Default: see
-        :func:`compare.gradcheck.probe.default_step`.
+        :func:`dlfs_gradcheck.probe.default_step`.
     rtol, atol : float, optional
         Replace the default per-entry tolerance (see the module docstring).
     seed : int
@@ -312,7 +312,7 @@ def check_gradients(
     Raises
     ------
     ShapeError, DtypeError, NonFiniteError, ConfigError, LossScaleError
-        (all :class:`compare.gradcheck.GradcheckError`, a ``ValueError``) for
+        (all :class:`dlfs_gradcheck.GradcheckError`, a ``ValueError``) for
         mismatched names or shapes (a ragged gradient included), non-float dtypes,
         NaN or Inf in parameters, gradients or the loss (at the point or any
         shifted point), a ``loss_fn`` that is not complex-safe under

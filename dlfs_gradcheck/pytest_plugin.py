@@ -1,8 +1,9 @@
 """pytest plugin: the ``gradcheck`` fixture and the ``--gradcheck-mode`` / ``--gradcheck-reference`` options.
 
-Registered through the ``pytest11`` entry point of the ``dlfs-compare`` distribution,
-so it is active in any project where the package is installed (without it:
-``pytest -p compare.gradcheck.pytest_plugin``)::
+Registered through the ``pytest11`` entry point of the ``dlfs-compare`` distribution, under
+its module's name, so it is active in any project where the package is installed, and
+``pytest -p dlfs_gradcheck.pytest_plugin`` (what to write where it is not installed) is then
+a no-op rather than a second registration::
 
     def test_my_backward(gradcheck):
         gradcheck(loss_fn, grad_fn, params)                # the signature of assert_gradients
@@ -13,21 +14,32 @@ so it is active in any project where the package is installed (without it:
 A failure shows the checker's table (worst entries first, lines of at most 100
 columns) under the test's own line, with no frame of the checker. The options set
 ``mode`` and ``reference`` for every call that does not pass them itself.
+
+Loading the plugin imports pytest only: the checker (numpy, and never a module named
+``compare``) is imported when a test first uses the fixture, so a repository with its own
+``compare.py`` or ``compare/`` is never shadowed, and a test session that does not use the
+fixture pays nothing for it.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import TYPE_CHECKING
 
 import pytest
 
-from compare.gradcheck.core import MODES, check_gradients
-from compare.gradcheck.probe import REFERENCES, LossFn
-from compare.gradcheck.report import GradcheckReport
+if TYPE_CHECKING:
+    from dlfs_gradcheck.probe import LossFn
+    from dlfs_gradcheck.report import GradcheckReport
+
+# The choices of the options, spelled out so that loading the plugin imports nothing else
+# (a test checks them against dlfs_gradcheck.core.MODES and dlfs_gradcheck.probe.REFERENCES).
+MODES = ("full", "fast")
+REFERENCES = ("central", "richardson", "complex")
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
-    group = parser.getgroup("gradcheck", "gradient checking (compare.gradcheck)")
+    group = parser.getgroup("gradcheck", "gradient checking (dlfs_gradcheck)")
     group.addoption("--gradcheck-mode", choices=MODES, default=None, help="mode of every call (default: full)")
     group.addoption(
         "--gradcheck-reference", choices=REFERENCES, default=None, help="reference of every call (default: central)"
@@ -35,7 +47,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 
 class GradcheckFixture:
-    """What the ``gradcheck`` fixture gives a test: call it like :func:`compare.gradcheck.assert_gradients`."""
+    """What the ``gradcheck`` fixture gives a test: call it like :func:`dlfs_gradcheck.assert_gradients`."""
 
     def __init__(self, defaults: Mapping[str, object]) -> None:
         self.defaults = dict(defaults)  # options from the command line, for calls that do not pass them
@@ -43,13 +55,15 @@ class GradcheckFixture:
     def __call__(self, loss_fn: LossFn, grad_fn, params: Mapping[str, object], **options) -> GradcheckReport:
         """Check; fail the test with the report's table when the gradient is wrong; return the report."""
         __tracebackhide__ = True
+        from dlfs_gradcheck.core import check_gradients
+
         report = check_gradients(loss_fn, grad_fn, params, **{**self.defaults, **options})
         if not report.ok:
             raise AssertionError(report.table())
         return report
 
     def problem(self, problem, **options) -> GradcheckReport:
-        """The same for a :class:`compare.gradcheck.GradProblem` (the adapters' result)."""
+        """The same for a :class:`dlfs_gradcheck.GradProblem` (the adapters' result)."""
         __tracebackhide__ = True
         options.setdefault("label", problem.label)
         return self(problem.loss_fn, problem.grad_fn, problem.params, **options)
@@ -57,7 +71,7 @@ class GradcheckFixture:
 
 @pytest.fixture
 def gradcheck(request: pytest.FixtureRequest) -> GradcheckFixture:
-    """Check a gradient against a float64 numerical reference; see :mod:`compare.gradcheck.pytest_plugin`."""
+    """Check a gradient against a float64 numerical reference; see :mod:`dlfs_gradcheck.pytest_plugin`."""
     defaults = {}
     for option, key in (("gradcheck_mode", "mode"), ("gradcheck_reference", "reference")):
         value = request.config.getoption(option)

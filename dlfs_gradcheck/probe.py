@@ -29,8 +29,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from compare.gradcheck.errors import DtypeError, NonFiniteError, ShapeError
-from compare.metrics import FLOAT64_EPS
+from dlfs_gradcheck.errors import DtypeError, NonFiniteError, ShapeError
+from dlfs_gradcheck.metrics import FLOAT64_EPS
 
 REFERENCES = ("central", "richardson", "complex")
 

@@ -158,7 +158,7 @@ REFERENCES = ("central", "richardson", "complex")
 
 
 def reference_tolerance(reference: str, loss_value: float, h: float) -> Tolerance:
-    """Error of a float64 reference derivative (what :mod:`compare.gradcheck` compares against).
+    """Error of a float64 reference derivative (what :mod:`dlfs_gradcheck` compares against).
 
     ``h`` is the base step (each entry's step is ``h max(1, |x|)``, never smaller);
     ``loss_value`` is the loss at the point. Each ``rtol`` is a truncation model

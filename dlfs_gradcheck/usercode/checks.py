@@ -10,7 +10,7 @@ from collections.abc import Mapping
 
 import numpy as np
 
-from compare.adapters.errors import ImplementationFailure, SpecError
+from dlfs_gradcheck.usercode.failures import ImplementationFailure, SpecError
 from impl_numpy.functions import cross_entropy, relu, sigmoid, softmax
 
 PARAM_NAMES = ("W1", "b1", "W2", "b2")

@@ -25,7 +25,7 @@ import sys
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from compare.adapters.errors import SpecError, user_frame
+from dlfs_gradcheck.usercode.failures import SpecError, user_frame
 
 RESERVED = ("numerical", "numerical-fast", "backprop", "autograd", "jax", "ddp")  # the project's own rows
 BOOK_METHODS = ("gradient", "numerical_gradient", "loss")  # at least one of these makes a book-style class

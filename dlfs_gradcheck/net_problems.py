@@ -2,7 +2,7 @@
 
 Usage (a CI test is two lines)::
 
-    from compare.gradcheck import book_net_problem
+    from dlfs_gradcheck import book_net_problem
     book_net_problem(TwoLayerNet(784, 50, 10), x, t).assert_ok(mode="fast")
 
 The code under test is the user's ``gradient`` (or ``numerical_gradient``, or autograd
@@ -12,7 +12,7 @@ or the book's with ``1e-7`` inside the log (``loss="book"``, what the book's
 ``numerical_gradient`` differentiates). Every evaluation writes the point into the
 user's arrays in place and puts their weights back afterwards, bit for bit: the object
 is never left at a perturbed point. Labels are passed in the format each method takes
-(see :mod:`compare.adapters.book`). A crash is an :class:`ImplementationFailure` naming
+(see :mod:`dlfs_gradcheck.usercode.booknet`). A crash is an :class:`ImplementationFailure` naming
 the line in the user's file.
 
 The complex step needs a complex-safe forward pass; a user's float arrays cannot hold
@@ -28,9 +28,9 @@ from collections.abc import Callable
 
 import numpy as np
 
-from compare.adapters import BookNet, TorchModuleNet
-from compare.adapters.checks import book_loss, exact_loss
-from compare.gradcheck.adapters import LOSSES, GradProblem, numpy_loss_fn
+from dlfs_gradcheck.problems import LOSSES, GradProblem, numpy_loss_fn
+from dlfs_gradcheck.usercode import BookNet, TorchModuleNet
+from dlfs_gradcheck.usercode.checks import book_loss, exact_loss
 from impl_numpy.checks import ConfigError, DtypeError
 
 
@@ -112,14 +112,14 @@ def book_net_problem(
 
     Parameters
     ----------
-    net : the user's object (or a :class:`compare.adapters.BookNet` around it)
+    net : the user's object (or a :class:`dlfs_gradcheck.usercode.BookNet` around it)
     x : ndarray (N, D)
     t : ndarray (N,) class indices, or (N, C) one-hot
     loss : {"exact", "book"}
         The loss of the user's ``predict`` the reference differentiates.
     method : {"gradient", "numerical_gradient"}; default ``gradient`` if the class has one.
 
-    Raises :class:`compare.adapters.SpecError` when ``net`` lacks the book's API and
+    Raises :class:`dlfs_gradcheck.usercode.SpecError` when ``net`` lacks the book's API and
     :class:`ImplementationFailure` when its ``predict`` crashes while probing.
     """
     wrapped = net if isinstance(net, BookNet) else BookNet(net)
@@ -128,7 +128,7 @@ def book_net_problem(
 
 
 def torch_module_net_problem(module: object, x: np.ndarray, t: np.ndarray) -> GradProblem:
-    """Autograd through a torch module with two ``nn.Linear`` layers (see :mod:`compare.adapters.torch_module`).
+    """Autograd through a torch module with two ``nn.Linear`` layers (see :mod:`dlfs_gradcheck.usercode.torchnet`).
 
     The point and the gradients are in the book's layout (``W1 = linear1.weight.T``); the
     reference is the exact cross-entropy of the module's own forward pass in its dtype.

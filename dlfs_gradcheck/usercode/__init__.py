@@ -15,11 +15,11 @@ numpy only at import; torch is imported when a torch module is plugged in.
 
 from __future__ import annotations
 
-from compare.adapters.book import BookNet
-from compare.adapters.checks import book_loss, book_loss_gradient, exact_loss
-from compare.adapters.errors import ImplementationFailure, NotProvided, SpecError
-from compare.adapters.loader import ImplSpec, LoadedImpl, load_impl, load_impls, parse_spec
-from compare.adapters.torch_module import TorchModuleNet
+from dlfs_gradcheck.usercode.booknet import BookNet
+from dlfs_gradcheck.usercode.checks import book_loss, book_loss_gradient, exact_loss
+from dlfs_gradcheck.usercode.failures import ImplementationFailure, NotProvided, SpecError
+from dlfs_gradcheck.usercode.loader import ImplSpec, LoadedImpl, load_impl, load_impls, parse_spec
+from dlfs_gradcheck.usercode.torchnet import TorchModuleNet
 
 
 def build_net(

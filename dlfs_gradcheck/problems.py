@@ -35,10 +35,10 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from compare.gradcheck.core import GradFn, assert_gradients, check_gradients
-from compare.gradcheck.errors import ConfigError, DtypeError
-from compare.gradcheck.probe import LossFn
-from compare.gradcheck.report import GradcheckReport
+from dlfs_gradcheck.core import GradFn, assert_gradients, check_gradients
+from dlfs_gradcheck.errors import ConfigError, DtypeError
+from dlfs_gradcheck.probe import LossFn
+from dlfs_gradcheck.report import GradcheckReport
 from impl_numpy import TwoLayerNet
 from impl_numpy.checks import check_activation, check_params
 
@@ -58,12 +58,12 @@ class GradProblem:
     label: str  # what this is, for report titles
 
     def check(self, **options) -> GradcheckReport:
-        """:func:`compare.gradcheck.check_gradients` on this problem (same options)."""
+        """:func:`dlfs_gradcheck.check_gradients` on this problem (same options)."""
         options.setdefault("label", self.label)
         return check_gradients(self.loss_fn, self.grad_fn, self.params, **options)
 
     def assert_ok(self, **options) -> GradcheckReport:
-        """:func:`compare.gradcheck.assert_gradients` on this problem (same options)."""
+        """:func:`dlfs_gradcheck.assert_gradients` on this problem (same options)."""
         options.setdefault("label", self.label)
         return assert_gradients(self.loss_fn, self.grad_fn, self.params, **options)
 

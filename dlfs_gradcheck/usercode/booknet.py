@@ -37,7 +37,7 @@ from contextlib import contextmanager
 
 import numpy as np
 
-from compare.adapters.checks import (
+from dlfs_gradcheck.usercode.checks import (
     PARAM_NAMES,
     book_loss,
     book_shapes,
@@ -49,7 +49,13 @@ from compare.adapters.checks import (
     find_params,
     one_hot,
 )
-from compare.adapters.errors import ImplementationFailure, NotProvided, SpecError, definition_of, from_exception
+from dlfs_gradcheck.usercode.failures import (
+    ImplementationFailure,
+    NotProvided,
+    SpecError,
+    definition_of,
+    from_exception,
+)
 
 METHODS = ("predict", "loss", "accuracy", "gradient", "numerical_gradient")
 FORMATS = ("one-hot", "index")

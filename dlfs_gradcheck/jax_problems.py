@@ -26,7 +26,7 @@ the check fails them. For any such ``fn``, ``reference="richardson"`` (no comple
 numbers needed, ~1e-10 relative) is the reference to use.
 
 JAX is imported when :func:`jax_problem` is called, never when
-:mod:`compare.gradcheck` is imported.
+:mod:`dlfs_gradcheck` is imported.
 
 Longer than 60 lines for ``jax_problem``: the float64 and complex references of a JAX loss are
 built in the closure that checks them.
@@ -38,7 +38,7 @@ from collections.abc import Callable, Mapping
 
 import numpy as np
 
-from compare.gradcheck.adapters import GradProblem
+from dlfs_gradcheck.problems import GradProblem
 from impl_numpy.checks import DtypeError, ShapeError
 
 

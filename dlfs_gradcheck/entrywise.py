@@ -2,9 +2,9 @@
 
 :func:`compare_derivative` compares one analytic derivative (of an entry, or along a
 direction) with the reference, retrying with smaller steps when the step straddles a
-kink (see :mod:`compare.gradcheck.core` for the rule); :func:`check_entries` does it
+kink (see :mod:`dlfs_gradcheck.core` for the rule); :func:`check_entries` does it
 for a set of entries of one parameter; :func:`full_mode` checks every entry (or a
-seeded sample). Used by :mod:`compare.gradcheck.core` and :mod:`compare.gradcheck.fast`.
+seeded sample). Used by :mod:`dlfs_gradcheck.core` and :mod:`dlfs_gradcheck.fast`.
 With an :class:`EntryShard`, each rank of a job computes its share of a parameter's entries
 and the shares are gathered as float64 rows (``--ranks N``: :mod:`compare.gradcheck.ranks`).
 """
@@ -17,9 +17,9 @@ from typing import Protocol
 
 import numpy as np
 
-from compare.gradcheck.probe import Probe
-from compare.gradcheck.report import EntryResult, ParamResult
-from compare.metrics import Tolerance, rel_error
+from dlfs_gradcheck.metrics import Tolerance, rel_error
+from dlfs_gradcheck.probe import Probe
+from dlfs_gradcheck.report import EntryResult, ParamResult
 
 KINK_RETRIES = 3  # retries of a comparison that straddles a kink ...
 KINK_SHRINK = 8.0  # ... each with the step divided by this
@@ -89,7 +89,7 @@ class Entries:
     idx: np.ndarray  # (k,) flat indices
     analytic: np.ndarray  # (k,)
     numerical: np.ndarray  # (k,) the reference at the last step tried
-    rel: np.ndarray  # (k,) compare.metrics.rel_error
+    rel: np.ndarray  # (k,) dlfs_gradcheck.metrics.rel_error
     allowed: np.ndarray  # (k,) the allowed |analytic - numerical| at the step the value came from
     mismatch: np.ndarray  # (k,) bool
     kink: np.ndarray  # (k,) bool: the entry's base step straddled a kink (not a failure)
