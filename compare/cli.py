@@ -5,10 +5,14 @@ stderr); 3 a run that could not complete (training diverged, an internal error; 
 130 interrupted (SIGINT or SIGTERM), with no output half-written and no temporary file left.
 
 SIGINT and SIGTERM go through one handler. Inside :func:`run_main` it raises
-``KeyboardInterrupt``, so ``finally`` blocks clean up; before it (while the command's modules
-load) it prints one line and exits 130. Code that must not be cut in half (the atomic writer)
-runs under :func:`deferred_interrupts`: a signal that arrives there takes effect at its end.
-Standard library only, so that options are parsed and thread counts set before numpy or torch load.
+:class:`~dlfs_gradcheck.interrupts.SignalInterrupt` (a ``KeyboardInterrupt``), so ``finally``
+blocks clean up, and a ``KeyboardInterrupt`` that a user's code raises itself is told apart from a
+real one; before it (while the command's modules load) it prints one line and exits 130. Code
+that must not be cut in half (the atomic writer) runs under :func:`deferred_interrupts`: a signal
+that arrives there takes effect at its end. After the command, signals stay effective until the
+process exits, and threads a user's code left running do not keep it alive (:func:`run_main`).
+Standard library only (and the stdlib-only :mod:`dlfs_gradcheck.interrupts`), so that options
+are parsed and thread counts set before numpy or torch load.
 
 Longer than 300 lines: it is the one place for everything the commands share (option types, the
 memory and thread limits, the signal handler, the exit statuses), so that no command handles
@@ -25,6 +29,8 @@ import sys
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+
+from dlfs_gradcheck.interrupts import SignalInterrupt
 
 SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
@@ -99,9 +105,14 @@ class _Signals:
 def _interrupt() -> None:
     if _Signals.in_main:
         _Signals.received = True
-        raise KeyboardInterrupt
+        raise SignalInterrupt
     fail("interrupted", 130)
     raise SystemExit(130)
+
+
+def _exit_now(signum: int, frame: object) -> None:
+    """After the command: a signal ends the process at once (its outputs are complete by then)."""
+    os._exit(130)
 
 
 def _on_signal(signum: int, frame: object) -> None:
@@ -140,8 +151,26 @@ def deferred_interrupts() -> Iterator[None]:
 
 
 def _main_is_a_command() -> bool:
+    """This process is one of the commands: ``python -m compare.X`` or an installed ``dlfs-...`` script."""
     spec = getattr(sys.modules.get("__main__"), "__spec__", None)
-    return spec is not None and spec.name.startswith("compare.")
+    if spec is not None:
+        return spec.name.startswith("compare.")
+    return os.path.basename(sys.argv[0] if sys.argv else "").startswith("dlfs-")
+
+
+def _leave_if_threads_linger(status: int) -> None:
+    """End the process now when threads that are not daemons (a user's code started them) would keep it alive.
+
+    The command's work is done and written; Python would wait for those threads forever.
+    """
+    lingering = [t for t in threading.enumerate() if t is not threading.main_thread() and not t.daemon]
+    if lingering:
+        for stream in (sys.stdout, sys.stderr):
+            try:
+                stream.flush()
+            except (OSError, ValueError):
+                pass
+        os._exit(status)
 
 
 if _main_is_a_command():  # `python -m compare.X`: an early Ctrl-C is one line, not a traceback
@@ -195,6 +224,8 @@ def run_main(main: Callable[[], int]) -> int:
     try:
         status = main()
         check_interrupted()  # a signal whose interrupt was swallowed still ends the command as interrupted
+        if _main_is_a_command():
+            _leave_if_threads_linger(status)
         return status
     except KeyboardInterrupt:
         status = fail("interrupted", 130)
@@ -218,14 +249,16 @@ def run_main(main: Callable[[], int]) -> int:
         if os.environ.get("DLFS_TRACEBACK"):
             raise
         return fail(f"internal error: {type(e).__name__}: {e}", 3)
+    except (SystemExit, GeneratorExit) as e:  # none of the commands' own: code it ran tried to end the run
+        return fail(f"internal error: {type(e).__name__} ({e}) escaped from the code the command ran", 3)
     finally:
         _Signals.in_main, sys.unraisablehook = outer, outer_hook
         if _main_is_a_command():
             # The work is done and written: a signal during the interpreter's teardown (torch's takes
-            # a while) must not turn the status into "killed". Python resets its own handlers then,
-            # but not an ignored signal.
+            # a while) ends the process at once as interrupted, never as "killed", and never is
+            # ignored (a process that cannot be stopped but with SIGKILL is worse than either).
             for sig in previous:
-                signal.signal(sig, signal.SIG_IGN)
+                signal.signal(sig, _exit_now)
         else:  # a caller's own handlers come back (tests, embedding)
             for sig, handler in previous.items():
                 signal.signal(sig, handler)  # type: ignore[arg-type]

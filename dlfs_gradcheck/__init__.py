@@ -42,6 +42,7 @@ _LAZY = {
     "DtypeError": "errors",
     "GradcheckError": "errors",
     "LossScaleError": "errors",
+    "NonDeterministicError": "errors",
     "NonFiniteError": "errors",
     "ShapeError": "errors",
     "REFERENCES": "probe",

@@ -121,10 +121,11 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Callable, Mapping
+from dataclasses import replace
 
 import numpy as np
 
-from dlfs_gradcheck.diagnose import diagnose
+from dlfs_gradcheck.diagnose import Context, diagnose
 from dlfs_gradcheck.entrywise import EntryShard, Tolerances, full_mode
 from dlfs_gradcheck.errors import ConfigError, DtypeError, LossScaleError, NonFiniteError, ShapeError
 from dlfs_gradcheck.fast import fast_mode
@@ -219,9 +220,15 @@ def _check_options(
 
 
 def tolerances(
-    reference: str, dtype: str, loss_value: float, step: float, rtol: float | None, atol: float | None
+    reference: str,
+    dtype: str,
+    loss_value: float,
+    step: float,
+    rtol: float | None,
+    atol: float | None,
+    noise: float = 0.0,
 ) -> Tolerances:
-    """The :class:`Tolerances` of a check; see the module docstring."""
+    """The :class:`Tolerances` of a check; see the module docstring. ``noise``: the loss's measured rounding."""
     tested = gradient_tolerance("exact", "exact", dtype)
     ref = reference_tolerance(reference, loss_value, step)
     # A step so large (truncation) or so small (rounding) that the reference's own error bound
@@ -235,6 +242,7 @@ def tolerances(
             f"eps={step:g} is unusable with the {reference} reference: its error bound (rtol {ref.rtol:.2g}, "
             f"atol {ref.atol:.2g}) would pass a wrong gradient; leave eps unset for the default step"
         )
+    ref = reference_tolerance(reference, loss_value, step, noise)  # the step is usable: now with the loss's noise
     entry = loosest(tested, ref)
     if rtol is None and atol is None:
         return Tolerances(entry=entry, tested=tested, reference=ref)
@@ -263,6 +271,7 @@ def check_gradients(
     worst: int = 5,
     label: str = "",
     shard: EntryShard | None = None,
+    context: Context | None = None,
 ) -> GradcheckReport:
     """Check ``grad_fn`` against a float64 numerical derivative of ``loss_fn`` at ``params``.
 
@@ -303,6 +312,9 @@ def check_gradients(
         Full mode on the ranks of a job: every rank calls this with the same arguments and
         computes its share of each parameter's entries (see :mod:`compare.gradcheck.ranks`);
         the report is the one a single process gives.
+    context : dlfs_gradcheck.diagnose.Context, optional
+        What is known beyond the numbers (the batch size, whether the loss has a log), for the
+        diagnoses of a failure.
 
     Returns
     -------
@@ -330,7 +342,8 @@ def check_gradients(
     dtype = "float32" if low else "float64"
     step = default_step(reference) if eps is None else float(eps)
     probe = Probe(loss_fn, theirs, reference, step)
-    tols = tolerances(reference, dtype, probe.f0, step, rtol, atol)
+    noise = probe.noise(seed) if rtol is None and atol is None else 0.0
+    tols = tolerances(reference, dtype, probe.f0, step, rtol, atol, noise)
     results = []
     for position, (name, g) in enumerate(grads.items()):
         a = g.astype(np.float64).reshape(-1)  # (size,)
@@ -344,9 +357,10 @@ def check_gradients(
     changed = probe.modified()
     if changed:
         raise ShapeError(f"loss_fn modified its argument ({', '.join(changed)}); it must not write to params")
-    check_resolution(results, probe.f0, reference, step)
+    check_resolution(results, probe.f0, reference, step, noise)
     failed = [p.name for p in results if not p.ok]
     pairs = {p.name: p.compared for p in results if p.compared is not None and np.size(p.compared[0])}
+    context = replace(context or Context(), dtype=dtype)
     return GradcheckReport(
         mode=mode,
         reference=reference,
@@ -359,7 +373,8 @@ def check_gradients(
         n_loss_evals=probe.n_evals,
         seconds=time.perf_counter() - start,
         label=label,
-        diagnoses=diagnose(pairs, failed, batch_size=None),
+        diagnoses=diagnose(pairs, failed, context),
+        noise=noise,
     )
 
 
@@ -378,7 +393,7 @@ def assert_gradients(loss_fn: LossFn, grad_fn: GradFn, params: Mapping[str, obje
 # -- is the check meaningful at all? -------------------------------------------------------------
 
 
-def check_resolution(results: list[ParamResult], loss: float, reference: str, step: float) -> None:
+def check_resolution(results: list[ParamResult], loss: float, reference: str, step: float, noise: float = 0.0) -> None:
     """Refuse a check whose reference cannot resolve the derivatives it compares (see the module docstring).
 
     Per parameter, ``resolution`` is the reference's rounding error for one entry's
@@ -399,10 +414,12 @@ def check_resolution(results: list[ParamResult], loss: float, reference: str, st
             continue
         largest = max(q.magnitude for q in results)
         scale = p.magnitude if not silent else (smallest if resolved else largest)
-        raise LossScaleError(_resolution_message(p, scale, loss, reference, step, bool(resolved)))
+        raise LossScaleError(_resolution_message(p, scale, loss, reference, step, bool(resolved), noise))
 
 
-def _resolution_message(p: ParamResult, scale: float, loss: float, reference: str, step: float, any_ok: bool) -> str:
+def _resolution_message(
+    p: ParamResult, scale: float, loss: float, reference: str, step: float, any_ok: bool, noise: float
+) -> str:
     if scale == 0 and abs(loss) <= 1:
         return (
             f"the loss ({loss:.6g}) does not change measurably when the parameters change (every derivative "
@@ -415,7 +432,7 @@ def _resolution_message(p: ParamResult, scale: float, loss: float, reference: st
     what = "it must check" if any_ok else "it saw"
     return (
         f"the loss value {loss:.6g} is too {size} for its gradient: each loss evaluation carries about "
-        f"{FLOAT64_EPS * max(1.0, abs(loss)):.2g} of rounding, so the {reference} reference (h={step:.2g}) "
+        f"{max(FLOAT64_EPS * max(1.0, abs(loss)), noise):.2g} of rounding, so the {reference} reference (h={step:.2g}) "
         f"resolves {p.name}'s derivatives only to ±{p.resolution:.2g}, more than {MAX_REFERENCE_RTOL:g} of the "
         f"derivatives {what} ({scale:.2g}); a wrong gradient could pass. {advice[0].upper()}{advice[1:]}"
     )

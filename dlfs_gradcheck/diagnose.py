@@ -16,14 +16,21 @@ the patterns a hand-written backward typically gets wrong:
 - ``hidden-only``: only ``W1``/``b1`` fail while ``W2``/``b2`` pass: the error is in the
   hidden activation's backward or mask;
 - ``small-smooth``: a tiny mismatch (below 1e-5 of the gradient's norm) on otherwise parallel
-  gradients: two slightly different losses, e.g. the book's ``1e-7`` inside the log.
+  gradients: two slightly different functions; the book's ``1e-7`` inside the log is named only
+  when the loss has a log (``Context.log_loss``), and in float32 the mismatch is float32 rounding
+  (``float32-rounding``).
 
 Each test is a fit with an explicit threshold, so a correct gradient (which fails nothing)
-gets no diagnosis. Standard library and numpy only.
+gets no diagnosis. What the code under test is known to do wrong before any comparison (a
+``gradient`` that reuses the last forward pass, a loss that is not deterministic) is found by
+probing it (:mod:`dlfs_gradcheck.usercode.probing`) and reported with :func:`finding`. The
+harness and the checker both call :func:`diagnose` with a :class:`Context`, so one gradient gets
+one set of words everywhere. Standard library and numpy only.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 
@@ -36,8 +43,17 @@ SMALL_REL = 1e-5  # below this relative error a mismatch counts as "small"
 
 
 @dataclass(frozen=True)
+class Context:
+    """What is known about the gradient being diagnosed, beyond the numbers."""
+
+    batch_size: int | None = None  # N: a factor of N or 1/N is named as a missing or doubled / batch_size
+    dtype: str = "float64"  # the tested dtype: a tiny mismatch in float32 is float32 rounding
+    log_loss: bool = False  # the loss has a log (a cross-entropy): the book's 1e-7 is a candidate
+
+
+@dataclass(frozen=True)
 class Diagnosis:
-    code: str  # scaled | sign | transpose | zero | ignored | hidden-only | small-smooth
+    code: str  # scaled | sign | transpose | zero | ignored | hidden-only | small-smooth | float32-rounding | ...
     params: tuple[str, ...]  # the parameters it explains
     message: str  # one line for people
 
@@ -64,6 +80,12 @@ def _scale_factor(a: np.ndarray, r: np.ndarray) -> float | None:
     return k if _fits(a, k * r) else None
 
 
+def factor_text(k: float) -> str:
+    """``k`` with enough digits to tell it from 1 (``1.004``, never ``1``)."""
+    digits = max(4, 2 + math.ceil(-math.log10(abs(k - 1)))) if k != 1 else 4
+    return f"{k:.{digits}g}"
+
+
 def _batch_hint(k: float, batch_size: int | None) -> str:
     if batch_size and batch_size > 1:
         if abs(k / batch_size - 1) < 1e-3:
@@ -79,13 +101,14 @@ def _scaled(pairs: Mapping[str, tuple[np.ndarray, np.ndarray]], failed: list[str
     if not ks or any(k is None for k in ks):
         return None
     k0 = ks[0]
-    if any(abs(k - k0) > 1e-3 * abs(k0) for k in ks) or abs(k0 - 1) < SMALL_REL:  # type: ignore[operator]
+    # Within FIT_RTOL of 1 a factor cannot be told from a small mismatch (small-smooth says that).
+    if any(abs(k - k0) > 1e-3 * abs(k0) for k in ks) or abs(k0 - 1) <= FIT_RTOL:  # type: ignore[operator]
         return None
     names = tuple(failed)
     if abs(k0 + 1) < 1e-3:
         return Diagnosis("sign", names, f"{', '.join(names)}: the sign is flipped (analytic = -reference)")
     hint = _batch_hint(k0, batch_size)
-    what = f"× {k0:.6g}{hint}" if hint else f"× {k0:.4g}"
+    what = f"× {k0:.6g}{hint}" if hint else f"× {factor_text(k0)}"
     return Diagnosis("scaled", names, f"{', '.join(names)}: analytic = reference {what}")
 
 
@@ -111,7 +134,9 @@ def _per_param(name: str, a: np.ndarray, r: np.ndarray) -> Diagnosis | None:
     return None
 
 
-def _small_smooth(pairs: Mapping[str, tuple[np.ndarray, np.ndarray]], failed: list[str]) -> Diagnosis | None:
+def _small_smooth(
+    pairs: Mapping[str, tuple[np.ndarray, np.ndarray]], failed: list[str], context: Context
+) -> Diagnosis | None:
     worst = 0.0
     for n in failed:
         a, r = pairs[n]
@@ -120,19 +145,37 @@ def _small_smooth(pairs: Mapping[str, tuple[np.ndarray, np.ndarray]], failed: li
         worst = max(worst, _norm(a - r) / max(_norm(a), _norm(r)))  # relative to the gradient's size
     if not 0 < worst < SMALL_REL:
         return None
+    names = ", ".join(failed)
+    if context.dtype == "float32":
+        return Diagnosis(
+            "float32-rounding",
+            tuple(failed),
+            f"{names}: a mismatch of {worst:.1e} of the gradient's norm, the size of float32 rounding "
+            "(1.2e-7 per operation, summed over the products of a layer): check the gradient in float64 to see "
+            "finer errors",
+        )
+    why = (
+        "e.g. the book's 1e-7 inside the log of cross_entropy_error"
+        if context.log_loss
+        else "e.g. a constant or a small extra term inside the loss that the backward pass leaves out"
+    )
     return Diagnosis(
         "small-smooth",
         tuple(failed),
-        f"{', '.join(failed)}: a small, smooth mismatch ({worst:.1e} of the gradient's norm): the two sides"
-        " differentiate slightly different losses, e.g. the book's 1e-7 inside the log of cross_entropy_error",
+        f"{names}: a small, smooth mismatch ({worst:.1e} of the gradient's norm): the two sides differentiate "
+        f"slightly different functions, {why}",
     )
+
+
+def finding(code: str, message: str, params: tuple[str, ...] = ()) -> Diagnosis:
+    """A diagnosis found by probing the code under test rather than from the numbers (stale forward, randomness)."""
+    return Diagnosis(code, params, message)
 
 
 def diagnose(
     pairs: Mapping[str, tuple[np.ndarray, np.ndarray]],
     failed: Collection[str],
-    *,
-    batch_size: int | None = None,
+    context: Context | None = None,
 ) -> list[Diagnosis]:
     """The diagnoses of the failing parameters, most specific first (empty when nothing failed).
 
@@ -140,8 +183,10 @@ def diagnose(
     ----------
     pairs : name -> (analytic, reference), arrays of one shape (or transposed shapes), float
     failed : the names whose comparison failed
-    batch_size : N, to recognise a factor of N or 1/N
+    context : what is known beyond the numbers (batch size, dtype, whether the loss has a log)
     """
+    context = context or Context()
+    batch_size = context.batch_size
     names = [n for n in pairs if n in set(failed)]
     if not names:
         return []
@@ -151,7 +196,7 @@ def diagnose(
     out += single
     rest = [n for n in names if n not in {p for d in single for p in d.params}]
     if rest:
-        found = _scaled(pairs, rest, batch_size) or _small_smooth(pairs, rest)
+        found = _scaled(pairs, rest, batch_size) or _small_smooth(pairs, rest, context)
         if found is None and len(rest) > 1:  # not one pattern for all: try each on its own
             for n in rest:
                 one = _scaled(pairs, [n], batch_size)

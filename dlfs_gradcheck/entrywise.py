@@ -71,8 +71,13 @@ def compare_derivative(
         if not probe.finite_difference:
             break
         d_plus, d_minus = probe.one_sided(name, idx, u, est)
-        if not abs(d_plus - d_minus) > 2 * ref_error(est.value, t0 / t):  # smooth here: a genuine mismatch
-            return Outcome("fail", est.value, err, tol, straddled=attempt > 0)
+        if not abs(d_plus - d_minus) > 2 * ref_error(est.value, t0 / t):  # smooth here
+            # Before calling it a mismatch, allow for the reference's own truncation error at this
+            # entry, estimated from the step and half the step (a function with a large third
+            # derivative here); a wrong value still fails by more than twice that.
+            tol += 2 * probe.truncation(name, idx, u, est)
+            status = "pass" if err <= tol else "fail"
+            return Outcome(status, est.value, err, tol, straddled=attempt > 0)
         on_a_side = min(abs(analytic - d_plus), abs(analytic - d_minus)) <= 2 * tol
         t /= KINK_SHRINK  # not smooth: a smaller step may keep clear of the kink
     if not probe.finite_difference:

@@ -24,6 +24,10 @@ class NonFiniteError(GradcheckError):
     """NaN or Inf in the parameters, the gradients, or the loss at the point or a shifted point."""
 
 
+class NonDeterministicError(GradcheckError):
+    """The loss returns different values at one point (randomness left on): no reference can be computed."""
+
+
 class ConfigError(GradcheckError):
     """An unknown mode or reference, or an option out of range (a step the reference cannot use)."""
 

@@ -157,23 +157,27 @@ def gradient_tolerance(kind_a: str, kind_b: str, dtype: str, *, loss_value: floa
 REFERENCES = ("central", "richardson", "complex")
 
 
-def reference_tolerance(reference: str, loss_value: float, h: float) -> Tolerance:
+def reference_tolerance(reference: str, loss_value: float, h: float, noise: float = 0.0) -> Tolerance:
     """Error of a float64 reference derivative (what :mod:`dlfs_gradcheck` compares against).
 
     ``h`` is the base step (each entry's step is ``h max(1, |x|)``, never smaller);
-    ``loss_value`` is the loss at the point. Each ``rtol`` is a truncation model
-    with a 100× margin, each ``atol`` the rounding of the loss values (``ε |L|``
-    each) magnified by the step, with a 10× margin:
+    ``loss_value`` is the loss at the point; ``noise`` the measured rounding noise of one loss
+    value near the point (:meth:`dlfs_gradcheck.probe.Probe.noise`; 0 when not measured). Each
+    ``rtol`` is a truncation model with a 100× margin, each ``atol`` the rounding of the loss
+    values magnified by the step, with a 10× margin. The rounding of one loss value is taken as
+    ``max(ε max(1, |L|), noise)``: a loss summed from many large terms that cancel (a loss near 0
+    made of thousands of O(1) terms) carries far more rounding than ``ε |L|``, and the measured
+    noise says how much:
 
-    - ``central``, ``(f(x+h) - f(x-h)) / 2h``: :func:`numerical_tolerance`
-      with ``rtol = 100 h²`` instead of the fixed 1e-6 (equal at the book's
+    - ``central``, ``(f(x+h) - f(x-h)) / 2h``: ``atol = 10 ρ / h + h²/6`` as in
+      :func:`numerical_tolerance`, with ``rtol = 100 h²`` instead of the fixed 1e-6 (equal at the book's
       ``h = 1e-4``; 3.7e-9 at the default ``h = ε^(1/3)``). Measured on the
       784-50-10 net, the relative truncation error is below ``h²`` per entry
       and about ``2 h²`` along a Gaussian direction of a block.
     - ``richardson``, ``(4 D(h/2) - D(h)) / 3``: ``rtol = 1e4 h⁴`` (3e-9 at the
       default ``h = ε^(1/5)``; measured: ~1 h⁴ per entry, ~100 h⁴ along a
       direction, whose step moves every hidden pre-activation at once);
-      ``atol = 30 ε max(1, |L|) / h``: the combination weighs the loss values
+      ``atol = 30 ρ / h`` (ρ the rounding of one loss value): the combination weighs the loss values
       by up to 4/3h, about 2.7× the central difference's rounding.
     - ``complex``, ``Im f(x + ih) / h``: no subtraction, so no rounding that grows
       as the step shrinks; ``atol = 1e-18``, ``rtol = max(1e-13, 100 h²)`` (measured
@@ -181,12 +185,11 @@ def reference_tolerance(reference: str, loss_value: float, h: float) -> Toleranc
       Its truncation error is ``h² f'''/6``, like the central difference's, so a
       large step (``h = 1``) gets the bound it deserves and the checker refuses it.
     """
+    per_value = max(FLOAT64_EPS * max(1.0, abs(loss_value)), noise)  # rounding of one loss value
     if reference == "central":
-        tol = numerical_tolerance(loss_value, h)
-        return Tolerance(rtol=100 * h**2, atol=tol.atol)
+        return Tolerance(rtol=100 * h**2, atol=10 * per_value / h + h**2 / 6)
     if reference == "richardson":
-        rounding = 30 * FLOAT64_EPS * max(1.0, abs(loss_value)) / h
-        return Tolerance(rtol=1e4 * h**4, atol=rounding + h**4 / 6)
+        return Tolerance(rtol=1e4 * h**4, atol=30 * per_value / h + h**4 / 6)
     if reference == "complex":
         return Tolerance(rtol=max(1e-13, 100 * h**2), atol=1e-18)
     raise ValueError(f"unknown reference {reference!r}; choose one of {', '.join(REFERENCES)}")

@@ -7,18 +7,21 @@ Usage (a CI test is two lines)::
 
 The code under test is the user's ``gradient`` (or ``numerical_gradient``, or autograd
 through a torch module); the reference differentiates a cross-entropy of the user's *own*
-forward pass (``predict``): the exact one (``loss="exact"``, what backprop differentiates)
-or the book's with ``1e-7`` inside the log (``loss="book"``, what the book's
-``numerical_gradient`` differentiates). Every evaluation writes the point into the
-user's arrays in place and puts their weights back afterwards, bit for bit: the object
-is never left at a perturbed point. Labels are passed in the format each method takes
-(see :mod:`dlfs_gradcheck.usercode.booknet`). A crash is an :class:`ImplementationFailure` naming
-the line in the user's file.
+forward pass (``predict``, whether it returns logits as the book's ch. 5 does or softmax
+probabilities as ch. 4 does: found by probing, as the harness does): the exact one
+(``loss="exact"``, what backprop differentiates) or the book's with ``1e-7`` inside the log
+(``loss="book"``, what the book's ``numerical_gradient`` differentiates). Every evaluation
+writes the point into the user's arrays in place and puts their weights back afterwards, bit
+for bit: the object is never left at a perturbed point. Labels are passed in the format each
+method takes. ``gradient`` is called right after a forward pass at other weights, so one that
+reuses the last forward pass is caught (and said so). A crash is an
+:class:`ImplementationFailure` naming the line in the user's file.
 
-The complex step needs a complex-safe forward pass; a user's float arrays cannot hold
-complex values, so for ``reference="complex"`` the reference is the project's numpy
-forward pass with the activation the user's ``predict`` was found to match (sigmoid or
-ReLU), and a net matching neither is refused.
+The reference runs in float64. A float32 book-style net cannot hold float64 points, and the
+complex step needs a complex-safe forward pass that a user's float arrays cannot hold either:
+for both, the reference is the project's numpy forward pass with the hidden layer the user's
+``predict`` was found to match (sigmoid or ReLU; the same function whether their ``predict``
+returns logits or probabilities), and a net matching neither is refused.
 """
 
 from __future__ import annotations
@@ -28,10 +31,11 @@ from collections.abc import Callable
 
 import numpy as np
 
+from dlfs_gradcheck.diagnose import Context
+from dlfs_gradcheck.errors import ConfigError, DtypeError
 from dlfs_gradcheck.problems import LOSSES, GradProblem, numpy_loss_fn
 from dlfs_gradcheck.usercode import BookNet, TorchModuleNet
 from dlfs_gradcheck.usercode.checks import book_loss, exact_loss
-from impl_numpy.checks import ConfigError, DtypeError
 
 
 def _float64_twin(net: BookNet | TorchModuleNet) -> BookNet | TorchModuleNet | None:
@@ -39,7 +43,7 @@ def _float64_twin(net: BookNet | TorchModuleNet) -> BookNet | TorchModuleNet | N
     if net.dtype == np.float64:
         return net
     if isinstance(net, TorchModuleNet):
-        twin = TorchModuleNet(copy.deepcopy(net.module), label=net.label, dtype="float64")
+        twin = TorchModuleNet(copy.deepcopy(net.module), label=net.label, dtype="float64", sandbox=net.box)
         twin.load(net.params())
         return twin
     return None
@@ -51,14 +55,14 @@ def _reference(net: BookNet | TorchModuleNet, x: np.ndarray, t: np.ndarray, loss
     A float32 torch module's reference is a float64 copy of it (float32 differences are
     noise); a float32 book-style net's is the numpy net with its activation.
     """
-    of_logits = exact_loss if loss == "exact" else book_loss
+    of_output = exact_loss if loss == "exact" else book_loss
     complex_loss = numpy_loss_fn(x, t, activation=net.activation, loss=loss) if net.activation else None
     twin = _float64_twin(net)
     if twin is None:
         if complex_loss is None:
             raise DtypeError(
-                f"{net.label}: float32 params and a predict that matches neither a sigmoid nor a ReLU net: "
-                "no float64 reference"
+                f"{net.label}: float32 params and a predict that is not the book's sigmoid or ReLU net: no float64 "
+                "reference (write the class in float64 to check it)"
             )
         return complex_loss
     net = twin
@@ -67,14 +71,15 @@ def _reference(net: BookNet | TorchModuleNet, x: np.ndarray, t: np.ndarray, loss
         if any(np.iscomplexobj(v) for v in q.values()):
             if complex_loss is None:
                 raise DtypeError(
-                    f"{net.label}: the complex step needs a complex-safe forward pass; its predict matches "
-                    "neither a sigmoid nor a ReLU net, so use reference='central' or 'richardson'"
+                    f"{net.label}: the complex step needs a complex-safe forward pass; its predict is not the book's "
+                    "sigmoid or ReLU net, so use reference='central' or 'richardson'"
                 )
             return complex_loss(q)
         saved = net.params()
         try:
             net.load(q)
-            return of_logits(net.predict(x), t)
+            with net.session():
+                return of_output(net.output_of(x), t, net.output) if isinstance(net, BookNet) else net.loss(x, t)
         finally:
             net.load(saved)
 
@@ -89,8 +94,6 @@ def _problem(net: BookNet | TorchModuleNet, x: np.ndarray, t: np.ndarray, loss: 
     t = np.asarray(t)
     t = np.argmax(t, axis=1) if t.ndim == 2 else t  # class indices; each method gets the format it takes
     net.probe(x, t)
-    if net.not_read:  # the loss does not read these arrays: say so instead of all-zero references
-        net.notes.append(f"the logits ignore {', '.join(net.not_read)}: their reference gradient will be zero")
 
     def grad_fn(q: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         saved = net.params()
@@ -102,7 +105,12 @@ def _problem(net: BookNet | TorchModuleNet, x: np.ndarray, t: np.ndarray, loss: 
 
     point = {k: v.astype(net.dtype) for k, v in net.params().items()}
     label = f"{net.label}.{method}" + (" vs the book's loss (1e-7)" if loss == "book" else "")
-    return GradProblem(_reference(net, x, t, loss), grad_fn, point, label)
+    notes = [n for n in (net.found(), *net.notes) if n]
+    if net.not_read:  # the output does not read these arrays: say so instead of all-zero references
+        notes.append(f"the output ignores {', '.join(net.not_read)}: their reference gradient will be zero")
+    context = Context(batch_size=len(x), log_loss=True)
+    reference = _reference(net, x, t, loss)
+    return GradProblem(reference, grad_fn, point, label, context, tuple(notes), net.findings(method))
 
 
 def book_net_problem(

@@ -20,21 +20,42 @@ float64; each entry's step is further scaled by ``max(1, |x|)``):
 For kinks, :meth:`Probe.one_sided` gives the two one-sided derivatives
 ``D± = ±(4 f(x ± t/2 u) - 3 f(x) - f(x ± t u)) / t`` (second order, like the central
 difference), which agree at a smooth point and differ at a kink.
+
+The reference's own error is estimated from the loss itself, not only from a model:
+
+- **rounding** (:meth:`Probe.noise`): the spread of the loss's rounding near the point, from the
+  difference table of the loss at 9 equally spaced points a hair apart (Moré and Wild,
+  "Estimating computational noise", SIAM J. Sci. Comput. 2011): the smooth part of the k-th
+  differences vanishes like ``δ^k``, rounding does not, so the higher orders measure it;
+- **truncation** (:meth:`Probe.truncation`): for one derivative, from the estimates at steps ``t``
+  and ``t/2`` (the ``t²`` term of the central difference shrinks 4× when the step halves).
+
+A loss that returns two values at one point (something random left on) is refused
+(:class:`NonDeterministicError`): no reference can be computed from it.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 import numpy as np
 
-from dlfs_gradcheck.errors import DtypeError, NonFiniteError, ShapeError
+from dlfs_gradcheck.errors import DtypeError, NonDeterministicError, NonFiniteError, ShapeError
 from dlfs_gradcheck.metrics import FLOAT64_EPS
 
 REFERENCES = ("central", "richardson", "complex")
+NOISE_POINTS = 8  # loss evaluations (besides the point itself) of the noise estimate
+NOISE_STEP = 1e-9  # their spacing, relative to max(1, |x|) per entry: far below any step, far above ε
 
 LossFn = Callable[[dict[str, np.ndarray]], object]
+
+
+def setup_evals(reference: str) -> int:
+    """Loss evaluations a check makes before comparing anything: the point twice (is it deterministic?),
+    then the noise estimate (finite differences) or the complex-safety probe (complex step)."""
+    return 2 + (1 if reference == "complex" else NOISE_POINTS)
 
 
 def default_step(reference: str) -> float:
@@ -102,6 +123,12 @@ class Probe:
         self.f0 = self._call({k: v.copy() for k, v in self.base.items()}, complex_ok=False)
         if not np.isfinite(self.f0):
             raise NonFiniteError(f"loss_fn returned {self.f0} at the given params")
+        again = self._call({k: v.copy() for k, v in self.base.items()}, complex_ok=False)
+        if again != self.f0:
+            raise NonDeterministicError(
+                f"loss_fn returns different values at the same point ({self.f0!r}, then {again!r}): something random "
+                "is left on (dropout? a fresh random draw?), so no reference derivative can be computed from it"
+            )
         work_dtype = np.complex128 if reference == "complex" else np.float64
         self.work = {k: v.astype(work_dtype) for k, v in self.base.items()}  # shifted in place, then restored
         if reference == "complex":
@@ -165,6 +192,52 @@ class Probe:
             d_half = (est.f_plus_half - est.f_minus_half) / t
             est.value = (4 * d_half - d_full) / 3
         return est
+
+    def noise(self, seed: int = 0) -> float:
+        """The standard deviation of the loss's rounding near the point (0 for the complex step).
+
+        The loss at ``x + i δ u``, ``i = 0 .. NOISE_POINTS``, along one seeded Gaussian direction
+        ``u`` over every entry (scaled by ``max(1, |x|)``, ``δ = NOISE_STEP``); from their
+        difference table ``σ_k² = (k!)² / (2k)! · mean((Δ^k f)²)``, which is the noise's variance
+        for pure noise; the median of ``σ_3 .. σ_6`` (the smooth part is ~``δ^k`` there).
+        """
+        if not self.finite_difference:
+            return 0.0
+        rng = np.random.default_rng([seed, 2])
+        values = [self.f0]
+        directions = {k: rng.standard_normal(v.shape) * np.maximum(1.0, np.abs(v)) for k, v in self.base.items()}
+        for i in range(1, NOISE_POINTS + 1):
+            shifted = {k: self.base[k] + (i * NOISE_STEP) * directions[k] for k in self.base}
+            value = self._call(shifted, complex_ok=False)
+            if not np.isfinite(value):
+                return 0.0  # the loss is not finite a hair away: the model's rounding is all there is
+            values.append(value)
+        table = np.asarray(values, dtype=np.float64) - self.f0  # differences are unchanged, and the squares stay finite
+        sigmas = []
+        for k in range(1, 7):
+            table = np.diff(table)
+            if k >= 3:
+                gamma = math.factorial(k) ** 2 / math.factorial(2 * k)
+                scale = float(np.max(np.abs(table), initial=0.0))
+                rms = scale * math.sqrt(float(np.mean((table / scale) ** 2))) if scale > 0 else 0.0
+                sigmas.append(math.sqrt(gamma) * rms)
+        return float(np.median(sigmas))
+
+    def truncation(self, name: str, idx: np.ndarray, u: np.ndarray, est: Estimate) -> float:
+        """An estimate of the truncation error of ``est`` (finite differences), from its step and half the step.
+
+        Central: ``D(t) - D(t/2) ≈ (3/4) c t²`` for ``D(t) = f' + c t²``, so ``D(t)``'s error is
+        ``4/3 |D(t) - D(t/2)|``. Richardson (``est`` already combines both): ``|R - D(t/2)|``, the
+        error of the better of its two parts, a generous bound on its own.
+        """
+        t = est.step
+        if est.f_plus_half is None:
+            est.f_plus_half = self.loss_at(name, idx, 0.5 * t * u)
+            est.f_minus_half = self.loss_at(name, idx, -0.5 * t * u)
+        d_half = (est.f_plus_half - est.f_minus_half) / t
+        if self.reference == "richardson":
+            return abs(est.value - d_half)
+        return 4.0 / 3.0 * abs(est.value - d_half)
 
     def one_sided(self, name: str, idx: np.ndarray, u: np.ndarray, est: Estimate) -> tuple[float, float]:
         """Second-order one-sided derivatives ``(D+, D-)`` along ``u`` at ``est``'s step (finite differences only)."""

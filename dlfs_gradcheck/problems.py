@@ -35,7 +35,8 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from dlfs_gradcheck.core import GradFn, assert_gradients, check_gradients
+from dlfs_gradcheck.core import GradFn, check_gradients
+from dlfs_gradcheck.diagnose import Context, Diagnosis
 from dlfs_gradcheck.errors import ConfigError, DtypeError
 from dlfs_gradcheck.probe import LossFn
 from dlfs_gradcheck.report import GradcheckReport
@@ -50,22 +51,39 @@ LOSSES = ("exact", "book")
 
 @dataclass(frozen=True)
 class GradProblem:
-    """A gradient to check: ``check_gradients(problem.loss_fn, problem.grad_fn, problem.params)``."""
+    """A gradient to check: ``check_gradients(problem.loss_fn, problem.grad_fn, problem.params)``.
+
+    Besides the three callables' triple, a problem carries what is known of the code under test
+    before any comparison: ``context`` for the diagnoses (batch size, a log in the loss),
+    ``notes`` (what probing a user's class found) and ``findings`` (diagnoses found by probing,
+    e.g. a ``gradient`` that reuses the last forward pass), which a failing report lists first.
+    """
 
     loss_fn: LossFn  # float64 / complex128 params -> scalar: the reference side
     grad_fn: GradFn  # params in the tested dtype -> dict of gradients: the code under test
     params: dict[str, np.ndarray]  # the point, in the tested dtype
     label: str  # what this is, for report titles
+    context: Context | None = None  # for the diagnoses of a failure
+    notes: tuple[str, ...] = ()  # one line each, shown under the report
+    findings: tuple[Diagnosis, ...] = ()  # diagnoses known before comparing, shown when the check fails
 
     def check(self, **options) -> GradcheckReport:
         """:func:`dlfs_gradcheck.check_gradients` on this problem (same options)."""
         options.setdefault("label", self.label)
-        return check_gradients(self.loss_fn, self.grad_fn, self.params, **options)
+        options.setdefault("context", self.context)
+        report = check_gradients(self.loss_fn, self.grad_fn, self.params, **options)
+        report.notes[:0] = list(self.notes)
+        if not report.ok:
+            report.diagnoses[:0] = list(self.findings)
+        return report
 
     def assert_ok(self, **options) -> GradcheckReport:
-        """:func:`dlfs_gradcheck.assert_gradients` on this problem (same options)."""
-        options.setdefault("label", self.label)
-        return assert_gradients(self.loss_fn, self.grad_fn, self.params, **options)
+        """:meth:`check`, raising ``AssertionError(report.table())`` when the check fails."""
+        __tracebackhide__ = True  # pytest: show the table, not this frame
+        report = self.check(**options)
+        if not report.ok:
+            raise AssertionError(report.table())
+        return report
 
 
 def _float_dtype(dtype: str | np.dtype | type) -> np.dtype:
@@ -125,7 +143,8 @@ def numpy_net_problem(
         return TwoLayerNet.from_params(q, activation=activation, dtype=dt).gradient(x, t)
 
     label = f"numpy {activation} {dt.name}" + (" vs the book's loss" if loss == "book" else "")
-    return GradProblem(numpy_loss_fn(x, t, activation=activation, loss=loss), grad_fn, p, label)
+    context = Context(batch_size=len(x), log_loss=True)
+    return GradProblem(numpy_loss_fn(x, t, activation=activation, loss=loss), grad_fn, p, label, context)
 
 
 def torch_net_problem(
@@ -164,7 +183,8 @@ def torch_net_problem(
         twin.load_params(q)
         return twin.loss(x, t)
 
-    return GradProblem(loss_fn, grad_fn, p, f"torch {activation} {dt.name} on {tested.device.type}")
+    context = Context(batch_size=len(x), log_loss=True)
+    return GradProblem(loss_fn, grad_fn, p, f"torch {activation} {dt.name} on {tested.device.type}", context)
 
 
 def torch_module_problem(

@@ -47,7 +47,14 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 
 class GradcheckFixture:
-    """What the ``gradcheck`` fixture gives a test: call it like :func:`dlfs_gradcheck.assert_gradients`."""
+    """What the ``gradcheck`` fixture gives a test: call it like :func:`dlfs_gradcheck.assert_gradients`.
+
+    A check that cannot be made (a :class:`dlfs_gradcheck.GradcheckError`: bad input, a loss that
+    is not deterministic) fails the test with its one-line message, no frame of the checker. A
+    reference chosen on the command line (``--gradcheck-reference complex``) that a loss cannot
+    take (a torch loss is not complex-safe) falls back to ``richardson``, and the report says so;
+    a reference the test passes itself is never replaced.
+    """
 
     def __init__(self, defaults: Mapping[str, object]) -> None:
         self.defaults = dict(defaults)  # options from the command line, for calls that do not pass them
@@ -57,16 +64,34 @@ class GradcheckFixture:
         __tracebackhide__ = True
         from dlfs_gradcheck.core import check_gradients
 
-        report = check_gradients(loss_fn, grad_fn, params, **{**self.defaults, **options})
+        return self._run(lambda **o: check_gradients(loss_fn, grad_fn, params, **o), options)
+
+    def problem(self, problem, **options) -> GradcheckReport:
+        """The same for a :class:`dlfs_gradcheck.GradProblem` (the adapters' result, notes and findings kept)."""
+        __tracebackhide__ = True
+        return self._run(problem.check, options)
+
+    def _run(self, check, options: dict) -> GradcheckReport:
+        __tracebackhide__ = True
+        from dlfs_gradcheck.errors import DtypeError, GradcheckError
+
+        merged = {**self.defaults, **options}
+        fallback = ""
+        try:
+            try:
+                report = check(**merged)
+            except DtypeError as e:
+                if merged.get("reference") != "complex" or "reference" in options:
+                    raise
+                fallback = f"--gradcheck-reference complex does not apply to this loss ({e}); richardson used"
+                report = check(**{**merged, "reference": "richardson"})
+        except GradcheckError as e:
+            pytest.fail(f"gradcheck: {e}", pytrace=False)
+        if fallback:
+            report.notes.insert(0, fallback)
         if not report.ok:
             raise AssertionError(report.table())
         return report
-
-    def problem(self, problem, **options) -> GradcheckReport:
-        """The same for a :class:`dlfs_gradcheck.GradProblem` (the adapters' result)."""
-        __tracebackhide__ = True
-        options.setdefault("label", problem.label)
-        return self(problem.loss_fn, problem.grad_fn, problem.params, **options)
 
 
 @pytest.fixture

@@ -154,6 +154,8 @@ class GradcheckReport:
     seconds: float  # wall-clock time of the check
     label: str = ""  # what was checked, for the table's title
     diagnoses: list[Diagnosis] = field(default_factory=list)  # dlfs_gradcheck.diagnose on the failing parameters
+    noise: float = 0.0  # measured rounding noise of one loss value near the point (0: not measured)
+    notes: list[str] = field(default_factory=list)  # what is known of the code under test (what probing found)
 
     @property
     def ok(self) -> bool:
@@ -190,6 +192,8 @@ class GradcheckReport:
             "seconds": self.seconds,
             "params": [p.to_dict() for p in self.params],
             "diagnoses": [d.to_dict() for d in self.diagnoses],
+            "loss_noise": _finite(self.noise),
+            "notes": list(self.notes),
         }
 
     def title(self) -> str:
@@ -219,6 +223,7 @@ class GradcheckReport:
             lines += ["", "worst entries first (ratio: analytic/numerical; × allowed: error/allowed error, > 1 fails)"]
             lines.append(_grid(rows, head))
         notes = [f"{p.name}: {p.note}" for p in self.params if p.note]
+        notes += [f"note: {n}" for n in self.notes]
         notes += [f"diagnosis: {d.message}" for d in self.diagnoses]
         if notes:
             lines.append("")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from dlfs_gradcheck.diagnose import diagnose
+from dlfs_gradcheck.diagnose import Context, diagnose
 from impl_numpy import TwoLayerNet, init_params
 from impl_numpy.functions import softmax
 
@@ -43,15 +43,15 @@ def codes(found) -> list[tuple[str, tuple[str, ...]]]:
 
 def test_correct_gradient_gets_none(case):
     _, exact, _ = case
-    assert diagnose(pairs_of(exact, exact), failed=[], batch_size=N) == []
+    assert diagnose(pairs_of(exact, exact), failed=[], context=Context(batch_size=N)) == []
     # Even asked about every parameter, a gradient equal to the reference fits no pattern.
-    assert diagnose(pairs_of(exact, exact), failed=list(exact), batch_size=N) == []
+    assert diagnose(pairs_of(exact, exact), failed=list(exact), context=Context(batch_size=N)) == []
 
 
 def test_missing_division_by_batch_size(case):
     _, exact, _ = case
     bad = {k: v * N for k, v in exact.items()}
-    (d,) = diagnose(pairs_of(bad, exact), failed=list(exact), batch_size=N)
+    (d,) = diagnose(pairs_of(bad, exact), failed=list(exact), context=Context(batch_size=N))
     assert d.code == "scaled" and d.params == ("W1", "b1", "W2", "b2")
     assert "batch size" in d.message and "/ batch_size" in d.message
 
@@ -59,7 +59,7 @@ def test_missing_division_by_batch_size(case):
 def test_doubled_division_by_batch_size(case):
     _, exact, _ = case
     bad = {k: v / N for k, v in exact.items()}
-    (d,) = diagnose(pairs_of(bad, exact), failed=list(exact), batch_size=N)
+    (d,) = diagnose(pairs_of(bad, exact), failed=list(exact), context=Context(batch_size=N))
     assert d.code == "scaled" and "twice" in d.message
 
 
@@ -88,16 +88,22 @@ def test_hidden_layer_only(case):
     _, exact, _ = case
     rng = np.random.default_rng(3)
     bad = dict(exact, W1=exact["W1"] * rng.uniform(0.5, 1.5, size=exact["W1"].shape))  # a wrong mask: no one factor
-    found = diagnose(pairs_of(bad, exact), failed=["W1"], batch_size=N)
+    found = diagnose(pairs_of(bad, exact), failed=["W1"], context=Context(batch_size=N))
     assert codes(found) == [("hidden-only", ("W1",))]
 
 
 def test_book_loss_is_small_and_smooth(case):
     _, exact, book = case
     failed = ["W2", "b2"]
-    found = diagnose(pairs_of(exact, book), failed=failed, batch_size=N)
+    found = diagnose(pairs_of(exact, book), failed=failed, context=Context(batch_size=N, log_loss=True))
     assert codes(found) == [("small-smooth", ("W2", "b2"))]
     assert "1e-7" in found[0].message
+    # The same numbers from a loss without a log (a generic check) never blame the book's 1e-7 ...
+    (plain,) = diagnose(pairs_of(exact, book), failed=failed, context=Context(batch_size=N))
+    assert plain.code == "small-smooth" and "1e-7" not in plain.message and "log" not in plain.message
+    # ... and in float32 the same mismatch is named float32 rounding.
+    (low,) = diagnose(pairs_of(exact, book), failed=failed, context=Context(batch_size=N, dtype="float32"))
+    assert low.code == "float32-rounding" and "float32 rounding" in low.message and "1e-7" not in low.message
 
 
 def test_only_the_failing_parameters_are_named(case):

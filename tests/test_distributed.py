@@ -34,6 +34,7 @@ from compare.gradcheck.cli import GradcheckConfig
 from compare.gradcheck.cli import main as gradcheck_main
 from compare.run import main as run_main
 from dlfs_gradcheck.metrics import Tolerance
+from dlfs_gradcheck.probe import setup_evals
 from impl_numpy import TwoLayerNet, init_params
 from impl_numpy.checks import ConfigError
 from tests.helpers import assert_grads_close
@@ -282,8 +283,9 @@ def test_sharded_full_check_gives_the_one_process_report(options, passing, tmp_p
     status_two, two = gradcheck_doc(tmp_path / "out", small, 2)
     assert status_one == status_two == (0 if passing else 1)
     assert two == one  # every number: values, allowed errors, worst entries, loss evaluations
-    # Each entry's 2 evaluations once over both ranks, plus the loss at the point; failing entries add kink tests.
-    evals, least = two["reports"][0]["n_loss_evals"], 2 * (20 * 6 + 6 + 6 * 3 + 3) + 1
+    # Each entry's 2 evaluations once over both ranks, plus the set-up's (the point, the noise estimate);
+    # failing entries add kink tests.
+    evals, least = two["reports"][0]["n_loss_evals"], 2 * (20 * 6 + 6 + 6 * 3 + 3) + setup_evals("central")
     assert evals == least if passing else evals > least
     assert [p.name for p in private_tmp.iterdir()] == ["out"]  # the job's folder is gone
 

@@ -36,6 +36,7 @@ from compare.gradcheck import (
 from compare.gradcheck.cli import main
 from dlfs_gradcheck.errors import ConfigError, DtypeError, NonFiniteError, ShapeError
 from dlfs_gradcheck.metrics import EXACT_F64, LOW_PRECISION, Tolerance, loosest, reference_tolerance
+from dlfs_gradcheck.probe import NOISE_POINTS, setup_evals
 from impl_numpy import init_params
 
 EPS64 = float(np.finfo(np.float64).eps)
@@ -166,14 +167,16 @@ def test_a_transposed_square_w2_is_caught() -> None:
 
 
 def test_fast_mode_costs_blocks_times_directions_evaluations() -> None:
-    """Evaluations do not grow with the parameter count: 1 (the point) + blocks × directions × per-reference."""
+    """Evaluations do not grow with the parameter count: the set-up's + blocks × directions × per-reference."""
     for sizes in [(20, 5, 3), BOOK]:
         x, t = batch(sizes, 4)
         problem = numpy_net_problem(init_params(*sizes, seed=0), x, t)
-        for reference, per_direction, extra in [("central", 2, 0), ("richardson", 4, 0), ("complex", 1, 1)]:
+        for reference, per_direction in [("central", 2), ("richardson", 4), ("complex", 1)]:
             report = problem.check(mode="fast", reference=reference, directions=3)
             assert report.ok, report.table()
-            assert report.n_loss_evals == 1 + extra + 4 * 3 * per_direction  # extra: the complex-safety probe
+            # set-up: the point twice, then the noise estimate (8) or the complex-safety probe (1)
+            assert report.n_loss_evals == setup_evals(reference) + 4 * 3 * per_direction
+    assert (setup_evals("central"), setup_evals("complex")) == (2 + NOISE_POINTS, 3)
 
 
 def test_fast_mode_directions_are_signed_gaussians_one_block_at_a_time() -> None:
@@ -188,6 +191,8 @@ def test_fast_mode_directions_are_signed_gaussians_one_block_at_a_time() -> None
         return quadratic(p)
 
     check_gradients(loss, quadratic_grad, params, mode="fast", reference="central", directions=3)
+    noise, moves = moves[:NOISE_POINTS], moves[NOISE_POINTS:]  # the noise estimate moves everything a hair
+    assert all(m == ["W", "b"] and np.abs(d).max() < 1e-7 for m, d in noise)
     assert [m for m, _ in moves] == [["W"]] * 6 + [["b"]] * 6  # ± each of 3 directions, block by block
     for _, delta in moves:
         v = delta.reshape(-1) / np.abs(delta).max()
@@ -404,12 +409,13 @@ def test_default_step_follows_the_scale_of_each_entry() -> None:
 
     w = np.array([0.5, -100.0])
     check_gradients(loss, lambda p: {"w": 3 * p["w"] ** 2}, {"w": w}, mode="full", reference="central")
-    steps = sorted({float(f"{abs(p - w).max():.6e}") for p in points[1:]})  # points[0] is w itself
+    skip = setup_evals("central")  # w itself twice, then the noise estimate's points a hair away
+    steps = sorted({float(f"{abs(p - w).max():.6e}") for p in points[skip:]})
     h = EPS64 ** (1 / 3)
     assert steps == pytest.approx([h, 100 * h], rel=1e-5)
     points.clear()
     check_gradients(loss, lambda p: {"w": 3 * p["w"] ** 2}, {"w": w}, mode="full", reference="central", eps=1e-3)
-    assert sorted({float(f"{abs(p - w).max():.6e}") for p in points[1:]}) == pytest.approx([1e-3, 0.1], rel=1e-5)
+    assert sorted({float(f"{abs(p - w).max():.6e}") for p in points[skip:]}) == pytest.approx([1e-3, 0.1], rel=1e-5)
 
 
 def test_the_callers_params_are_never_modified(book_point) -> None:

@@ -21,7 +21,7 @@ from compare.engine.runner import batch_stream
 from compare.engine.runners import NumpyRunner, builtin_info
 from compare.gradcheck import book_net_problem, torch_module_net_problem
 from compare.gradcheck.cli import main as gradcheck_main
-from dlfs_gradcheck.diagnose import diagnose
+from dlfs_gradcheck.diagnose import Context, diagnose
 from dlfs_gradcheck.metrics import EXACT_F64, LOW_PRECISION, diff, numerical_tolerance
 from dlfs_gradcheck.usercode import BookNet, ImplementationFailure, SpecError, build_net, load_impl, load_impls
 from dlfs_gradcheck.usercode.checks import book_loss_gradient
@@ -136,7 +136,7 @@ def test_the_book_numerical_gradient_differentiates_the_book_loss(digits_params,
     assert not diff(numerical["W2"], exact["W2"], tol).ok(tol)  # the 1e-7 is visible at this tolerance
     pairs = {k: (numerical[k], exact[k]) for k in exact}
     failed = [k for k in exact if not diff(*pairs[k], tol).ok(tol)]
-    assert [d.code for d in diagnose(pairs, failed, batch_size=20)] == ["small-smooth"]
+    assert [d.code for d in diagnose(pairs, failed, context=Context(batch_size=20))] == ["small-smooth"]
 
 
 def test_what_is_missing_is_not_provided(digits_batch, digits_params):
@@ -173,7 +173,7 @@ def test_planted_bug_fails_exactly_its_parameters_with_its_diagnosis(
     theirs, ref = runner.gradient(x, t), reference(digits_params, x, t, activation)
     failed = [k for k in ref if not diff(theirs[k], ref[k], EXACT_F64).ok(EXACT_F64)]
     assert failed == failing
-    found = diagnose({k: (theirs[k], ref[k]) for k in ref}, failed, batch_size=len(x))
+    found = diagnose({k: (theirs[k], ref[k]) for k in ref}, failed, context=Context(batch_size=len(x)))
     assert [d.code for d in found] == codes
     if name == "ch4_no_batch_division":
         assert "the batch size" in found[0].message

@@ -12,10 +12,14 @@ user's own arrays before every ``gradient`` and at the start of ``train``, so ru
 one class never see each other's state.
 
 Training is SGD on the user's object along the shared batch stream (``W -= lr * grad`` in
-place). The recorded loss is the user's ``loss`` when it is the exact cross-entropy of
-their ``predict``; otherwise (the book's ``1e-7``, or a loss that is not a cross-entropy)
-the exact cross-entropy of their ``predict``, so that the losses compare with the
-reference methods. ``loss_source`` says which and why. A crash at step k is an
+place). Each step asks for the gradient first and the loss after it (at the same weights), so a
+``gradient`` that reuses the last forward pass instead of running its own gets the previous
+step's and the run shows it. The recorded loss is the user's ``loss`` when it is the exact
+cross-entropy of their ``predict``; otherwise (the book's ``1e-7``, or a loss that is not a
+cross-entropy) the exact cross-entropy of their ``predict`` (logits or probabilities alike), so
+that the losses compare with the reference methods. ``loss_source`` says which and why. A run
+that diverges (a loss or gradient that is not finite, or a loss 100× the first) stops at that
+step and keeps what it recorded up to it; a crash at step k is an
 :class:`ImplementationFailure` naming the step.
 """
 
@@ -28,6 +32,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from compare.data import Dataset
+from compare.engine.divergence import BLOW_UP
 from compare.engine.runner import MethodInfo, TrainRecord
 from dlfs_gradcheck.usercode import BookNet, ImplementationFailure, LoadedImpl, NotProvided, TorchModuleNet, build_net
 from dlfs_gradcheck.usercode.checks import PARAM_NAMES
@@ -49,6 +54,7 @@ class PluginRunner:
         # a numerical gradient through the book's loss converges to the gradient of that loss.
         self.reference_loss = "book" if kind == "numerical" and net.loss_kind == "book" else "exact"
         self.loss_source = _loss_source(net)
+        self.findings = net.findings(method)  # what probing found wrong, for the gradient section's diagnoses
 
     def _check_reads(self) -> None:
         if self.net.not_read:
@@ -68,13 +74,17 @@ class PluginRunner:
         return self.net.gradient(x, t, self.method)
 
     def timed_gradient(self, x: np.ndarray, t: np.ndarray) -> tuple[Callable[[], object], Callable[[], None] | None]:
-        """One native call of the user's method (labels in the format it takes), and no sync."""
+        """One native call of the user's method (labels in the format it takes), and no sync.
+
+        The timed call is the user's own method with nothing around it but the containment of
+        what it raises (no state is saved or restored: that would be timed too).
+        """
         net = self.net
         net.load(self.initial)
         net.gradient(x, t, self.method)  # settles the label format (and fails early)
         if isinstance(net, TorchModuleNet):
             return (lambda: net.raw_gradient(self.method, x, t)), None
-        func = getattr(net.net, self.method)
+        func = net.box.guarded(self.method, getattr(net.net, self.method))
         labels = net.labels_for(self.method, t)
         return (lambda: func(x, labels)), None
 
@@ -88,7 +98,10 @@ class PluginRunner:
         progress: bool = False,
         time_budget_s: float | None = None,
     ) -> TrainRecord:
-        """SGD on the user's own object along ``batches``; a crash is a failure naming the step."""
+        """SGD on the user's own object along ``batches``; a crash is a failure naming the step.
+
+        A run that diverges stops at the step where it did (see the module docstring).
+        """
         net = self.net
         net.load(self.initial)
         self._check_reads()
@@ -103,19 +116,28 @@ class PluginRunner:
         step_loss = net.loss if self.loss_source.startswith("their loss") else net.exact_loss
         i = 0
         try:
-            for i in _bar(range(steps), steps, self.info.label, progress):
-                xb, tb = x_train[batches[i]], data.t_train[batches[i]]  # (B, D), (B,)
-                losses[i] = step_loss(xb, tb)
-                grads = net.raw_gradient(self.method, xb, tb)
-                net.sgd_step(grads, learning_rate)
-                if i + 1 in snaps:
-                    record.snapshots[i + 1] = net.params()
-                if i in evals:
-                    record.eval_steps.append(i)
-                    accs.append((net.accuracy(x_train, data.t_train), net.accuracy(x_test, data.t_test)))
-                if time_budget_s is not None and time.perf_counter() - start >= time_budget_s:
-                    steps = i + 1
-                    break
+            with net.session(), np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+                for i in _bar(range(steps), steps, self.info.label, progress):
+                    xb, tb = x_train[batches[i]], data.t_train[batches[i]]  # (B, D), (B,)
+                    try:
+                        grads, failure = net.raw_gradient(self.method, xb, tb), None
+                    except ImplementationFailure as e:
+                        grads, failure = None, e
+                    losses[i] = _loss_or_nan(step_loss, xb, tb)
+                    if not _finite_loss(losses[i], losses[0]):  # diverged: stop here
+                        steps = i + 1
+                        break
+                    if failure is not None:  # the loss is fine but the gradient is not: their bug, not divergence
+                        raise failure
+                    net.sgd_step(grads, learning_rate)
+                    if i + 1 in snaps:
+                        record.snapshots[i + 1] = net.params()
+                    if i in evals:
+                        record.eval_steps.append(i)
+                        accs.append((net.accuracy(x_train, data.t_train), net.accuracy(x_test, data.t_test)))
+                    if time_budget_s is not None and time.perf_counter() - start >= time_budget_s:
+                        steps = i + 1
+                        break
         except ImplementationFailure as e:
             raise e.at_step(i) from None
         record.losses = losses[:steps]
@@ -124,6 +146,21 @@ class PluginRunner:
         record.test_acc = np.array([b for _, b in accs])
         record.seconds = time.perf_counter() - start
         return record
+
+
+def _loss_or_nan(step_loss: Callable[[np.ndarray, np.ndarray], float], xb: np.ndarray, tb: np.ndarray) -> float:
+    """The step's loss; NaN when their loss returned one (a diverged run, not a crash)."""
+    try:
+        return step_loss(xb, tb)
+    except ImplementationFailure as e:
+        if e.error == "non-finite":
+            return float("nan")
+        raise
+
+
+def _finite_loss(loss: float, first: float) -> bool:
+    """Not diverged: finite and within BLOW_UP times the first loss (compare.engine.divergence)."""
+    return bool(np.isfinite(loss)) and abs(loss) <= BLOW_UP * max(abs(first), np.finfo(np.float64).tiny)
 
 
 def _loss_source(net: Net) -> str:
@@ -186,7 +223,7 @@ def plugin_runners(
             label = loaded.label if method == "gradient" else f"{loaded.label}[numerical]"
             runners.append(PluginRunner(net, method, params, label))
     missing = [m for m in net.not_provided]
-    notes = list(net.notes)
+    notes = [n for n in (net.found(), *net.notes) if n]
     if runners:
         notes.append(f"training records {runners[0].loss_source}")
     return PluginSet(loaded, net, runners, missing, notes)

@@ -82,5 +82,9 @@ def plugin_entries(
             numerical = r.info.kind == "numerical"
             cap = numerical_iters if numerical else None
             make = plugged.make(r.info.label)
-            entries.append(MethodEntry(r.info, make, steps_cap=cap, budget=numerical, reference_loss=r.reference_loss))
+            entries.append(
+                MethodEntry(
+                    r.info, make, steps_cap=cap, budget=numerical, reference_loss=r.reference_loss, findings=r.findings
+                )
+            )
     return entries, notes

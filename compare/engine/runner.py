@@ -68,6 +68,7 @@ class MethodEntry:
     budget: bool = False  # stop the run at the numerical time budget
     timed: bool = True  # takes part in the timing tables (a distributed job is not one call)
     reference_loss: str = "exact"  # "book": it differentiates the book's loss (1e-7 inside the log)
+    findings: tuple = ()  # dlfs_gradcheck.diagnose.Diagnosis found by probing it (a plugged-in class), if any
 
 
 class Runner(Protocol):

@@ -307,10 +307,9 @@ def _check_plugins(cfg: GradcheckConfig, params: dict, x, t, options: dict) -> l
         except ImplementationFailure as e:
             out.append((None, e, f"{loaded.label}: FAIL {e.line()}", loaded.label))
             continue
-        notes = [n for n in (*net.notes, net.labels_note()) if n]
         missing = [m for m in net.not_provided if m in ("gradient", "numerical_gradient")]
-        notes += [f"{m}: not provided" for m in missing]
-        out.append((report, None, report.table() + "".join(f"\n  note: {n}" for n in notes), loaded.label))
+        notes = "".join(f"\n  note: {m}: not provided" for m in missing)
+        out.append((report, None, report.table() + notes, loaded.label))
     return out
 
 

@@ -42,10 +42,26 @@ def collect(
     return grads, notes
 
 
+def _findings(entries: Sequence[MethodEntry], params: Mapping[str, np.ndarray]) -> dict[str, list]:
+    """What probing each method found before any comparison, by label (plugged-in classes only have any)."""
+    out = {}
+    for entry in entries:
+        if entry.findings:
+            out[entry.info.label] = list(entry.findings)
+    return out
+
+
 def _diagnoses(
-    grads: Mapping[MethodInfo, Mapping[str, np.ndarray]], rows: list[GradientRow], batch_size: int
+    grads: Mapping[MethodInfo, Mapping[str, np.ndarray]],
+    rows: list[GradientRow],
+    batch_size: int,
+    findings: Mapping[str, Sequence[diagnose.Diagnosis]],
 ) -> list[DiagnosisNote]:
-    """Diagnose each method whose gradient fails against the float64 backprop reference."""
+    """Diagnose each method whose gradient fails against the float64 backprop reference.
+
+    ``findings`` (by label) are what probing a method found before any comparison (a gradient that
+    reuses the last forward pass); they come first, for a method that failed.
+    """
     ref = next((m for m in grads if m.family == BACKPROP and m.dtype == "float64"), None)
     if ref is None:
         return []
@@ -55,7 +71,9 @@ def _diagnoses(
             continue
         failed = [r.param for r in rows if not r.ok and {r.method_a, r.method_b} == {m.label, ref.label}]
         pairs = {k: (g[k], grads[ref][k]) for k in g}
-        for d in diagnose.diagnose(pairs, failed, batch_size=batch_size):
+        context = diagnose.Context(batch_size=batch_size, dtype=m.dtype, log_loss=True)
+        found = list(findings.get(m.label, ())) if failed else []
+        for d in found + diagnose.diagnose(pairs, failed, context):
             out.append(DiagnosisNote(m.label, d.code, list(d.params), d.message))
     return out
 
@@ -81,6 +99,5 @@ def run(
         grads, loss_value=loss, h=h, kink_mask=mask, pair_filter=lambda a, b: (a in book) == (b in book)
     )
     ok = all(r.ok for r in rows) and not any(n.status == "FAIL" for n in notes)
-    return GradientSection(
-        loss=float(loss), rows=rows, ok=ok, notes=notes, diagnoses=_diagnoses(grads, rows, x.shape[0])
-    )
+    diagnoses = _diagnoses(grads, rows, x.shape[0], _findings(entries, params))
+    return GradientSection(loss=float(loss), rows=rows, ok=ok, notes=notes, diagnoses=diagnoses)

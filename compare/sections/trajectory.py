@@ -3,9 +3,14 @@
 Each run is made whole, one after another (numpy and torch never interleave); the
 numerical methods train a few steps and stop at their time budget. Every pair of runs is
 compared per step (loss), at the book's accuracy records and on the final weights
-(:func:`compare.engine.agreement.trajectory_row`). A loss that stops being finite, or blows up
-to 100× the first, ends the run with :class:`Diverged` (exit status 3): a diverged run
-measures no agreement.
+(:func:`compare.engine.agreement.trajectory_row`).
+
+A run diverges when a loss stops being finite or blows up to 100× the first
+(:mod:`compare.engine.divergence`). When the *reference* (backprop in the run's dtype) diverges,
+no verdict is possible: :class:`Diverged` ends the command (exit status 3). When any other method
+diverges while the reference does not, that method is wrong: its run is kept up to the step where
+it diverged, compared like the others (its rows show where it first left the reference), and a
+FAIL note names the step — the report is complete and the verdict is a failure (exit status 1).
 """
 
 from __future__ import annotations
@@ -20,6 +25,7 @@ from compare.data import Dataset
 from compare.engine import agreement
 from compare.engine.divergence import Diverged, first_diverged
 from compare.engine.runner import ImplementationFailure, MethodEntry, MethodInfo, NotProvided, TrainRecord, epoch_steps
+from compare.engine.runners import BACKPROP
 from compare.report.model import MethodNote, TrainingRun, TrajectorySection
 from compare.sections.notes import method_note
 
@@ -45,9 +51,10 @@ def _train_all(
     sched: Schedule,
     note: Callable[[str], None],
     progress: bool,
-) -> tuple[dict[MethodInfo, TrainRecord], list[MethodNote]]:
+) -> tuple[dict[MethodInfo, TrainRecord], list[MethodNote], dict[MethodInfo, int]]:
+    """Every method's run, the notes, and the step where each diverged run diverged."""
     eval_at = epoch_steps(data.train_size, batches.shape[1], sched.iters)
-    records, notes = {}, []
+    records, notes, diverged = {}, [], {}
     snapshots = {sched.iters}  # grows with each numerical run's actual length, so later runs keep it too
     for entry in entries:
         steps = min(entry.steps_cap or sched.iters, sched.iters)
@@ -65,13 +72,44 @@ def _train_all(
         notes += [MethodNote(entry.info.label, "note", n) for n in getattr(runner, "notes", ())]  # e.g. uneven shards
         if rec.compile_seconds is None:
             rec.compile_seconds = getattr(runner, "compile_seconds", None)  # JAX, torch.compile
-
         bad = first_diverged(rec.losses)
         if bad is not None:
-            raise Diverged(entry.info.label, bad, float(rec.losses[bad]))
+            diverged[entry.info] = bad
+            rec.losses = rec.losses[: bad + 1]  # up to the step it diverged at
+            keep = [i for i, step in enumerate(rec.eval_steps) if step <= bad]
+            rec.eval_steps = [rec.eval_steps[i] for i in keep]
+            rec.train_acc, rec.test_acc = rec.train_acc[keep], rec.test_acc[keep]
         records[entry.info] = rec
         snapshots.add(len(rec.losses))
-    return records, notes
+    return records, notes, diverged
+
+
+def reference_of(methods: Sequence[MethodInfo]) -> MethodInfo | None:
+    """The run that must not diverge for a verdict: backprop in float64, else the first backprop, else none."""
+    backprop = [m for m in methods if m.family == BACKPROP]
+    return next((m for m in backprop if m.dtype == "float64"), backprop[0] if backprop else None)
+
+
+def _divergence_notes(
+    records: Mapping[MethodInfo, TrainRecord], diverged: Mapping[MethodInfo, int]
+) -> list[MethodNote]:
+    """Exit 3 when the reference diverged (no verdict); a FAIL note for every other method that did."""
+    ref = reference_of(list(records))
+    if ref in diverged or (ref is None and diverged):
+        m = ref if ref in diverged else next(iter(diverged))
+        raise Diverged(m.label, diverged[m], float(records[m].losses[diverged[m]]))
+    out = []
+    for m, step in diverged.items():
+        loss = float(records[m].losses[step])
+        out.append(
+            MethodNote(
+                m.label,
+                "FAIL",
+                f"training diverged at step {step} (loss {loss:.6g}) while {ref.label} did not: its gradient is wrong "
+                "(the gradient section says where)",
+            )
+        )
+    return out
 
 
 def run(
@@ -84,7 +122,8 @@ def run(
     progress: bool = False,
 ) -> TrajectorySection:
     """Train every method along ``batches`` (steps, B) and compare every pair of runs."""
-    records, notes = _train_all(entries, params, data, batches, sched, note, progress)
+    records, notes, diverged = _train_all(entries, params, data, batches, sched, note, progress)
+    notes += _divergence_notes(records, diverged)
     book = {e.info for e in entries if e.reference_loss == "book"}
     methods = list(records)
     pairs = [
@@ -119,6 +158,10 @@ def run(
         if (a in book) != (b in book):
             p.checked, p.ok = False, True
             p.note = "; ".join(filter(None, [p.note, BOOK_NOTE]))
+        for m in (a, b):
+            if m in diverged:
+                p.ok = False if p.checked else p.ok
+                p.note = "; ".join(filter(None, [p.note, f"{m.label} diverged at step {diverged[m]}"]))
     ok = all(p.ok for p in pairs) and not any(n.status == "FAIL" for n in notes)
     return TrajectorySection(
         iter_per_epoch=max(data.train_size / batches.shape[1], 1), runs=runs, pairs=pairs, ok=ok, notes=notes

@@ -1,6 +1,7 @@
 """Plug a user's implementation into the harness and the gradient checker (``--impl SPEC``).
 
 ``SPEC`` is ``[LABEL=]path/to/file.py:ClassName`` or ``[LABEL=]package.module:ClassName``.
+The user's code runs in a :class:`Sandbox` (:mod:`dlfs_gradcheck.usercode.isolation`).
 The class is either a book-style net (Deep Learning from Scratch ch. 4/5: ``params``,
 ``predict``, ``loss``, ``accuracy``, ``gradient`` and/or ``numerical_gradient``), wrapped by
 :class:`BookNet`, or a ``torch.nn.Module`` with two ``nn.Linear`` layers, wrapped by
@@ -18,6 +19,7 @@ from __future__ import annotations
 from dlfs_gradcheck.usercode.booknet import BookNet
 from dlfs_gradcheck.usercode.checks import book_loss, book_loss_gradient, exact_loss
 from dlfs_gradcheck.usercode.failures import ImplementationFailure, NotProvided, SpecError
+from dlfs_gradcheck.usercode.isolation import Sandbox, SignalInterrupt
 from dlfs_gradcheck.usercode.loader import ImplSpec, LoadedImpl, load_impl, load_impls, parse_spec
 from dlfs_gradcheck.usercode.torchnet import TorchModuleNet
 
@@ -32,9 +34,14 @@ def build_net(
     dtype: str | None = None,
 ) -> BookNet | TorchModuleNet:
     """A fresh instance of the loaded class, wrapped. ``dtype`` converts a torch module (None: as built)."""
+    box = loaded.sandbox
     if loaded.kind == "torch":
-        return TorchModuleNet.build(loaded.cls, input_size, hidden_size, output_size, label=loaded.label, dtype=dtype)
-    return BookNet.build(loaded.cls, input_size, hidden_size, output_size, weight_init_std, label=loaded.label)
+        return TorchModuleNet.build(
+            loaded.cls, input_size, hidden_size, output_size, label=loaded.label, dtype=dtype, sandbox=box
+        )
+    return BookNet.build(
+        loaded.cls, input_size, hidden_size, output_size, weight_init_std, label=loaded.label, sandbox=box
+    )
 
 
 __all__ = [
@@ -43,6 +50,8 @@ __all__ = [
     "ImplementationFailure",
     "LoadedImpl",
     "NotProvided",
+    "Sandbox",
+    "SignalInterrupt",
     "SpecError",
     "TorchModuleNet",
     "book_loss",

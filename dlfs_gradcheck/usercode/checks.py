@@ -2,6 +2,12 @@
 
 numpy only. Every check raises :class:`ImplementationFailure` with one line naming the
 parameter and what is wrong (a transposed shape says so: the classic ``x @ dout`` slip).
+
+A net's ``predict`` returns one of two kinds of output (:data:`OUTPUTS`): ``"logits"`` (the book's
+ch. 5, whose ``SoftmaxWithLoss`` applies the softmax) or ``"probabilities"`` (the book's ch. 4,
+whose ``predict`` ends in ``softmax``). The losses here take the kind into account: the exact
+cross-entropy of probabilities ``p`` is ``-mean(log p[t])``, which is the exact cross-entropy of
+the logits they came from.
 """
 
 from __future__ import annotations
@@ -10,11 +16,13 @@ from collections.abc import Mapping
 
 import numpy as np
 
-from dlfs_gradcheck.usercode.failures import ImplementationFailure, SpecError
+from dlfs_gradcheck.usercode.failures import ImplementationFailure, SpecError, from_exception
+from dlfs_gradcheck.usercode.isolation import is_real_interrupt
 from impl_numpy.functions import cross_entropy, relu, sigmoid, softmax
 
 PARAM_NAMES = ("W1", "b1", "W2", "b2")
 BOOK_EPS = 1e-7  # the book's cross_entropy_error adds this inside the log
+OUTPUTS = ("logits", "probabilities")  # what a predict returns
 
 
 def book_shapes(d: int, h: int, c: int) -> dict[str, tuple[int, ...]]:
@@ -28,11 +36,17 @@ def check_gradients(method: str, grads: object, shapes: Mapping[str, tuple[int, 
         raise ImplementationFailure(
             method, f"returned {type(grads).__name__}, expected a dict of W1, b1, W2, b2", where, error="type"
         )
+    try:  # the mapping is the user's object: reading it runs their code
+        values = {name: np.asarray(grads[name]) for name in PARAM_NAMES if name in grads}
+    except BaseException as e:
+        if is_real_interrupt(e):
+            raise
+        raise from_exception(method, e) from None
     out = {}
     for name in PARAM_NAMES:
-        if name not in grads:
+        if name not in values:
             raise ImplementationFailure(method, f"returned no {name!r}", where, error="missing", params=(name,))
-        value = np.asarray(grads[name])
+        value = values[name]
         want = shapes[name]
         if value.shape != want:
             hint = " (the transpose: x @ dout for x.T @ dout?)" if value.shape == want[::-1] else ""
@@ -74,15 +88,28 @@ def check_scalar(method: str, value: object, where: str) -> float:
     return number
 
 
-def exact_loss(z: np.ndarray, t: np.ndarray) -> float:
-    """Exact mean cross-entropy of logits ``z`` (N, C), labels as indices (N,)."""
-    return float(cross_entropy(np.asarray(z, dtype=np.float64), t))
+def exact_loss(z: np.ndarray, t: np.ndarray, output: str = "logits") -> float:
+    """Exact mean cross-entropy of ``predict``'s output ``z`` (N, C), labels as indices (N,)."""
+    z = np.asarray(z, dtype=np.float64)
+    if output == "probabilities":
+        with np.errstate(divide="ignore"):  # a probability of 0 is an infinite loss, as it should be
+            return float(-np.mean(np.log(z[np.arange(len(t)), t])))
+    return float(cross_entropy(z, t))
 
 
-def book_loss(z: np.ndarray, t: np.ndarray) -> float:
-    """The book's ``-mean(log(softmax(z)[t] + 1e-7))`` of logits ``z`` (N, C), labels as indices."""
-    p = softmax(np.asarray(z, dtype=np.float64))  # (N, C)
+def book_loss(z: np.ndarray, t: np.ndarray, output: str = "logits") -> float:
+    """The book's ``-mean(log(p[t] + 1e-7))`` of ``predict``'s output ``z`` (N, C), labels as indices."""
+    z = np.asarray(z, dtype=np.float64)
+    p = z if output == "probabilities" else softmax(z)  # (N, C)
     return float(-np.mean(np.log(p[np.arange(len(t)), t] + BOOK_EPS)))
+
+
+def as_logits(z: np.ndarray, output: str) -> np.ndarray:
+    """Logits for ``predict``'s output: probabilities become log-probabilities (a valid set of logits)."""
+    if output != "probabilities":
+        return z
+    with np.errstate(divide="ignore"):
+        return np.log(z)
 
 
 def book_loss_gradient(params: Mapping[str, np.ndarray], x: np.ndarray, t: np.ndarray, activation: str) -> dict:
@@ -114,31 +141,65 @@ def one_hot(t: np.ndarray, classes: int) -> np.ndarray:
     return out
 
 
-def detect_activation(z: np.ndarray, params: Mapping[str, np.ndarray], x: np.ndarray, dtype: np.dtype) -> str | None:
-    """``"sigmoid"`` or ``"relu"`` when the logits ``z`` are those of that hidden layer at ``params``, else None."""
-    rtol = 1e-10 if dtype == np.float64 else 1e-4  # a few roundings of float64, or float32's ε with margin
+def _forward_tolerance(dtype: np.dtype) -> float:
+    return 1e-10 if dtype == np.float64 else 1e-4  # a few roundings of float64, or float32's ε with margin
+
+
+def detect_forward(
+    z: np.ndarray, params: Mapping[str, np.ndarray], x: np.ndarray, dtype: np.dtype
+) -> tuple[str | None, str | None]:
+    """``(activation, output)`` of the book's net that ``predict``'s output ``z`` comes from at ``params``.
+
+    ``activation`` is ``"sigmoid"`` or ``"relu"`` and ``output`` ``"logits"`` or
+    ``"probabilities"`` when ``z`` is that net's logits or their softmax; ``(None, None)`` when it
+    is neither (a net of its own design).
+    """
+    rtol = _forward_tolerance(dtype)
     x = np.asarray(x, dtype=np.float64)
+    z = np.asarray(z, dtype=np.float64)
     a1 = x @ params["W1"] + params["b1"]  # (N, H)
     for name, act in (("sigmoid", sigmoid), ("relu", relu)):
-        ref = act(a1) @ params["W2"] + params["b2"]  # (N, C)
-        if np.allclose(z, ref, rtol=rtol, atol=rtol * max(1.0, float(np.max(np.abs(ref))))):
-            return name
-    return None
+        logits = act(a1) @ params["W2"] + params["b2"]  # (N, C)
+        for output, ref in (("logits", logits), ("probabilities", softmax(logits))):
+            if np.allclose(z, ref, rtol=rtol, atol=rtol * max(1.0, float(np.max(np.abs(ref))))):
+                return name, output
+    return None, None
 
 
-def find_params(net: object, label: str) -> tuple[dict, dict[str, np.ndarray]]:
-    """The user's ``params`` dict and its four float arrays (identity kept), or a one-line SpecError."""
+def detect_activation(z: np.ndarray, params: Mapping[str, np.ndarray], x: np.ndarray, dtype: np.dtype) -> str | None:
+    """``"sigmoid"`` or ``"relu"`` when ``z`` are the logits (or probabilities) of that hidden layer, else None."""
+    return detect_forward(z, params, x, dtype)[0]
+
+
+def looks_like_probabilities(z: np.ndarray, dtype: np.dtype) -> bool:
+    """Rows of non-negative numbers that sum to 1 (within ``dtype``'s rounding)."""
+    z = np.asarray(z, dtype=np.float64)
+    tol = 1e-8 if dtype == np.float64 else 1e-4
+    return bool(z.size) and bool(np.all(z >= 0)) and bool(np.allclose(z.sum(axis=1), 1.0, rtol=0, atol=tol))
+
+
+def find_params(params: object, label: str) -> tuple[dict, dict[str, np.ndarray]]:
+    """The user's ``params`` dict and its four float arrays (identity kept), or a one-line SpecError.
+
+    The arrays must be float32 or float64 and writable: the shared weights are written into them.
+    """
     expected = "a dict of numpy float arrays W1 (D, H), b1 (H,), W2 (H, C), b2 (C,)"
-    params = getattr(net, "params", None)
     if not isinstance(params, dict):
         raise SpecError(f"{label}: params must be {expected}; got {type(params).__name__}")
-    missing = [k for k in PARAM_NAMES if k not in params]
+    missing = [k for k in PARAM_NAMES if not dict.__contains__(params, k)]
     if missing:
         raise SpecError(f"{label}: params has no {', '.join(missing)}; expected {expected}")
-    arrays = {k: params[k] for k in PARAM_NAMES}
-    bad = [k for k, v in arrays.items() if not isinstance(v, np.ndarray) or v.dtype.kind != "f"]
+    arrays = {k: dict.__getitem__(params, k) for k in PARAM_NAMES}  # the stored arrays, whatever the dict does
+    bad = [k for k, v in arrays.items() if not isinstance(v, np.ndarray) or v.dtype not in (np.float32, np.float64)]
     if bad:
-        raise SpecError(f"{label}: params[{bad[0]!r}] is not a numpy float array; expected {expected}")
+        v = arrays[bad[0]]
+        got = f"a {v.dtype} array" if isinstance(v, np.ndarray) else type(v).__name__
+        raise SpecError(f"{label}: params[{bad[0]!r}] is {got}; expected {expected} (float32 or float64)")
+    frozen = [k for k, v in arrays.items() if not v.flags.writeable]
+    if frozen:
+        raise SpecError(
+            f"{label}: params[{frozen[0]!r}] is read-only; the shared weights are written into the arrays in place"
+        )
     w1, b1, w2, b2 = (arrays[k] for k in PARAM_NAMES)
     if (
         w1.ndim != 2

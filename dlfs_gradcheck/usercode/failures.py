@@ -82,20 +82,20 @@ class ImplementationFailure(Exception):  # noqa: N818 (the implementation failed
         }
 
 
-def _foreign_roots() -> tuple[str, ...]:
+def foreign_roots() -> tuple[str, ...]:
     """Folders whose code is not the user's: Python's own library, installed packages, this project."""
     paths = sysconfig.get_paths()
     roots = {paths[k] for k in ("stdlib", "platstdlib", "purelib", "platlib") if k in paths}
-    here = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))  # compare/
-    roots.add(here)
-    for pkg in ("impl_numpy", "impl_torch"):
+    roots.add(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))  # dlfs_gradcheck/
+    for pkg in ("compare", "impl_numpy", "impl_torch", "impl_jax"):
         mod = sys.modules.get(pkg)
         if mod is not None and getattr(mod, "__file__", None):
             roots.add(os.path.dirname(os.path.abspath(mod.__file__)))
     return tuple(os.path.join(os.path.realpath(r), "") for r in roots)
 
 
-def _is_users(filename: str, foreign: tuple[str, ...]) -> bool:
+def is_users(filename: str, foreign: tuple[str, ...]) -> bool:
+    """Whether ``filename`` is the user's code (not under one of the ``foreign`` roots, nor ``<string>``)."""
     if filename.startswith("<"):
         return False
     path = os.path.realpath(filename)
@@ -109,10 +109,10 @@ def _short(filename: str) -> str:
 
 def user_frame(tb: TracebackType | None) -> str:
     """``file:line`` of the innermost frame of ``tb`` in the user's own code ("" if none)."""
-    foreign = _foreign_roots()
+    foreign = foreign_roots()
     where = ""
     for frame in traceback.extract_tb(tb):
-        if _is_users(frame.filename, foreign):
+        if is_users(frame.filename, foreign):
             where = f"{_short(frame.filename)}:{frame.lineno}"
     return where
 
@@ -137,8 +137,20 @@ def _definition(target: object) -> str:
     return f"{_short(filename)}:{line}" if filename else ""
 
 
+# Exceptions that are not errors: the code under test tried to end or interrupt the run itself.
+_NOT_ERRORS = {
+    SystemExit: "tried to end the program (sys.exit, exit() or quit())",
+    KeyboardInterrupt: "raised KeyboardInterrupt itself (no Ctrl-C was pressed)",
+    GeneratorExit: "raised GeneratorExit",
+}
+
+
 def from_exception(method: str, exc: BaseException) -> ImplementationFailure:
     """The user's exception as a failure: type, first line of the message, their file:line."""
     text = str(exc).strip().splitlines()
     message = f"{type(exc).__name__}: {text[0]}" if text else type(exc).__name__
+    words = _NOT_ERRORS.get(type(exc))
+    if words is not None:
+        detail = f" ({message})" if text else ""
+        message = f"{words}{detail}: the code under test may not end or interrupt the run"
     return ImplementationFailure(method, message, user_frame(exc.__traceback__), error=type(exc).__name__)

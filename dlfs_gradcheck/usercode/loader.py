@@ -1,12 +1,15 @@
 """Load the class a ``--impl`` spec names: ``[LABEL=]path/to/file.py:ClassName`` or ``[LABEL=]pkg.module:ClassName``.
 
-A file is imported the way the book's scripts run: during the import its own folder is the
-working directory and first on ``sys.path`` (so ``sys.path.append(os.pardir)`` followed by
-``from common.functions import *`` finds the folder's ``common`` package), and both are
-restored afterwards. Each file is imported under a module name of its own, so two files
-both called ``two_layer_net.py`` load side by side; helper modules the file brought in from
-its folder (``common``, ...) are dropped from ``sys.modules`` again, so another folder's
-``common`` is not shadowed by this one.
+A file is imported the way the book's scripts run, in a :class:`Sandbox` of its own
+(:mod:`dlfs_gradcheck.usercode.isolation`): its folder is the working directory and first on
+``sys.path`` during the import (so ``sys.path.append(os.pardir)`` followed by ``from
+common.functions import *`` finds the folder's ``common``), and the helper modules it brought in
+stay with it, out of ``sys.modules``: two copies of the book in one run never share a module.
+Each file is imported under a module name of its own, so two files both called
+``two_layer_net.py`` load side by side.
+
+A spec's ``LABEL=`` part is recognised only when what precedes the ``:`` is not itself an
+existing path: ``runs/a=b/net.py:Net`` is a file in a folder called ``a=b``.
 
 Every way a spec can be unusable raises :class:`SpecError` with one line naming the file
 (and line, for a syntax error or an exception at import). Labels default to the class name,
@@ -17,21 +20,19 @@ method labels. numpy only; torch is looked at only when the user's file imported
 from __future__ import annotations
 
 import importlib
-import importlib.util
-import itertools
 import os
 import re
 import sys
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from types import ModuleType
 
 from dlfs_gradcheck.usercode.failures import SpecError, user_frame
+from dlfs_gradcheck.usercode.isolation import Sandbox, is_real_interrupt
 
 RESERVED = ("numerical", "numerical-fast", "backprop", "autograd", "jax", "ddp")  # the project's own rows
 BOOK_METHODS = ("gradient", "numerical_gradient", "loss")  # at least one of these makes a book-style class
-PROJECT_PACKAGES = ("compare", "impl_numpy", "impl_torch")
 _LABEL = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.\-]*$")
-_counter = itertools.count(1)
 
 
 @dataclass(frozen=True)
@@ -52,13 +53,15 @@ class LoadedImpl:
     kind: str  # "book" (the book's API) or "torch" (a torch.nn.Module)
     source: str  # the file it came from, for messages
     spec: str  # the spec as given
+    sandbox: Sandbox = field(default_factory=Sandbox)  # where its code runs (its folder, its helper modules)
 
 
 def parse_spec(text: str) -> ImplSpec:
     """Split ``[LABEL=]TARGET:ClassName``; raises :class:`SpecError` when malformed."""
     label = None
     body = text.strip()
-    if "=" in body.split(":", 1)[0]:
+    head = body.rpartition(":")[0]
+    if "=" in head.split(":", 1)[0] and not os.path.exists(head):  # LABEL=..., unless it is a path
         label, body = (s.strip() for s in body.split("=", 1))
         if not _LABEL.match(label):
             raise SpecError(f"--impl {text!r}: a label may hold letters, digits, '_', '.', '-', got {label!r}")
@@ -88,49 +91,20 @@ def unique_label(name: str, taken: Iterable[str]) -> str:
     return f"{name}-{n}"
 
 
-def _import_file(path: str) -> object:
-    """Import ``path`` as the book's scripts run: cwd and sys.path[0] its folder, restored after."""
+def _import_file(path: str) -> tuple[ModuleType, Sandbox]:
+    """Import ``path`` as the book's scripts run (see :class:`Sandbox`); a failure is a one-line SpecError."""
     if not os.path.isfile(path):
         raise SpecError(f"{path}: no such file")
-    folder = os.path.dirname(os.path.abspath(path))
-    stem = re.sub(r"\W", "_", os.path.splitext(os.path.basename(path))[0])
-    name = f"_impl_{next(_counter)}_{stem}"
-    spec = importlib.util.spec_from_file_location(name, os.path.abspath(path))
-    if spec is None or spec.loader is None:
-        raise SpecError(f"{path}: not a Python file")
-    module = importlib.util.module_from_spec(spec)
-    cwd, saved_path, before = os.getcwd(), list(sys.path), set(sys.modules)
-    os.chdir(folder)
-    sys.path.insert(0, folder)
-    sys.modules[name] = module
     try:
-        spec.loader.exec_module(module)
+        return Sandbox.import_file(path)
     except SyntaxError as e:
-        sys.modules.pop(name, None)
         raise SpecError(f"{_shown(e.filename, path)}:{e.lineno}: syntax error: {e.msg}") from None
     except BaseException as e:
-        sys.modules.pop(name, None)
-        if isinstance(e, KeyboardInterrupt):
+        if is_real_interrupt(e):
             raise
         where = user_frame(e.__traceback__) or path
         first = (str(e).strip().splitlines() or [""])[0]
         raise SpecError(f"{where}: importing {path} raised {type(e).__name__}: {first}") from None
-    finally:
-        os.chdir(cwd)
-        sys.path[:] = saved_path
-        _forget_helpers(before, folder)
-    return module
-
-
-def _forget_helpers(before: set[str], folder: str) -> None:
-    """Drop modules the import brought in from the user's folder tree (``common`` ...), keep libraries."""
-    root = os.path.join(os.path.dirname(folder), "")  # the folder and its parent (os.pardir)
-    for key in set(sys.modules) - before:
-        if key.startswith("_impl_") or key.split(".")[0] in PROJECT_PACKAGES:
-            continue
-        file = getattr(sys.modules[key], "__file__", None) or ""
-        if os.path.abspath(file).startswith(root) and "site-packages" not in file:
-            del sys.modules[key]
 
 
 def _shown(filename: str | None, fallback: str) -> str:
@@ -147,7 +121,9 @@ def _import_module(target: str) -> object:
         raise SpecError(f"{target}: no such module ({e.name} not found)") from None
     except SyntaxError as e:
         raise SpecError(f"{_shown(e.filename, target)}:{e.lineno}: syntax error: {e.msg}") from None
-    except Exception as e:
+    except BaseException as e:
+        if is_real_interrupt(e):
+            raise
         where = user_frame(e.__traceback__) or target
         first = (str(e).strip().splitlines() or [""])[0]
         raise SpecError(f"{where}: importing {target} raised {type(e).__name__}: {first}") from None
@@ -173,9 +149,9 @@ def load_impl(text: str, taken: Iterable[str] = ()) -> LoadedImpl:
     if spec.label is not None:
         check_label(spec.label, taken)
     if spec.is_file:
-        module, source = _import_file(spec.target), spec.target
+        (module, sandbox), source = _import_file(spec.target), spec.target
     else:
-        module = _import_module(spec.target)
+        module, sandbox = _import_module(spec.target), Sandbox()
         source = getattr(module, "__file__", None) or spec.target
     cls = getattr(module, spec.class_name, None)
     if cls is None:
@@ -186,7 +162,7 @@ def load_impl(text: str, taken: Iterable[str] = ()) -> LoadedImpl:
         raise SpecError(f"{source}: {spec.class_name} is not a class")
     kind = _kind_of(cls, source)
     label = spec.label or unique_label(spec.class_name, taken)
-    return LoadedImpl(label, cls, kind, source, text)
+    return LoadedImpl(label, cls, kind, source, text, sandbox)
 
 
 def load_impls(texts: Iterable[str], taken: Iterable[str] = ()) -> list[LoadedImpl]:

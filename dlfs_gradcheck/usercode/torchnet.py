@@ -11,8 +11,9 @@ The convention (anything else is refused with one line saying what was expected)
   activation is whatever ``forward`` does: the shared weights are copied into the two
   layers and the module's own ``forward`` runs.
 
-Built from a class as ``cls(input_size, hidden_size, output_size)``. torch is imported
-only here, and only when a module is plugged in.
+Built from a class as ``cls(input_size, hidden_size, output_size)``. Its constructor and
+``forward`` run in the file's :class:`~dlfs_gradcheck.usercode.isolation.Sandbox`, like a book-style
+class's methods. torch is imported only here, and only when a module is plugged in.
 """
 
 from __future__ import annotations
@@ -27,8 +28,8 @@ from dlfs_gradcheck.usercode.failures import (
     NotProvided,
     SpecError,
     definition_of,
-    from_exception,
 )
+from dlfs_gradcheck.usercode.isolation import Sandbox
 
 EXPECTED = "two nn.Linear layers with bias (D -> H, then H -> C, in registration order) and no other parameters"
 
@@ -40,12 +41,18 @@ class TorchModuleNet:
     provided = ("predict", "loss", "accuracy", "gradient")
     not_provided = ("numerical_gradient",)
     loss_kind = "exact"
+    output = "logits"
     not_read: tuple[str, ...] = ()
+    deterministic = True
+    stale_gradient = False  # autograd builds the graph in the same call: never stale
 
-    def __init__(self, module: object, *, label: str | None = None, dtype: str | None = None) -> None:
+    def __init__(
+        self, module: object, *, label: str | None = None, dtype: str | None = None, sandbox: Sandbox | None = None
+    ) -> None:
         import torch
 
         self.torch = torch
+        self.box = sandbox or Sandbox()
         if not isinstance(module, torch.nn.Module):
             raise SpecError(f"{label or type(module).__name__}: not a torch.nn.Module")
         self.label = label or type(module).__name__
@@ -71,13 +78,13 @@ class TorchModuleNet:
         *,
         label: str | None = None,
         dtype: str | None = None,
+        sandbox: Sandbox | None = None,
     ) -> TorchModuleNet:
         """``user_cls(input_size, hidden_size, output_size)``, wrapped; its sizes must match."""
-        try:
-            module = user_cls(input_size, hidden_size, output_size)
-        except Exception as e:
-            raise from_exception("__init__", e) from None
-        net = cls(module, label=label or user_cls.__name__, dtype=dtype)
+        box = sandbox or Sandbox()
+        with box.session():
+            module = box.call("__init__", user_cls, input_size, hidden_size, output_size)
+        net = cls(module, label=label or user_cls.__name__, dtype=dtype, sandbox=box)
         if net.sizes != (input_size, hidden_size, output_size):
             raise SpecError(
                 f"{net.label}: its layers are {net.sizes[0]} -> {net.sizes[1]} -> {net.sizes[2]}, "
@@ -121,10 +128,29 @@ class TorchModuleNet:
 
     def probe(self, x: np.ndarray, t: np.ndarray) -> None:
         """The hidden activation, if the forward pass is a sigmoid or ReLU net (labels and loss are fixed)."""
-        self.activation = detect_activation(self.predict(x), self.params(), x, self.dtype)
+        with self.session():
+            self.activation = detect_activation(self.predict(x), self.params(), x, self.dtype)
+
+    def session(self):
+        """A use of the user's code (numpy's random state is put back when it ends)."""
+        return self.box.session()
 
     def labels_note(self) -> str:
         return ""
+
+    def findings(self, method: str) -> tuple:
+        """Nothing is found wrong by probing a module (autograd runs its own forward pass)."""
+        return ()
+
+    def found(self) -> str:
+        """What was found, in one line (as for a book-style class)."""
+        layer = f" of a {self.activation} hidden layer" if self.activation else " (a net of its own design)"
+        dtype = (
+            f"; params are {self.dtype.name}: compared at {self.dtype.name} tolerances"
+            if self.dtype.name != "float64"
+            else ""
+        )
+        return f"found: forward returns logits{layer}{dtype}"
 
     # -- calls -----------------------------------------------------------------------
     def _tensors(self, x: np.ndarray, t: np.ndarray | None = None) -> tuple[object, object]:
@@ -135,10 +161,7 @@ class TorchModuleNet:
         return xt, tt
 
     def _forward(self, xt: object) -> object:
-        try:
-            return self.module(xt)
-        except Exception as e:
-            raise from_exception("forward", e) from None
+        return self.box.call("forward", self.module, xt)
 
     def predict(self, x: np.ndarray) -> np.ndarray:
         xt, _ = self._tensors(x)
@@ -175,7 +198,8 @@ class TorchModuleNet:
             raise NotProvided(f"{self.label} has no {method}")
         value, _ = self.autograd_loss(x, t)
         pairs = self._pairs()
-        grads = self.torch.autograd.grad(value, [p for _, p, _ in pairs], allow_unused=True)
+        tensors = [p for _, p, _ in pairs]
+        grads = self.box.call("backward", lambda: self.torch.autograd.grad(value, tensors, allow_unused=True))
         out = {}
         for (name, p, transposed), g in zip(pairs, grads, strict=True):
             a = np.zeros(tuple(p.shape)) if g is None else g.detach().cpu().numpy().astype(np.float64)
@@ -183,7 +207,8 @@ class TorchModuleNet:
         return check_gradients("gradient", out, self.shapes, self._where)
 
     def gradient(self, x: np.ndarray, t: np.ndarray, method: str = "gradient") -> dict[str, np.ndarray]:
-        return self.raw_gradient(method, x, t)
+        with self.session():
+            return self.raw_gradient(method, x, t)
 
 
 def _two_linears(module: object, label: str) -> tuple[object, object]:

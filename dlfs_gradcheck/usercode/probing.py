@@ -1,0 +1,221 @@
+"""What a user's book-style class does, found by calling it: one answer for the harness and the checker.
+
+:func:`probe` runs once per net, at the shared weights and the first batch, and records on the
+:class:`~dlfs_gradcheck.usercode.booknet.BookNet`:
+
+- ``output`` and ``activation``: whether ``predict`` returns logits (the book's ch. 5) or softmax
+  probabilities (ch. 4), and of which hidden layer (sigmoid or ReLU), by comparing it with the
+  book's net at the same weights; a net of its own design keeps ``activation = None``, and its
+  output is taken for probabilities when its rows are non-negative and sum to 1;
+- ``not_read``: parameters the output does not change with (layers holding copies of ``params``);
+- ``loss_kind`` and the label format each method takes: ``exact`` (the exact cross-entropy of the
+  output), ``book`` (the book's ``cross_entropy_error``, with ``1e-7`` inside the log) or ``other``;
+- ``deterministic``: the loss and the gradient, called twice at one point, return one value
+  each (dropout left on does not);
+- ``stale_gradient``: ``gradient`` called right after a forward pass at other weights returns
+  what it returns right after a forward pass at the point itself; if not, it back-propagates
+  whatever forward ran last instead of running its own.
+
+:func:`describe` says what was found in one line, :func:`findings` what of it is wrong, as
+diagnoses. The user's weights are put back after every probe (the caller holds :meth:`BookNet.kept`).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from dlfs_gradcheck.diagnose import Diagnosis, finding
+from dlfs_gradcheck.usercode.checks import (
+    PARAM_NAMES,
+    book_loss,
+    detect_forward,
+    exact_loss,
+    looks_like_probabilities,
+)
+from dlfs_gradcheck.usercode.failures import ImplementationFailure
+
+DECOY_SCALE = 0.5  # the forward pass elsewhere runs at weights moved by this fraction of their size (or of 0.1)
+STALE_RTOL = {np.dtype(np.float64): 1e-9, np.dtype(np.float32): 1e-3}  # same point, same code: rounding at most
+
+
+def probe(net, x: np.ndarray, t: np.ndarray) -> None:
+    """Find out what ``net`` (a BookNet) does; see the module docstring."""
+    if "predict" in net.provided:
+        _output(net, x)
+    _reads(net, x, t)
+    if "loss" in net.provided and "predict" in net.provided:
+        _loss_kind(net, x, t)
+    _determinism(net, x, t)
+    if "gradient" in net.provided and net.deterministic and ({"loss", "predict"} & set(net.provided)):
+        _staleness(net, x, t)
+
+
+def _output(net, x: np.ndarray) -> None:
+    z = net.output_of(x)
+    net.activation, output = detect_forward(z, net.params(), x, net.dtype)
+    if output is None:
+        output = "probabilities" if looks_like_probabilities(z, net.dtype) else "logits"
+        net.notes.append(
+            f"predict is not the book's sigmoid or ReLU net at the shared weights (a design of its own): its {output} "
+            "are used as they are"
+        )
+    net.output = output
+
+
+def _reads(net, x: np.ndarray, t: np.ndarray) -> None:
+    look = net.output_of if "predict" in net.provided else (lambda xb: np.asarray(net.loss(xb, t)))
+    before = np.array(look(x))
+    rng = np.random.default_rng(0)
+    unread = []
+    arrays = net.arrays()
+    for k in PARAM_NAMES:
+        a = arrays[k]
+        keep = a.copy()
+        a += (0.1 * max(float(np.max(np.abs(a))), 0.1)) * rng.standard_normal(a.shape)  # in place
+        if np.array_equal(np.array(look(x)), before):
+            unread.append(k)
+        a[...] = keep
+    net.not_read = tuple(unread)
+    if unread:
+        what = "predict's output does" if "predict" in net.provided else "the loss does"
+        net.notes.append(
+            f"{what} not change when {', '.join(unread)} change: the layers do not read params "
+            "(arrays replaced or copied instead of shared?)"
+        )
+
+
+def _loss_kind(net, x: np.ndarray, t: np.ndarray) -> None:
+    z = net.output_of(x)
+    theirs = net.loss(x, t)
+    exact, book = exact_loss(z, t, net.output), book_loss(z, t, net.output)
+    tol = (1e-10 if net.dtype == np.float64 else 1e-5) * max(1.0, abs(exact))
+    if abs(theirs - exact) <= tol:
+        net.loss_kind = "exact"
+    elif abs(theirs - book) <= tol:
+        net.loss_kind = "book"
+        net.notes.append(
+            f"the book's 1e-7 inside the log moves the loss by {theirs - exact:+.2e} from the exact cross-entropy here"
+            + ("; numerical_gradient differentiates that loss" if "numerical_gradient" in net.provided else "")
+        )
+    else:
+        net.loss_kind = "other"
+        net.notes.append(
+            f"loss = {theirs:.10g} is not the cross-entropy of predict ({exact:.10g}, or {book:.10g} with the "
+            "book's 1e-7)"
+        )
+
+
+def _fresh_gradient(net, x: np.ndarray, t: np.ndarray) -> dict[str, np.ndarray]:
+    """``gradient`` right after a forward pass at the point itself (float64 copies)."""
+    if "loss" in net.provided:
+        net.loss(x, t)
+    elif "predict" in net.provided:
+        net.output_of(x)
+    return {k: np.array(v, dtype=np.float64) for k, v in net.raw_gradient("gradient", x, t).items()}
+
+
+def _differs(a: dict[str, np.ndarray], b: dict[str, np.ndarray], dtype: np.dtype) -> list[str]:
+    return [k for k in PARAM_NAMES if not np.allclose(a[k], b[k], rtol=STALE_RTOL[dtype], atol=0.0)]
+
+
+def _determinism(net, x: np.ndarray, t: np.ndarray) -> None:
+    """The loss, and the gradient, twice at one point (numpy's random state advancing in between)."""
+    if "loss" in net.provided:
+        first, second = net.loss(x, t), net.loss(x, t)
+        if first != second:
+            net.deterministic = False
+            net.notes.append(
+                f"loss returns different values at the same point ({first:.10g}, then {second:.10g}): something "
+                "random is left on (dropout?), so no gradient of it can be checked"
+            )
+            return
+    if "gradient" in net.provided:
+        try:
+            differs = _differs(_fresh_gradient(net, x, t), _fresh_gradient(net, x, t), net.dtype)
+        except ImplementationFailure:
+            return  # the gradient section reports the crash itself
+        if differs:
+            net.deterministic = False
+            net.notes.append(
+                f"gradient returns different values at the same point ({', '.join(differs)} differ between two "
+                "calls): something random is left on in it (dropout in training mode?), so it cannot be checked"
+            )
+
+
+def forward_elsewhere(net, x: np.ndarray, t: np.ndarray) -> None:
+    """A forward pass (their ``loss``, else ``predict``) at other weights; their weights put back after.
+
+    Whatever state a forward pass leaves behind (cached activations, layer inputs) is then that
+    of another point, so a ``gradient`` that reuses it instead of running its own forward pass
+    returns another point's gradient.
+    """
+    rng = np.random.default_rng(1)
+    with net.kept():
+        for a in net.arrays().values():
+            a += DECOY_SCALE * max(float(np.max(np.abs(a), initial=0.0)), 0.1) * rng.standard_normal(a.shape)
+        if "loss" in net.provided:
+            net.loss(x, t)
+        elif "predict" in net.provided:
+            net.output_of(x)
+
+
+def _staleness(net, x: np.ndarray, t: np.ndarray) -> None:
+    """``gradient`` after a forward pass at the point vs after one at other weights."""
+    try:
+        fresh = _fresh_gradient(net, x, t)
+        forward_elsewhere(net, x, t)
+        after = {k: np.array(v, dtype=np.float64) for k, v in net.raw_gradient("gradient", x, t).items()}
+    except ImplementationFailure:
+        return  # the gradient section reports the crash itself
+    differs = _differs(fresh, after, net.dtype)
+    if differs:
+        net.stale_gradient = True
+        net.notes.append(
+            "gradient depends on what ran before it: right after a forward pass at other weights it returns another "
+            f"gradient ({', '.join(differs)} differ)"
+        )
+
+
+def findings(net, method: str) -> tuple[Diagnosis, ...]:
+    """What probing found wrong before any comparison, as diagnoses (shown when ``method`` fails)."""
+    out = []
+    if method == "gradient" and net.stale_gradient:
+        out.append(
+            finding(
+                "stale-forward",
+                "gradient back-propagates the last forward pass instead of running its own: right after a forward "
+                "pass at other weights it returns that point's gradient (the book's ch. 5 calls self.loss(x, t) "
+                "first)",
+            )
+        )
+    if not net.deterministic:
+        out.append(
+            finding(
+                "nondeterministic",
+                "the loss or the gradient returns different values at the same point: something random is left on "
+                "(dropout?), so the gradient cannot be checked; turn it off for the check",
+            )
+        )
+    return tuple(out)
+
+
+def describe(net) -> str:
+    """One line: what predict returns, the hidden layer, the loss, the labels, the dtype."""
+    parts = []
+    if "predict" in net.provided:
+        what = "softmax probabilities" if net.output == "probabilities" else "logits"
+        layer = f" of a {net.activation} hidden layer" if net.activation else " (a net of its own design)"
+        parts.append(f"predict returns {what}{layer}")
+    if net.loss_kind is not None:
+        parts.append(
+            {
+                "exact": "loss is the exact cross-entropy",
+                "book": "loss is the book's cross_entropy_error (1e-7 inside the log)",
+                "other": "loss is not a cross-entropy of predict",
+            }[net.loss_kind]
+        )
+    if net.formats:
+        parts.append(", ".join(f"{m} takes {f} labels" for m, f in net.formats.items()))
+    if net.dtype != np.float64:
+        parts.append(f"params are {net.dtype.name}: compared at {net.dtype.name} tolerances")
+    return "found: " + "; ".join(parts) if parts else ""
