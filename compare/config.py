@@ -213,7 +213,6 @@ def parse_args(argv: list[str] | None = None) -> RunConfig:
         parser.error(f"--ranks {ns.ranks} is more than the {entries} parameter entries to share")
     cfg = RunConfig(**vars(ns))
     check_memory(*memory_estimate(cfg))
-    _check_outputs(cfg)
     return cfg
 
 
@@ -235,20 +234,3 @@ def memory_estimate(cfg: RunConfig) -> tuple[int, str]:
     data = 3 * (n_train + n_test) * d
     total = 8 * (sum(terms.values()) + data) + BASE_BYTES
     return total, f"this run ({max(terms, key=terms.__getitem__)})"
-
-
-def _check_outputs(cfg: RunConfig) -> None:
-    """Every output writable, no two writing the same file (before any work)."""
-    from compare.files import Output, OutputError, check_outputs
-
-    try:
-        check_outputs(
-            [
-                Output("--json", cfg.json_path),
-                Output("--markdown", cfg.markdown_path),
-                Output("--csv", cfg.csv_dir, suffix=".csv"),
-                Output("--plot", cfg.plot_dir, suffix=".png"),
-            ]
-        )
-    except OutputError as e:
-        raise UsageError(str(e)) from None

@@ -636,7 +636,7 @@ def test_15_an_output_directory_is_made_only_for_files_and_keeps_no_stale_ones(t
     files.write_files(tmp_path / "csv", {"gradients.csv": "a", "trajectory.csv": "b"}, owned)
     (tmp_path / "csv" / "mine.csv").write_text("the user's")
     files.write_files(tmp_path / "csv", {"gradients.csv": "c"}, owned)
-    assert sorted(p.name for p in (tmp_path / "csv").iterdir()) == ["gradients.csv", "mine.csv"]
+    assert sorted(p.name for p in (tmp_path / "csv").iterdir()) == [files.MANIFEST, "gradients.csv", "mine.csv"]
 
 
 def test_15_control_characters_in_paths_are_escaped(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

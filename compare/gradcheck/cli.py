@@ -325,14 +325,14 @@ def main(argv: list[str] | None = None) -> int:
 
 def _execute(cfg: GradcheckConfig) -> int:
     from compare.data import DataError
-    from compare.files import OutputError, check_writable, to_json, write_atomic
+    from compare.files import Output, OutputError, check_outputs, to_json, write_atomic
+    from compare.inputs import impl_inputs
     from dlfs_gradcheck.errors import GradcheckError
     from dlfs_gradcheck.usercode import SpecError
     from impl_numpy.checks import NetInputError
 
     try:
-        if cfg.json_path is not None:  # an empty path is refused, not ignored
-            check_writable(cfg.json_path)
+        check_outputs([Output("--json", cfg.json_path)], impl_inputs(cfg.plugins))  # an empty path is refused
         if cfg.ranks > 1:
             from compare.distributed.api import sharded_gradcheck
 

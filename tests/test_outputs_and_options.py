@@ -1,0 +1,212 @@
+"""Nothing the user owns is lost: outputs are checked against the run's inputs and its folders.
+
+Run: ``python -m pytest tests/test_outputs_and_options.py``.
+
+1. An output that is one of the run's inputs (the ``--impl`` file, the saved report shown or
+   rendered, the MNIST files read), directly or through a link, is refused before any work.
+2. Output folders lose only files a run wrote there and nobody changed since (the manifest).
+3. Every file a ``--csv``/``--plot`` folder will hold is checked before any work.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from pathlib import Path
+
+import pytest
+from idx_files import tiny_gz_files, write_files
+
+from compare import files, harness, teach
+from compare.gradcheck import cli as gradcheck_cli
+from compare.report import plots
+from compare.report.__main__ import main as report_main
+from compare.run import main as run_main
+
+FAST = ["--hidden-size", "5", "--threads", "1", "--no-jax", "--quiet", "--no-progress"]
+GRADIENTS = ["--only", "gradients", "--numerical-iters", "0", "--fast-numerical-iters", "0", *FAST]
+MINE = """
+class Net:
+    def __init__(self, input_size, hidden_size, output_size, weight_init_std=0.01):
+        self.params = {}
+
+    def loss(self, x, t):
+        return 0.0
+"""
+
+
+def one_error_line(err: str) -> str:
+    """The single stderr line of a refused command (and that there is only one, with no traceback)."""
+    assert err.count("\n") == 1 and err.startswith("error: ") and "Traceback" not in err, err
+    return err
+
+
+@pytest.fixture
+def no_work(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Any run of the harness or any process started fails the test: the refusal must come first."""
+    monkeypatch.setattr(harness, "run", lambda *a, **k: pytest.fail("the run started"))
+    monkeypatch.setattr(subprocess, "Popen", lambda *a, **k: pytest.fail("a process was started"))
+
+
+@pytest.fixture
+def mine(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.chdir(tmp_path)
+    path = tmp_path / "mine.py"
+    path.write_text(MINE)
+    return path
+
+
+@pytest.fixture(scope="module")
+def saved_once(tmp_path_factory: pytest.TempPathFactory) -> bytes:
+    """A saved report of the gradient and lesson sections (the lesson draws a chart)."""
+    path = tmp_path_factory.mktemp("saved") / "run.json"
+    args = ["--only", "gradients,lesson", "--numerical-iters", "0", "--fast-numerical-iters", "0", *FAST]
+    assert run_main([*args, "--json", str(path)]) == 0
+    return path.read_bytes()
+
+
+@pytest.fixture
+def saved_run(saved_once: bytes, tmp_path: Path) -> Path:
+    """A fresh copy of the saved report for each test (a test that overwrites it spoils no other)."""
+    path = tmp_path / "run.json"
+    path.write_bytes(saved_once)
+    return path
+
+
+# -- 1. no output over an input ------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("option", ["--json", "--markdown"])
+def test_run_refuses_to_write_over_its_impl_file(option, mine, no_work, capsys) -> None:
+    assert run_main(["--impl", "mine.py:Net", option, "mine.py", *GRADIENTS]) == 2
+    err = one_error_line(capsys.readouterr().err)
+    assert f"{option} mine.py would overwrite the --impl file mine.py" in err
+    assert mine.read_text() == MINE
+
+
+@pytest.mark.parametrize("link", ["symlink_to", "hardlink_to"])
+def test_a_link_to_the_impl_file_is_the_impl_file(link, mine, no_work, capsys) -> None:
+    getattr(Path("alias.json"), link)(mine)
+    assert run_main(["--impl", f"{mine}:Net", "--json", "alias.json", *GRADIENTS]) == 2
+    assert "--json alias.json would overwrite the --impl file" in one_error_line(capsys.readouterr().err)
+    assert mine.read_text() == MINE
+
+
+def test_a_module_spec_protects_the_module_file(mine, no_work, capsys, monkeypatch) -> None:
+    package = Path("userpkg")
+    package.mkdir()
+    (package / "__init__.py").write_text("raise RuntimeError('imported before the check')\n")
+    (package / "net.py").write_text(MINE)
+    monkeypatch.syspath_prepend(str(mine.parent))
+    assert run_main(["--impl", "userpkg.net:Net", "--json", "userpkg/net.py", *GRADIENTS]) == 2
+    err = one_error_line(capsys.readouterr().err)
+    assert f"the --impl file {package.resolve() / 'net.py'}" in err
+    assert (package / "net.py").read_text() == MINE
+
+
+def test_a_csv_file_linked_to_the_impl_file_is_refused(mine, no_work, capsys) -> None:
+    Path("c").mkdir()
+    Path("c/gradients.csv").symlink_to(mine)
+    assert run_main(["--impl", "mine.py:Net", "--csv", "c", *GRADIENTS]) == 2
+    err = one_error_line(capsys.readouterr().err)
+    assert "c/gradients.csv (in --csv c) would overwrite the --impl file mine.py" in err
+    assert mine.read_text() == MINE
+
+
+def test_gradcheck_refuses_to_write_over_its_impl_file(mine, capsys, monkeypatch) -> None:
+    monkeypatch.setattr(gradcheck_cli, "run", lambda *a, **k: pytest.fail("the check started"))
+    small = ["--sizes", "4,3,2", "--batch", "4", "--mode", "fast"]
+    assert gradcheck_cli.main(["--impl", "mine.py:Net", "--json", "mine.py", *small]) == 2
+    assert "--json mine.py would overwrite the --impl file mine.py" in one_error_line(capsys.readouterr().err)
+    assert mine.read_text() == MINE
+
+
+@pytest.mark.parametrize("through_link", [False, True])
+def test_report_show_refuses_to_write_over_the_report(saved_run, tmp_path, through_link, capsys) -> None:
+    before = saved_run.read_bytes()
+    target = saved_run
+    if through_link:
+        target = tmp_path / "link.md"
+        target.symlink_to(saved_run)
+    assert report_main(["show", str(saved_run), "--markdown", str(target)]) == 2
+    out, err = capsys.readouterr()
+    assert f"would overwrite the saved report {saved_run}" in one_error_line(err) and out == ""
+    assert saved_run.read_bytes() == before
+
+
+def test_teach_refuses_to_write_the_page_over_its_source(saved_run, capsys) -> None:
+    before = saved_run.read_bytes()
+    assert teach.main(["--from", str(saved_run), "--doc", str(saved_run), "--no-progress"]) == 2
+    assert f"would overwrite the --from report {saved_run}" in one_error_line(capsys.readouterr().err)
+    assert saved_run.read_bytes() == before
+
+
+@pytest.mark.parametrize("through_env", [False, True])
+def test_a_json_over_an_mnist_file_is_refused(tmp_path, monkeypatch, no_work, capsys, through_env) -> None:
+    data = tmp_path / "D"
+    write_files(data, tiny_gz_files())
+    target = data / "train-images-idx3-ubyte.gz"
+    before = target.read_bytes()
+    where = ["--data-dir", str(data)]
+    if through_env:
+        monkeypatch.setenv("DLFS_MNIST_DIR", str(data))
+        where = []
+    assert run_main(["--dataset", "mnist", *where, "--json", str(target), *GRADIENTS]) == 2
+    assert f"would overwrite the MNIST file {target}" in one_error_line(capsys.readouterr().err)
+    assert target.read_bytes() == before
+
+
+# -- 2. output folders lose only what a run wrote ----------------------------------------------
+
+
+def test_a_users_own_csv_file_is_kept(mine, capsys) -> None:
+    Path("c").mkdir()
+    Path("c/timing.csv").write_text("my own timings\n")
+    assert run_main(["--csv", "c", *GRADIENTS]) == 0
+    assert Path("c/timing.csv").read_text() == "my own timings\n"
+    manifest = json.loads(Path("c", files.MANIFEST).read_text())  # plain JSON
+    assert list(manifest["files"]) == ["gradients.csv"]
+
+
+def test_only_unchanged_files_of_an_earlier_run_are_removed(tmp_path) -> None:
+    folder, owned = tmp_path / "c", ("gradients.csv", "timing.csv", "lesson.csv")
+    files.write_files(folder, {"gradients.csv": "g1", "timing.csv": "t1", "lesson.csv": "l1"}, owned)
+    (folder / "lesson.csv").write_text("l1, annotated by hand")
+    files.write_files(folder, {"gradients.csv": "g2"}, owned)
+    assert sorted(p.name for p in folder.iterdir()) == [files.MANIFEST, "gradients.csv", "lesson.csv"]
+    assert (folder / "lesson.csv").read_text() == "l1, annotated by hand"  # changed since: the user's now
+    assert list(files.read_manifest(folder)) == ["gradients.csv"]
+
+
+def test_a_manifest_entry_of_another_writer_is_kept(tmp_path) -> None:
+    """``--csv D --plot D``: the chart writer keeps the CSV writer's entries, so they stay removable."""
+    files.write_files(tmp_path, {"gradients.csv": "g"}, ("gradients.csv", "timing.csv"))
+    files.write_files(tmp_path, {"lesson.png": b"png"}, ("lesson.png", "scaling.png"))
+    assert sorted(files.read_manifest(tmp_path)) == ["gradients.csv", "lesson.png"]
+
+
+@pytest.mark.skipif(not plots.available(), reason="matplotlib is not installed (the plot extra)")
+def test_a_users_scaling_chart_is_kept_by_plot_and_by_the_teaching_page(saved_run, tmp_path) -> None:
+    (tmp_path / "p").mkdir()
+    (tmp_path / "p" / "scaling.png").write_bytes(b"my chart")
+    assert report_main(["show", str(saved_run), "--plot", str(tmp_path / "p")]) == 0
+    assert (tmp_path / "p" / "scaling.png").read_bytes() == b"my chart"
+    assert (tmp_path / "p" / "lesson.png").exists()
+    charts = tmp_path / "page"  # the page's chart folder: page.md -> page/
+    charts.mkdir()
+    (charts / "scaling.png").write_bytes(b"my chart")
+    assert teach.main(["--from", str(saved_run), "--doc", str(tmp_path / "page.md"), "--no-progress"]) == 0
+    assert (charts / "scaling.png").read_bytes() == b"my chart" and (charts / "lesson.png").exists()
+
+
+# -- 3. every file of an output folder checked before the work ---------------------------------
+
+
+@pytest.mark.parametrize(("option", "name"), [("--csv", "gradients.csv"), ("--plot", "losses.png")])
+def test_a_folder_where_an_output_file_goes_is_refused_first(tmp_path, no_work, capsys, option, name) -> None:
+    (tmp_path / "c" / name).mkdir(parents=True)
+    only = ["--only", "gradients,trajectory", "--iters", "5", *GRADIENTS[2:]]
+    assert run_main([*only, "--json", str(tmp_path / "r.json"), option, str(tmp_path / "c")]) == 2
+    err = one_error_line(capsys.readouterr().err)
+    assert f"cannot write {tmp_path / 'c' / name} (in {option}" in err and "is a directory" in err
+    assert not (tmp_path / "r.json").exists()
