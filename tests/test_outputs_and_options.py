@@ -1,4 +1,4 @@
-"""Nothing the user owns is lost: outputs are checked against the run's inputs and its folders.
+"""Nothing the user owns is lost, and every bad option is one line before any work.
 
 Run: ``python -m pytest tests/test_outputs_and_options.py``.
 
@@ -6,23 +6,30 @@ Run: ``python -m pytest tests/test_outputs_and_options.py``.
    rendered, the MNIST files read), directly or through a link, is refused before any work.
 2. Output folders lose only files a run wrote there and nobody changed since (the manifest).
 3. Every file a ``--csv``/``--plot`` folder will hold is checked before any work.
+4. Rank counts beyond what the usable CPUs carry, and ``--fsdp``/``--ddp-weighting`` without
+   ``--ddp``, are refused before any process starts.
+5. ``--threads`` is compared with the CPUs this process may use (its affinity), not the machine's.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 from idx_files import tiny_gz_files, write_files
 
-from compare import files, harness, teach
+from compare import bench, cli, files, harness, teach
+from compare.config import parse_args
 from compare.gradcheck import cli as gradcheck_cli
 from compare.report import plots
 from compare.report.__main__ import main as report_main
 from compare.run import main as run_main
 
+ROOT = Path(__file__).resolve().parents[1]
 FAST = ["--hidden-size", "5", "--threads", "1", "--no-jax", "--quiet", "--no-progress"]
 GRADIENTS = ["--only", "gradients", "--numerical-iters", "0", "--fast-numerical-iters", "0", *FAST]
 MINE = """
@@ -210,3 +217,79 @@ def test_a_folder_where_an_output_file_goes_is_refused_first(tmp_path, no_work, 
     err = one_error_line(capsys.readouterr().err)
     assert f"cannot write {tmp_path / 'c' / name} (in {option}" in err and "is a directory" in err
     assert not (tmp_path / "r.json").exists()
+
+
+# -- 4. rank counts and distributed options ----------------------------------------------------
+
+
+def too_many() -> str:
+    """One rank more than the usable CPUs carry."""
+    return str(cli.RANKS_PER_CPU * cli.usable_cpus() + 1)
+
+
+@pytest.mark.parametrize("option", ["--ranks", "--ddp"])
+def test_run_refuses_more_ranks_than_the_cpus_carry(option, no_work, capsys) -> None:
+    n = too_many()
+    assert run_main([option, n, *GRADIENTS]) == 2
+    err = one_error_line(capsys.readouterr().err)
+    assert f"{option} {n} would start {n} processes" in err and "CPU(s) this process may use" in err
+
+
+def test_gradcheck_and_bench_refuse_more_ranks_than_the_cpus_carry(no_work, capsys) -> None:
+    n = too_many()
+    assert gradcheck_cli.main(["--ranks", n, "--sizes", "4,3,2", "--batch", "4", "--impl", "numpy"]) == 2
+    assert f"--ranks {n} would start" in one_error_line(capsys.readouterr().err)
+    with pytest.raises(cli.UsageError, match=f"--ranks {n} would start"):
+        bench.parse_args(["--ranks", n])
+
+
+def test_as_many_ranks_as_the_cpus_carry_are_accepted() -> None:
+    most = str(cli.RANKS_PER_CPU * cli.usable_cpus())
+    assert parse_args(["--ranks", most, "--ddp", most]).ddp == int(most)
+    assert bench.parse_args(["--ranks", str(max(2, int(most)))]).ranks == max(2, int(most))
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        (["--fsdp"], "error: --fsdp applies to --ddp N only"),
+        (["--ddp-weighting", "batch"], "error: --ddp-weighting applies to --ddp N only"),
+        (["--ddp-weighting", "ddp", "--fsdp"], "error: --fsdp and --ddp-weighting apply to --ddp N only"),
+    ],
+)
+def test_ddp_options_without_ddp_are_refused(options, message) -> None:
+    with pytest.raises(cli.UsageError) as caught:
+        parse_args(options)
+    assert f"error: {caught.value}".startswith(message)
+    assert parse_args([*options, "--ddp", "2"]).ddp == 2
+
+
+# -- 5. threads against the CPUs this process may use ------------------------------------------
+
+PARSE_UNDER_ONE_CPU = """
+import os, sys
+os.sched_setaffinity(0, {min(os.sched_getaffinity(0))})  # as taskset -c N does
+from compare import bench, teach
+from compare.config import RunConfig, parse_args
+from compare.gradcheck.cli import parse_args as gradcheck_args
+for parse in (parse_args, gradcheck_args, bench.parse_args, teach.parse_args):
+    try:
+        parse(["--threads", "2"])
+        print("accepted")
+    except Exception as e:
+        print(e)
+print("default", RunConfig().threads)
+"""
+
+
+@pytest.mark.skipif(not hasattr(os, "sched_setaffinity"), reason="no CPU affinity on this platform")
+def test_threads_are_compared_with_the_cpus_this_process_may_use() -> None:
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    done = subprocess.run(
+        [sys.executable, "-c", PARSE_UNDER_ONE_CPU], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120
+    )
+    lines = done.stdout.splitlines()
+    assert done.returncode == 0 and len(lines) == 5, done.stderr
+    for line in lines[:4]:
+        assert "expected at most 1 (the CPUs this process may use" in line, line
+    assert lines[4] == "default 1"

@@ -52,6 +52,7 @@ from compare.config import (
     Parser,
     UsageError,
     check_memory,
+    check_processes,
     comma_choices,
     fail,
     non_negative_int,
@@ -188,6 +189,8 @@ def parse_args(argv: list[str] | None = None) -> GradcheckConfig:
         raise UsageError("--ranks applies to --mode full: fast mode makes too few loss evaluations to share")
     if cfg.ranks > 1 and cfg.plugins:
         raise UsageError("--ranks checks the numpy and torch nets; a plugged --impl class is checked in one process")
+    if cfg.ranks > 1:
+        check_processes("--ranks", cfg.ranks)
     check_memory(*memory_estimate(cfg))
     return cfg
 
