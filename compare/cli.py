@@ -180,6 +180,22 @@ def check_interrupted() -> None:
         raise KeyboardInterrupt
 
 
+def _interruptible(main: Callable[[], int]) -> int:
+    """``main()``; an exception raised after a signal arrived is that interrupt, re-raised as KeyboardInterrupt.
+
+    The handler's KeyboardInterrupt can be turned into another exception on its way out: a C
+    extension that is initialising (numpy, torch) reports any failure as ``ImportError:
+    initialization failed``. Once a signal has arrived, the command was interrupted, whatever
+    the exception says.
+    """
+    try:
+        return main()
+    except Exception:
+        if _Signals.received:
+            raise KeyboardInterrupt from None
+        raise
+
+
 def run_main(main: Callable[[], int]) -> int:
     """Run a command's ``main`` and turn every way it can end into an exit status and at most one line.
 
@@ -193,7 +209,7 @@ def run_main(main: Callable[[], int]) -> int:
     _Signals.in_main, _Signals.received = True, False
     sys.unraisablehook = _quiet_interrupts(outer_hook)
     try:
-        status = main()
+        status = _interruptible(main)
         check_interrupted()  # a signal whose interrupt was swallowed still ends the command as interrupted
         return status
     except KeyboardInterrupt:

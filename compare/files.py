@@ -11,8 +11,9 @@ interrupted run leaves the old file (or none) and no temporary file behind. The 
 - keeps an existing target's permission bits (and owner, when run as root); a new file
   gets the umask's mode, like any file a program creates;
 - keeps temporary names within the file system's name limit, and refuses a name over it
-  before any work; temporary names carry the writer's process id, so leftovers of a killed
-  run (``.<name>.<pid>.<random>.tmp``) are recognised and removed by the next write;
+  before any work; temporary names carry the writer's process id and are locked while
+  written, so leftovers of a killed run (``.<name>.<pid>.<random>.tmp``, the process gone, no
+  lock held) are recognised and removed by the next write;
 - in an output folder (``--csv``, ``--plot``), removes only files it can prove a run wrote:
   those listed in the folder's manifest (``.dlfs-compare-manifest.json``) and unchanged since.
 
@@ -30,6 +31,7 @@ files, files it did not write) belongs with it.
 from __future__ import annotations
 
 import errno
+import fcntl
 import hashlib
 import json
 import math
@@ -38,7 +40,6 @@ import re
 import secrets
 import stat
 import tempfile
-import time
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -52,7 +53,6 @@ class OutputError(OSError):
 
 NAME_MAX_FALLBACK = 255  # bytes in one path component on Linux, macOS and Windows file systems
 _TEMP_TAIL = 32  # room for ".<pid>.<8 hex><suffix>" after the prefix
-STALE_AFTER_S = 60.0  # a leftover temporary file this old, of a process that is gone, is removed
 
 
 def shown(path: object) -> str:
@@ -94,15 +94,34 @@ def temp_prefix(target: Path) -> str:
 
 
 def create_temp(target: Path, suffix: str = ".tmp") -> tuple[int, Path]:
-    """Create ``.<name>.<pid>.<random><suffix>`` beside ``target`` (mode 0666 less the umask); return (fd, path)."""
+    """Create ``.<name>.<pid>.<random><suffix>`` beside ``target`` (mode 0666 less the umask); return (fd, path).
+
+    The file is locked (``flock``) for as long as ``fd`` is open: a lock outlives neither the
+    descriptor nor the process, however it ends, so :func:`clean_stale` can tell a live write
+    from a leftover even when the writer's process id means nothing here (another host, another
+    PID namespace).
+    """
     prefix = temp_prefix(target)
     flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0)
     while True:
         path = target.parent / f"{prefix}{os.getpid()}.{secrets.token_hex(4)}{suffix}"
         try:
-            return os.open(path, flags, 0o666), path
+            fd = os.open(path, flags, 0o666)
         except FileExistsError:
             continue
+        _lock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        return fd, path
+
+
+def _lock(fd: int, operation: int) -> bool:
+    """``flock(fd, operation)``: False when another descriptor holds the lock; True when taken or unsupported here."""
+    try:
+        fcntl.flock(fd, operation)
+    except BlockingIOError:
+        return False
+    except OSError:  # a file system without locks (ENOLCK, EOPNOTSUPP): the process id decides alone
+        pass
+    return True
 
 
 def _alive(pid: int) -> bool:
@@ -115,21 +134,35 @@ def _alive(pid: int) -> bool:
     return True
 
 
-def clean_stale(target: Path, suffix: str = ".tmp", min_age_s: float = STALE_AFTER_S) -> list[Path]:
-    """Remove ``target``'s temporary files left by killed runs (process gone, older than ``min_age_s``)."""
+def _unused(path: str) -> bool:
+    """Whether no live writer holds ``path``'s lock (see :func:`create_temp`)."""
+    try:
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_NOFOLLOW", 0))
+    except OSError:
+        return False
+    try:
+        return _lock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    finally:
+        os.close(fd)  # releases the lock, if taken
+
+
+def clean_stale(target: Path, suffix: str = ".tmp") -> list[Path]:
+    """Remove ``target``'s temporary files left by killed runs: their process is gone and nothing holds their lock.
+
+    No age is asked for: a run started right after a SIGKILL removes the leftover at once.
+    """
     pattern = re.compile(re.escape(temp_prefix(target)) + r"(\d+)\.[0-9a-f]{8}" + re.escape(suffix) + r"\Z")
     removed = []
     try:
         entries = list(os.scandir(target.parent))
     except OSError:
         return removed
-    now = time.time()
     for entry in entries:
         match = pattern.match(entry.name)
         if not match or int(match.group(1)) == os.getpid() or _alive(int(match.group(1))):
             continue
         try:
-            if entry.is_file(follow_symlinks=False) and now - entry.stat().st_mtime >= min_age_s:
+            if entry.is_file(follow_symlinks=False) and _unused(entry.path):
                 os.unlink(entry.path)
                 removed.append(Path(entry.path))
         except OSError:

@@ -9,12 +9,15 @@ Run: ``python -m pytest tests/test_outputs_and_options.py``.
 4. Rank counts beyond what the usable CPUs carry, and ``--fsdp``/``--ddp-weighting`` without
    ``--ddp``, are refused before any process starts.
 5. ``--threads`` is compared with the CPUs this process may use (its affinity), not the machine's.
+6. An interrupt is one line and exit 130, also when it surfaces as an ImportError; a temporary
+   file of a writer killed with SIGKILL is removed by the next run.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -293,3 +296,93 @@ def test_threads_are_compared_with_the_cpus_this_process_may_use() -> None:
     for line in lines[:4]:
         assert "expected at most 1 (the CPUs this process may use" in line, line
     assert lines[4] == "default 1"
+
+
+# -- 6. interrupts and killed writers ----------------------------------------------------------
+
+
+def test_gradcheck_interrupted_says_so_once(monkeypatch, capsys) -> None:
+    def interrupted(*args: object, **kwargs: object) -> None:
+        signal.raise_signal(signal.SIGINT)
+        pytest.fail("the signal did not interrupt")
+
+    monkeypatch.setattr(gradcheck_cli, "run", interrupted)
+    assert gradcheck_cli.main(["--sizes", "4,3,2", "--batch", "4", "--impl", "numpy"]) == 130
+    assert capsys.readouterr().err == "error: interrupted\n"
+
+
+SLOW_EXTENSION = """
+import signal
+try:  # a C extension's initialisation: whatever goes wrong becomes an ImportError
+    signal.raise_signal(signal.SIGTERM)
+except BaseException:
+    raise ImportError("initialization failed")
+"""
+
+
+def test_a_signal_while_a_module_loads_is_an_interrupt(tmp_path, monkeypatch, capsys) -> None:
+    (tmp_path / "slow_extension.py").write_text(SLOW_EXTENSION)
+    monkeypatch.syspath_prepend(str(tmp_path))
+
+    def load() -> int:
+        __import__("slow_extension")
+        return 0
+
+    assert cli.run_main(load) == 130
+    assert capsys.readouterr().err == "error: interrupted\n"
+
+
+def test_an_import_error_without_a_signal_stays_an_internal_error(tmp_path, monkeypatch, capsys) -> None:
+    (tmp_path / "broken_extension.py").write_text("raise ImportError('initialization failed')\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    assert cli.run_main(lambda: __import__("broken_extension")) == 3
+    assert capsys.readouterr().err == "error: internal error: ImportError: initialization failed\n"
+
+
+STALLED_WRITER = """
+import os, sys
+from compare import files
+
+def stall(fd):  # the data is in the temporary file, not yet moved into place
+    print("written", flush=True)
+    sys.stdin.read()  # until killed
+
+files.os.fsync = stall
+files.write_atomic(sys.argv[1], "x" * 100_000)
+"""
+
+
+def test_a_temporary_file_of_a_killed_writer_is_removed_by_the_next_run(tmp_path) -> None:
+    target = tmp_path / "r.json"
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    writer = subprocess.Popen(
+        [sys.executable, "-c", STALLED_WRITER, str(target)],
+        cwd=ROOT, env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    try:
+        assert writer.stdout is not None and writer.stdout.readline() == "written\n"
+    finally:
+        writer.kill()  # SIGKILL: no cleanup runs
+        writer.wait(timeout=60)
+    (left,) = tmp_path.iterdir()
+    assert left.name.startswith(files.temp_prefix(target)) and left.name.endswith(".tmp")
+    check = ["--sizes", "4,3,2", "--batch", "4", "--mode", "fast", "--impl", "numpy", "--quiet", "--json", str(target)]
+    done = subprocess.run(
+        [sys.executable, "-m", "compare.gradcheck", *check], cwd=ROOT, env=env, capture_output=True, text=True,
+        timeout=300,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert [p.name for p in tmp_path.iterdir()] == ["r.json"]
+
+
+def test_a_temporary_file_being_written_is_kept(tmp_path) -> None:
+    """A leftover is recognised by its lock, not by its age: a live writer's file is never removed."""
+    target = tmp_path / "r.json"
+    fd, live = files.create_temp(target)
+    try:
+        assert files.clean_stale(target) == []  # this process: alive
+        os.rename(live, live.with_name(live.name.replace(f".{os.getpid()}.", ".999999999.")))  # a pid gone
+        assert files.clean_stale(target) == []  # but the lock is held
+    finally:
+        os.close(fd)
+    assert [p.name for p in files.clean_stale(target)] == [live.name.replace(f".{os.getpid()}.", ".999999999.")]

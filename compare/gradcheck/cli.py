@@ -346,8 +346,6 @@ def _execute(cfg: GradcheckConfig) -> int:
             write_atomic(cfg.json_path, to_json(doc))
     except (NetInputError, GradcheckError, DataError, OutputError, SpecError) as e:
         return fail(str(e))
-    except KeyboardInterrupt:
-        return fail("interrupted", 130)
     status = 0 if ok else 1
     try:
         print(text, flush=True)
