@@ -35,14 +35,22 @@ are kept in one command, as the README quotes them.
 
 from __future__ import annotations
 
-import os
 import sys
 import time
 import tracemalloc
 from dataclasses import asdict, dataclass
 from functools import partial
 
-from compare.cli import Parser, command, fail, int_at_least, non_negative_int, positive_int
+from compare.cli import (
+    Parser,
+    check_processes,
+    command,
+    fail,
+    int_at_least,
+    non_negative_int,
+    positive_int,
+    usable_cpus,
+)
 from compare.config import path_option, thread_count
 
 DTYPES = ("float64", "float32")
@@ -50,7 +58,7 @@ DTYPES = ("float64", "float32")
 
 @dataclass
 class BenchConfig:
-    threads: int = os.cpu_count() or 1  # BLAS / torch threads
+    threads: int = usable_cpus()  # BLAS / torch threads: every CPU this process may use
     quick: bool = False  # smoke run: small sizes
     seed: int = 0  # weights and batch
     book_runs: int = 3  # full runs of the book's numerical loop per activation (~12 s each at 784-50-10)
@@ -62,7 +70,9 @@ class BenchConfig:
 def parse_args(argv: list[str] | None = None) -> BenchConfig:
     d = BenchConfig()
     p = Parser(prog="python -m compare.bench", description=__doc__.split("\n\n")[0])
-    p.add_argument("--threads", type=thread_count, default=d.threads, help="default: all cores (%(default)s)")
+    p.add_argument(
+        "--threads", type=thread_count, default=d.threads, help="default: every CPU this process may use (%(default)s)"
+    )
     p.add_argument("--quick", action="store_true", help="smoke run: small sizes")
     p.add_argument("--seed", type=non_negative_int, default=d.seed)
     p.add_argument("--book-runs", type=positive_int, default=d.book_runs, help="default: %(default)s")
@@ -81,7 +91,10 @@ def parse_args(argv: list[str] | None = None) -> BenchConfig:
         "in interleaved rounds: 3 each, 1 with --quick (~25 s a round)",
     )
     p.add_argument("--json", dest="json_path", type=path_option, metavar="PATH", help="write the results as JSON")
-    return BenchConfig(**vars(p.parse_args(argv)))
+    cfg = BenchConfig(**vars(p.parse_args(argv)))
+    if cfg.ranks:
+        check_processes("--ranks", cfg.ranks)
+    return cfg
 
 
 def step_flops(n: int, d: int, h: int, c: int) -> int:

@@ -209,6 +209,22 @@ def check_interrupted() -> None:
         raise KeyboardInterrupt
 
 
+def _interruptible(main: Callable[[], int]) -> int:
+    """``main()``; an exception raised after a signal arrived is that interrupt, re-raised as KeyboardInterrupt.
+
+    The handler's KeyboardInterrupt can be turned into another exception on its way out: a C
+    extension that is initialising (numpy, torch) reports any failure as ``ImportError:
+    initialization failed``. Once a signal has arrived, the command was interrupted, whatever
+    the exception says.
+    """
+    try:
+        return main()
+    except Exception:
+        if _Signals.received:
+            raise KeyboardInterrupt from None
+        raise
+
+
 def run_main(main: Callable[[], int]) -> int:
     """Run a command's ``main`` and turn every way it can end into an exit status and at most one line.
 
@@ -222,7 +238,7 @@ def run_main(main: Callable[[], int]) -> int:
     _Signals.in_main, _Signals.received = True, False
     sys.unraisablehook = _quiet_interrupts(outer_hook)
     try:
-        status = main()
+        status = _interruptible(main)
         check_interrupted()  # a signal whose interrupt was swallowed still ends the command as interrupted
         if _main_is_a_command():
             _leave_if_threads_linger(status)
@@ -286,13 +302,43 @@ positive_int = int_at_least(1, "a positive integer")
 non_negative_int = int_at_least(0, "an integer >= 0")
 
 
+def usable_cpus() -> int:
+    """The CPUs this process may run on (its affinity mask: fewer than the machine's under ``taskset``)."""
+    try:
+        return len(os.sched_getaffinity(0)) or 1
+    except (AttributeError, OSError):  # no affinity call on this platform
+        return os.cpu_count() or 1
+
+
 def thread_count(text: str) -> int:
-    """An argparse type: a thread count from 1 to the number of cores."""
+    """An argparse type: a thread count from 1 to :func:`usable_cpus`."""
     value = positive_int(text)
-    cores = os.cpu_count() or 1
-    if value > cores:
-        raise argparse.ArgumentTypeError(f"expected at most {cores} (the cores of this machine), got {text!r}")
+    cpus = usable_cpus()
+    if value > cpus:
+        raise argparse.ArgumentTypeError(
+            f"expected at most {cpus} (the CPUs this process may use, sched_getaffinity), got {text!r}"
+        )
     return value
+
+
+RANKS_PER_CPU = 2  # ranks a usable CPU may carry: 3 ranks on 2 CPUs run (the README's measured case), 64 do not
+
+
+def check_processes(option: str, count: int) -> None:
+    """:class:`UsageError` when ``option`` would start more processes (one per rank) than the usable CPUs carry.
+
+    The one rule of every command that starts ranks (``--ranks``, ``--ddp``), checked before any
+    process starts: at most :data:`RANKS_PER_CPU` ranks per CPU of :func:`usable_cpus`. Ranks
+    step together, so a few more than the CPUs only take turns; dozens start as many
+    interpreters (torch's ~400 MB each) that spend their time waiting for each other.
+    """
+    cpus = usable_cpus()
+    limit = RANKS_PER_CPU * cpus
+    if count > limit:
+        raise UsageError(
+            f"{option} {count} would start {count} processes, more than the {limit} that the {cpus} CPU(s) this "
+            f"process may use can carry ({RANKS_PER_CPU} ranks per CPU; sched_getaffinity)"
+        )
 
 
 def positive_float(text: str) -> float:

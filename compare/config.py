@@ -12,7 +12,6 @@ the run in one place.
 from __future__ import annotations
 
 import argparse
-import os
 from dataclasses import dataclass, field
 
 from compare.cli import (  # noqa: F401  (re-exported for the commands)
@@ -20,6 +19,7 @@ from compare.cli import (  # noqa: F401  (re-exported for the commands)
     RunIncomplete,
     UsageError,
     check_memory,
+    check_processes,
     comma_choices,
     fail,
     int_at_least,
@@ -29,6 +29,7 @@ from compare.cli import (  # noqa: F401  (re-exported for the commands)
     positive_int,
     run_main,
     thread_count,
+    usable_cpus,
 )
 
 SECTIONS = ("gradients", "trajectory", "timing", "scaling", "lesson")
@@ -60,7 +61,7 @@ class RunConfig:
     seed: int = 0  # initial weights and the batch stream
     dtype: str = "float64"  # dtype of backprop and autograd (numerical is always float64)
     device: str = "auto"  # torch device(s): auto = cpu plus every accelerator present
-    threads: int = field(default_factory=lambda: os.cpu_count() or 1)  # BLAS / torch threads
+    threads: int = field(default_factory=usable_cpus)  # BLAS / torch threads
     only: tuple[str, ...] = SECTIONS  # which sections to run
     jax: bool = True  # JAX rows when jax is installed (pip install ".[jax]"); --no-jax leaves them out
     compile: bool = False  # --compile: also autograd+compile rows (torch.compile of the gradient and the SGD step)
@@ -131,7 +132,9 @@ def build_parser() -> argparse.ArgumentParser:
     run = p.add_argument_group("where and how")
     run.add_argument("--dtype", choices=DTYPES, default=d.dtype, help="backprop/autograd dtype (default: %(default)s)")
     run.add_argument("--device", choices=DEVICES, default=d.device, help="torch device (default: %(default)s)")
-    run.add_argument("--threads", type=thread_count, default=d.threads, help="default: all cores (%(default)s)")
+    run.add_argument(
+        "--threads", type=thread_count, default=d.threads, help="default: every CPU this process may use (%(default)s)"
+    )
     run.add_argument(
         "--impl",
         dest="impls",
@@ -157,9 +160,8 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument(
         "--ddp-weighting",
         choices=("ddp", "batch"),
-        default=d.ddp_weighting,
-        help="ddp: DDP's mean of per-rank means (differs from one process when N does not divide the batch); "
-        "batch: each rank's loss weighted by its share of the batch (default: %(default)s)",
+        help="with --ddp N: ddp: DDP's mean of per-rank means (differs from one process when N does not divide "
+        f"the batch); batch: each rank's loss weighted by its share of the batch (default: {d.ddp_weighting})",
     )
     run.add_argument("--fsdp", action="store_true", help="with --ddp N, also FSDP2 (fully_shard) rows")
     run.add_argument(
@@ -211,10 +213,24 @@ def parse_args(argv: list[str] | None = None) -> RunConfig:
     entries = d * ns.hidden_size + ns.hidden_size + ns.hidden_size * c + c
     if ns.ranks > entries:
         parser.error(f"--ranks {ns.ranks} is more than the {entries} parameter entries to share")
+    _check_ddp_options(ns)
     cfg = RunConfig(**vars(ns))
     check_memory(*memory_estimate(cfg))
-    _check_outputs(cfg)
     return cfg
+
+
+def _check_ddp_options(ns: argparse.Namespace) -> None:
+    """The distributed options: no rank count beyond the usable CPUs; --fsdp and --ddp-weighting only with --ddp."""
+    if not ns.ddp:
+        given = [o for o, on in (("--fsdp", ns.fsdp), ("--ddp-weighting", ns.ddp_weighting is not None)) if on]
+        if given:
+            verb = "applies" if len(given) == 1 else "apply"
+            raise UsageError(f"{' and '.join(given)} {verb} to --ddp N only (the DistributedDataParallel rows)")
+    ns.ddp_weighting = ns.ddp_weighting or RunConfig.ddp_weighting
+    if ns.ranks > 1:
+        check_processes("--ranks", ns.ranks)
+    if ns.ddp:
+        check_processes("--ddp", ns.ddp)
 
 
 def memory_estimate(cfg: RunConfig) -> tuple[int, str]:
@@ -235,20 +251,3 @@ def memory_estimate(cfg: RunConfig) -> tuple[int, str]:
     data = 3 * (n_train + n_test) * d
     total = 8 * (sum(terms.values()) + data) + BASE_BYTES
     return total, f"this run ({max(terms, key=terms.__getitem__)})"
-
-
-def _check_outputs(cfg: RunConfig) -> None:
-    """Every output writable, no two writing the same file (before any work)."""
-    from compare.files import Output, OutputError, check_outputs
-
-    try:
-        check_outputs(
-            [
-                Output("--json", cfg.json_path),
-                Output("--markdown", cfg.markdown_path),
-                Output("--csv", cfg.csv_dir, suffix=".csv"),
-                Output("--plot", cfg.plot_dir, suffix=".png"),
-            ]
-        )
-    except OutputError as e:
-        raise UsageError(str(e)) from None

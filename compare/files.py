@@ -6,25 +6,32 @@ interrupted run leaves the old file (or none) and no temporary file behind. The 
 
 - refuses a target that exists and is not a regular file (a device such as ``/dev/null``,
   a FIFO, a directory); a symbolic link is followed and its regular target replaced;
+- refuses, before any work, an output that is one of the run's inputs (the ``--impl`` file,
+  the saved report shown, the MNIST files read), symbolic and hard links followed;
 - keeps an existing target's permission bits (and owner, when run as root); a new file
   gets the umask's mode, like any file a program creates;
 - keeps temporary names within the file system's name limit, and refuses a name over it
-  before any work; temporary names carry the writer's process id, so leftovers of a killed
-  run (``.<name>.<pid>.<random>.tmp``) are recognised and removed by the next write.
+  before any work; temporary names carry the writer's process id and are locked while
+  written, so leftovers of a killed run (``.<name>.<pid>.<random>.tmp``, the process gone, no
+  lock held) are recognised and removed by the next write;
+- in an output folder (``--csv``, ``--plot``), removes only files it can prove a run wrote:
+  those listed in the folder's manifest (``.dlfs-compare-manifest.json``) and unchanged since.
 
 Usage::
 
-    check_outputs([Output("--json", "r.json"), Output("--csv", "tables", suffix=".csv")])  # before work
+    check_outputs([Output("--json", "r.json"), Output("--csv", "tables", ".csv", ("gradients.csv",))],
+                  [Input("the --impl file", "mine.py")])  # before work
     write_atomic("r.json", text)
 
 Longer than 300 lines: it is the one writer of every command, and each of its refusals
-(devices, FIFOs, symlinks, long names, conflicting outputs, stale temporary files) belongs with
-it.
+(devices, FIFOs, symlinks, long names, conflicting outputs, outputs over inputs, stale temporary
+files, files it did not write) belongs with it.
 """
 
 from __future__ import annotations
 
 import errno
+import fcntl
 import hashlib
 import json
 import math
@@ -33,7 +40,6 @@ import re
 import secrets
 import stat
 import tempfile
-import time
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -47,7 +53,6 @@ class OutputError(OSError):
 
 NAME_MAX_FALLBACK = 255  # bytes in one path component on Linux, macOS and Windows file systems
 _TEMP_TAIL = 32  # room for ".<pid>.<8 hex><suffix>" after the prefix
-STALE_AFTER_S = 60.0  # a leftover temporary file this old, of a process that is gone, is removed
 
 
 def shown(path: object) -> str:
@@ -89,15 +94,34 @@ def temp_prefix(target: Path) -> str:
 
 
 def create_temp(target: Path, suffix: str = ".tmp") -> tuple[int, Path]:
-    """Create ``.<name>.<pid>.<random><suffix>`` beside ``target`` (mode 0666 less the umask); return (fd, path)."""
+    """Create ``.<name>.<pid>.<random><suffix>`` beside ``target`` (mode 0666 less the umask); return (fd, path).
+
+    The file is locked (``flock``) for as long as ``fd`` is open: a lock outlives neither the
+    descriptor nor the process, however it ends, so :func:`clean_stale` can tell a live write
+    from a leftover even when the writer's process id means nothing here (another host, another
+    PID namespace).
+    """
     prefix = temp_prefix(target)
     flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0)
     while True:
         path = target.parent / f"{prefix}{os.getpid()}.{secrets.token_hex(4)}{suffix}"
         try:
-            return os.open(path, flags, 0o666), path
+            fd = os.open(path, flags, 0o666)
         except FileExistsError:
             continue
+        _lock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        return fd, path
+
+
+def _lock(fd: int, operation: int) -> bool:
+    """``flock(fd, operation)``: False when another descriptor holds the lock; True when taken or unsupported here."""
+    try:
+        fcntl.flock(fd, operation)
+    except BlockingIOError:
+        return False
+    except OSError:  # a file system without locks (ENOLCK, EOPNOTSUPP): the process id decides alone
+        pass
+    return True
 
 
 def _alive(pid: int) -> bool:
@@ -110,21 +134,35 @@ def _alive(pid: int) -> bool:
     return True
 
 
-def clean_stale(target: Path, suffix: str = ".tmp", min_age_s: float = STALE_AFTER_S) -> list[Path]:
-    """Remove ``target``'s temporary files left by killed runs (process gone, older than ``min_age_s``)."""
+def _unused(path: str) -> bool:
+    """Whether no live writer holds ``path``'s lock (see :func:`create_temp`)."""
+    try:
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_NOFOLLOW", 0))
+    except OSError:
+        return False
+    try:
+        return _lock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    finally:
+        os.close(fd)  # releases the lock, if taken
+
+
+def clean_stale(target: Path, suffix: str = ".tmp") -> list[Path]:
+    """Remove ``target``'s temporary files left by killed runs: their process is gone and nothing holds their lock.
+
+    No age is asked for: a run started right after a SIGKILL removes the leftover at once.
+    """
     pattern = re.compile(re.escape(temp_prefix(target)) + r"(\d+)\.[0-9a-f]{8}" + re.escape(suffix) + r"\Z")
     removed = []
     try:
         entries = list(os.scandir(target.parent))
     except OSError:
         return removed
-    now = time.time()
     for entry in entries:
         match = pattern.match(entry.name)
         if not match or int(match.group(1)) == os.getpid() or _alive(int(match.group(1))):
             continue
         try:
-            if entry.is_file(follow_symlinks=False) and now - entry.stat().st_mtime >= min_age_s:
+            if entry.is_file(follow_symlinks=False) and _unused(entry.path):
                 os.unlink(entry.path)
                 removed.append(Path(entry.path))
         except OSError:
@@ -191,37 +229,96 @@ def check_writable(path: str | os.PathLike[str], *, directory: bool = False) -> 
         raise OutputError(f"cannot write {shown_as}: {e.strerror or e}") from None
 
 
+MANIFEST = ".dlfs-compare-manifest.json"  # in each output folder: the files runs wrote there (see write_files)
+MANIFEST_FORMAT = 1
+
+
 @dataclass(frozen=True)
 class Output:
     option: str  # the command-line option, for messages: "--json"
     path: str | os.PathLike[str] | None  # None: the option was not given
     suffix: str | None = None  # a directory output: the suffix of the files written into it (".csv")
+    names: tuple[str, ...] = ()  # a directory output: every file it will hold (its manifest is added)
+
+    def files(self) -> list[tuple[str, Path]]:
+        """(how a message names it, the file written: links followed) of each file this output writes."""
+        assert self.path is not None
+        if self.suffix is None:
+            return [(f"{self.option} {shown(self.path)}", _final(self.path))]
+        inside = (*self.names, MANIFEST)
+        return [
+            (f"{shown(Path(self.path) / n)} (in {self.option} {shown(self.path)})", _final(Path(self.path) / n))
+            for n in inside
+        ]
 
 
-def check_outputs(outputs: Sequence[Output]) -> None:
-    """Check every output with :func:`check_writable`, then refuse two that would write the same file.
+@dataclass(frozen=True)
+class Input:
+    what: str  # for messages: "the --impl file", "RUN.json"
+    path: str | os.PathLike[str]  # a file the command reads
 
-    A file output conflicts with another file output at the same path (symbolic links followed),
+
+def check_outputs(outputs: Sequence[Output], inputs: Sequence[Input] = ()) -> None:
+    """Refuse, before any work, an output that cannot be written, two outputs on one file, or one on an input.
+
+    Every output is checked with :func:`check_writable`, and so is every file a directory output
+    will hold (a folder where ``gradients.csv`` should go is refused now, not after the run). A
+    file output conflicts with another file output at the same path (symbolic links followed),
     with a directory output at its own path, and with a directory output it lies in when it has
-    that output's suffix (``--json D/gradients.csv --csv D``: the directory holds the CSV files).
+    that output's suffix or one of its names (``--json D/gradients.csv --csv D``). No file any
+    output writes may be one of ``inputs`` (symbolic links followed, hard links compared by inode):
+    the run would replace what it reads, e.g. ``--json mine.py`` with ``--impl mine.py:Net``.
     """
     given = [o for o in outputs if o.path is not None]
     for o in given:
         check_writable(o.path, directory=o.suffix is not None)
+        if o.suffix is not None:
+            for label, target in o.files():
+                _check_inside(target, label)
     finals = [(o, _final(o.path)) for o in given]
     for i, (a, pa) in enumerate(finals):
         for b, pb in finals[i + 1 :]:
             clash = _clash(a, pa, b, pb) or _clash(b, pb, a, pa)
             if clash:
                 raise OutputError(f"{a.option} and {b.option} would both write {shown(clash)}; choose different paths")
+    for o in given:
+        for label, target in o.files():
+            for source in inputs:
+                if _same_file(target, source.path):
+                    raise OutputError(
+                        f"{label} would overwrite {source.what} {shown(source.path)}, which this run reads; "
+                        "choose another path"
+                    )
+
+
+def _check_inside(target: Path, label: str) -> None:
+    try:
+        _check_file(target, label)
+    except OutputError:
+        raise
+    except OSError as e:
+        raise OutputError(f"cannot write {label}: {e.strerror or e}") from None
 
 
 def _clash(a: Output, pa: Path, b: Output, pb: Path) -> Path | None:
     if a.suffix is None and pa == pb:
         return pa
-    if a.suffix is None and b.suffix is not None and pa.parent == pb and pa.suffix == b.suffix:
-        return pa
+    if a.suffix is None and b.suffix is not None and pa.parent == pb:
+        if pa.suffix == b.suffix or pa.name in (*b.names, MANIFEST):
+            return pa
     return None
+
+
+def _same_file(target: Path, source: str | os.PathLike[str]) -> bool:
+    """Whether writing ``target`` (links already followed) would change the file ``source``."""
+    if not os.fspath(source):
+        return False
+    if target == Path(os.path.realpath(source)):
+        return True
+    try:
+        return os.path.samefile(target, source)  # a hard link, or the same file through a bind mount
+    except OSError:  # one of them does not exist (yet)
+        return False
 
 
 # -- writing -----------------------------------------------------------------------------------
@@ -275,9 +372,11 @@ def write_files(
 ) -> list[Path]:
     """Write each ``name -> content`` into ``directory`` atomically; return the paths written.
 
-    The directory is created only when there is something to write. Files named in ``owned``
-    (every name this command may write there) that this call did not write are removed: they
-    are stale results of an earlier run and must not be mixed with these.
+    The directory is created only when there is something to write. Beside the files, the
+    folder's manifest (:data:`MANIFEST`, plain JSON) lists every file a run wrote there with its
+    SHA-256. A file this call did not write is removed only when it is stale: named in ``owned``
+    (every name this writer may write), listed in the manifest by an earlier run, and unchanged
+    since. Any other file, the user's own ``timing.csv`` included, is never touched.
     """
     if not contents:
         return []
@@ -286,19 +385,58 @@ def write_files(
         folder.mkdir(exist_ok=True)
     except OSError as e:
         raise OutputError(f"cannot create {shown(folder)}: {e.strerror or e}") from None
+    earlier = read_manifest(folder)
+    listed = {name: digest for name, digest in earlier.items() if name not in owned}  # other writers' files
     written = []
     for name, content in contents.items():
-        write_atomic(folder / name, content)
+        data = content if isinstance(content, bytes) else content.encode("utf-8")
+        write_atomic(folder / name, data)
+        listed[name] = hashlib.sha256(data).hexdigest()
         written.append(folder / name)
-    for name in set(owned) - set(contents):
-        stale = folder / name
-        try:
-            if stale.is_file() and not stale.is_symlink():
-                stale.unlink()
-        except OSError as e:
-            if e.errno != errno.ENOENT:
-                raise OutputError(f"cannot remove the stale {shown(stale)}: {e.strerror or e}") from None
+    for name in sorted(set(earlier) & set(owned) - set(contents)):
+        _remove_if_unchanged(folder / name, earlier[name])
+    manifest = {"format": MANIFEST_FORMAT, "written_by": "dlfs-compare", "files": dict(sorted(listed.items()))}
+    write_atomic(folder / MANIFEST, json.dumps(manifest, indent=2) + "\n")
     return written
+
+
+def read_manifest(folder: Path) -> dict[str, str]:
+    """File name -> SHA-256 of the files earlier runs wrote in ``folder``; empty without a readable manifest."""
+    try:
+        data = json.loads((folder / MANIFEST).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    entries = data.get("files") if isinstance(data, dict) and data.get("format") == MANIFEST_FORMAT else None
+    if not isinstance(entries, dict):
+        return {}
+    plain = (n for n in entries if isinstance(n, str) and n not in ("", ".", "..") and "/" not in n and "\0" not in n)
+    return {name: entries[name] for name in plain if isinstance(entries[name], str)}
+
+
+def _digest_of(path: Path) -> str | None:
+    """SHA-256 of the regular file at ``path`` (a symbolic link is not followed), or None."""
+    try:
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0))
+    except OSError:
+        return None
+    with os.fdopen(fd, "rb") as f:
+        if not stat.S_ISREG(os.fstat(f.fileno()).st_mode):
+            return None
+        digest = hashlib.sha256()
+        for chunk in iter(lambda: f.read(1 << 16), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def _remove_if_unchanged(stale: Path, digest: str) -> None:
+    """Remove a file an earlier run wrote, if it still holds exactly what was written."""
+    if _digest_of(stale) != digest:
+        return  # gone, replaced by something else, or edited since: not ours to remove
+    try:
+        stale.unlink()
+    except OSError as e:
+        if e.errno != errno.ENOENT:
+            raise OutputError(f"cannot remove the stale {shown(stale)}: {e.strerror or e}") from None
 
 
 def _json_safe(value: object) -> object:

@@ -20,7 +20,7 @@ from compare.config import RunConfig, parse_args
 
 
 def _check_plotting(cfg: RunConfig) -> None:
-    """``--plot`` needs matplotlib (the paths themselves were checked when the options were parsed)."""
+    """``--plot`` needs matplotlib (the paths themselves are checked by :func:`check_files`)."""
     from compare.files import OutputError
     from compare.report import plots
 
@@ -28,11 +28,29 @@ def _check_plotting(cfg: RunConfig) -> None:
         raise OutputError("--plot needs matplotlib: pip install '.[plot]'")
 
 
+def check_files(cfg: RunConfig) -> None:
+    """Every output writable, no two on one file, none on a file the run reads: before any work (OutputError)."""
+    from compare import files
+    from compare.inputs import impl_inputs, mnist_inputs
+    from compare.report.outputs import report_outputs
+
+    outputs = report_outputs(
+        cfg.only, json_path=cfg.json_path, markdown_path=cfg.markdown_path, csv_dir=cfg.csv_dir, plot_dir=cfg.plot_dir
+    )
+    inputs = impl_inputs(cfg.impls) + (mnist_inputs(cfg.data_dir) if cfg.dataset == "mnist" else [])
+    files.check_outputs(outputs, inputs)
+
+
 def execute(cfg: RunConfig) -> int:
     """Run with a parsed config (threads already set); return the exit status."""
+    from compare.files import OutputError
+
+    try:
+        check_files(cfg)
+    except OutputError as e:
+        return fail(str(e))
     from compare import harness
     from compare.data import DataError
-    from compare.files import OutputError
     from compare.report import text
     from compare.report.outputs import write_outputs
     from dlfs_gradcheck.usercode import SpecError

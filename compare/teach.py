@@ -72,9 +72,9 @@ def _regenerate(ns: argparse.Namespace) -> int:
     chart_dir = doc.parent / doc.stem  # docs/why-backprop/ beside docs/why-backprop.md
     with_plots = ns.plots and plots.available()
     try:
-        files.check_outputs(
-            [files.Output("--doc", doc), files.Output("charts", chart_dir if with_plots else None, ".png")]
-        )
+        charts_out = files.Output("charts", chart_dir if with_plots else None, ".png", plots.CHART_NAMES)
+        source = [files.Input("the --from report", ns.source)] if ns.source else []
+        files.check_outputs([files.Output("--doc", doc), charts_out], source)
         report = _report(ns)
     except (files.OutputError, SchemaError) as e:
         return fail(str(e))

@@ -10,6 +10,7 @@ A few cases need a real process (signals, resource limits); they start Python wi
 
 from __future__ import annotations
 
+import fcntl
 import gzip
 import hashlib
 import io
@@ -466,15 +467,15 @@ def test_12_stale_temporary_files_of_killed_runs_are_removed(tmp_path: Path) -> 
     dead_pid = int(gone.stdout)
     target = tmp_path / "out.json"
     stale = tmp_path / f"{files.temp_prefix(target)}{dead_pid}.0badc0de.tmp"
-    fresh = tmp_path / f"{files.temp_prefix(target)}{dead_pid}.00c0ffee.tmp"  # too recent: maybe another host's
+    held = tmp_path / f"{files.temp_prefix(target)}{dead_pid}.00c0ffee.tmp"  # locked: another host's live write
     live = tmp_path / f"{files.temp_prefix(target)}{os.getppid()}.0000beef.tmp"  # a process that still runs
     foreign = tmp_path / ".out.json.user-notes.tmp"  # not our pattern
-    for p in (stale, fresh, live, foreign):
+    for p in (stale, held, live, foreign):
         p.write_text("partial")
-        if p is not fresh:
-            os.utime(p, (1e9, 1e9))
-    files.write_atomic(target, "new")
-    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(p.name for p in (target, fresh, live, foreign))
+    with open(held, "rb") as writer:
+        fcntl.flock(writer, fcntl.LOCK_EX)
+        files.write_atomic(target, "new")
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(p.name for p in (target, held, live, foreign))
 
 
 class _Stall(BaseHTTPRequestHandler):
@@ -636,7 +637,7 @@ def test_15_an_output_directory_is_made_only_for_files_and_keeps_no_stale_ones(t
     files.write_files(tmp_path / "csv", {"gradients.csv": "a", "trajectory.csv": "b"}, owned)
     (tmp_path / "csv" / "mine.csv").write_text("the user's")
     files.write_files(tmp_path / "csv", {"gradients.csv": "c"}, owned)
-    assert sorted(p.name for p in (tmp_path / "csv").iterdir()) == ["gradients.csv", "mine.csv"]
+    assert sorted(p.name for p in (tmp_path / "csv").iterdir()) == [files.MANIFEST, "gradients.csv", "mine.csv"]
 
 
 def test_15_control_characters_in_paths_are_escaped(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -34,6 +34,7 @@ from compare.config import SECTIONS
 from compare.engine import timer
 from compare.engine.runner import epoch_steps
 from compare.engine.timing import Shape
+from compare.files import MANIFEST
 from compare.report import csvfiles, text
 from compare.report.__main__ import main as report_main
 from compare.report.codec import SchemaError, from_data, to_data
@@ -361,7 +362,7 @@ def read_csv(path: Path) -> list[dict[str, str]]:
 
 
 def test_csv_files(small_run: Run) -> None:
-    assert sorted(p.name for p in small_run.csv_dir.iterdir()) == CSV_FILES  # and no temporary files
+    assert sorted(p.name for p in small_run.csv_dir.iterdir()) == [MANIFEST, *CSV_FILES]  # and no temporary files
     report = small_run.report
     gradients = read_csv(small_run.csv_dir / "gradients.csv")
     assert [r["param"] for r in gradients] == [r.param for r in report.gradients.rows]
@@ -381,7 +382,7 @@ def test_csv_only_for_the_sections_run(tmp_path: Path, small_run: Run) -> None:
     partial = dataclasses.replace(small_run.report, trajectory=None, timing=None, scaling=None, lesson=None)
     written = csvfiles.write_csv(tmp_path, partial)
     assert [p.name for p in written] == ["gradients.csv"]
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["gradients.csv"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == [MANIFEST, "gradients.csv"]
 
 
 def test_render_shows_the_sections_and_the_verdict(small_run: Run) -> None:

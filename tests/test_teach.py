@@ -21,6 +21,7 @@ from hypothesis import strategies as st
 
 from compare import harness, teach
 from compare.config import RunConfig, parse_args
+from compare.files import MANIFEST
 from compare.report import csvfiles, plots, tables
 from compare.report.format import plain_duration, sci, times
 from compare.report.model import (
@@ -419,7 +420,7 @@ def test_charts_are_written_as_png(
     written = plots.write_plots(fake, tmp_path / "charts")
     names = sorted(p.name for p in written)
     assert names == ["accuracy.png", "lesson.png", "losses.png", "scaling.png"]
-    assert sorted(p.name for p in (tmp_path / "charts").iterdir()) == names  # no temporary files left
+    assert sorted(p.name for p in (tmp_path / "charts").iterdir()) == [MANIFEST, *names]  # no temporary files left
     for path in written:
         data = path.read_bytes()
         assert data[:8] == b"\x89PNG\r\n\x1a\n" and len(data) > 5_000, path
@@ -442,7 +443,7 @@ def test_lesson_section_end_to_end(tmp_path: Path, capsys: pytest.CaptureFixture
     assert main(argv) == 0
     out = capsys.readouterr().out
     assert "== 5. The float32 lesson" in out and "Why backprop?" in out
-    assert sorted(p.name for p in (tmp_path / "plots").iterdir()) == ["lesson.png"]
+    assert sorted(p.name for p in (tmp_path / "plots").iterdir()) == [MANIFEST, "lesson.png"]
     lines = (tmp_path / "csv" / "lesson.csv").read_text().splitlines()
     assert lines[0] == "dtype,h,max_abs,rel,median_abs" and len(lines) == 1 + 2 * len(lesson.H_VALUES)
 

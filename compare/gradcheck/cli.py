@@ -52,6 +52,7 @@ from compare.config import (
     Parser,
     UsageError,
     check_memory,
+    check_processes,
     comma_choices,
     fail,
     non_negative_int,
@@ -188,6 +189,8 @@ def parse_args(argv: list[str] | None = None) -> GradcheckConfig:
         raise UsageError("--ranks applies to --mode full: fast mode makes too few loss evaluations to share")
     if cfg.ranks > 1 and cfg.plugins:
         raise UsageError("--ranks checks the numpy and torch nets; a plugged --impl class is checked in one process")
+    if cfg.ranks > 1:
+        check_processes("--ranks", cfg.ranks)
     check_memory(*memory_estimate(cfg))
     return cfg
 
@@ -324,14 +327,14 @@ def main(argv: list[str] | None = None) -> int:
 
 def _execute(cfg: GradcheckConfig) -> int:
     from compare.data import DataError
-    from compare.files import OutputError, check_writable, to_json, write_atomic
+    from compare.files import Output, OutputError, check_outputs, to_json, write_atomic
+    from compare.inputs import impl_inputs
     from dlfs_gradcheck.errors import GradcheckError
     from dlfs_gradcheck.usercode import SpecError
     from impl_numpy.checks import NetInputError
 
     try:
-        if cfg.json_path is not None:  # an empty path is refused, not ignored
-            check_writable(cfg.json_path)
+        check_outputs([Output("--json", cfg.json_path)], impl_inputs(cfg.plugins))  # an empty path is refused
         if cfg.ranks > 1:
             from compare.distributed.api import sharded_gradcheck
 
@@ -342,8 +345,6 @@ def _execute(cfg: GradcheckConfig) -> int:
             write_atomic(cfg.json_path, to_json(doc))
     except (NetInputError, GradcheckError, DataError, OutputError, SpecError) as e:
         return fail(str(e))
-    except KeyboardInterrupt:
-        return fail("interrupted", 130)
     status = 0 if ok else 1
     try:
         print(text, flush=True)

@@ -43,17 +43,19 @@ def load(path: str):
 
 
 def _show(ns: argparse.Namespace) -> int:
-    from compare.files import Output, check_outputs
+    from compare.config import SECTIONS
+    from compare.files import Input, check_outputs
     from compare.report import plots, text
-    from compare.report.outputs import write_outputs
+    from compare.report.outputs import report_outputs, write_outputs
 
-    outputs = [Output("--markdown", ns.markdown_path), Output("--csv", ns.csv_dir, suffix=".csv")]
-    check_outputs([*outputs, Output("--plot", ns.plot_dir, suffix=".png")])  # before reading: a bad path is bad usage
+    report = load(ns.run)
+    sections = [s for s in SECTIONS if getattr(report, s) is not None]
+    paths = {"markdown_path": ns.markdown_path, "csv_dir": ns.csv_dir, "plot_dir": ns.plot_dir}
+    check_outputs(report_outputs(sections, **paths), [Input("the saved report", ns.run)])
     if ns.plot_dir is not None and not plots.available():
         return fail("--plot needs matplotlib: pip install '.[plot]'")
-    report = load(ns.run)
     print(text.render(report), flush=True)  # the text first: a file that cannot be written must not cost it
-    write_outputs(report, markdown_path=ns.markdown_path, csv_dir=ns.csv_dir, plot_dir=ns.plot_dir)
+    write_outputs(report, **paths)
     return 0 if report.ok else 1
 
 

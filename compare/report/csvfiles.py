@@ -11,7 +11,7 @@ import csv
 import dataclasses
 import io
 import os
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from pathlib import Path
 
 from compare.files import write_files
@@ -31,14 +31,26 @@ def _records(items: Sequence[object], skip: tuple[str, ...] = ()) -> tuple[list[
     return keys, rows
 
 
-CSV_NAMES = ("gradients.csv", "trajectory.csv", "losses.csv", "accuracy.csv", "timing.csv", "scaling.csv", "lesson.csv")
+CSV_FILES = {  # section -> the CSV files written for it
+    "gradients": ("gradients.csv",),
+    "trajectory": ("trajectory.csv", "losses.csv", "accuracy.csv"),
+    "timing": ("timing.csv",),
+    "scaling": ("scaling.csv",),
+    "lesson": ("lesson.csv",),
+}
+CSV_NAMES = tuple(name for names in CSV_FILES.values() for name in names)  # every CSV file a run may write
+
+
+def csv_names(sections: Collection[str]) -> tuple[str, ...]:
+    """The CSV files a report holding ``sections`` may write (each checked before any work)."""
+    return tuple(name for section, names in CSV_FILES.items() if section in sections for name in names)
 
 
 def write_csv(directory: str | os.PathLike[str], report: Report) -> list[Path]:
     """One CSV per table; returns the paths written.
 
-    The directory is made only when there is a table to write, and CSV files of an earlier
-    run that this report has no table for are removed (:func:`compare.files.write_files`).
+    The directory is made only when there is a table to write, and CSV files an earlier run wrote
+    there that this report has no table for are removed, if unchanged since (:func:`compare.files.write_files`).
     """
     contents: dict[str, str] = {}
 

@@ -17,6 +17,7 @@ import importlib.util
 import io
 import math
 import os
+from collections.abc import Collection
 from pathlib import Path
 
 from compare.files import write_files
@@ -160,14 +161,24 @@ def accuracy_figure(section: TrajectorySection):
     return fig
 
 
-CHART_NAMES = ("scaling.png", "lesson.png", "losses.png", "accuracy.png")  # every chart a run may write
+CHART_FILES = {  # section -> the charts drawn from it
+    "scaling": ("scaling.png",),
+    "lesson": ("lesson.png",),
+    "trajectory": ("losses.png", "accuracy.png"),
+}
+CHART_NAMES = tuple(name for names in CHART_FILES.values() for name in names)  # every chart a run may write
+
+
+def chart_names(sections: Collection[str]) -> tuple[str, ...]:
+    """The charts a report holding ``sections`` may write (each checked before any work)."""
+    return tuple(name for section, names in CHART_FILES.items() if section in sections for name in names)
 
 
 def write_plots(report: Report, directory: str | os.PathLike[str]) -> list[Path]:
     """Write the charts of the sections ``report`` holds into ``directory``; return the paths written.
 
-    The directory is created only when there is a chart to write; charts of an earlier run that
-    this report has no section for are removed (see :func:`compare.files.write_files`).
+    The directory is created only when there is a chart to write; charts an earlier run wrote there
+    that this report has no section for are removed, if unchanged since (:func:`compare.files.write_files`).
     """
     charts = {}
     if report.scaling is not None and report.scaling.points:

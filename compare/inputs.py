@@ -1,0 +1,90 @@
+"""The files a command reads, named before any work so that no output is written over one of them.
+
+- an ``--impl`` spec: the ``.py`` file of a path spec (``mine.py:Net``), the module's file of a
+  module spec (``pkg.mod:Net``), found the way ``import`` would find it but without running it;
+- ``--dataset mnist``: the four IDX files (``.gz`` or raw) in every place the run may read them
+  from or download them into: ``--data-dir`` when given, else ``$DLFS_MNIST_DIR`` and the cache
+  (:func:`compare.data.mnist.search_path`);
+- a saved report (``compare.report show RUN.json``, ``compare.teach --from RUN.json``).
+
+:func:`compare.files.check_outputs` refuses an output that is one of them. Usage::
+
+    check_outputs(outputs, [*impl_inputs(cfg.impls), *mnist_inputs(cfg.data_dir)])
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Iterable
+from importlib.machinery import ModuleSpec
+from pathlib import Path
+
+from compare.data import DataError
+from compare.files import Input
+
+
+def impl_inputs(specs: Iterable[str]) -> list[Input]:
+    """The file of each ``--impl`` spec that names one (a spec that cannot be parsed is refused by its loader)."""
+    from dlfs_gradcheck.usercode import SpecError, parse_spec
+
+    out = []
+    for text in specs:
+        try:
+            spec = parse_spec(text)
+        except SpecError:
+            continue
+        path = spec.target if spec.is_file else module_file(spec.target)
+        if path:
+            out.append(Input("the --impl file", path))
+    return out
+
+
+def _find_spec(name: str, path: list[str] | None) -> ModuleSpec | None:
+    """What ``import`` finds for ``name`` (its parent package's ``path`` given), asking the finders only."""
+    for finder in sys.meta_path:
+        find = getattr(finder, "find_spec", None)
+        if find is None:
+            continue
+        try:
+            spec = find(name, path)
+        except (ImportError, ValueError, OSError):
+            continue
+        if spec is not None:
+            return spec
+    return None
+
+
+def module_file(name: str) -> str | None:
+    """The file of module ``name`` (``pkg.mod``), found without importing it or its packages; None if not found."""
+    spec, path = None, None
+    parts = name.split(".")
+    for i in range(len(parts)):
+        full = ".".join(parts[: i + 1])
+        module = sys.modules.get(full)
+        spec = getattr(module, "__spec__", None) if module is not None else _find_spec(full, path)
+        if spec is None:
+            return None
+        path = spec.submodule_search_locations
+        if i < len(parts) - 1 and path is None:  # not a package: the module cannot be found below it
+            return None
+    return spec.origin if spec is not None and spec.has_location else None
+
+
+def mnist_inputs(data_dir: str | None) -> list[Input]:
+    """The MNIST files a run may read or download: in ``data_dir``, else in ``$DLFS_MNIST_DIR`` and the cache."""
+    from compare.data.mnist import FILES, search_path
+
+    try:
+        places = search_path(data_dir)
+    except DataError:  # an unusable place: the run refuses it when it looks there
+        return []
+    if data_dir is not None:  # an explicit directory is the only place looked in
+        places = places[:1]
+    folders = [folder for _, folder in places if folder is not None]
+    return [
+        Input("the MNIST file", os.fspath(Path(folder) / (stem + ext)))
+        for folder in folders
+        for stem in FILES.values()
+        for ext in (".gz", "")
+    ]

@@ -1,0 +1,388 @@
+"""Nothing the user owns is lost, and every bad option is one line before any work.
+
+Run: ``python -m pytest tests/test_outputs_and_options.py``.
+
+1. An output that is one of the run's inputs (the ``--impl`` file, the saved report shown or
+   rendered, the MNIST files read), directly or through a link, is refused before any work.
+2. Output folders lose only files a run wrote there and nobody changed since (the manifest).
+3. Every file a ``--csv``/``--plot`` folder will hold is checked before any work.
+4. Rank counts beyond what the usable CPUs carry, and ``--fsdp``/``--ddp-weighting`` without
+   ``--ddp``, are refused before any process starts.
+5. ``--threads`` is compared with the CPUs this process may use (its affinity), not the machine's.
+6. An interrupt is one line and exit 130, also when it surfaces as an ImportError; a temporary
+   file of a writer killed with SIGKILL is removed by the next run.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from idx_files import tiny_gz_files, write_files
+
+from compare import bench, cli, files, harness, teach
+from compare.config import parse_args
+from compare.gradcheck import cli as gradcheck_cli
+from compare.report import plots
+from compare.report.__main__ import main as report_main
+from compare.run import main as run_main
+
+ROOT = Path(__file__).resolve().parents[1]
+FAST = ["--hidden-size", "5", "--threads", "1", "--no-jax", "--quiet", "--no-progress"]
+GRADIENTS = ["--only", "gradients", "--numerical-iters", "0", "--fast-numerical-iters", "0", *FAST]
+MINE = """
+class Net:
+    def __init__(self, input_size, hidden_size, output_size, weight_init_std=0.01):
+        self.params = {}
+
+    def loss(self, x, t):
+        return 0.0
+"""
+
+
+def one_error_line(err: str) -> str:
+    """The single stderr line of a refused command (and that there is only one, with no traceback)."""
+    assert err.count("\n") == 1 and err.startswith("error: ") and "Traceback" not in err, err
+    return err
+
+
+@pytest.fixture
+def no_work(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Any run of the harness or any process started fails the test: the refusal must come first."""
+    monkeypatch.setattr(harness, "run", lambda *a, **k: pytest.fail("the run started"))
+    monkeypatch.setattr(subprocess, "Popen", lambda *a, **k: pytest.fail("a process was started"))
+
+
+@pytest.fixture
+def mine(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.chdir(tmp_path)
+    path = tmp_path / "mine.py"
+    path.write_text(MINE)
+    return path
+
+
+@pytest.fixture(scope="module")
+def saved_once(tmp_path_factory: pytest.TempPathFactory) -> bytes:
+    """A saved report of the gradient and lesson sections (the lesson draws a chart)."""
+    path = tmp_path_factory.mktemp("saved") / "run.json"
+    args = ["--only", "gradients,lesson", "--numerical-iters", "0", "--fast-numerical-iters", "0", *FAST]
+    assert run_main([*args, "--json", str(path)]) == 0
+    return path.read_bytes()
+
+
+@pytest.fixture
+def saved_run(saved_once: bytes, tmp_path: Path) -> Path:
+    """A fresh copy of the saved report for each test (a test that overwrites it spoils no other)."""
+    path = tmp_path / "run.json"
+    path.write_bytes(saved_once)
+    return path
+
+
+# -- 1. no output over an input ------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("option", ["--json", "--markdown"])
+def test_run_refuses_to_write_over_its_impl_file(option, mine, no_work, capsys) -> None:
+    assert run_main(["--impl", "mine.py:Net", option, "mine.py", *GRADIENTS]) == 2
+    err = one_error_line(capsys.readouterr().err)
+    assert f"{option} mine.py would overwrite the --impl file mine.py" in err
+    assert mine.read_text() == MINE
+
+
+@pytest.mark.parametrize("link", ["symlink_to", "hardlink_to"])
+def test_a_link_to_the_impl_file_is_the_impl_file(link, mine, no_work, capsys) -> None:
+    getattr(Path("alias.json"), link)(mine)
+    assert run_main(["--impl", f"{mine}:Net", "--json", "alias.json", *GRADIENTS]) == 2
+    assert "--json alias.json would overwrite the --impl file" in one_error_line(capsys.readouterr().err)
+    assert mine.read_text() == MINE
+
+
+def test_a_module_spec_protects_the_module_file(mine, no_work, capsys, monkeypatch) -> None:
+    package = Path("userpkg")
+    package.mkdir()
+    (package / "__init__.py").write_text("raise RuntimeError('imported before the check')\n")
+    (package / "net.py").write_text(MINE)
+    monkeypatch.syspath_prepend(str(mine.parent))
+    assert run_main(["--impl", "userpkg.net:Net", "--json", "userpkg/net.py", *GRADIENTS]) == 2
+    err = one_error_line(capsys.readouterr().err)
+    assert f"the --impl file {package.resolve() / 'net.py'}" in err
+    assert (package / "net.py").read_text() == MINE
+
+
+def test_a_csv_file_linked_to_the_impl_file_is_refused(mine, no_work, capsys) -> None:
+    Path("c").mkdir()
+    Path("c/gradients.csv").symlink_to(mine)
+    assert run_main(["--impl", "mine.py:Net", "--csv", "c", *GRADIENTS]) == 2
+    err = one_error_line(capsys.readouterr().err)
+    assert "c/gradients.csv (in --csv c) would overwrite the --impl file mine.py" in err
+    assert mine.read_text() == MINE
+
+
+def test_gradcheck_refuses_to_write_over_its_impl_file(mine, capsys, monkeypatch) -> None:
+    monkeypatch.setattr(gradcheck_cli, "run", lambda *a, **k: pytest.fail("the check started"))
+    small = ["--sizes", "4,3,2", "--batch", "4", "--mode", "fast"]
+    assert gradcheck_cli.main(["--impl", "mine.py:Net", "--json", "mine.py", *small]) == 2
+    assert "--json mine.py would overwrite the --impl file mine.py" in one_error_line(capsys.readouterr().err)
+    assert mine.read_text() == MINE
+
+
+@pytest.mark.parametrize("through_link", [False, True])
+def test_report_show_refuses_to_write_over_the_report(saved_run, tmp_path, through_link, capsys) -> None:
+    before = saved_run.read_bytes()
+    target = saved_run
+    if through_link:
+        target = tmp_path / "link.md"
+        target.symlink_to(saved_run)
+    assert report_main(["show", str(saved_run), "--markdown", str(target)]) == 2
+    out, err = capsys.readouterr()
+    assert f"would overwrite the saved report {saved_run}" in one_error_line(err) and out == ""
+    assert saved_run.read_bytes() == before
+
+
+def test_teach_refuses_to_write_the_page_over_its_source(saved_run, capsys) -> None:
+    before = saved_run.read_bytes()
+    assert teach.main(["--from", str(saved_run), "--doc", str(saved_run), "--no-progress"]) == 2
+    assert f"would overwrite the --from report {saved_run}" in one_error_line(capsys.readouterr().err)
+    assert saved_run.read_bytes() == before
+
+
+@pytest.mark.parametrize("through_env", [False, True])
+def test_a_json_over_an_mnist_file_is_refused(tmp_path, monkeypatch, no_work, capsys, through_env) -> None:
+    data = tmp_path / "D"
+    write_files(data, tiny_gz_files())
+    target = data / "train-images-idx3-ubyte.gz"
+    before = target.read_bytes()
+    where = ["--data-dir", str(data)]
+    if through_env:
+        monkeypatch.setenv("DLFS_MNIST_DIR", str(data))
+        where = []
+    assert run_main(["--dataset", "mnist", *where, "--json", str(target), *GRADIENTS]) == 2
+    assert f"would overwrite the MNIST file {target}" in one_error_line(capsys.readouterr().err)
+    assert target.read_bytes() == before
+
+
+# -- 2. output folders lose only what a run wrote ----------------------------------------------
+
+
+def test_a_users_own_csv_file_is_kept(mine, capsys) -> None:
+    Path("c").mkdir()
+    Path("c/timing.csv").write_text("my own timings\n")
+    assert run_main(["--csv", "c", *GRADIENTS]) == 0
+    assert Path("c/timing.csv").read_text() == "my own timings\n"
+    manifest = json.loads(Path("c", files.MANIFEST).read_text())  # plain JSON
+    assert list(manifest["files"]) == ["gradients.csv"]
+
+
+def test_only_unchanged_files_of_an_earlier_run_are_removed(tmp_path) -> None:
+    folder, owned = tmp_path / "c", ("gradients.csv", "timing.csv", "lesson.csv")
+    files.write_files(folder, {"gradients.csv": "g1", "timing.csv": "t1", "lesson.csv": "l1"}, owned)
+    (folder / "lesson.csv").write_text("l1, annotated by hand")
+    files.write_files(folder, {"gradients.csv": "g2"}, owned)
+    assert sorted(p.name for p in folder.iterdir()) == [files.MANIFEST, "gradients.csv", "lesson.csv"]
+    assert (folder / "lesson.csv").read_text() == "l1, annotated by hand"  # changed since: the user's now
+    assert list(files.read_manifest(folder)) == ["gradients.csv"]
+
+
+def test_a_manifest_entry_of_another_writer_is_kept(tmp_path) -> None:
+    """``--csv D --plot D``: the chart writer keeps the CSV writer's entries, so they stay removable."""
+    files.write_files(tmp_path, {"gradients.csv": "g"}, ("gradients.csv", "timing.csv"))
+    files.write_files(tmp_path, {"lesson.png": b"png"}, ("lesson.png", "scaling.png"))
+    assert sorted(files.read_manifest(tmp_path)) == ["gradients.csv", "lesson.png"]
+
+
+@pytest.mark.skipif(not plots.available(), reason="matplotlib is not installed (the plot extra)")
+def test_a_users_scaling_chart_is_kept_by_plot_and_by_the_teaching_page(saved_run, tmp_path) -> None:
+    (tmp_path / "p").mkdir()
+    (tmp_path / "p" / "scaling.png").write_bytes(b"my chart")
+    assert report_main(["show", str(saved_run), "--plot", str(tmp_path / "p")]) == 0
+    assert (tmp_path / "p" / "scaling.png").read_bytes() == b"my chart"
+    assert (tmp_path / "p" / "lesson.png").exists()
+    charts = tmp_path / "page"  # the page's chart folder: page.md -> page/
+    charts.mkdir()
+    (charts / "scaling.png").write_bytes(b"my chart")
+    assert teach.main(["--from", str(saved_run), "--doc", str(tmp_path / "page.md"), "--no-progress"]) == 0
+    assert (charts / "scaling.png").read_bytes() == b"my chart" and (charts / "lesson.png").exists()
+
+
+# -- 3. every file of an output folder checked before the work ---------------------------------
+
+
+@pytest.mark.parametrize(("option", "name"), [("--csv", "gradients.csv"), ("--plot", "losses.png")])
+def test_a_folder_where_an_output_file_goes_is_refused_first(tmp_path, no_work, capsys, option, name) -> None:
+    (tmp_path / "c" / name).mkdir(parents=True)
+    only = ["--only", "gradients,trajectory", "--iters", "5", *GRADIENTS[2:]]
+    assert run_main([*only, "--json", str(tmp_path / "r.json"), option, str(tmp_path / "c")]) == 2
+    err = one_error_line(capsys.readouterr().err)
+    assert f"cannot write {tmp_path / 'c' / name} (in {option}" in err and "is a directory" in err
+    assert not (tmp_path / "r.json").exists()
+
+
+# -- 4. rank counts and distributed options ----------------------------------------------------
+
+
+def too_many() -> str:
+    """One rank more than the usable CPUs carry."""
+    return str(cli.RANKS_PER_CPU * cli.usable_cpus() + 1)
+
+
+@pytest.mark.parametrize("option", ["--ranks", "--ddp"])
+def test_run_refuses_more_ranks_than_the_cpus_carry(option, no_work, capsys) -> None:
+    n = too_many()
+    assert run_main([option, n, *GRADIENTS]) == 2
+    err = one_error_line(capsys.readouterr().err)
+    assert f"{option} {n} would start {n} processes" in err and "CPU(s) this process may use" in err
+
+
+def test_gradcheck_and_bench_refuse_more_ranks_than_the_cpus_carry(no_work, capsys) -> None:
+    n = too_many()
+    assert gradcheck_cli.main(["--ranks", n, "--sizes", "4,3,2", "--batch", "4", "--impl", "numpy"]) == 2
+    assert f"--ranks {n} would start" in one_error_line(capsys.readouterr().err)
+    with pytest.raises(cli.UsageError, match=f"--ranks {n} would start"):
+        bench.parse_args(["--ranks", n])
+
+
+def test_as_many_ranks_as_the_cpus_carry_are_accepted() -> None:
+    most = str(cli.RANKS_PER_CPU * cli.usable_cpus())
+    assert parse_args(["--ranks", most, "--ddp", most]).ddp == int(most)
+    assert bench.parse_args(["--ranks", str(max(2, int(most)))]).ranks == max(2, int(most))
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        (["--fsdp"], "error: --fsdp applies to --ddp N only"),
+        (["--ddp-weighting", "batch"], "error: --ddp-weighting applies to --ddp N only"),
+        (["--ddp-weighting", "ddp", "--fsdp"], "error: --fsdp and --ddp-weighting apply to --ddp N only"),
+    ],
+)
+def test_ddp_options_without_ddp_are_refused(options, message) -> None:
+    with pytest.raises(cli.UsageError) as caught:
+        parse_args(options)
+    assert f"error: {caught.value}".startswith(message)
+    assert parse_args([*options, "--ddp", "2"]).ddp == 2
+
+
+# -- 5. threads against the CPUs this process may use ------------------------------------------
+
+PARSE_UNDER_ONE_CPU = """
+import os, sys
+os.sched_setaffinity(0, {min(os.sched_getaffinity(0))})  # as taskset -c N does
+from compare import bench, teach
+from compare.config import RunConfig, parse_args
+from compare.gradcheck.cli import parse_args as gradcheck_args
+for parse in (parse_args, gradcheck_args, bench.parse_args, teach.parse_args):
+    try:
+        parse(["--threads", "2"])
+        print("accepted")
+    except Exception as e:
+        print(e)
+print("default", RunConfig().threads)
+"""
+
+
+@pytest.mark.skipif(not hasattr(os, "sched_setaffinity"), reason="no CPU affinity on this platform")
+def test_threads_are_compared_with_the_cpus_this_process_may_use() -> None:
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    done = subprocess.run(
+        [sys.executable, "-c", PARSE_UNDER_ONE_CPU], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120
+    )
+    lines = done.stdout.splitlines()
+    assert done.returncode == 0 and len(lines) == 5, done.stderr
+    for line in lines[:4]:
+        assert "expected at most 1 (the CPUs this process may use" in line, line
+    assert lines[4] == "default 1"
+
+
+# -- 6. interrupts and killed writers ----------------------------------------------------------
+
+
+def test_gradcheck_interrupted_says_so_once(monkeypatch, capsys) -> None:
+    def interrupted(*args: object, **kwargs: object) -> None:
+        signal.raise_signal(signal.SIGINT)
+        pytest.fail("the signal did not interrupt")
+
+    monkeypatch.setattr(gradcheck_cli, "run", interrupted)
+    assert gradcheck_cli.main(["--sizes", "4,3,2", "--batch", "4", "--impl", "numpy"]) == 130
+    assert capsys.readouterr().err == "error: interrupted\n"
+
+
+SLOW_EXTENSION = """
+import signal
+try:  # a C extension's initialisation: whatever goes wrong becomes an ImportError
+    signal.raise_signal(signal.SIGTERM)
+except BaseException:
+    raise ImportError("initialization failed")
+"""
+
+
+def test_a_signal_while_a_module_loads_is_an_interrupt(tmp_path, monkeypatch, capsys) -> None:
+    (tmp_path / "slow_extension.py").write_text(SLOW_EXTENSION)
+    monkeypatch.syspath_prepend(str(tmp_path))
+
+    def load() -> int:
+        __import__("slow_extension")
+        return 0
+
+    assert cli.run_main(load) == 130
+    assert capsys.readouterr().err == "error: interrupted\n"
+
+
+def test_an_import_error_without_a_signal_stays_an_internal_error(tmp_path, monkeypatch, capsys) -> None:
+    (tmp_path / "broken_extension.py").write_text("raise ImportError('initialization failed')\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    assert cli.run_main(lambda: __import__("broken_extension")) == 3
+    assert capsys.readouterr().err == "error: internal error: ImportError: initialization failed\n"
+
+
+STALLED_WRITER = """
+import os, sys
+from compare import files
+
+def stall(fd):  # the data is in the temporary file, not yet moved into place
+    print("written", flush=True)
+    sys.stdin.read()  # until killed
+
+files.os.fsync = stall
+files.write_atomic(sys.argv[1], "x" * 100_000)
+"""
+
+
+def test_a_temporary_file_of_a_killed_writer_is_removed_by_the_next_run(tmp_path) -> None:
+    target = tmp_path / "r.json"
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    writer = subprocess.Popen(
+        [sys.executable, "-c", STALLED_WRITER, str(target)],
+        cwd=ROOT, env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    try:
+        assert writer.stdout is not None and writer.stdout.readline() == "written\n"
+    finally:
+        writer.kill()  # SIGKILL: no cleanup runs
+        writer.wait(timeout=60)
+    (left,) = tmp_path.iterdir()
+    assert left.name.startswith(files.temp_prefix(target)) and left.name.endswith(".tmp")
+    check = ["--sizes", "4,3,2", "--batch", "4", "--mode", "fast", "--impl", "numpy", "--quiet", "--json", str(target)]
+    done = subprocess.run(
+        [sys.executable, "-m", "compare.gradcheck", *check], cwd=ROOT, env=env, capture_output=True, text=True,
+        timeout=300,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert [p.name for p in tmp_path.iterdir()] == ["r.json"]
+
+
+def test_a_temporary_file_being_written_is_kept(tmp_path) -> None:
+    """A leftover is recognised by its lock, not by its age: a live writer's file is never removed."""
+    target = tmp_path / "r.json"
+    fd, live = files.create_temp(target)
+    try:
+        assert files.clean_stale(target) == []  # this process: alive
+        os.rename(live, live.with_name(live.name.replace(f".{os.getpid()}.", ".999999999.")))  # a pid gone
+        assert files.clean_stale(target) == []  # but the lock is held
+    finally:
+        os.close(fd)
+    assert [p.name for p in files.clean_stale(target)] == [live.name.replace(f".{os.getpid()}.", ".999999999.")]
