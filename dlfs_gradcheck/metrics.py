@@ -144,11 +144,10 @@ def gradient_tolerance(kind_a: str, kind_b: str, dtype: str, *, loss_value: floa
     differences, always computed in float64); ``dtype`` is the lower precision
     of the two computations.
     """
-    if kind_a == kind_b == "numerical":
-        return same_differences_tolerance(loss_value, h)
     if "numerical" in (kind_a, kind_b):
-        tol = numerical_tolerance(loss_value, h)
-        if dtype != "float64":  # float32 exact vs float64 numerical: float32 noise dominates
+        both = kind_a == kind_b
+        tol = same_differences_tolerance(loss_value, h) if both else numerical_tolerance(loss_value, h)
+        if dtype != "float64":  # one side computed on float32 params: float32 noise dominates
             return Tolerance(max(tol.rtol, LOW_PRECISION.rtol), max(tol.atol, LOW_PRECISION.atol))
         return tol
     return EXACT_F64 if dtype == "float64" else LOW_PRECISION

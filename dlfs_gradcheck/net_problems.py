@@ -58,6 +58,8 @@ def _reference(net: BookNet | TorchModuleNet, x: np.ndarray, t: np.ndarray, loss
     of_output = exact_loss if loss == "exact" else book_loss
     complex_loss = numpy_loss_fn(x, t, activation=net.activation, loss=loss) if net.activation else None
     twin = _float64_twin(net)
+    if isinstance(net, BookNet) and "predict" not in net.provided and complex_loss is not None:
+        return complex_loss  # no forward pass of theirs: the book's net at their weights
     if twin is None:
         if complex_loss is None:
             raise DtypeError(
@@ -114,7 +116,13 @@ def _problem(net: BookNet | TorchModuleNet, x: np.ndarray, t: np.ndarray, loss: 
 
 
 def book_net_problem(
-    net: object, x: np.ndarray, t: np.ndarray, *, loss: str = "exact", method: str | None = None
+    net: object,
+    x: np.ndarray,
+    t: np.ndarray,
+    *,
+    loss: str = "exact",
+    method: str | None = None,
+    activation: str | None = None,
 ) -> GradProblem:
     """The gradient of a book-style object (``params``, ``predict``, ``gradient`` ...) at its current weights.
 
@@ -126,12 +134,23 @@ def book_net_problem(
     loss : {"exact", "book"}
         The loss of the user's ``predict`` the reference differentiates.
     method : {"gradient", "numerical_gradient"}; default ``gradient`` if the class has one.
+    activation : {"sigmoid", "relu"}, optional
+        For a class without ``predict`` only: the hidden layer of the book's net whose loss the
+        reference differentiates at the class's weights (with a ``predict``, its own forward pass
+        is the reference).
 
     Raises :class:`dlfs_gradcheck.usercode.SpecError` when ``net`` lacks the book's API and
     :class:`ImplementationFailure` when its ``predict`` crashes while probing.
     """
     wrapped = net if isinstance(net, BookNet) else BookNet(net)
     chosen = method or ("gradient" if "gradient" in wrapped.provided else "numerical_gradient")
+    if "predict" not in wrapped.provided:
+        if activation is None:
+            raise ConfigError(
+                f"{wrapped.label} has no predict: pass activation='sigmoid' or 'relu' (the book's net at its weights "
+                "is then the reference)"
+            )
+        wrapped.activation = activation
     return _problem(wrapped, np.asarray(x), t, loss, chosen)
 
 

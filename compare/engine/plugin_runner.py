@@ -44,9 +44,12 @@ FAMILY = "plugin"
 class PluginRunner:
     """One method (``gradient``, ``numerical_gradient``) of a user's net behind the Runner protocol."""
 
-    def __init__(self, net: Net, method: str, params: Mapping[str, np.ndarray], label: str) -> None:
+    def __init__(
+        self, net: Net, method: str, params: Mapping[str, np.ndarray], label: str, activation: str = "sigmoid"
+    ) -> None:
         self.net = net
         self.method = method
+        self.activation = activation  # the run's: the book's net stands in for a class without predict or loss
         self.initial = {k: np.array(params[k], dtype=np.float64) for k in PARAM_NAMES}
         kind = "numerical" if method == "numerical_gradient" else "exact"
         self.info = MethodInfo(label, FAMILY, kind, net.dtype.name, net.device, net.framework)
@@ -72,6 +75,17 @@ class PluginRunner:
         self.net.load(self.initial)
         self._check_reads()
         return self.net.gradient(x, t, self.method)
+
+    def _stand_in_loss(self, x: np.ndarray, t: np.ndarray) -> float:
+        """The book's net (the run's activation) at the user's weights: for a class with neither predict nor loss."""
+        from impl_numpy import TwoLayerNet
+
+        return TwoLayerNet.from_params(self.net.params(), activation=self.activation).loss(x, t)
+
+    def _stand_in_accuracy(self, x: np.ndarray, t: np.ndarray) -> float:
+        from impl_numpy import TwoLayerNet
+
+        return TwoLayerNet.from_params(self.net.params(), activation=self.activation).accuracy(x, t)
 
     def timed_gradient(self, x: np.ndarray, t: np.ndarray) -> tuple[Callable[[], object], Callable[[], None] | None]:
         """One native call of the user's method (labels in the format it takes), and no sync.
@@ -113,7 +127,9 @@ class PluginRunner:
         evals, snaps = set(eval_at), set(snapshot_at)
         record = TrainRecord(losses, [], np.empty(0), np.empty(0))
         accs: list[tuple[float, float]] = []
-        step_loss = net.loss if self.loss_source.startswith("their loss") else net.exact_loss
+        step_loss, accuracy = net.loss if self.loss_source.startswith("their loss") else net.exact_loss, net.accuracy
+        if not {"predict", "loss"} & set(net.provided):  # only params and a gradient: the book's net stands in
+            step_loss, accuracy = self._stand_in_loss, self._stand_in_accuracy
         i = 0
         try:
             with net.session(), np.errstate(over="ignore", invalid="ignore", divide="ignore"):
@@ -134,7 +150,7 @@ class PluginRunner:
                         record.snapshots[i + 1] = net.params()
                     if i in evals:
                         record.eval_steps.append(i)
-                        accs.append((net.accuracy(x_train, data.t_train), net.accuracy(x_test, data.t_test)))
+                        accs.append((accuracy(x_train, data.t_train), accuracy(x_test, data.t_test)))
                     if time_budget_s is not None and time.perf_counter() - start >= time_budget_s:
                         steps = i + 1
                         break
@@ -169,11 +185,14 @@ def _loss_source(net: Net) -> str:
         return "the exact cross-entropy of their forward (F.cross_entropy)"
     if net.loss_kind == "exact" and "loss" in net.provided:
         return "their loss (the exact cross-entropy of their predict)"
-    if "predict" not in net.provided:
+    if "predict" not in net.provided and "loss" in net.provided:
         return "their loss (no predict to compute the exact cross-entropy from)"
+    if "predict" not in net.provided:
+        return "the exact cross-entropy of the book's net at their weights (they have neither predict nor loss)"
     why = {
         "book": "their loss adds the book's 1e-7 inside the log",
         "other": "their loss is not the cross-entropy of their predict",
+        "random": "their loss returns different values at the same point",
         None: "they have no loss",
     }[net.loss_kind if "loss" in net.provided else None]
     return f"the exact cross-entropy of their predict ({why})"
@@ -206,6 +225,7 @@ def plugin_runners(
     *,
     weight_init_std: float = 0.01,
     dtype: str | None = None,
+    activation: str = "sigmoid",
 ) -> PluginSet:
     """Build the user's net at the shape of ``params``, probe it on the batch ``(x, t)``, and wrap each method.
 
@@ -221,7 +241,7 @@ def plugin_runners(
     for method in ("gradient", "numerical_gradient"):
         if method in net.provided:
             label = loaded.label if method == "gradient" else f"{loaded.label}[numerical]"
-            runners.append(PluginRunner(net, method, params, label))
+            runners.append(PluginRunner(net, method, params, label, activation))
     missing = [m for m in net.not_provided]
     notes = [n for n in (net.found(), *net.notes) if n]
     if runners:

@@ -26,8 +26,8 @@ Params = Mapping[str, np.ndarray]
 class _Plugged:
     """One loaded class: its runners per net shape, built on first use."""
 
-    def __init__(self, loaded: LoadedImpl, weight_init_std: float, seed: int) -> None:
-        self.loaded, self.std, self.seed = loaded, weight_init_std, seed
+    def __init__(self, loaded: LoadedImpl, weight_init_std: float, seed: int, activation: str) -> None:
+        self.loaded, self.std, self.seed, self.activation = loaded, weight_init_std, seed, activation
         self.sets: dict[tuple, object] = {}
 
     def runners(self, params: Params, x: np.ndarray | None = None, t: np.ndarray | None = None):
@@ -37,7 +37,9 @@ class _Plugged:
                 d, c = params["W1"].shape[0], params["W2"].shape[1]
                 synth = make_synthetic(n_train=10, n_test=1, input_size=d, n_classes=c, seed=self.seed)
                 x, t = synth.x_train, synth.t_train
-            self.sets[key] = plugin_runners(self.loaded, params, x, t, weight_init_std=self.std)
+            self.sets[key] = plugin_runners(
+                self.loaded, params, x, t, weight_init_std=self.std, activation=self.activation
+            )
         return self.sets[key]
 
     def make(self, label: str):
@@ -65,7 +67,7 @@ def plugin_entries(
     """Entries for every method the plugged classes offer, and notes on what they do not offer or did."""
     entries, notes = [], []
     for loaded in load_impls(specs, taken=taken):
-        plugged = _Plugged(loaded, weight_init_std, seed)
+        plugged = _Plugged(loaded, weight_init_std, seed, activation or "sigmoid")
         try:
             found = plugged.runners(params, x, t)
         except ImplementationFailure as e:

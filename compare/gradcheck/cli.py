@@ -290,6 +290,7 @@ def _run(cfg: GradcheckConfig, shard: EntryShard | None = None) -> tuple[bool, d
 
 def _check_plugins(cfg: GradcheckConfig, params: dict, x, t, options: dict) -> list[tuple[object, object, str, str]]:
     """Check each ``--impl`` spec's class: (report or None, ImplementationFailure or None, text, label) each."""
+    from dlfs_gradcheck.errors import NonDeterministicError
     from dlfs_gradcheck.net_problems import book_net_problem, torch_module_net_problem
     from dlfs_gradcheck.usercode import ImplementationFailure, build_net, load_impls
 
@@ -305,8 +306,12 @@ def _check_plugins(cfg: GradcheckConfig, params: dict, x, t, options: dict) -> l
                 net.probe(x, t)
                 method = "gradient" if "gradient" in net.provided else "numerical_gradient"
                 loss = "book" if method == "numerical_gradient" and net.loss_kind == "book" else cfg.loss
-                problem = book_net_problem(net, x, t, loss=loss, method=method)
+                problem = book_net_problem(net, x, t, loss=loss, method=method, activation=cfg.activation)
             report = problem.check(**options)
+        except NonDeterministicError as e:  # their forward pass is random: a failure of theirs, not bad usage
+            e = ImplementationFailure("predict", str(e), error="non-deterministic")
+            out.append((None, e, f"{loaded.label}: FAIL {e.line()}", loaded.label))
+            continue
         except ImplementationFailure as e:
             out.append((None, e, f"{loaded.label}: FAIL {e.line()}", loaded.label))
             continue

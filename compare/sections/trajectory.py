@@ -30,6 +30,10 @@ from compare.report.model import MethodNote, TrainingRun, TrajectorySection
 from compare.sections.notes import method_note
 
 BOOK_NOTE = "trains on the book's loss (1e-7 inside the log), not the exact one: reported, not checked"
+FLOAT32_NUMERICAL_NOTE = (
+    "a numerical gradient in float32 is rounding noise (each loss carries ~1e-7 of it, divided by 2h): "
+    "reported, not checked"
+)
 
 
 @dataclass(frozen=True)
@@ -125,6 +129,7 @@ def run(
     records, notes, diverged = _train_all(entries, params, data, batches, sched, note, progress)
     notes += _divergence_notes(records, diverged)
     book = {e.info for e in entries if e.reference_loss == "book"}
+    noisy = {m for m in records if m.kind == "numerical" and m.dtype == "float32"}  # a user's, on float32 params
     methods = list(records)
     pairs = [
         agreement.trajectory_row(
@@ -158,6 +163,9 @@ def run(
         if (a in book) != (b in book):
             p.checked, p.ok = False, True
             p.note = "; ".join(filter(None, [p.note, BOOK_NOTE]))
+        if {a, b} & noisy:
+            p.checked, p.ok = False, True
+            p.note = "; ".join(filter(None, [p.note, FLOAT32_NUMERICAL_NOTE]))
         for m in (a, b):
             if m in diverged:
                 p.ok = False if p.checked else p.ok

@@ -86,7 +86,7 @@ class BookNet:
         # What probing found (dlfs_gradcheck.usercode.probing):
         self.output = "logits"  # what predict returns: "logits" | "probabilities"
         self.activation: str | None = None  # "sigmoid" | "relu" when predict is the book's net with that layer
-        self.loss_kind: str | None = None  # "exact" | "book" (1e-7 inside the log) | "other"
+        self.loss_kind: str | None = None  # "exact" | "book" (1e-7 inside the log) | "other" | "random"
         self.not_read: tuple[str, ...] = ()  # params the output does not change with
         self.deterministic = True  # the loss returns one value at one point
         self.stale_gradient = False  # gradient back-propagates the last forward pass instead of its own

@@ -40,13 +40,19 @@ STALE_RTOL = {np.dtype(np.float64): 1e-9, np.dtype(np.float32): 1e-3}  # same po
 
 def probe(net, x: np.ndarray, t: np.ndarray) -> None:
     """Find out what ``net`` (a BookNet) does; see the module docstring."""
+    _determinism(net, x, t)
+    if not net.deterministic:  # nothing else can be established from values that change by themselves
+        if "predict" in net.provided:
+            net.output = "probabilities" if looks_like_probabilities(net.output_of(x), net.dtype) else "logits"
+        net.loss_kind = "random" if "loss" in net.provided else None
+        return
     if "predict" in net.provided:
         _output(net, x)
-    _reads(net, x, t)
+    if {"predict", "loss"} & set(net.provided):
+        _reads(net, x, t)
     if "loss" in net.provided and "predict" in net.provided:
         _loss_kind(net, x, t)
-    _determinism(net, x, t)
-    if "gradient" in net.provided and net.deterministic and ({"loss", "predict"} & set(net.provided)):
+    if "gradient" in net.provided and ({"loss", "predict"} & set(net.provided)):
         _staleness(net, x, t)
 
 
@@ -119,7 +125,7 @@ def _differs(a: dict[str, np.ndarray], b: dict[str, np.ndarray], dtype: np.dtype
 
 
 def _determinism(net, x: np.ndarray, t: np.ndarray) -> None:
-    """The loss, and the gradient, twice at one point (numpy's random state advancing in between)."""
+    """The loss (or predict), and the gradient, twice at one point (numpy's random state advancing in between)."""
     if "loss" in net.provided:
         first, second = net.loss(x, t), net.loss(x, t)
         if first != second:
@@ -129,6 +135,13 @@ def _determinism(net, x: np.ndarray, t: np.ndarray) -> None:
                 "random is left on (dropout?), so no gradient of it can be checked"
             )
             return
+    elif "predict" in net.provided and not np.array_equal(net.output_of(x), net.output_of(x)):
+        net.deterministic = False
+        net.notes.append(
+            "predict returns different values at the same point: something random is left on (dropout?), so no "
+            "gradient of it can be checked"
+        )
+        return
     if "gradient" in net.provided:
         try:
             differs = _differs(_fresh_gradient(net, x, t), _fresh_gradient(net, x, t), net.dtype)
@@ -205,13 +218,16 @@ def describe(net) -> str:
     if "predict" in net.provided:
         what = "softmax probabilities" if net.output == "probabilities" else "logits"
         layer = f" of a {net.activation} hidden layer" if net.activation else " (a net of its own design)"
-        parts.append(f"predict returns {what}{layer}")
+        parts.append(f"predict returns {what}{layer if net.deterministic else ' that change from call to call'}")
+    elif net.activation:  # no predict: the caller named the book's net that stands in for it
+        parts.append(f"no predict: the reference is the book's {net.activation} net at its weights")
     if net.loss_kind is not None:
         parts.append(
             {
                 "exact": "loss is the exact cross-entropy",
                 "book": "loss is the book's cross_entropy_error (1e-7 inside the log)",
                 "other": "loss is not a cross-entropy of predict",
+                "random": "loss is not deterministic",
             }[net.loss_kind]
         )
     if net.formats:

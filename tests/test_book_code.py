@@ -1,0 +1,192 @@
+"""The book's own published classes, and bug variants of them, through ``compare.run`` and ``compare.gradcheck``.
+
+The book's ch04, ch05 and common folders, exactly as published, are read from ``$DLFS_BOOK_DIR``
+(CI points it at ``../shared/book``); these tests skip when it is not set. Each test copies the
+tree into a temporary folder before changing anything. A variant is the book with one line
+changed, the way a learner's copy differs from the book.
+
+One class must get one verdict everywhere: the harness (``compare.run --impl``) and the checker
+(``compare.gradcheck --impl``) agree on the book's classes (both pass) and on every variant (both
+fail, on the same parameters, with the same diagnosis).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+
+from compare.gradcheck.cli import main as check_main
+from compare.run import main as run_main
+
+BOOK = os.environ.get("DLFS_BOOK_DIR", "")
+pytestmark = pytest.mark.skipif(
+    not (BOOK and (Path(BOOK) / "ch04" / "two_layer_net.py").is_file()),
+    reason="the book's code: set DLFS_BOOK_DIR to a folder with its ch04, ch05 and common",
+)
+ALL = {"W1", "b1", "W2", "b2"}
+# A small run: the gradient section, and a short trajectory (the book's numerical_gradient trains 2 steps).
+RUN = ["--hidden-size", "10", "--threads", "1", "--no-progress", "--no-jax", "--iters", "60"]
+RUN += ["--numerical-iters", "2", "--fast-numerical-iters", "10", "--only", "gradients,trajectory"]
+CHECK = ["--sizes", "64,10,10", "--threads", "1", "--quiet"]
+CH4 = "ch04/two_layer_net.py:TwoLayerNet"
+CH5 = "ch05/two_layer_net.py:TwoLayerNet"
+
+
+def book_copy(tmp_path: Path, name: str = "book") -> Path:
+    """A writable copy of the book's tree (ch04, ch05, common) under ``tmp_path / name``."""
+    root = tmp_path / name
+    shutil.copytree(BOOK, root)
+    for path in root.rglob("*"):
+        path.chmod(0o755 if path.is_dir() else 0o644)
+    return root
+
+
+def variant(tmp_path: Path, name: str, file: str, old: str, new: str) -> Path:
+    """The book with one line changed: ``old`` (found exactly once in ``file``) becomes ``new``."""
+    root = book_copy(tmp_path, name)
+    path = root / file
+    text = path.read_text(encoding="utf-8")
+    assert text.count(old) == 1, (file, old)
+    path.write_text(text.replace(old, new), encoding="utf-8")
+    return root
+
+
+def run(tmp_path: Path, *args: str) -> tuple[int, dict]:
+    out = tmp_path / f"run{len(list(tmp_path.glob('run*.json')))}.json"
+    status = run_main([*RUN, *args, "--json", str(out)])
+    return status, json.loads(out.read_text())
+
+
+def check(tmp_path: Path, *args: str) -> tuple[int, dict]:
+    out = tmp_path / f"check{len(list(tmp_path.glob('check*.json')))}.json"
+    status = check_main([*CHECK, *args, "--json", str(out)])
+    return status, json.loads(out.read_text())
+
+
+def failing(doc: dict, label: str) -> set[str]:
+    """Parameters on which ``label`` fails against backprop in a run's gradient section."""
+    rows = doc["gradients"]["rows"]
+    return {r["param"] for r in rows if not r["ok"] and {r["method_a"], r["method_b"]} == {label, "backprop"}}
+
+
+def notes(doc: dict, label: str) -> list[str]:
+    return [n["message"] for n in doc["gradients"]["notes"] if n["method"] == label]
+
+
+def diagnoses(doc: dict, label: str) -> dict[str, str]:
+    return {d["code"]: d["message"] for d in doc["gradients"]["diagnoses"] if d["method"] == label}
+
+
+# -- the book's classes, unmodified ---------------------------------------------------------------------------
+
+
+def test_the_books_ch4_class_passes_in_the_harness_and_the_checker(tmp_path: Path) -> None:
+    """ch. 4's predict returns softmax probabilities: found, said in one line, and judged as such everywhere."""
+    root = book_copy(tmp_path)
+    status, doc = run(tmp_path, "--impl", f"book={root / CH4}")
+    assert status == 0, doc["gradients"]["rows"]
+    found = [n for n in notes(doc, "book") if n.startswith("found:")]
+    assert found == [
+        "found: predict returns softmax probabilities of a sigmoid hidden layer; loss is the book's "
+        "cross_entropy_error (1e-7 inside the log); loss takes one-hot labels, gradient takes one-hot labels"
+    ]
+    assert not any("neither" in n or "own design" in n for n in notes(doc, "book"))
+    assert {r["method"] for r in doc["trajectory"]["runs"]} >= {"book", "book[numerical]"}
+    for mode in (["--mode", "fast"], ["--mode", "full", "--max-entries", "40"]):
+        status, report = check(tmp_path, "--impl", f"book={root / CH4}", *mode)
+        assert status == 0, report
+        assert found[0] in report["reports"][0]["notes"]  # the checker says the same in the same words
+
+
+def test_the_books_ch5_class_passes_in_the_harness_and_the_checker(tmp_path: Path) -> None:
+    root = book_copy(tmp_path)
+    status, doc = run(tmp_path, "--impl", f"book={root / CH5}", "--activation", "relu")
+    assert status == 0, doc["gradients"]["rows"]
+    assert any(n.startswith("found: predict returns logits of a relu hidden layer") for n in notes(doc, "book"))
+    status, report = check(tmp_path, "--impl", f"book={root / CH5}", "--activation", "relu", "--mode", "fast")
+    assert status == 0, report
+
+
+# -- two copies of the book in one run ---------------------------------------------------------------------------
+
+BAD_AFFINE = ("common/layers.py", "dx = np.dot(dout, self.W.T)", "dx = np.dot(dout, self.W.T) * 1.01")
+
+
+@pytest.mark.parametrize("bad_first", [False, True], ids=["good-then-bad", "bad-then-good"])
+def test_two_copies_of_the_book_never_share_a_module(tmp_path: Path, bad_first: bool) -> None:
+    """A bug in one copy's common/layers.py fails that copy only, in either order (Python caches '..')."""
+    good, bad = book_copy(tmp_path, "book"), variant(tmp_path, "mine", *BAD_AFFINE)
+    specs = [f"good={good / CH5}", f"bad={bad / CH5}"]
+    specs = specs[::-1] if bad_first else specs
+    impls = [a for spec in specs for a in ("--impl", spec)]
+    status, doc = run(tmp_path, *impls, "--activation", "relu")
+    assert status == 1
+    assert failing(doc, "good") == set() and failing(doc, "bad") == {"W1", "b1"}
+    assert diagnoses(doc, "bad")["scaled"] == "W1, b1: analytic = reference × 1.01"
+    status, report = check(tmp_path, *impls, "--activation", "relu", "--mode", "fast")
+    assert status == 1
+    verdicts = {r["label"].split(".")[0]: r["ok"] for r in report["reports"]}
+    assert verdicts == {"good": True, "bad": False}
+
+
+# -- bug variants: one line of the book changed ---------------------------------------------------------------
+
+# (name, file, line as published, the changed line, class, activation, failing parameters, diagnosis code,
+#  words the diagnosis holds in both the harness and the checker)
+VARIANTS = [
+    ("no-batch-division", "ch04/two_layer_net.py", "dy = (y - t) / batch_num", "dy = (y - t)", CH4, "sigmoid",
+     ALL, "scaled", "= the batch size: a missing `/ batch_size`?"),
+    ("stale-forward", "ch05/two_layer_net.py", "        self.loss(x, t)\n", "        pass\n", CH5, "relu",
+     ALL, "stale-forward", "instead of running its own"),
+    ("relu-mask", "common/layers.py", "dout[self.mask] = 0", "dout[~self.mask] = 0", CH5, "relu",
+     {"W1", "b1"}, "hidden-only", "hidden activation's backward"),
+    ("softmax-backward", "common/layers.py", "dx = (self.y - self.t) / batch_size", "dx = (self.y - self.t)", CH5,
+     "relu", ALL, "scaled", "= the batch size: a missing `/ batch_size`?"),
+    ("sigmoid-grad", "common/functions.py", "return (1.0 - sigmoid(x)) * sigmoid(x)", "return (1.0 - sigmoid(x))",
+     CH4, "sigmoid", {"W1", "b1"}, "hidden-only", "hidden activation's backward"),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("file", "old", "new", "spec", "activation", "params", "code", "words"),
+    [v[1:] for v in VARIANTS],
+    ids=[v[0] for v in VARIANTS],
+)
+def test_a_bug_variant_of_the_book_gets_one_verdict_everywhere(
+    tmp_path: Path, file: str, old: str, new: str, spec: str, activation: str, params: set, code: str, words: str
+) -> None:
+    root = variant(tmp_path, "mine", file, old, new)
+    status, doc = run(tmp_path, "--impl", f"mine={root / spec}", "--activation", activation)
+    assert status == 1
+    assert failing(doc, "mine") == params
+    found = diagnoses(doc, "mine")
+    assert code in found and words in found[code], found
+    # The checker at the run's batch size: the same parameters, the same diagnosis, the same words.
+    status, report = check(tmp_path, "--impl", f"mine={root / spec}", "--activation", activation, "--batch", "100")
+    assert status == 1
+    (checked,) = report["reports"]
+    assert {p["name"] for p in checked["params"] if not p["ok"]} == params
+    words_there = {d["code"]: d["message"] for d in checked["diagnoses"]}
+    assert code in words_there and words in words_there[code], words_there
+
+
+def test_the_books_ch4_class_on_float32_params_gets_float32_tolerances_everywhere(tmp_path: Path) -> None:
+    """A learner who casts the params to float32: no internal error, float32 tolerances, a note saying so."""
+    old = "        self.params['b2'] = np.zeros(output_size)\n"
+    new = old + "        self.params = {k: v.astype(np.float32) for k, v in self.params.items()}\n"
+    root = variant(tmp_path, "mine", "ch04/two_layer_net.py", old, new)
+    status, doc = run(tmp_path, "--impl", f"mine={root / CH4}")
+    assert status == 0, [r for r in doc["gradients"]["rows"] if not r["ok"]]
+    assert any("params are float32: compared at float32 tolerances" in n for n in notes(doc, "mine"))
+    rows = [r for r in doc["gradients"]["rows"] if {r["method_a"], r["method_b"]} == {"backprop", "mine"}]
+    assert rows and all(r["rtol"] == 1e-4 for r in rows)  # LOW_PRECISION: float32's ε with margin
+    assert "mine" in {r["method"] for r in doc["trajectory"]["runs"]}
+    # Their numerical_gradient in float32 is rounding noise (the lesson's point): reported, never checked.
+    noisy = [p for p in doc["trajectory"]["pairs"] if "mine[numerical]" in (p["method_a"], p["method_b"])]
+    assert noisy and all(not p["checked"] and "rounding noise" in p["note"] for p in noisy)
+    status, report = check(tmp_path, "--impl", f"mine={root / CH4}", "--mode", "fast")
+    assert status == 0 and report["reports"][0]["dtype"] == "float32"
