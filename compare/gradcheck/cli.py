@@ -58,6 +58,7 @@ from compare.config import (
     path_option,
     positive_float,
     positive_int,
+    program,
     run_main,
     thread_count,
 )
@@ -122,7 +123,7 @@ def _impl_or_spec(text: str) -> tuple[str, ...]:
 def build_parser() -> argparse.ArgumentParser:
     d = GradcheckConfig()
     p = Parser(
-        prog="python -m compare.gradcheck",
+        prog=program("compare.gradcheck"),
         description="Check the nets' analytic gradients (numpy backprop, torch autograd) against a float64 "
         "numerical reference. Exit 1 when a check fails.",
     )
@@ -171,7 +172,11 @@ def build_parser() -> argparse.ArgumentParser:
         "the report equals one process's at the same --threads (default: %(default)s, no job)",
     )
     p.add_argument(
-        "--json", dest="json_path", type=path_option, metavar="PATH", help="write the JSON report (atomically)"
+        "--json",
+        dest="json_path",
+        type=path_option,
+        metavar="PATH",
+        help="write the JSON report (atomically; - for standard output, the text then goes to standard error)",
     )
     p.add_argument("--quiet", action="store_true", help="print only the verdict")
     return p
@@ -222,7 +227,7 @@ def limit_threads(threads: int, *, with_torch: bool) -> Iterator[None]:
         torch.set_num_threads(threads)
     try:
         try:
-            from threadpoolctl import threadpool_limits  # installed with scikit-learn
+            from threadpoolctl import threadpool_limits  # a dependency; guarded all the same
         except ImportError:
             yield
         else:
@@ -325,7 +330,7 @@ def main(argv: list[str] | None = None) -> int:
 
 def _execute(cfg: GradcheckConfig) -> int:
     from compare.data import DataError
-    from compare.files import OutputError, check_writable, to_json, write_atomic
+    from compare.files import OutputError, check_writable, takes_stdout, to_json, write_atomic
     from dlfs_gradcheck.errors import GradcheckError
     from dlfs_gradcheck.usercode import SpecError
     from impl_numpy.checks import NetInputError
@@ -346,8 +351,9 @@ def _execute(cfg: GradcheckConfig) -> int:
     except KeyboardInterrupt:
         return fail("interrupted", 130)
     status = 0 if ok else 1
+    out = sys.stderr if takes_stdout(cfg.json_path) else sys.stdout  # --json -: stdout is the JSON's
     try:
-        print(text, flush=True)
+        print(text, file=out, flush=True)
     except BrokenPipeError:  # e.g. piped into head: the verdict is in the exit status
-        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        os.dup2(os.open(os.devnull, os.O_WRONLY), out.fileno())
     return status
