@@ -154,11 +154,11 @@ def stream_fd(path: object) -> int | None:
     ``/dev/stdout`` anew would truncate a file the shell appends to, and replacing its target by a
     rename would leave the shell's redirection on a deleted file.
     """
+    if path == STDOUT:  # the string a command line gives; Path("-") is a file named "-"
+        return 1
     if not isinstance(path, (str, os.PathLike)):
         return None
     text = os.fspath(path)
-    if text == STDOUT:
-        return 1
     match = _FD_PATH.match(text) if isinstance(text, str) else None
     return int(match.group(1)) if match else _STREAMS.get(text)
 

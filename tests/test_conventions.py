@@ -138,6 +138,7 @@ def test_write_atomic_to_dash_and_dev_fd(capfd: pytest.CaptureFixture[str]) -> N
     assert captured.out == "to stdout\n" and captured.err == "to stderr\n"
     assert files.stream_fd("-") == 1 and files.stream_fd("/dev/stdout") == 1 and files.stream_fd("/dev/fd/7") == 7
     assert files.stream_fd("./-") is None and files.stream_fd("out.json") is None
+    assert files.stream_fd(Path("-")) is None  # from code, a Path: a file named "-"
 
 
 def test_two_outputs_on_one_stream_or_a_directory_on_a_stream_are_refused() -> None:
@@ -389,6 +390,7 @@ def env_for_tests():
 
 def test_the_gradient_table_and_the_verdict_fit_in_100_columns(monkeypatch: pytest.MonkeyPatch) -> None:
     from compare.report import layout
+
     monkeypatch.delenv("COLUMNS", raising=False)
     report = failing_report()
     rendered = text.render(report)
