@@ -35,6 +35,7 @@ are kept in one command, as the README quotes them.
 
 from __future__ import annotations
 
+import contextlib
 import sys
 import time
 import tracemalloc
@@ -49,6 +50,7 @@ from compare.cli import (
     int_at_least,
     non_negative_int,
     positive_int,
+    program,
     usable_cpus,
 )
 from compare.config import path_option, thread_count
@@ -69,7 +71,7 @@ class BenchConfig:
 
 def parse_args(argv: list[str] | None = None) -> BenchConfig:
     d = BenchConfig()
-    p = Parser(prog="python -m compare.bench", description=__doc__.split("\n\n")[0])
+    p = Parser(prog=program("compare.bench"), description=__doc__.split("\n\n")[0])
     p.add_argument(
         "--threads", type=thread_count, default=d.threads, help="default: every CPU this process may use (%(default)s)"
     )
@@ -90,7 +92,13 @@ def parse_args(argv: list[str] | None = None) -> BenchConfig:
         help="also time the book loop's full gradient (784-50-10) on N local ranks against 1, 1 thread each, "
         "in interleaved rounds: 3 each, 1 with --quick (~25 s a round)",
     )
-    p.add_argument("--json", dest="json_path", type=path_option, metavar="PATH", help="write the results as JSON")
+    p.add_argument(
+        "--json",
+        dest="json_path",
+        type=path_option,
+        metavar="PATH",
+        help="write the results as JSON (- for standard output; the text then goes to standard error)",
+    )
     cfg = BenchConfig(**vars(p.parse_args(argv)))
     if cfg.ranks:
         check_processes("--ranks", cfg.ranks)
@@ -527,8 +535,10 @@ def _bench(cfg: BenchConfig) -> int:
         for t in result["targets"]:
             t["met"] = None
     result["ok"] = all(r["ok"] for r in numerical["activations"].values())
-    print(render(result))
-    bench_sharded(cfg, result)
+    # --json -: standard output is the JSON's, the text goes to standard error
+    with contextlib.redirect_stdout(sys.stderr if report.takes_stdout(cfg.json_path) else sys.stdout):
+        print(render(result))
+        bench_sharded(cfg, result)
     if cfg.json_path is not None:
         try:
             report.write_atomic(cfg.json_path, report.to_json(result))

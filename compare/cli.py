@@ -51,14 +51,29 @@ EXIT_STATUSES = (
 
 
 class Parser(argparse.ArgumentParser):
-    """argparse that raises instead of printing usage and exiting; ``--help`` ends with the exit statuses."""
+    """argparse that raises instead of printing usage and exiting; ``--help`` ends with the exit statuses.
 
-    def __init__(self, *args: object, **kwargs: object) -> None:
+    Every command gets ``--version`` (``<prog> <version>``, exit 0); a subcommand's parser is made
+    with ``version=False``.
+    """
+
+    def __init__(self, *args: object, version: bool = True, **kwargs: object) -> None:
         kwargs.setdefault("epilog", EXIT_STATUSES)
         super().__init__(*args, **kwargs)  # type: ignore[arg-type]
+        if version:
+            import compare
+
+            self.add_argument("--version", action="version", version=f"%(prog)s {compare.__version__}")
 
     def error(self, message: str) -> None:  # type: ignore[override]
         raise UsageError(message)
+
+
+def program(module: str) -> str:
+    """The command's name as the user typed it: an installed script's (``dlfs-report``), else ``python -m module``."""
+    script = os.path.basename(sys.argv[0]) if sys.argv and sys.argv[0] else ""
+    script = script.removesuffix(".exe")  # the launchers pip writes on Windows
+    return script if script.startswith("dlfs-") else f"python -m {module}"
 
 
 # -- one-line messages -------------------------------------------------------------------------

@@ -27,6 +27,7 @@ from compare.cli import (  # noqa: F401  (re-exported for the commands)
     path_option,
     positive_float,
     positive_int,
+    program,
     run_main,
     thread_count,
     usable_cpus,
@@ -87,7 +88,7 @@ _sections = comma_choices(SECTIONS, "section(s)")
 def build_parser() -> argparse.ArgumentParser:
     d = RunConfig()
     p = Parser(
-        prog="python -m compare.run",
+        prog=program("compare.run"),
         description="Check that numpy's numerical gradient, numpy's backprop and PyTorch's autograd agree "
         "from shared weights, on one batch and along a training run, and time them.",
     )
@@ -188,10 +189,18 @@ def build_parser() -> argparse.ArgumentParser:
     )
     out = p.add_argument_group("output")
     out.add_argument(
-        "--json", dest="json_path", type=path_option, metavar="PATH", help="write the JSON report (atomically)"
+        "--json",
+        dest="json_path",
+        type=path_option,
+        metavar="PATH",
+        help="write the JSON report (atomically; - for standard output, the text report then goes to standard error)",
     )
     out.add_argument(
-        "--markdown", dest="markdown_path", type=path_option, metavar="PATH", help="write the report as Markdown"
+        "--markdown",
+        dest="markdown_path",
+        type=path_option,
+        metavar="PATH",
+        help="write the report as Markdown (- for standard output, as --json)",
     )
     out.add_argument("--csv", dest="csv_dir", type=path_option, metavar="DIR", help="write one CSV per table into DIR")
     out.add_argument(

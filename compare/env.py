@@ -1,4 +1,4 @@
-"""Thread settings and the run's header: machine, versions, BLAS, devices, revision.
+"""Thread settings and the run's header: machine, versions, BLAS, devices, the project's version and revision.
 
 :func:`set_threads` must run before numpy or torch is first imported: BLAS
 libraries read their thread count from the environment when they load.
@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import platform
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -59,14 +60,57 @@ def numpy_threads() -> str:
     return os.environ.get("OPENBLAS_NUM_THREADS", "?")
 
 
+def package_version() -> str:
+    """The installed dlfs-compare's version (``"0+unknown"`` when it runs from a folder never installed)."""
+    import compare
+
+    return compare.__version__
+
+
+def _names_this_project(pyproject: str) -> bool:
+    """True when a pyproject.toml's ``[project]`` table has ``name = "dlfs-compare"``."""
+    section = ""
+    for raw in pyproject.splitlines():
+        line = raw.split("#", 1)[0].strip()
+        if line.startswith("["):
+            section = line
+        elif section == "[project]" and re.fullmatch(r"name\s*=\s*[\"']dlfs-compare[\"']", line):
+            return True
+    return False
+
+
+def own_checkout() -> Path | None:
+    """The folder that holds ``compare/`` when it is this project's source tree (its pyproject.toml names it)."""
+    root = Path(__file__).resolve().parent.parent
+    try:
+        pyproject = (root / "pyproject.toml").read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError):
+        return None
+    return root if _names_this_project(pyproject) else None
+
+
 def git_revision() -> str | None:
-    here = Path(__file__).resolve().parent.parent
+    """The short commit of the project's own checkout; None anywhere else.
+
+    Only when the package runs from its source tree and that tree is the top of a git repository:
+    an installed copy (site-packages, or a vendored copy) inside some other repository must not
+    record that repository's commit as its own.
+    """
+    root = own_checkout()
+    if root is None:
+        return None
     try:
         out = subprocess.run(
-            ["git", "rev-parse", "--short", "HEAD"], cwd=here, capture_output=True, text=True, timeout=5, check=False
+            ["git", "rev-parse", "--show-toplevel", "--short", "HEAD"],
+            cwd=root,
+            capture_output=True,
+            text=True,
+            timeout=5,
+            check=False,
         )
     except (OSError, subprocess.SubprocessError):
         return None
-    if out.returncode != 0:
+    lines = out.stdout.split()
+    if out.returncode != 0 or len(lines) != 2 or Path(lines[0]).resolve() != root:
         return None
-    return out.stdout.strip() or None
+    return lines[1]

@@ -17,11 +17,17 @@ interrupted run leaves the old file (or none) and no temporary file behind. The 
 - in an output folder (``--csv``, ``--plot``), removes only files it can prove a run wrote:
   those listed in the folder's manifest (``.dlfs-compare-manifest.json``) and unchanged since.
 
+A standard stream is the exception: ``-`` (standard output), ``/dev/stdout``, ``/dev/stderr`` and
+``/dev/fd/N`` name a descriptor the process already holds, and are written through it as it is
+(see :func:`stream_fd`): a shell's redirection is neither replaced nor truncated, and two outputs
+cannot both name one stream.
+
 Usage::
 
     check_outputs([Output("--json", "r.json"), Output("--csv", "tables", ".csv", ("gradients.csv",))],
                   [Input("the --impl file", "mine.py")])  # before work
     write_atomic("r.json", text)
+    write_atomic("-", text)  # standard output
 
 Longer than 300 lines: it is the one writer of every command, and each of its refusals
 (devices, FIFOs, symlinks, long names, conflicting outputs, outputs over inputs, stale temporary
@@ -39,6 +45,7 @@ import os
 import re
 import secrets
 import stat
+import sys
 import tempfile
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
@@ -170,6 +177,76 @@ def clean_stale(target: Path, suffix: str = ".tmp") -> list[Path]:
     return removed
 
 
+# -- standard streams --------------------------------------------------------------------------
+
+STDOUT = "-"  # the output path that means standard output
+_STREAMS = {"/dev/stdout": 1, "/dev/stderr": 2}
+_FD_PATH = re.compile(r"/(?:dev/fd|proc/self/fd)/([0-9]+)\Z")
+
+
+def stream_fd(path: object) -> int | None:
+    """The descriptor an output path names: 1 for ``-`` and ``/dev/stdout``, N for ``/dev/fd/N``; else None.
+
+    Such a path is written through the descriptor this process holds, never reopened: opening
+    ``/dev/stdout`` anew would truncate a file the shell appends to, and replacing its target by a
+    rename would leave the shell's redirection on a deleted file.
+    """
+    if path == STDOUT:  # the string a command line gives; Path("-") is a file named "-"
+        return 1
+    if not isinstance(path, (str, os.PathLike)):
+        return None
+    text = os.fspath(path)
+    match = _FD_PATH.match(text) if isinstance(text, str) else None
+    return int(match.group(1)) if match else _STREAMS.get(text)
+
+
+def stream_name(fd: int) -> str:
+    return {1: "standard output", 2: "standard error"}.get(fd, f"file descriptor {fd}")
+
+
+def takes_stdout(*paths: object) -> bool:
+    """True when one of the output ``paths`` is standard output (the text report then goes to standard error)."""
+    return any(stream_fd(p) == 1 for p in paths if p is not None)
+
+
+def _check_stream(fd: int, shown_as: str) -> None:
+    try:
+        mode = fcntl.fcntl(fd, fcntl.F_GETFL) & os.O_ACCMODE
+    except OSError:
+        raise OutputError(f"cannot write {shown_as}: {stream_name(fd)} is not open") from None
+    if mode == os.O_RDONLY:
+        raise OutputError(f"cannot write {shown_as}: {stream_name(fd)} is open for reading only")
+
+
+def _write_stream(fd: int, data: bytes, shown_as: str) -> None:
+    """``data`` written through the open descriptor ``fd``, after what Python's own streams hold."""
+    _check_stream(fd, shown_as)
+    for stream in (sys.stdout, sys.stderr):
+        if stream is not None:
+            stream.flush()
+    view = memoryview(data)
+    try:
+        while view:
+            view = view[os.write(fd, view) :]
+    except OSError as e:
+        raise OutputError(f"cannot write {shown_as} ({stream_name(fd)}): {e.strerror or e}") from None
+
+
+def _check_streams(outputs: Sequence[Output]) -> None:
+    """Refuse two outputs on one stream, and a directory output (``--csv -``) on any."""
+    seen: dict[int, Output] = {}
+    for o in outputs:
+        fd = stream_fd(o.path)
+        if fd is None:
+            continue
+        if o.suffix is not None:
+            raise OutputError(f"{o.option} writes several files into a directory, not to {stream_name(fd)}")
+        if fd in seen:
+            raise OutputError(f"{seen[fd].option} and {o.option} would both write to {stream_name(fd)}; choose one")
+        _check_stream(fd, shown(o.path))
+        seen[fd] = o
+
+
 # -- checks before any work --------------------------------------------------------------------
 
 
@@ -211,6 +288,12 @@ def check_writable(path: str | os.PathLike[str], *, directory: bool = False) -> 
     A file's directory must exist. An output directory (``--csv``, ``--plot``) may be new,
     but then its parent must exist; it is created only when the results are written.
     """
+    fd = stream_fd(path)
+    if fd is not None:  # a standard stream: written through its descriptor
+        if directory:
+            raise OutputError(f"cannot write into {shown(path)}: a directory is needed, not {stream_name(fd)}")
+        _check_stream(fd, shown(path))
+        return
     target = _final(path)
     shown_as = shown(path)
     try:
@@ -270,6 +353,8 @@ def check_outputs(outputs: Sequence[Output], inputs: Sequence[Input] = ()) -> No
     the run would replace what it reads, e.g. ``--json mine.py`` with ``--impl mine.py:Net``.
     """
     given = [o for o in outputs if o.path is not None]
+    _check_streams(given)
+    given = [o for o in given if stream_fd(o.path) is None]
     for o in given:
         check_writable(o.path, directory=o.suffix is not None)
         if o.suffix is not None:
@@ -327,10 +412,16 @@ def _same_file(target: Path, source: str | os.PathLike[str]) -> bool:
 def write_atomic(path: str | os.PathLike[str], text: str | bytes) -> None:
     """Write ``text`` (UTF-8) or bytes to ``path`` via a temporary file beside it and ``os.replace``.
 
+    A standard stream (:func:`stream_fd`) is written through its open descriptor instead.
+
     Raises :class:`OutputError` naming the file when it cannot be written (the old file stays).
     """
-    target = _final(path)
     data = text if isinstance(text, bytes) else text.encode("utf-8")
+    fd = stream_fd(path)
+    if fd is not None:  # "-", /dev/stdout, /dev/fd/N: through the open descriptor, not replaced
+        _write_stream(fd, data, shown(path))
+        return
+    target = _final(path)
     with deferred_interrupts():  # a signal now takes effect once the file is whole or gone
         try:
             _check_file(target, shown(path))

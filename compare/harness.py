@@ -70,6 +70,7 @@ def environment(seed: int, threads: int, devices: list[str]) -> Env:
         date=dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC"),
         seed=seed,
         jax=_installed_version("jax"),
+        version=env.package_version(),
     )
 
 

@@ -34,7 +34,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from compare.cli import Parser, command, fail, non_negative_int, positive_int
+from compare.cli import Parser, command, fail, non_negative_int, positive_int, program
 from compare.data import load_digits, make_synthetic
 from compare.engine.runner import batch_stream, epoch_steps
 from compare.jax_runner import NOT_INSTALLED, jax_available
@@ -171,7 +171,7 @@ def render(rows: list[StepTiming], steps: int) -> str:
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    p = Parser(prog="python -m compare.jax_bench", description=__doc__.split("\n\n")[0])
+    p = Parser(prog=program("compare.jax_bench"), description=__doc__.split("\n\n")[0])
     p.add_argument("--rounds", type=positive_int, default=7, help="interleaved rounds (default: 7)")
     p.add_argument("--steps", type=positive_int, default=400, help="steps per method per round (default: 400)")
     p.add_argument("--hidden", type=positive_int, default=50, help="hidden units (default: 50)")

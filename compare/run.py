@@ -51,6 +51,7 @@ def execute(cfg: RunConfig) -> int:
         return fail(str(e))
     from compare import harness
     from compare.data import DataError
+    from compare.files import takes_stdout
     from compare.report import text
     from compare.report.outputs import write_outputs
     from dlfs_gradcheck.usercode import SpecError
@@ -68,7 +69,9 @@ def execute(cfg: RunConfig) -> int:
     except (NetInputError, DataError, OutputError, SpecError) as e:
         return fail(str(e))
     # The text first: a file that cannot be written (a full disk) must not cost the printed results.
-    print(text.verdict(report) if cfg.quiet else text.render(report), flush=True)
+    # With --json - (or --markdown -) standard output is the file's: the text goes to standard error.
+    out = sys.stderr if takes_stdout(cfg.json_path, cfg.markdown_path) else sys.stdout
+    print(text.verdict_text(report) if cfg.quiet else text.render(report), file=out, flush=True)
     try:
         write_outputs(
             report, json_path=cfg.json_path, markdown_path=cfg.markdown_path, csv_dir=cfg.csv_dir,

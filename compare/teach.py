@@ -22,13 +22,13 @@ import os
 import sys
 from pathlib import Path
 
-from compare.cli import Parser, command, fail
+from compare.cli import Parser, command, fail, program
 from compare.config import RunConfig, path_option, thread_count
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     d = RunConfig()
-    p = Parser(prog="python -m compare.teach", description="Regenerate docs/why-backprop.md.")
+    p = Parser(prog=program("compare.teach"), description="Regenerate docs/why-backprop.md.")
     p.add_argument(
         "--doc", type=path_option, default="docs/why-backprop.md", help="the page to write (default: %(default)s)"
     )

@@ -23,7 +23,8 @@ for the tolerances, the kink rule and what fast mode is guaranteed to catch.
 
 Everything is loaded on first use: ``import dlfs_gradcheck`` (and the pytest plugin it
 registers) costs nothing until a name is used; the checker itself needs numpy only, and
-torch or jax when their adapters are called.
+torch or jax when their adapters are called. ``dlfs_gradcheck.__version__`` is the version of the
+``dlfs-compare`` distribution that ships it (``"0+unknown"`` when not installed).
 
 Reference: Deep Learning from Scratch, ch. 4.5 (gradient check); Squire and
 Trapp, "Using complex variables to estimate derivatives of real functions" (1998).
@@ -63,7 +64,19 @@ _LAZY = {
 }
 
 
+def _version() -> str:
+    """The installed ``dlfs-compare`` distribution's version; ``"0+unknown"`` when it is not installed."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("dlfs-compare")
+    except PackageNotFoundError:
+        return "0+unknown"
+
+
 def __getattr__(name: str) -> object:
+    if name == "__version__":  # of the dlfs-compare distribution that ships this package
+        return _version()
     if name in _LAZY:
         return getattr(importlib.import_module(f"{__name__}.{_LAZY[name]}"), name)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -121,7 +121,7 @@ def pinned_threads(mp: pytest.MonkeyPatch) -> Iterator[None]:
     before = torch.get_num_threads()
     torch.set_num_threads(1)
     try:
-        from threadpoolctl import threadpool_limits  # installed with scikit-learn
+        from threadpoolctl import threadpool_limits
     except ImportError:
         limits = contextlib.nullcontext()
     else:
@@ -131,3 +131,10 @@ def pinned_threads(mp: pytest.MonkeyPatch) -> Iterator[None]:
             yield
     finally:
         torch.set_num_threads(before)
+
+
+def verdict_of(report_text: str) -> str:
+    """The text report's verdict (its last paragraph, from ``OK:`` or ``FAILED:``), wrapped lines joined."""
+    lines = report_text.rstrip().splitlines()
+    start = max(i for i, line in enumerate(lines) if line.startswith(("OK:", "FAILED:")))
+    return " ".join(line.strip() for line in lines[start:])

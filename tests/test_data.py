@@ -7,18 +7,17 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-import sklearn.datasets
 from hypothesis import given
 from hypothesis import strategies as st
 
 from compare.data import DataError, Dataset, load_dataset, load_digits, make_synthetic
+from compare.data.datasets import digits_arrays
 
 
 @pytest.fixture(scope="module")
-def sklearn_digits() -> tuple[np.ndarray, np.ndarray]:
-    """scikit-learn's digits as shipped: pixels 0..16 (1797, 64) and labels (1797,)."""
-    bunch = sklearn.datasets.load_digits()
-    return bunch.data, bunch.target
+def shipped() -> dict[str, np.ndarray]:
+    """The bundled file as stored: images 0..16 (1797, 64), labels (1797,), the split's row indices."""
+    return digits_arrays()
 
 
 def test_digits_shapes_dtypes_and_range(digits: Dataset) -> None:
@@ -33,8 +32,8 @@ def test_digits_shapes_dtypes_and_range(digits: Dataset) -> None:
     assert set(np.unique(digits.t_train)) == set(range(10)) == set(np.unique(digits.t_test))
 
 
-def test_digits_split_is_a_stratified_partition(digits: Dataset, sklearn_digits: tuple) -> None:
-    data, target = sklearn_digits
+def test_digits_split_is_a_stratified_partition(digits: Dataset, shipped: dict[str, np.ndarray]) -> None:
+    data, target = shipped["images"].astype(np.float64), shipped["labels"].astype(np.intp)
     # Every image lands in exactly one of train / test, scaled by 1/16 (exact: a power of 2).
     split = np.concatenate([digits.x_train, digits.x_test]) * 16.0
     labels = np.concatenate([digits.t_train, digits.t_test])
@@ -42,6 +41,8 @@ def test_digits_split_is_a_stratified_partition(digits: Dataset, sklearn_digits:
     order_full = np.lexsort(np.column_stack([data, target]).T)
     assert np.array_equal(split[order_split], data[order_full])
     assert np.array_equal(labels[order_split], target[order_full])
+    rows = np.concatenate([shipped["train_index"], shipped["test_index"]])
+    assert np.array_equal(np.sort(rows), np.arange(1797))  # a partition of the rows
     # Stratified: each class keeps its share of the 1500 training images, to within
     # the rounding of one image.
     total = np.bincount(target, minlength=10)
@@ -49,16 +50,37 @@ def test_digits_split_is_a_stratified_partition(digits: Dataset, sklearn_digits:
     assert np.all(np.abs(train - total * 1500 / 1797) <= 1.0), (train, total * 1500 / 1797)
 
 
-def test_digits_split_is_fixed_across_calls() -> None:
+def test_digits_split_is_fixed_and_shuffled(digits: Dataset, shipped: dict[str, np.ndarray]) -> None:
     first, second = load_digits(), load_digits()
     for field in ("x_train", "t_train", "x_test", "t_test"):
         assert np.array_equal(getattr(first, field), getattr(second, field))
     # The split does not follow the run's seed...
     via_name = load_dataset("digits", seed=123)
     assert np.array_equal(via_name.x_train, first.x_train) and np.array_equal(via_name.t_test, first.t_test)
-    # ...but it is a real shuffle: another split seed gives another split.
-    other = load_digits(split_seed=1)
-    assert not np.array_equal(other.t_train, first.t_train)
+    # ...but it is a shuffle, not the file's order: training sees the classes mixed from the first batch.
+    assert not np.all(np.diff(shipped["train_index"]) > 0)
+    assert len(np.unique(digits.t_train[:100])) == 10
+
+
+def test_the_bundled_digits_are_scikit_learns_and_so_is_the_split(digits: Dataset) -> None:
+    """The shipped file equals ``sklearn.datasets.load_digits()`` value for value, and the split is
+    ``train_test_split(stratify=labels, random_state=0)``'s: the data every earlier run drew from
+    scikit-learn at run time, unchanged (the trajectory tests pin numbers computed on it)."""
+    sklearn_datasets = pytest.importorskip("sklearn.datasets")
+    model_selection = pytest.importorskip("sklearn.model_selection")
+    bunch = sklearn_datasets.load_digits()
+    shipped = digits_arrays()
+    assert np.array_equal(shipped["images"], bunch.data) and shipped["images"].shape == bunch.data.shape
+    assert np.array_equal(shipped["labels"], bunch.target)
+    x = bunch.data.astype(np.float64) / 16.0
+    t = bunch.target.astype(np.intp)
+    x_train, x_test, t_train, t_test = model_selection.train_test_split(
+        x, t, train_size=1500, stratify=t, random_state=0
+    )
+    for mine, theirs in ((digits.x_train, x_train), (digits.x_test, x_test)):
+        assert mine.dtype == theirs.dtype and np.array_equal(mine, theirs)
+    for mine, theirs in ((digits.t_train, t_train), (digits.t_test, t_test)):
+        assert mine.dtype == theirs.dtype and np.array_equal(mine, theirs)
 
 
 @given(

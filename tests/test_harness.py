@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from helpers import assert_close
+from helpers import assert_close, verdict_of
 
 from compare import harness
 from compare.config import parse_args
@@ -57,8 +57,14 @@ def no_mnist(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> dict[str, str]:
 
 
 def fail_rows(stdout: str) -> list[str]:
-    """Table rows of the text report that end in FAIL."""
-    return [line for line in stdout.splitlines() if line.rstrip().endswith("FAIL")]
+    """Table rows of the text report that end in FAIL, each after the pair heading its group (``A = .., B = ..``)."""
+    rows, heading = [], ""
+    for line in stdout.splitlines():
+        if line.startswith("A = "):
+            heading = line
+        elif line.rstrip().endswith("FAIL"):
+            rows.append(f"{heading} | {line}")
+    return rows
 
 
 def assert_one_line_error(err: str) -> None:
@@ -112,7 +118,7 @@ def test_wrong_backprop_gradient_fails_the_run_and_names_the_parameter(
     assert len(rows) == len(methods) - 1, out
     for row in rows:
         assert f" {param} " in row and "backprop" in row, row
-    verdict = out.strip().splitlines()[-1]
+    verdict = verdict_of(out)
     assert verdict.startswith("FAILED: gradients") and f"numerical vs backprop {param}" in verdict
 
 
@@ -122,7 +128,7 @@ def test_correct_gradients_pass(capsys: pytest.CaptureFixture[str]) -> None:
     out = capsys.readouterr().out
     assert status == 0, out
     assert fail_rows(out) == []
-    assert out.strip().splitlines()[-1].startswith("OK: gradients")
+    assert verdict_of(out).startswith("OK: gradients")
 
 
 # -- a diverging trajectory is caught at the right step -------------------------------------
@@ -437,7 +443,7 @@ def test_relu_run_checks_exact_pairs_and_reports_numerical_ones(capsys: pytest.C
     out = capsys.readouterr().out
     assert status == 0, out
     assert "info *" in out and "ReLU kinks" in out
-    assert "reported only" in [line for line in out.splitlines() if line.strip()][-1]
+    assert "reported only" in verdict_of(out)
 
 
 @pytest.mark.parametrize("option", [["--data-dir", "/somewhere"], ["--download"]])

@@ -13,7 +13,7 @@ Roles, lowest first (a module may import its own level and those below, never ab
    (``compare.distributed``, ``compare.jax_runner``; any other new package too);
 4. the sections: ``compare.sections``;
 5. the harness: ``compare.harness``;
-6. renderers (``compare.report.text``, ``tables``, ``csvfiles``, ``plots``, ``teach_doc``, ``diff``,
+6. renderers (``compare.report.text``, ``tables``, ``layout``, ``csvfiles``, ``plots``, ``teach_doc``, ``diff``,
    ``__main__``) and entry points (``compare.run``, ``compare.teach``, ``compare.bench``,
    ``compare.gradcheck.cli``).
 
@@ -48,7 +48,8 @@ LEAVES = {
 }
 MODEL = {"compare.report", "compare.report.model", "compare.report.codec", "compare.report.format"}
 RENDERERS = {
-    f"compare.report.{m}" for m in ("text", "tables", "csvfiles", "plots", "teach_doc", "diff", "outputs", "__main__")
+    f"compare.report.{m}"
+    for m in ("text", "tables", "layout", "csvfiles", "plots", "teach_doc", "diff", "outputs", "__main__")
 }
 ENTRY_POINTS = {
     "compare.run",

@@ -24,7 +24,7 @@ from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
-from helpers import pinned_threads
+from helpers import pinned_threads, verdict_of
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -389,7 +389,7 @@ def test_render_shows_the_sections_and_the_verdict(small_run: Run) -> None:
     rendered = text.render(small_run.report)
     for title in ("== 1. Gradient agreement", "== 2. Trajectory agreement", "== 3. Timing", "== 4. Cost growth"):
         assert title in rendered
-    verdict = rendered.rstrip().splitlines()[-1]
+    verdict = verdict_of(rendered)
     assert verdict == text.verdict(small_run.report)
     n_rows = len(small_run.report.gradients.rows)
     n_pairs = len(small_run.report.trajectory.pairs)
@@ -403,7 +403,7 @@ def test_render_of_a_failing_report_says_what_failed(small_run: Run) -> None:
     row.ok = False
     broken.ok = False
     rendered = text.render(broken)
-    last = rendered.rstrip().splitlines()[-1]
+    last = verdict_of(rendered)
     assert last.startswith("FAILED: gradients")
     assert f"{row.method_a} vs {row.method_b} {row.param}" in last
     fail_lines = [line for line in rendered.splitlines() if line.rstrip().endswith("FAIL")]

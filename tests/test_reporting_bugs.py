@@ -17,6 +17,7 @@ from types import SimpleNamespace
 
 import numpy as np
 import pytest
+from helpers import verdict_of
 
 from compare.config import RunConfig
 from compare.engine import runners as runners_module
@@ -57,8 +58,9 @@ def test_gradient_table_shows_max_abs_and_max_rel_under_their_headers() -> None:
     assert rows[0][head.index("rtol")] == "1.00e-06"
     # and in the printed report, by the header's position
     lines = text.render(bare_report(gradients=section)).splitlines()
-    header = next(i for i, line in enumerate(lines) if line.startswith("A ") and "max abs" in line)
-    printed = lines[header + 2]  # below the dashes
+    header = next(i for i, line in enumerate(lines) if line.lstrip().startswith("param ") and "max abs" in line)
+    assert lines[header + 2] == "A = numerical, B = backprop"  # the pair heads its rows
+    printed = lines[header + 3]  # below the dashes and the pair
     assert cell(lines[header], printed, "max abs") == "1.25e-03"
     assert cell(lines[header], printed, "max rel") == "6.50e-09"
     assert cell(lines[header], printed, "A value") == "0.5" and cell(lines[header], printed, "B value") == "0.25"
@@ -145,7 +147,7 @@ def test_a_run_whose_final_weights_differ_is_reported_failed(monkeypatch: pytest
     argv = ["--only", "trajectory", "--iters", "30", "--hidden-size", "10", "--numerical-iters", "2"]
     assert main([*argv, "--fast-numerical-iters", "2", "--threads", "1", "--no-progress"]) == 1
     out = capsys.readouterr().out
-    verdict = out.strip().splitlines()[-1]
+    verdict = verdict_of(out)
     assert verdict.startswith("FAILED: trajectories") and "backprop vs autograd[cpu,float64]" in verdict
 
 

@@ -1,10 +1,14 @@
 """Datasets for the comparison: bundled digits (default), seeded synthetic data, MNIST.
 
-- ``digits``: scikit-learn's bundled 8×8 digits (1,797 images, no download),
-  pixel values 0..16 scaled to [0, 1], split by a fixed, seeded, stratified
-  split into 1,500 train / 297 test images. 1,500 is a multiple of the book's
-  batch size, so the book's ``i % (train_size / batch_size) == 0`` epoch test
-  fires every 15 steps, as it does every 600 steps on MNIST.
+- ``digits``: the 8×8 handwritten digits of the UCI "Optical Recognition of Handwritten
+  Digits" test set (1,797 images, no download), shipped in ``compare/data/digits/`` (see
+  the README there: source, license, and how the file was made). Pixel values 0..16 are
+  scaled to [0, 1]; the split is fixed and stored with the data: 1,500 train / 297 test
+  images, stratified by class (the split scikit-learn's ``train_test_split(stratify=labels,
+  random_state=0)`` makes, so results match those of earlier versions, which drew it at run
+  time). 1,500 is a multiple of the book's batch size, so the book's
+  ``i % (train_size / batch_size) == 0`` epoch test fires every 15 steps, as it does every
+  600 steps on MNIST.
 - ``synthetic``: seeded random data of any input size and class count (for
   timing at the book's 784 inputs anywhere); each class is a random prototype
   in [0, 1] plus clipped noise, so it is learnable.
@@ -15,28 +19,32 @@ Labels are class indices (intp). Inputs are float64.
 
 from __future__ import annotations
 
+import io
 import numbers
+from importlib import resources
 
 import numpy as np
 
 from compare.data.base import DataError, Dataset
 
+DIGITS_FILE = ("digits", "digits.npz")  # inside this package: images (1797, 64) uint8, labels, the split
 DIGITS_TRAIN_SIZE = 1500
-DIGITS_SPLIT_SEED = 0  # the split is the same for every run, whatever --seed says
 
 
-def load_digits(split_seed: int = DIGITS_SPLIT_SEED) -> Dataset:
-    """scikit-learn's bundled digits, scaled to [0, 1], stratified seeded split (1,500 / 297)."""
-    from sklearn.datasets import load_digits as sk_load_digits
-    from sklearn.model_selection import train_test_split
+def digits_arrays() -> dict[str, np.ndarray]:
+    """The shipped file as stored: ``images`` (1797, 64) uint8 0..16, ``labels``, ``train_index``, ``test_index``."""
+    raw = resources.files("compare.data").joinpath(*DIGITS_FILE).read_bytes()
+    with np.load(io.BytesIO(raw), allow_pickle=False) as npz:
+        return {name: npz[name] for name in npz.files}
 
-    bunch = sk_load_digits()
-    x = bunch.data.astype(np.float64) / 16.0  # (1797, 64), pixel values 0..16
-    t = bunch.target.astype(np.intp)
-    x_train, x_test, t_train, t_test = train_test_split(
-        x, t, train_size=DIGITS_TRAIN_SIZE, stratify=t, random_state=split_seed
-    )
-    return Dataset("digits", x_train, t_train, x_test, t_test, n_classes=10)
+
+def load_digits() -> Dataset:
+    """The bundled digits, scaled to [0, 1], in their fixed stratified split (1,500 / 297)."""
+    arrays = digits_arrays()
+    x = arrays["images"].astype(np.float64) / 16.0  # (1797, 64), pixel values 0..16
+    t = arrays["labels"].astype(np.intp)  # (1797,)
+    train, test = arrays["train_index"], arrays["test_index"]  # (1500,), (297,): a partition of 0..1796
+    return Dataset("digits", x[train], t[train], x[test], t[test], n_classes=10)
 
 
 def make_synthetic(

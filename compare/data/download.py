@@ -55,6 +55,10 @@ _MIRROR_FAILURES = (
 )
 
 
+class DownloadError(DataError):
+    """Every mirror failed for a file (no network, or none serves it intact)."""
+
+
 class _BadTransfer(Exception):
     """A transfer that completed but cannot be trusted (short, or wrong checksum)."""
 
@@ -186,7 +190,7 @@ def fetch_verified(
     max_bytes : a transfer that announces or sends more is refused (the mirror counts as failed).
 
     A file already there with the right md5 is kept. One with a wrong md5 is replaced only
-    by a verified download. Raises :class:`DataError` (one line) when every mirror fails.
+    by a verified download. Raises :class:`DownloadError` (one line) when every mirror fails.
     """
     dest = dest_dir / name
     try:
@@ -210,4 +214,4 @@ def fetch_verified(
         for failure in failures:  # said only when a later mirror worked: a total failure is one error line
             log.warning("download of %s failed; used %s instead", failure, url)
         return dest
-    raise DataError(f"could not download {name}: every mirror failed ({'; '.join(failures)})")
+    raise DownloadError(f"could not download {name}: every mirror failed ({'; '.join(failures)})")

@@ -41,7 +41,14 @@ from pathlib import Path
 import numpy as np
 
 from compare.data.base import DataError, Dataset
-from compare.data.download import DEFAULT_MAX_BYTES, DEFAULT_TIMEOUT, fetch_verified, file_md5, user_cache_dir
+from compare.data.download import (
+    DEFAULT_MAX_BYTES,
+    DEFAULT_TIMEOUT,
+    DownloadError,
+    fetch_verified,
+    file_md5,
+    user_cache_dir,
+)
 from compare.files import shown
 
 log = logging.getLogger(__name__)
@@ -254,7 +261,8 @@ def download_mnist(
     progress : tqdm bars; ``None`` shows them only when stderr is a terminal.
 
     Files already present with the right md5 are kept; every other file is written only after
-    it has been verified. Raises :class:`DataError` naming the file when every mirror fails.
+    it has been verified. Raises :class:`DownloadError` naming the file when every mirror fails, and
+    saying where a copy made elsewhere can go.
     """
     dest = _expand(dest_dir, "download directory") if dest_dir is not None else mnist_cache_dir()
     mirror_list = [mirrors] if isinstance(mirrors, str) else list(mirrors or DEFAULT_MIRRORS)
@@ -271,14 +279,25 @@ def download_mnist(
         for name, md5 in (checksums or MNIST_MD5).items():
             cap = MNIST_GZ_BYTES.get(name, DEFAULT_MAX_BYTES)
             fetch_verified(name, md5, mirror_list, dest, timeout=timeout, progress=progress, max_bytes=cap)
-    except BaseException:
+    except BaseException as e:
         for directory in created:
             try:
                 directory.rmdir()  # only when empty: files fetched before the failure stay
             except OSError:
                 break
+        if isinstance(e, DownloadError):
+            raise DownloadError(f"{e}; {offline_remedy(dest)}") from None
         raise
     return dest
+
+
+def offline_remedy(dest: Path) -> str:
+    """What to do when the files cannot be downloaded here: where to put a copy, or how to point at one."""
+    names = ", ".join(MNIST_MD5)
+    return (
+        f"without network, copy the four files ({names}; from any MNIST mirror: their md5 sums are checked) "
+        f"into {shown(dest)}, or pass --data-dir DIR or set ${ENV_VAR} to a directory that holds them"
+    )
 
 
 def find_mnist_dir(

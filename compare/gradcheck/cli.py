@@ -59,6 +59,7 @@ from compare.config import (
     path_option,
     positive_float,
     positive_int,
+    program,
     run_main,
     thread_count,
 )
@@ -123,7 +124,7 @@ def _impl_or_spec(text: str) -> tuple[str, ...]:
 def build_parser() -> argparse.ArgumentParser:
     d = GradcheckConfig()
     p = Parser(
-        prog="python -m compare.gradcheck",
+        prog=program("compare.gradcheck"),
         description="Check the nets' analytic gradients (numpy backprop, torch autograd) against a float64 "
         "numerical reference. Exit 1 when a check fails.",
     )
@@ -172,7 +173,11 @@ def build_parser() -> argparse.ArgumentParser:
         "the report equals one process's at the same --threads (default: %(default)s, no job)",
     )
     p.add_argument(
-        "--json", dest="json_path", type=path_option, metavar="PATH", help="write the JSON report (atomically)"
+        "--json",
+        dest="json_path",
+        type=path_option,
+        metavar="PATH",
+        help="write the JSON report (atomically; - for standard output, the text then goes to standard error)",
     )
     p.add_argument("--quiet", action="store_true", help="print only the verdict")
     return p
@@ -225,7 +230,7 @@ def limit_threads(threads: int, *, with_torch: bool) -> Iterator[None]:
         torch.set_num_threads(threads)
     try:
         try:
-            from threadpoolctl import threadpool_limits  # installed with scikit-learn
+            from threadpoolctl import threadpool_limits  # a dependency; guarded all the same
         except ImportError:
             yield
         else:
@@ -332,7 +337,7 @@ def main(argv: list[str] | None = None) -> int:
 
 def _execute(cfg: GradcheckConfig) -> int:
     from compare.data import DataError
-    from compare.files import Output, OutputError, check_outputs, to_json, write_atomic
+    from compare.files import Output, OutputError, check_outputs, takes_stdout, to_json, write_atomic
     from compare.inputs import impl_inputs
     from dlfs_gradcheck.errors import GradcheckError
     from dlfs_gradcheck.usercode import SpecError
@@ -351,8 +356,9 @@ def _execute(cfg: GradcheckConfig) -> int:
     except (NetInputError, GradcheckError, DataError, OutputError, SpecError) as e:
         return fail(str(e))
     status = 0 if ok else 1
+    out = sys.stderr if takes_stdout(cfg.json_path) else sys.stdout  # --json -: stdout is the JSON's
     try:
-        print(text, flush=True)
+        print(text, file=out, flush=True)
     except BrokenPipeError:  # e.g. piped into head: the verdict is in the exit status
-        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        os.dup2(os.open(os.devnull, os.O_WRONLY), out.fileno())
     return status

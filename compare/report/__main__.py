@@ -17,22 +17,39 @@ import argparse
 import sys
 from pathlib import Path
 
-from compare.cli import Parser, command, fail
+from compare.cli import Parser, UsageError, command, fail, program
+
+SUBCOMMANDS = {
+    "show": "print a saved run's report",
+    "diff": "two saved runs side by side",
+    "schema": "print the JSON schema of a report",
+}
 
 
 def _parser() -> argparse.ArgumentParser:
-    p = Parser(prog="python -m compare.report", description="Show or compare saved runs of python -m compare.run.")
-    sub = p.add_subparsers(dest="command", required=True, parser_class=Parser)
-    show = sub.add_parser("show", help="print a saved run's report")
+    p = Parser(prog=program("compare.report"), description="Show or compare saved runs of python -m compare.run.")
+    sub = p.add_subparsers(dest="command", metavar="{show,diff,schema}", parser_class=Parser)
+    show = sub.add_parser("show", help=SUBCOMMANDS["show"], version=False)
     show.add_argument("run", metavar="RUN.json")
-    show.add_argument("--markdown", dest="markdown_path", metavar="PATH", help="also write it as Markdown")
+    show.add_argument(
+        "--markdown", dest="markdown_path", metavar="PATH", help="also write it as Markdown (- for standard output)"
+    )
     show.add_argument("--csv", dest="csv_dir", metavar="DIR", help="also write one CSV per table into DIR")
     show.add_argument("--plot", dest="plot_dir", metavar="DIR", help="also write PNG charts into DIR")
-    compare = sub.add_parser("diff", help="two saved runs side by side")
+    compare = sub.add_parser("diff", help=SUBCOMMANDS["diff"], version=False)
     compare.add_argument("a", metavar="A.json")
     compare.add_argument("b", metavar="B.json")
-    sub.add_parser("schema", help="print the JSON schema of a report")
+    sub.add_parser("schema", help=SUBCOMMANDS["schema"], version=False)
     return p
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    """The command line; a missing subcommand is bad usage that names the subcommands."""
+    ns = _parser().parse_args(argv)
+    if ns.command is None:
+        choices = "; ".join(f"{name} ({what})" for name, what in SUBCOMMANDS.items())
+        raise UsageError(f"choose a subcommand: {choices}")
+    return ns
 
 
 def load(path: str):
@@ -44,7 +61,7 @@ def load(path: str):
 
 def _show(ns: argparse.Namespace) -> int:
     from compare.config import SECTIONS
-    from compare.files import Input, check_outputs
+    from compare.files import Input, check_outputs, takes_stdout
     from compare.report import plots, text
     from compare.report.outputs import report_outputs, write_outputs
 
@@ -54,7 +71,8 @@ def _show(ns: argparse.Namespace) -> int:
     check_outputs(report_outputs(sections, **paths), [Input("the saved report", ns.run)])
     if ns.plot_dir is not None and not plots.available():
         return fail("--plot needs matplotlib: pip install '.[plot]'")
-    print(text.render(report), flush=True)  # the text first: a file that cannot be written must not cost it
+    out = sys.stderr if takes_stdout(ns.markdown_path) else sys.stdout  # --markdown -: the Markdown is stdout's
+    print(text.render(report), file=out, flush=True)  # the text first: a file that cannot be written must not cost it
     write_outputs(report, **paths)
     return 0 if report.ok else 1
 
@@ -85,7 +103,7 @@ def execute(ns: argparse.Namespace) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    return command(argv, _parser().parse_args, execute)
+    return command(argv, parse_args, execute)
 
 
 if __name__ == "__main__":

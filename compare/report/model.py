@@ -42,10 +42,11 @@ class Env:
     blas: str  # numpy's BLAS library and version
     devices: list[str]  # torch devices compared
     gpus: list[str]  # CUDA device names
-    git: str | None  # short revision of the code, when run from a git checkout
+    git: str | None  # short commit of the project's own git checkout, when the code runs from one
     date: str  # UTC start time
     seed: int  # seed of the weights and the batch stream
     jax: str | None = None  # jax version, when installed
+    version: str | None = None  # dlfs-compare version that ran ("0+unknown" uninstalled; null in older reports)
 
 
 @dataclass

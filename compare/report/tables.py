@@ -14,8 +14,9 @@ import textwrap
 
 from tabulate import tabulate
 
+from compare.report import layout
 from compare.report.diff import ReportDiff
-from compare.report.format import e2, format_seconds, ok_word, orders_of_magnitude, paragraph, ratio, sci
+from compare.report.format import WIDTH, e2, format_seconds, ok_word, orders_of_magnitude, paragraph, ratio, sci
 from compare.report.model import (
     DiagnosisNote,
     FrameworkSection,
@@ -228,13 +229,14 @@ def scaling_text(section: ScalingSection, fmt: str = "simple") -> str:
         form = form.replace("`", "")
     threads = section.threads
     plural = "s" if threads != 1 else ""
-    lines = [f"Time per gradient, batch {section.batch_size}, {threads} thread{plural} ({form}).\n"]
+    intro = f"Time per gradient, batch {section.batch_size}, {threads} thread{plural} ({form})."
+    lines = [(intro if md else layout.wrap(intro, WIDTH, "")) + "\n"]
     for name in series:
         sizes = {"input_size": plan.input_size, "hidden_size": plan.hidden_size, "output_size": plan.output_size}
         title = SERIES_TITLES[name].format(**sizes)
         lines.append(f"\n{title[0].upper()}{title[1:]}:\n\n")
         head, rows = series_table(section, name)
-        lines.append(tabulate(rows, headers=head, tablefmt=fmt, disable_numparse=True) + "\n")
+        lines.append(_table(head, rows, md) + "\n")
     lines.append("\n")
     sampled = [p for p in section.points if p.estimated]
     if sampled:
@@ -251,6 +253,13 @@ def scaling_text(section: ScalingSection, fmt: str = "simple") -> str:
     )
     lines.append(paragraph(text, md))
     return "".join(lines).rstrip("\n") + "\n"
+
+
+def _table(head: list[str], rows: list[list[object]], md: bool) -> str:
+    """A Markdown table, or a compact one for the terminal (no padding beyond the widest cell)."""
+    if md:
+        return tabulate(rows, headers=head, tablefmt="github", disable_numparse=True)
+    return "\n".join(layout.compact_table(head, rows))
 
 
 def lesson_table(section: LessonSection) -> Table:
@@ -282,7 +291,7 @@ def lesson_text(section: LessonSection, fmt: str = "simple") -> str:
         f"({section.activation}, batch {section.batch_size}), against float64 backprop; "
         f"relative = max error / largest gradient entry ({section.grad_max:.1e}):"
     )
-    lines = [paragraph(intro, md), tabulate(rows, headers=head, tablefmt=fmt, disable_numparse=True) + "\n\n"]
+    lines = [paragraph(intro, md), _table(head, rows, md) + "\n\n"]
     rule = ", ".join(f"{d} {sci(e ** (1 / 3))}" for d, e in section.eps.items())
     best = ", ".join(f"{d} {sci(h)}" for d, h in section.best.items())
     lines.append(paragraph(f"Best h measured: {best}; rule of thumb ε^(1/3): {rule}.", md))

@@ -8,14 +8,23 @@ from __future__ import annotations
 
 import io
 import textwrap
+from collections.abc import Sequence
 
 from tabulate import tabulate
 
-from compare.report import tables
+from compare.report import layout, tables
 from compare.report.format import WIDTH, count, format_seconds
-from compare.report.model import Report
+from compare.report.model import Env, Report
 
 TITLE = "The book's two-layer net: every implementation from the same weights and batches"
+
+
+def _provenance(env: Env) -> list[str]:
+    """``dlfs-compare 0.1.0``, and ``git abc1234`` when run from the project's checkout (older reports: git alone)."""
+    parts = [f"dlfs-compare {env.version}"] if env.version else []
+    if env.git or not parts:
+        parts.append(f"git {env.git or 'n/a'}")
+    return parts
 
 
 def header_lines(report: Report) -> list[str]:
@@ -27,10 +36,28 @@ def header_lines(report: Report) -> list[str]:
         f"numpy {env.numpy} (BLAS: {env.blas}), torch {env.torch}{f', jax {env.jax}' if env.jax else ''}, "
         f"Python {env.python}; "
         f"devices: {', '.join(env.devices)}{gpus}",
-        f"git {env.git or 'n/a'}, {env.date}, seed {env.seed}",
+        ", ".join([*_provenance(env), env.date, f"seed {env.seed}"]),
         f"data: {cfg.dataset}, net {report.shape} ({cfg.activation}), batch {cfg.batch_size}, "
         f"lr {cfg.learning_rate}, {cfg.iters} iterations ({cfg.numerical_iters} numerical), dtype {cfg.dtype}",
     ]
+
+
+# Shorter headers for the terminal's narrow layout (Markdown and CSV keep the full ones).
+COMPACT_HEADERS = {
+    "worst index": "index",
+    "loss max abs": "loss\nmax abs",
+    "loss max rel": "loss\nmax rel",
+    "first bad step": "first\nbad step",
+    "acc Δ max": "acc Δ\nmax",
+    "weights rel": "weights\nrel",
+    "grad max rel vs backprop": "grad max rel\nvs backprop",
+    "model lines": "model\nlines",
+}
+
+
+def verdict_text(report: Report, width: int | None = None) -> str:
+    """The verdict for the terminal: wrapped at ``width`` (default: the terminal's), continuation lines indented."""
+    return layout.wrap(verdict(report), width or layout.terminal_width())
 
 
 def verdict(report: Report) -> str:
@@ -71,6 +98,38 @@ class _Doc:
     def table(self, head: list[str], rows: list[list[object]]) -> None:
         self.write(tabulate(rows, headers=head, tablefmt=self.fmt, disable_numparse=True) + "\n")
 
+    def pairs(self, head: list[str], rows: list[list[object]], keys: int) -> None:
+        """A table of method pairs: flat in Markdown; in the terminal, grouped under ``A = ..., B = ...`` lines."""
+        if self.md:
+            self.table(head, rows)
+            return
+
+        def heading(key: Sequence[object]) -> str:
+            return ", ".join(f"{name} = {value}" for name, value in zip("AB", key, strict=False))
+
+        short = [COMPACT_HEADERS.get(h, h) for h in head]
+        self.write(layout.grouped_table(short, rows, keys, heading))
+
+    def compact(self, head: list[str], rows: list[list[object]]) -> None:
+        """A table as is in Markdown; in the terminal with short headers and no padding beyond the widest cell."""
+        if self.md:
+            self.table(head, rows)
+            return
+        short = [COMPACT_HEADERS.get(h, h) for h in head]
+        self.write("\n".join(layout.compact_table(short, rows)) + "\n")
+
+    def wide(self, head: list[str], rows: list[list[object]], keep: int, group: int) -> None:
+        """A table with many value columns: whole in Markdown; in the terminal, split into tables that fit."""
+        if self.md:
+            self.table(head, rows)
+            return
+        for i, (part_head, part_rows) in enumerate(layout.split_columns(head, rows, keep, group)):
+            self.write(("\n" if i else "") + "\n".join(layout.compact_table(part_head, part_rows)) + "\n")
+
+    def line(self, text: str) -> None:
+        """One line of text: wrapped for the terminal (continuations indented), whole in Markdown."""
+        self.write((text if self.md else layout.wrap(text, WIDTH)) + "\n")
+
     def lines(self, lines: list[str]) -> None:
         """Notes under a table: wrapped for the terminal, whole in Markdown."""
         if lines:
@@ -81,14 +140,14 @@ class _Doc:
 def _gradients(doc: _Doc, report: Report) -> None:
     g = report.gradients
     doc.title(f"1. Gradient agreement (first batch, loss {g.loss:.6f})")
-    doc.table(*tables.gradient_table(g))
+    doc.pairs(*tables.gradient_table(g), keys=2)
     doc.lines(tables.notes_lines(g.notes) + tables.diagnosis_lines(g.diagnoses))
 
 
 def _trajectory(doc: _Doc, report: Report) -> None:
     t = report.trajectory
     doc.title("2. Trajectory agreement (same weights, same batches)")
-    doc.table(*tables.trajectory_table(t))
+    doc.pairs(*tables.trajectory_table(t), keys=1)
     for note in tables.trajectory_notes(t):
         doc.write(f"* {note}\n")
     doc.lines(tables.notes_lines(t.notes))
@@ -96,13 +155,14 @@ def _trajectory(doc: _Doc, report: Report) -> None:
     if rows:
         shown = "" if len(rows) == n else f", {len(rows)} of {n} shown"
         doc.write(f"\naccuracy after step i when i % {t.iter_per_epoch:g} == 0 ({count(n, 'record')}{shown}):\n\n")
-        doc.table(head, rows)
+        doc.wide(head, rows, keep=1, group=2)  # a method's train and test columns stay together
     secs = ", ".join(
         f"{r.method} {count(r.steps, 'step')} {format_seconds(r.seconds)}"
         + ("" if r.compile_s is None else f" (compile {format_seconds(r.compile_s)})")
         for r in t.runs
     )
-    doc.write(f"\nwall time: {secs}\n")
+    doc.write("\n")
+    doc.line(f"wall time: {secs}")
 
 
 def _timing(doc: _Doc, report: Report) -> None:
@@ -112,16 +172,22 @@ def _timing(doc: _Doc, report: Report) -> None:
         by_shape.setdefault(r.shape, []).append(r)
     for shape, rows in by_shape.items():
         doc.write(f"\nshape {shape}, P = {rows[0].n_params} parameters, {rows[0].threads} threads:\n\n")
-        doc.table(*tables.timing_table(rows))
+        head, body = tables.timing_table(rows)
+        if doc.md:
+            doc.table(head, body)
+            continue
+        doc.compact(head[:-1], [row[:-1] for row in body])  # the notes under the table: they are long
+        doc.write("".join(f"  {row[0]} {row[1]} {row[2]}: {row[-1]}\n" for row in body if row[-1]))
     doc.lines(tables.notes_lines(report.timing.notes))
     doc.write("\n(! marks an IQR above 10% of the median: a noisy measurement)\n")
 
 
 def _frameworks(doc: _Doc, report: Report) -> None:
     doc.title("Frameworks side by side")
-    doc.table(*tables.framework_table(report.frameworks))
+    doc.compact(*tables.framework_table(report.frameworks))
     note = tables.framework_note(report.frameworks)
-    doc.write("\n" + (note if doc.md else note.replace("`", "")) + "\n")
+    doc.write("\n")
+    doc.line(note if doc.md else note.replace("`", ""))
 
 
 def render(report: Report, fmt: str = "simple") -> str:
@@ -129,7 +195,7 @@ def render(report: Report, fmt: str = "simple") -> str:
     doc = _Doc(fmt)
     doc.write(f"# {TITLE}\n\n" if doc.md else f"{TITLE}\n")
     for line in header_lines(report):
-        doc.write(f"- {line}\n" if doc.md else f"  {line}\n")
+        doc.write(f"- {line}\n" if doc.md else layout.wrap(f"  {line}", WIDTH, "    ") + "\n")
     if report.gradients is not None:
         _gradients(doc, report)
     if report.trajectory is not None:
@@ -147,5 +213,5 @@ def render(report: Report, fmt: str = "simple") -> str:
     if report.summary is not None and report.summary.lines:
         doc.title("Why backprop? This run's numbers in plain words")
         doc.write(tables.summary_text(report.summary.lines, markdown=doc.md))
-    doc.write(f"\n{verdict(report)}\n")
+    doc.write(f"\n{verdict(report) if doc.md else verdict_text(report)}\n")
     return doc.out.getvalue()
