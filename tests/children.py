@@ -51,4 +51,6 @@ def wait_until(ready: Callable[[], bool], what: str, proc: subprocess.Popen, tim
             status = proc.wait(timeout=POLL_S)
         except subprocess.TimeoutExpired:
             continue
-        raise AssertionError(f"{what}: the child exited ({status}) before it was seen")
+        said = proc.stderr.read() if proc.stderr is not None else ""
+        said = said.decode(errors="replace") if isinstance(said, bytes) else said
+        raise AssertionError(f"{what}: the child exited ({status}) before it was seen; its stderr: {said}")
