@@ -1,5 +1,10 @@
 """Shared fixtures (a digits batch for the 64-10-10 net, a random 5-4-3 problem, one-thread pinning)
-and the suite's hypothesis profile."""
+and the suite's hypothesis profile.
+
+The whole session runs with one torch / BLAS thread (and so do the children it starts, through
+the environment): small ops on several threads slow down many times over when the cores are busy,
+and parallel test workers would each start as many threads as there are cores.
+"""
 
 from __future__ import annotations
 
@@ -57,6 +62,13 @@ def small_problem() -> tuple[dict[str, np.ndarray], np.ndarray, np.ndarray]:
 settings.register_profile("dev", max_examples=25, deadline=None)
 settings.register_profile("ci", parent=settings.get_profile("dev"), derandomize=True, print_blob=True)
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci" if os.environ.get("CI") else "dev"))
+
+
+@pytest.fixture(scope="session", autouse=True)
+def one_thread_session() -> Iterator[None]:
+    """One torch / BLAS thread for the whole session (see the module docstring); restored at its end."""
+    with pytest.MonkeyPatch.context() as mp, pinned_threads(mp):
+        yield
 
 
 @pytest.fixture
