@@ -14,7 +14,7 @@ from collections.abc import Iterator
 import numpy as np
 import pytest
 from helpers import pinned_threads
-from hypothesis import settings
+from hypothesis import HealthCheck, settings
 
 from compare.data import Dataset, load_digits
 from impl_numpy import init_params
@@ -56,10 +56,11 @@ def small_problem() -> tuple[dict[str, np.ndarray], np.ndarray, np.ndarray]:
 
 
 # -- hypothesis: one profile for the whole suite --------------------------------------------------
-# "dev" (the default): 25 examples per test and no deadline (a busy 2-core machine must not
-# fail a test by being slow). "ci": the same, derandomized, so that a CI run is repeatable;
-# chosen with HYPOTHESIS_PROFILE=ci, or automatically when $CI is set.
-settings.register_profile("dev", max_examples=25, deadline=None)
+# "dev" (the default): 25 examples per test, no deadline and no too_slow health check (both
+# measure wall-clock time: a busy 2-core machine must not fail a test by being slow). "ci": the
+# same, derandomized, so that a CI run is repeatable; chosen with HYPOTHESIS_PROFILE=ci, or
+# automatically when $CI is set.
+settings.register_profile("dev", max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 settings.register_profile("ci", parent=settings.get_profile("dev"), derandomize=True, print_blob=True)
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci" if os.environ.get("CI") else "dev"))
 
