@@ -4,6 +4,10 @@ and the suite's hypothesis profile.
 The whole session runs with one torch / BLAS thread (and so do the children it starts, through
 the environment): small ops on several threads slow down many times over when the cores are busy,
 and parallel test workers would each start as many threads as there are cores.
+
+The README's command runs the suite in parallel workers (``-n auto``, pytest-xdist): a test keeps
+its files under its own ``tmp_path``, listens on port 0, and waits for child processes with
+``children.py``; session- and module-scoped fixtures are made once per worker.
 """
 
 from __future__ import annotations
