@@ -1,5 +1,14 @@
 """Shared fixtures (a digits batch for the 64-10-10 net, a random 5-4-3 problem, one-thread pinning)
-and the suite's hypothesis profile."""
+and the suite's hypothesis profile.
+
+The whole session runs with one torch / BLAS thread (and so do the children it starts, through
+the environment): small ops on several threads slow down many times over when the cores are busy,
+and parallel test workers would each start as many threads as there are cores.
+
+The README's command runs the suite in parallel workers (``-n auto``, pytest-xdist): a test keeps
+its files under its own ``tmp_path``, listens on port 0, and waits for child processes with
+``children.py``; session- and module-scoped fixtures are made once per worker.
+"""
 
 from __future__ import annotations
 
@@ -9,7 +18,7 @@ from collections.abc import Iterator
 import numpy as np
 import pytest
 from helpers import pinned_threads
-from hypothesis import settings
+from hypothesis import HealthCheck, settings
 
 from compare.data import Dataset, load_digits
 from impl_numpy import init_params
@@ -51,12 +60,20 @@ def small_problem() -> tuple[dict[str, np.ndarray], np.ndarray, np.ndarray]:
 
 
 # -- hypothesis: one profile for the whole suite --------------------------------------------------
-# "dev" (the default): 25 examples per test and no deadline (a busy 2-core machine must not
-# fail a test by being slow). "ci": the same, derandomized, so that a CI run is repeatable;
-# chosen with HYPOTHESIS_PROFILE=ci, or automatically when $CI is set.
-settings.register_profile("dev", max_examples=25, deadline=None)
+# "dev" (the default): 25 examples per test, no deadline and no too_slow health check (both
+# measure wall-clock time: a busy 2-core machine must not fail a test by being slow). "ci": the
+# same, derandomized, so that a CI run is repeatable; chosen with HYPOTHESIS_PROFILE=ci, or
+# automatically when $CI is set.
+settings.register_profile("dev", max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 settings.register_profile("ci", parent=settings.get_profile("dev"), derandomize=True, print_blob=True)
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci" if os.environ.get("CI") else "dev"))
+
+
+@pytest.fixture(scope="session", autouse=True)
+def one_thread_session() -> Iterator[None]:
+    """One torch / BLAS thread for the whole session (see the module docstring); restored at its end."""
+    with pytest.MonkeyPatch.context() as mp, pinned_threads(mp):
+        yield
 
 
 @pytest.fixture

@@ -17,6 +17,7 @@ from typing import BinaryIO
 
 import numpy as np
 import pytest
+from children import CEILING_S
 from idx_files import md5_table, tiny_arrays, tiny_gz_files, write_files
 
 import compare.data.download as download
@@ -224,10 +225,11 @@ def test_progress_bars_name_each_file(server: Server, tmp_path: Path, capsys: py
 
 def test_a_stalled_mirror_times_out_and_the_next_one_is_used(server: Server, tmp_path: Path) -> None:
     def stall(body: bytes) -> Action:
-        return lambda h: server.release.wait(timeout=5)  # answers nothing until teardown
+        return lambda h: server.release.wait(timeout=CEILING_S)  # answers nothing until teardown
 
     dest = tmp_path / "cache"
-    fetch(dest, [server.serve("m1", stall, [FIRST]), server.serve("m2", ok)], timeout=0.3)
+    # The timeout also bounds every read from the healthy mirror: 1 s leaves it room on a busy machine.
+    fetch(dest, [server.serve("m1", stall, [FIRST]), server.serve("m2", ok)], timeout=1.0)
     assert server.requests[:2] == [f"/m1/{FIRST}", f"/m2/{FIRST}"]
     assert entries(dest) == set(FILES)
 

@@ -18,6 +18,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from children import CEILING_S
 from hypothesis import assume, given
 from hypothesis import strategies as st
 
@@ -258,7 +259,7 @@ def test_import_loads_neither_torch_nor_the_nets_nor_the_harness() -> None:
         print("impl_numpy" in sys.modules)
         """
     )
-    done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=60)
+    done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=CEILING_S)
     assert done.stdout.split("\n")[:2] == ["[]", "True"], done.stdout + done.stderr
 
 
@@ -267,9 +268,8 @@ def test_console_scripts_work_beside_a_compare_py(tmp_path: Path) -> None:
     (tmp_path / "compare.py").write_text("x = 1  # the user's own module\n")
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     args = [*SMALL, "--mode", "fast", "--quiet"]
-    broken = subprocess.run(
-        [sys.executable, "-m", "compare.gradcheck", *args], cwd=tmp_path, env=env, capture_output=True, text=True
-    )
+    here = dict(cwd=tmp_path, env=env, capture_output=True, text=True, timeout=CEILING_S)
+    broken = subprocess.run([sys.executable, "-m", "compare.gradcheck", *args], **here)
     assert broken.returncode != 0 and "compare" in broken.stderr
     scripts = (ROOT / "pyproject.toml").read_text()
     assert 'dlfs-gradcheck = "compare.gradcheck.cli:main"' in scripts and 'dlfs-compare = "compare.run:main"' in scripts
@@ -278,12 +278,10 @@ def test_console_scripts_work_beside_a_compare_py(tmp_path: Path) -> None:
     bin_dir.mkdir()
     script = bin_dir / "dlfs-gradcheck"
     script.write_text("import sys\nfrom compare.gradcheck.cli import main\nsys.exit(main())\n")
-    done = subprocess.run([sys.executable, str(script), *args], cwd=tmp_path, env=env, capture_output=True, text=True)
+    done = subprocess.run([sys.executable, str(script), *args], **here)
     assert done.returncode == 0 and done.stdout.strip() == "gradcheck: ok", done.stdout + done.stderr
     script.write_text("import sys\nfrom compare.run import main\nsys.exit(main())\n")
-    done = subprocess.run(
-        [sys.executable, str(script), "--help"], cwd=tmp_path, env=env, capture_output=True, text=True
-    )
+    done = subprocess.run([sys.executable, str(script), "--help"], **here)
     assert done.returncode == 0 and "usage" in done.stdout, done.stdout + done.stderr
 
 

@@ -66,7 +66,12 @@ def test_a_planted_bug_fails_on_its_parameters_with_its_diagnosis(
     ("bug", "words"),
     [
         ("ch4_raises", ["ch4_raises.py:"]),  # their file and line, not the project's traceback
-        ("ch4_nan", ["W1", "b2"]),
+        pytest.param(
+            "ch4_nan",
+            ["W1", "b2"],
+            # The planted bug takes the log of negative pre-activations: numpy warns, from the learner's file.
+            marks=pytest.mark.filterwarnings("ignore:invalid value encountered in log:RuntimeWarning"),
+        ),
         ("ch4_b2_keepdims", ["b2", "shape"]),
         ("ch4_b1_wrong_axis", ["b1", "shape"]),
     ],

@@ -4,8 +4,9 @@
 8 early Ctrl-C, 9 divergence, 10 long names, 11 a full disk, 12 SIGTERM, 13 messages,
 14 API gaps of impl_numpy, 15 downloads. (Item 3 and the checker's part of 14 are tested with
 the gradient checker.) Cases about permissions run as the user ``nobody`` when the tests run
-as root (root reads and writes everything), through a subprocess that drops its privileges.
+as root (root reads and writes everything), in a fresh interpreter that drops its privileges.
 A few cases need a real process (signals, resource limits); they start Python without numpy.
+Every child is bounded by ``children.CEILING_S`` and waited for by what it prints, never by time.
 """
 
 from __future__ import annotations
@@ -13,12 +14,10 @@ from __future__ import annotations
 import fcntl
 import gzip
 import hashlib
-import io
 import json
 import logging
 import os
 import pwd
-import resource
 import signal
 import stat
 import subprocess
@@ -26,13 +25,14 @@ import sys
 import threading
 import warnings
 import zlib
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from types import SimpleNamespace
 
 import numpy as np
 import pytest
+from children import CEILING_S, TERMINAL_SIGINT, read_line
 from idx_files import md5_table, tiny_gz_files, write_files
 
 import compare.data.download as download
@@ -63,42 +63,54 @@ def python(code: str, *args: str, **kw: object) -> subprocess.CompletedProcess[s
         env=env,
         capture_output=True,
         text=True,
-        timeout=60,
+        timeout=CEILING_S,
         **kw,  # type: ignore[arg-type]
     )
 
 
-def as_nobody(call: Callable[[], object], env: dict[str, str] | None = None) -> dict[str, object]:
-    """Run ``call()`` in a forked child as the user ``nobody`` (when root); return what it did.
-
-    Forked, not a new interpreter: ``nobody`` may not be allowed to execute this Python at all.
-    The result is ``{"value": ..., "err": stderr}`` or ``{"raised": name, "message": ..., "err": ...}``.
-    """
-    read_end, write_end = os.pipe()
-    pid = os.fork()
-    if pid == 0:  # the child: never returns into pytest
+# Started by root, so that it can run at all: ``nobody`` may not execute this Python, nor read its
+# library (here it lies under /root). It becomes ``nobody`` and calls the function; imports alone
+# switch back to root (the saved user id) while they read the library, as every user can read an
+# ordinary installation's. A fresh interpreter rather than a fork of pytest's, which runs JAX's and
+# torch's threads: a fork of a multithreaded process may deadlock in the child.
+AS_NOBODY = """
+import builtins, importlib, io, json, os, pwd, sys
+(module, name), args, kwargs, env = json.loads(sys.argv[1])
+call = getattr(importlib.import_module(module), name)
+if os.geteuid() == 0:
+    nobody = pwd.getpwnam("nobody")
+    os.setgroups([])
+    os.setresgid(nobody.pw_gid, nobody.pw_gid, 0)
+    os.setresuid(nobody.pw_uid, nobody.pw_uid, 0)
+    plain_import = builtins.__import__
+    def import_as_root(*args, **kwargs):
+        before = os.geteuid()
+        os.seteuid(0)
         try:
-            os.close(read_end)
-            if os.geteuid() == 0:
-                nobody = pwd.getpwnam("nobody")
-                os.setgroups([])
-                os.setgid(nobody.pw_gid)
-                os.setuid(nobody.pw_uid)
-            os.environ.update(env or {})
-            sys.stderr = err = io.StringIO()
-            try:
-                out: dict[str, object] = {"value": call()}
-            except BaseException as e:  # noqa: BLE001 (reported to the parent)
-                out = {"raised": type(e).__name__, "message": str(e)}
-            out["err"] = err.getvalue()
-            os.write(write_end, json.dumps(out, default=str).encode())
+            return plain_import(*args, **kwargs)
         finally:
-            os._exit(0)
-    os.close(write_end)
-    with os.fdopen(read_end, "rb") as pipe:
-        data = pipe.read()
-    os.waitpid(pid, 0)
-    return json.loads(data)
+            os.seteuid(before)
+    builtins.__import__ = import_as_root
+os.environ.update(env)
+sys.stdout, sys.stderr = printed, err = io.StringIO(), io.StringIO()
+try:
+    out = {"value": call(*args, **kwargs)}
+except BaseException as e:
+    out = {"raised": type(e).__name__, "message": str(e)}
+out["out"], out["err"] = printed.getvalue(), err.getvalue()
+sys.__stdout__.write(json.dumps(out, default=str))
+"""
+
+
+def as_nobody(function: str, *args: object, env: dict[str, str] | None = None, **kwargs: object) -> dict[str, object]:
+    """Call ``function`` (``"module:name"``) with JSON-able arguments as the user ``nobody`` (when root).
+
+    The result is ``{"value": ..., "out": stdout, "err": stderr}`` or ``{"raised": name, "message": ..., ...}``.
+    """
+    request = [function.split(":"), args, kwargs, env or {}]
+    done = python(AS_NOBODY, json.dumps(request, default=str))
+    assert done.returncode == 0 and done.stderr == "", done.stderr
+    return json.loads(done.stdout)
 
 
 @pytest.fixture
@@ -230,8 +242,8 @@ def test_5_an_unwritable_or_unreachable_output_is_one_line(nobody_dir: Path) -> 
     locked.chmod(0o555)  # readable, not writable
     hidden = private(nobody_dir / "hidden")  # not even reachable: the pre-check itself used to raise
     for target in (locked / "r.json", hidden / "sub" / "r.json"):
-        done = as_nobody(lambda target=target: run_main_cli(["--only", "gradients", "--json", str(target)]))
-        assert done["value"] == 2, done
+        done = as_nobody("compare.run:main", ["--only", "gradients", "--json", str(target)])
+        assert done["value"] == 2 and done["out"] == "", done
         assert f"cannot write {target}" in one_error_line(str(done["err"]))
 
 
@@ -243,14 +255,14 @@ def test_5_unreadable_mnist_files_and_directories_are_one_line(nobody_dir: Path)
     (data / "t10k-labels-idx1-ubyte.gz").chmod(0o600)  # root's file, in a readable directory
     unreachable = private(nobody_dir / "unreachable")
     for where, verify in ((data, True), (data, False), (unreachable, False)):
-        done = as_nobody(lambda where=where, verify=verify: mnist.load_mnist(where, verify=verify))
+        done = as_nobody("compare.data.mnist:load_mnist", str(where), verify=verify)
         assert done["raised"] in ("DataError", "IDXError") and "Permission denied" in str(done["message"]), done
 
 
 def test_5_a_cache_under_an_unreachable_home_is_one_line(nobody_dir: Path) -> None:
     home = private(nobody_dir / "home")
     env = {"HOME": str(home), "DLFS_CACHE_DIR": "", "XDG_CACHE_HOME": "", "DLFS_MNIST_DIR": ""}
-    done = as_nobody(mnist.find_mnist_dir, env)
+    done = as_nobody("compare.data.mnist:find_mnist_dir", env=env)
     assert done["raised"] == "DataError" and "Permission denied" in str(done["message"]), done
 
 
@@ -324,21 +336,34 @@ def test_7_a_name_over_the_limit_and_an_unknown_user_are_one_line(
 # -- 8. an early Ctrl-C -----------------------------------------------------------------------
 
 # The command's modules load as `python -m compare.run` loads them; SIGINT arrives while it parses
-# its options, before run_main has started.
-EARLY_SIGINT = """
+# its options, before run_main has started. The child sends it to itself, so that it arrives at a
+# known point, and first prints what it arrives to: the handler in place and whether run_main runs.
+EARLY_SIGINT = (
+    TERMINAL_SIGINT
+    + """
 import argparse, os, runpy, signal, sys
 parse = argparse.ArgumentParser.parse_args
 def interrupted(self, *args, **kwargs):
+    handler = signal.getsignal(signal.SIGINT)
+    frames, frame = [], sys._getframe()
+    while frame is not None:
+        frames.append((frame.f_code.co_name, frame.f_globals.get("__name__")))
+        frame = frame.f_back
+    running = ("run_main", "compare.cli") in frames
+    print(getattr(handler, "__module__", None), "in run_main" if running else "before run_main", flush=True)
     os.kill(os.getpid(), signal.SIGINT)
     return parse(self, *args, **kwargs)
 argparse.ArgumentParser.parse_args = interrupted
 sys.argv = ["compare.run", "--only", "gradients"]
 runpy.run_module("compare.run", run_name="__main__", alter_sys=True)
 """
+)
 
 
 def test_8_ctrl_c_before_the_run_starts_is_one_line() -> None:
     done = python(EARLY_SIGINT)
+    # The signal met the command's own handler, before run_main (else this tests another path).
+    assert done.stdout == "compare.cli before run_main\n", done.stdout + done.stderr
     assert done.returncode == 130 and done.stderr == "error: interrupted\n", done.stderr
 
 
@@ -414,24 +439,29 @@ def test_10_a_250_byte_name_is_written(tmp_path: Path) -> None:
 
 # -- 11. a full disk --------------------------------------------------------------------------
 
-WRITE_BIG = "import sys; from compare.files import write_atomic; write_atomic(sys.argv[1], 'x' * 200_000)"
+# Files may grow to 64 KB: the write fails with EFBIG, as a full disk fails with ENOSPC. The child
+# sets its own limit (no preexec_fn: that would run Python in a fork of this multithreaded process).
+WRITE_BIG = """
+import resource, sys
+resource.setrlimit(resource.RLIMIT_FSIZE, (65536, 65536))
+from compare.files import write_atomic
+write_atomic(sys.argv[1], 'x' * 200_000)
+"""
 
 
 def test_11_a_write_that_does_not_fit_names_the_file_and_keeps_the_old_one(tmp_path: Path) -> None:
     target = tmp_path / "second.md"
     target.write_text("old report")
-
-    def limit() -> None:  # files may grow to 64 KB: the write fails with EFBIG, as a full disk fails with ENOSPC
-        resource.setrlimit(resource.RLIMIT_FSIZE, (65536, 65536))
-
-    done = python(WRITE_BIG, str(target), preexec_fn=limit)
+    done = python(WRITE_BIG, str(target))
     assert done.returncode != 0 and f"OutputError: cannot write {target}: File too large" in done.stderr
     assert target.read_text() == "old report" and [p.name for p in tmp_path.iterdir()] == ["second.md"]
 
 
 # -- 12. SIGTERM ------------------------------------------------------------------------------
 
-WRITE_FOREVER = """
+WRITE_FOREVER = (
+    TERMINAL_SIGINT
+    + """
 import sys
 from compare.cli import run_main
 from compare.files import write_atomic
@@ -441,6 +471,7 @@ def main():
         write_atomic(sys.argv[1], "x" * 300_000)
 sys.exit(run_main(main))
 """
+)
 
 
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
@@ -454,20 +485,27 @@ def test_12_a_signal_while_writing_is_130_with_no_temporary_file(tmp_path: Path,
             stderr=subprocess.PIPE,
             text=True,
         )
-        assert proc.stdout is not None and proc.stdout.readline() == "writing\n"
+        assert read_line(proc) == "writing\n"  # run_main's handler is in place: the loop has started
         proc.send_signal(sig)  # lands inside the write loop
-        _, err = proc.communicate(timeout=30)
+        _, err = proc.communicate(timeout=CEILING_S)
         assert proc.returncode == 130 and err == "error: interrupted\n", err
         assert [p.name for p in tmp_path.iterdir()] in ([], ["out.json"])
         assert not target.exists() or target.read_text() == "x" * 300_000
 
 
+def dead_pid() -> int:
+    """The pid of a process that has exited."""
+    gone = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True, timeout=CEILING_S
+    )
+    return int(gone.stdout)
+
+
 def test_12_stale_temporary_files_of_killed_runs_are_removed(tmp_path: Path) -> None:
-    gone = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
-    dead_pid = int(gone.stdout)
+    dead = dead_pid()
     target = tmp_path / "out.json"
-    stale = tmp_path / f"{files.temp_prefix(target)}{dead_pid}.0badc0de.tmp"
-    held = tmp_path / f"{files.temp_prefix(target)}{dead_pid}.00c0ffee.tmp"  # locked: another host's live write
+    stale = tmp_path / f"{files.temp_prefix(target)}{dead}.0badc0de.tmp"
+    held = tmp_path / f"{files.temp_prefix(target)}{dead}.00c0ffee.tmp"  # locked: another host's live write
     live = tmp_path / f"{files.temp_prefix(target)}{os.getppid()}.0000beef.tmp"  # a process that still runs
     foreign = tmp_path / ".out.json.user-notes.tmp"  # not our pattern
     for p in (stale, held, live, foreign):
@@ -479,11 +517,11 @@ def test_12_stale_temporary_files_of_killed_runs_are_removed(tmp_path: Path) -> 
 
 
 class _Stall(BaseHTTPRequestHandler):
-    """Sends the first half of a file, then waits until the test releases it."""
+    """Sends the first half of a file, then waits until the test releases it (a subclass per test sets the fields)."""
 
     body = b""
-    started = threading.Event()
-    release = threading.Event()
+    started: threading.Event  # set once half the file is sent
+    release: threading.Event  # set by the test when it is done
 
     def do_GET(self) -> None:  # noqa: N802 (http.server's name)
         self.send_response(200)
@@ -492,7 +530,7 @@ class _Stall(BaseHTTPRequestHandler):
         self.wfile.write(self.body[: len(self.body) // 2])
         self.wfile.flush()
         self.started.set()
-        self.release.wait(30)
+        self.release.wait(CEILING_S)
 
     def log_message(self, *args: object) -> None:
         pass
@@ -507,19 +545,21 @@ sys.exit(run_main(lambda: fetch_verified("f.gz", "0" * 32, [sys.argv[1]], __impo
 
 
 def test_12_sigterm_during_a_download_removes_the_part_file(tmp_path: Path) -> None:
-    _Stall.body = os.urandom(1 << 20)
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _Stall)
+    stall = type("Stall", (_Stall,), {"body": os.urandom(1 << 20), "started": threading.Event()})
+    stall.release = threading.Event()
+    server = ThreadingHTTPServer(("127.0.0.1", 0), stall)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     try:
         url = f"http://127.0.0.1:{server.server_address[1]}/"
         proc = subprocess.Popen([sys.executable, "-c", DOWNLOAD, url, str(tmp_path)], cwd=ROOT, stderr=subprocess.PIPE)
-        assert _Stall.started.wait(30)
-        assert any(p.suffix == ".part" for p in tmp_path.iterdir())  # mid-transfer
+        assert stall.started.wait(CEILING_S), "the download never started"
+        assert any(p.suffix == ".part" for p in tmp_path.iterdir())  # mid-transfer (made before the request)
         proc.send_signal(signal.SIGTERM)
-        _, err = proc.communicate(timeout=30)
+        _, err = proc.communicate(timeout=CEILING_S)
     finally:
-        _Stall.release.set()
+        stall.release.set()
         server.shutdown()
+        server.server_close()
     assert proc.returncode == 130 and err == b"error: interrupted\n", err
     assert list(tmp_path.iterdir()) == []
 
@@ -531,8 +571,7 @@ def test_12_a_stale_part_file_is_removed_by_the_next_download(tmp_path: Path) ->
     dest = tmp_path / "dest"
     dest.mkdir()
     name = next(iter(tiny))
-    gone = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
-    stale = dest / f"{files.temp_prefix(dest / name)}{int(gone.stdout)}.0badc0de.part"
+    stale = dest / f"{files.temp_prefix(dest / name)}{dead_pid()}.0badc0de.part"
     stale.write_bytes(b"2.4 MB of an interrupted download")
     os.utime(stale, (1e9, 1e9))
     download.fetch_verified(name, md5_table(tiny)[name], [src.as_uri() + "/"], dest)
@@ -668,6 +707,8 @@ sys.exit(cli.run_main(main))
 def test_12_an_interrupt_swallowed_by_a_finalizer_still_ends_in_130() -> None:
     """JAX's gc callback once swallowed the KeyboardInterrupt of a SIGTERM: the run went on and exited 0."""
     root = str(Path(__file__).resolve().parents[1])
-    done = subprocess.run([sys.executable, "-c", SWALLOWED], cwd=root, capture_output=True, text=True, timeout=60)
+    done = subprocess.run(
+        [sys.executable, "-c", SWALLOWED], cwd=root, capture_output=True, text=True, timeout=CEILING_S
+    )
     assert done.returncode == 130
     assert done.stderr == "error: interrupted\n"  # one line: no "Exception ignored in ..." traceback
