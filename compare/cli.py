@@ -26,6 +26,8 @@ import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
+from compare.terminal import printable, use_stand_ins
+
 SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
 
@@ -56,18 +58,6 @@ class Parser(argparse.ArgumentParser):
 
 
 # -- one-line messages -------------------------------------------------------------------------
-
-
-def printable(text: object) -> str:
-    """``text`` with control characters escaped (``\\n`` -> ``\\x0a``), safe to print inside one line."""
-    out = []
-    for ch in str(text):
-        code = ord(ch)
-        if code < 0x20 or 0x7F <= code < 0xA0:
-            out.append(f"\\x{code:02x}")
-        else:
-            out.append(ch)
-    return "".join(out)
 
 
 def fail(message: str, status: int = 2) -> int:
@@ -353,8 +343,10 @@ def command(
     """Every command's ``main``: parse (bad usage: exit 2), pin the thread count, run (Ctrl-C: exit 130).
 
     The thread count (an option's ``threads``) is set before ``execute`` imports numpy or
-    torch: BLAS libraries read it when they load.
+    torch: BLAS libraries read it when they load. A terminal that cannot show a character gets
+    an ASCII stand-in for it (:func:`compare.terminal.use_stand_ins`), not a failed command.
     """
+    use_stand_ins()
     try:
         cfg = parse(argv)
     except UsageError as e:

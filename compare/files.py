@@ -38,7 +38,8 @@ from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from compare.cli import deferred_interrupts, printable
+from compare.cli import deferred_interrupts
+from compare.terminal import printable
 
 
 class OutputError(OSError):
