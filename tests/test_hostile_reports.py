@@ -9,6 +9,7 @@ once per module by ``compare.run`` at small sizes, is the starting point of ever
 from __future__ import annotations
 
 import contextlib
+import copy
 import io
 import json
 import os
@@ -23,9 +24,11 @@ import pytest
 from helpers import pinned_threads
 
 from compare.engine.timing import Shape
-from compare.report import codec
+from compare.report import codec, csvfiles, tables, teach_doc, text
 from compare.report.__main__ import main as report_main
-from compare.report.model import ScalingPlan
+from compare.report.codec import SchemaError
+from compare.report.diff import diff
+from compare.report.model import Report, ScalingPlan
 from compare.run import main as run_cli
 from compare.sections import scaling
 from compare.sections import timing as timing_section
@@ -176,3 +179,197 @@ def test_a_device_fifo_or_directory_is_refused_without_waiting(
     )
     assert_refused(proc.returncode, proc.stderr, bad.name, {"FIFO": "a FIFO"}.get(kind, ""))
     assert proc.stdout == ""
+
+
+# -- 2. odd values that fit the schema ----------------------------------------------------------
+
+
+def test_diff_of_a_zero_time_shows_no_ratio(saved: Path, tmp_path: Path, capsys) -> None:
+    data = data_of(saved)
+    row = data["timing"]["rows"][0]
+    row["median_s"] = 0
+    zero = write(tmp_path / "zero.json", data)
+    for a, b in ((zero, saved), (saved, zero)):
+        status, out, err = call(report_main, ["diff", str(a), str(b)], capsys)
+        assert status == 0 and err == "", err
+        line = next(x for x in out.splitlines() if x.startswith(f"{row['label']} ") and row["shape"] in x)
+        assert ("0 ns" in line) and (" - " in line) == (a is zero), line  # B / A: none when A is 0
+
+
+def test_accuracy_records_that_do_not_match_their_steps_are_refused_naming_the_field(
+    saved: Path, tmp_path: Path, capsys
+) -> None:
+    data = data_of(saved)
+    runs = data["trajectory"]["runs"]
+    i = next(i for i, r in enumerate(runs) if r["eval_steps"])
+    runs[i]["train_acc"].append(0.5)
+    bad = write(tmp_path / "longer.json", data)
+    for main, args in [
+        (report_main, ["show", str(bad), "--plot", str(tmp_path / "plots")]),
+        (report_main, ["show", str(bad), "--csv", str(tmp_path / "csv")]),
+        (teach_main, ["--from", str(bad), "--doc", str(tmp_path / "page.md")]),
+    ]:
+        status, out, err = call(main, args, capsys)
+        assert_refused(status, err, "longer.json", f"trajectory.runs[{i}].train_acc")
+        assert out == ""
+
+
+def _no_float64_lesson(data: Data) -> None:
+    lesson = data["lesson"]
+    lesson["rows"] = [r for r in lesson["rows"] if r["dtype"] != "float64"]
+    del lesson["best"]["float64"], lesson["eps"]["float64"]
+
+
+def _zero_scaling_times(data: Data) -> None:
+    for p in data["scaling"]["points"]:
+        p["median_s"] = p["iqr_s"] = p["min_s"] = 0
+    for f in data["scaling"]["fits"]:
+        f["slope"] = f["intercept"] = f["r2"] = "nan"
+
+
+def _seven_dtypes(data: Data) -> None:
+    row = data["lesson"]["rows"][0]
+    data["lesson"]["rows"] = [{**row, "dtype": f"float{i}"} for i in range(7)]  # more than the markers
+
+
+def _huge_fit(data: Data) -> None:
+    for f in data["scaling"]["fits"]:
+        f["intercept"], f["slope"] = 1e308, -1e308
+
+
+def _zero_sizes(data: Data) -> None:
+    for p in data["scaling"]["points"]:
+        p["n_params"] = 0
+
+
+def _odd_losses(data: Data) -> None:
+    runs = data["trajectory"]["runs"]
+    runs[0]["losses"] = ["inf", "nan", "-inf", 1e308]
+    runs[1]["losses"] = []
+    runs[0]["eval_steps"], runs[0]["train_acc"], runs[0]["test_acc"] = [0], ["nan"], ["inf"]
+
+
+def _odd_lesson_steps(data: Data) -> None:
+    lesson = data["lesson"]
+    lesson["book_h"] = -1.0
+    lesson["rows"][0]["h"] = 0
+    lesson["rows"][1]["rel"] = "inf"
+    lesson["eps"]["float32"] = -1.0
+
+
+ODD: dict[str, Callable[[Data], None]] = {
+    "lesson without float64": _no_float64_lesson,
+    "zero scaling times": _zero_scaling_times,
+    "seven lesson dtypes": _seven_dtypes,
+    "huge fitted line": _huge_fit,
+    "zero parameter counts": _zero_sizes,
+    "infinite and missing losses": _odd_losses,
+    "zero and negative steps h": _odd_lesson_steps,
+}
+
+
+@pytest.mark.parametrize("odd", list(ODD))
+def test_odd_values_render_in_every_form(saved: Path, tmp_path: Path, capsys, odd: str) -> None:
+    """Text, Markdown, CSV, charts, the teaching page and diff: each renders, odd values shown as they are or "-"."""
+    data = data_of(saved)
+    ODD[odd](data)
+    path = write(tmp_path / "odd.json", data)
+    outputs = ["--markdown", str(tmp_path / "r.md"), "--csv", str(tmp_path / "csv"), "--plot", str(tmp_path / "png")]
+    status, out, err = call(report_main, ["show", str(path), *outputs], capsys)
+    assert status == 0 and err == "" and out.rstrip().splitlines()[-1].startswith("OK: "), err
+    charts = sorted(p.name for p in (tmp_path / "png").iterdir())
+    assert charts == ["accuracy.png", "lesson.png", "losses.png", "scaling.png"]
+    status, _, err = call(teach_main, ["--from", str(path), "--doc", str(tmp_path / "page.md")], capsys)
+    assert status == 0 and err == "", err
+    for a, b in ((path, saved), (saved, path)):
+        status, _, err = call(report_main, ["diff", str(a), str(b)], capsys)
+        assert status == 0 and err == "", err
+
+
+# -- 2. every field, changed one at a time -------------------------------------------------------
+
+NUMBERS = [0, -1, "nan", "inf", "-inf", 1e308, 10**50]
+STRINGS = ["", "\x1b[2J$\\frac{\r\n"]
+
+
+def mutations(node: object, path: tuple = ()) -> list[tuple[tuple, object]]:
+    """(path, value) for every field of ``node``: numbers, strings, lists (empty, shorter, longer), objects emptied.
+
+    Lists of objects are entered at their first element only (the others are alike).
+    """
+    out: list[tuple[tuple, object]] = []
+    if isinstance(node, dict):
+        out += [(path, {})] if path else []
+        for key, value in node.items():
+            out += mutations(value, (*path, key))
+    elif isinstance(node, list):
+        out += [(path, [])] + ([(path, node[:-1]), (path, node + node[-1:])] if node else [])
+        out += mutations(node[0], (*path, 0)) if node else []
+    elif isinstance(node, bool):
+        out.append((path, not node))
+    elif isinstance(node, (int, float)) or node in ("nan", "inf", "-inf"):
+        out += [(path, v) for v in NUMBERS]
+    elif isinstance(node, str):
+        out += [(path, v) for v in STRINGS]
+    else:  # null
+        out += [(path, 0), (path, "x")]
+    return out
+
+
+def changed(data: Data, path: tuple, value: object) -> Data:
+    """``data`` with the field at ``path`` set to ``value`` (only that section copied)."""
+    out = dict(data)
+    out[path[0]] = node = copy.deepcopy(data[path[0]])
+    for key in path[1:-1]:
+        node = node[key]
+    if len(path) == 1:
+        out[path[0]] = value
+    else:
+        node[path[-1]] = value
+    return out
+
+
+def render_everywhere(report: Report, other: Report, tmp: Path) -> None:
+    """What ``show`` (text, Markdown, CSV), ``diff`` (both ways) and ``teach --from`` (the page) render."""
+    text.render(report)
+    text.render(report, "github")
+    csvfiles.write_csv(tmp / "csv", report)
+    teach_doc.render_doc(report, {}, "python -m compare.teach --from changed.json")
+    tables.diff_text(diff(report, other, "changed.json", "saved.json"))
+    tables.diff_text(diff(other, report, "saved.json", "changed.json"))
+
+
+SECTIONS = ["env", "config", "gradients", "trajectory", "timing", "frameworks", "scaling", "lesson", "summary"]
+
+
+@pytest.mark.parametrize("section", SECTIONS)
+def test_every_field_changed_renders_or_is_refused_with_one_line(
+    saved: Path, tmp_path: Path, monkeypatch, section: str
+) -> None:
+    """Each value of :func:`mutations`, in turn: loaded as the commands load it, then rendered as they render it.
+
+    A file is either refused (:class:`SchemaError`, one line naming the file: the commands' exit
+    status 2, as the tests above show) or rendered by every renderer without an exception (which
+    would be the commands' exit status 3). Charts are left to
+    :func:`test_odd_values_render_in_every_form` (a chart takes about a second).
+    """
+    monkeypatch.setattr(os, "fsync", lambda fd: None)  # the CSV files are written thousands of times
+    data = data_of(saved)
+    other = Report.from_json(saved.read_text(encoding="utf-8"))
+    cases = mutations(data[section], (section,))
+    failures, refused = [], 0
+    for path, value in cases:
+        where = f"{'.'.join(map(str, path))} = {value!r:.40}"
+        try:
+            report = Report.from_json(json.dumps(changed(data, path, value)), source="changed.json")
+        except SchemaError as e:
+            refused += 1
+            if "\n" in str(e) or not str(e).startswith("changed.json"):
+                failures.append(f"{where}: refused with {str(e)!r}")
+            continue
+        try:
+            render_everywhere(report, other, tmp_path)
+        except Exception as e:  # noqa: BLE001  (every kind of crash is the finding)
+            failures.append(f"{where}: {type(e).__name__}: {e}")
+    assert not failures, f"{len(failures)} of {len(cases)} cases:\n" + "\n".join(failures[:30])
+    assert 0 < refused < len(cases)  # the table reaches both outcomes: it changes values the schema takes

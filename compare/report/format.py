@@ -15,6 +15,8 @@ WIDTH = 100  # terminal text is wrapped to this many columns
 
 def sci(x: float, digits: int = 1) -> str:
     """``x`` in short scientific notation, ``digits`` significant: ``1e-4``, ``2.2e-3``, ``-5e+2`` → ``-5e2``."""
+    if not math.isfinite(x):
+        return str(x)  # nan, inf, -inf
     mantissa, exponent = f"{x:.{digits - 1}e}".split("e")
     return f"{mantissa}e{int(exponent)}"
 
@@ -32,7 +34,11 @@ def paragraph(text: str, markdown: bool, width: int = WIDTH) -> str:
 
 
 def format_seconds(s: float) -> str:
-    """A duration with a unit that keeps 3 significant digits: 12.3 s, 293 µs, 1.05 ms."""
+    """A duration with a unit that keeps 3 significant digits: 12.3 s, 293 µs, 1.05 ms (``-`` for NaN)."""
+    if math.isnan(s):
+        return "-"
+    if s < 0:  # not a duration a run measures, but a file may say so: shown as it is
+        return "-" + format_seconds(-s)
     s = float(f"{s:.3g}")  # round first, so that 0.99996 s is "1 s", not "1e+03 ms"
     if s >= 3600:
         return f"{s / 3600:.3g} h"

@@ -20,7 +20,7 @@ import os
 from pathlib import Path
 
 from compare.files import write_files
-from compare.report.model import LessonSection, Report, ScalingSection, TrajectorySection
+from compare.report.model import LessonSection, Report, ScalingFit, ScalingSection, TrajectorySection
 
 STYLES = ("-", "--", ":", "-.")  # curves that agree lie on top of each other: different dashes keep both visible
 MARKERS = ("o", "s", "^", "D", "v", "P")
@@ -46,6 +46,26 @@ def _png(fig) -> bytes:
     return buf.getvalue()
 
 
+def _fitted(fit: ScalingFit, sizes: list[int]) -> list[float] | None:
+    """The fitted power law at ``sizes``; None when there is none to draw (no fit, a size <= 0, beyond float range)."""
+    if not (math.isfinite(fit.slope) and math.isfinite(fit.intercept)) or any(s <= 0 for s in sizes):
+        return None
+    try:
+        return [math.exp(fit.intercept + fit.slope * math.log(s)) for s in sizes]
+    except OverflowError:
+        return None
+
+
+def _guide(sizes: list[int], secs: list[float], k: float) -> list[float] | None:
+    """Slope ``k`` through the first point; None when the first point is not positive (a file edited by hand)."""
+    if not (sizes[0] > 0 and secs[0] > 0 and math.isfinite(secs[0])):
+        return None
+    try:
+        return [secs[0] * (s / sizes[0]) ** k for s in sizes]
+    except OverflowError:
+        return None
+
+
 def scaling_figure(section: ScalingSection):
     """Time per gradient against P, one panel per series, fitted power laws dashed."""
     series = list(dict.fromkeys(p.series for p in section.points))
@@ -58,16 +78,16 @@ def scaling_figure(section: ScalingSection):
             pts = [p for p in section.points if p.series == name and p.method == method]
             sizes = [p.n_params for p in pts]
             secs = [p.median_s for p in pts]
-            fit = fits[(name, method)]
-            label = method if math.isnan(fit.slope) else f"{method}: slope {fit.slope:.2f}"
+            fit = fits.get((name, method))
+            fitted = None if fit is None else _fitted(fit, sizes)
+            label = method if fitted is None else f"{method}: slope {fit.slope:.2f}"
             line = ax.plot(sizes, secs, MARKERS[i % len(MARKERS)], label=label)[0]
-            if not math.isnan(fit.slope):
-                fitted = [math.exp(fit.intercept) * s**fit.slope for s in sizes]
+            if fitted is not None:
                 ax.plot(sizes, fitted, "--", color=line.get_color(), linewidth=1)
-            if method in ("numerical", "backprop") and sizes:
-                # the theory's slope (2 for the book's loop, 1 for backprop) from the first point, for comparison
-                k = 2.0 if method == "numerical" else 1.0
-                guide = [secs[0] * (s / sizes[0]) ** k for s in sizes]
+            # the theory's slope (2 for the book's loop, 1 for backprop) from the first point, for comparison
+            k = {"numerical": 2.0, "backprop": 1.0}.get(method)
+            guide = _guide(sizes, secs, k) if k and sizes else None
+            if guide is not None:
                 ax.plot(sizes, guide, ":", color="grey", linewidth=1, label=f"slope {k:g} (theory)")
         ax.set_xscale("log")
         ax.set_yscale("log")
@@ -90,7 +110,8 @@ def lesson_figure(section: LessonSection):
     ax = fig.subplots()
     for i, dtype in enumerate(dict.fromkeys(r.dtype for r in section.rows)):
         rows = [r for r in section.rows if r.dtype == dtype]
-        ax.plot([r.h for r in rows], [r.rel for r in rows], MARKERS[i] + STYLES[i], label=dtype)
+        style = MARKERS[i % len(MARKERS)] + STYLES[i % len(STYLES)]
+        ax.plot([r.h for r in rows], [r.rel for r in rows], style, label=dtype)
     f64 = [r for r in section.rows if r.dtype == "float64"]
     if len(f64) >= 3:
         # name the two arms of float64's V at its ends: truncation at large h, rounding at small h

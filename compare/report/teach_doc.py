@@ -117,7 +117,7 @@ def render_doc(report: Report, charts: dict[str, str] | None = None, command: st
     if report.lesson is not None:
         sec = report.lesson
         out.append("\n## 3. The float32 lesson: why h = 1e-4 works in float64 and fails in float32\n\n")
-        eps64, eps32 = sec.eps.get("float64"), sec.eps.get("float32")
+        eps64, eps32 = (e if e and e > 0 else None for e in (sec.eps.get("float64"), sec.eps.get("float32")))
         out.append(
             "A central difference (f(x + h) − f(x − h)) / 2h has two errors. Truncation, about h²·|f'''|/6, "
             "falls as h shrinks. Rounding rises: each loss value carries about ε·|L| of rounding error (ε is the "
