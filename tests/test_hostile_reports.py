@@ -257,6 +257,12 @@ def _odd_lesson_steps(data: Data) -> None:
     lesson["eps"]["float32"] = -1.0
 
 
+def _math_in_labels(data: Data) -> None:
+    data["trajectory"]["runs"][0]["method"] = "$\\frac{$"  # matplotlib's math mode, broken
+    data["lesson"]["shape"] = "$$"
+    data["lesson"]["rows"][0]["dtype"] = "$\\undefined$"
+
+
 ODD: dict[str, Callable[[Data], None]] = {
     "lesson without float64": _no_float64_lesson,
     "zero scaling times": _zero_scaling_times,
@@ -265,6 +271,7 @@ ODD: dict[str, Callable[[Data], None]] = {
     "zero parameter counts": _zero_sizes,
     "infinite and missing losses": _odd_losses,
     "zero and negative steps h": _odd_lesson_steps,
+    "math mode in labels": _math_in_labels,
 }
 
 
@@ -373,3 +380,47 @@ def test_every_field_changed_renders_or_is_refused_with_one_line(
             failures.append(f"{where}: {type(e).__name__}: {e}")
     assert not failures, f"{len(failures)} of {len(cases)} cases:\n" + "\n".join(failures[:30])
     assert 0 < refused < len(cases)  # the table reaches both outcomes: it changes values the schema takes
+
+
+# -- 3. control characters from a file -------------------------------------------------------------
+
+HOSTILE = "\x1b]0;owned\x07\x1b[2J\x9b31m\rOK\x08"  # a title, clear screen, a C1 CSI, a carriage return
+
+
+def _no_controls(text: str) -> None:
+    bad = sorted({f"{ord(c):#x}" for c in text if (ord(c) < 0x20 and c != "\n") or 0x7F <= ord(c) < 0xA0})
+    assert not bad, f"control characters {bad} in the output"
+
+
+def test_strings_of_a_file_reach_the_terminal_escaped(saved: Path, tmp_path: Path, capsys) -> None:
+    data = data_of(saved)
+    data["env"]["cpu"] = HOSTILE
+    data["shape"] = HOSTILE
+    data["gradients"]["rows"][0]["method_a"] = HOSTILE
+    data["gradients"]["notes"] = [{"method": HOSTILE, "status": "FAIL", "message": HOSTILE, "where": HOSTILE}]
+    data["trajectory"]["pairs"][0]["note"] = HOSTILE
+    data["timing"]["rows"][0]["label"] = HOSTILE
+    data["summary"]["lines"][0] = HOSTILE
+    bad = write(tmp_path / f"run{HOSTILE[:5]}.json", data)  # the file's own name too
+    md = tmp_path / "r.md"
+    status, out, err = call(report_main, ["show", str(bad), "--markdown", str(md)], capsys)
+    assert status == 0 and err == "", err  # the saved run's own status
+    _no_controls(out)
+    assert out.count("\\x1b]0;owned\\x07\\x1b[2J\\x9b31m\\x0dOK\\x08") >= 6, out
+    _no_controls(md.read_text(encoding="utf-8"))
+    status, out, err = call(report_main, ["diff", str(bad), str(saved)], capsys)
+    assert status == 0 and err == "", err
+    _no_controls(out)
+    assert f"A: {tmp_path}/run\\x1b]0;o.json" in out
+    status, out, err = call(teach_main, ["--from", str(bad), "--doc", str(tmp_path / "page.md"), "--no-plots"], capsys)
+    assert status == 0 and err == "", err
+    _no_controls(out + (tmp_path / "page.md").read_text(encoding="utf-8"))
+
+
+def test_the_verdict_alone_is_escaped_too(saved: Path) -> None:
+    report = Report.load(saved)
+    report.gradients.rows[0].ok = False
+    report.gradients.rows[0].method_a = HOSTILE
+    line = text.verdict(report)
+    _no_controls(line)
+    assert "\\x1b]0;owned" in line

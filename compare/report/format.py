@@ -1,14 +1,23 @@
 """Formatting helpers for every renderer: durations, short numbers, ratios, counts, paragraphs.
 
 Plain functions, no state: ``format_seconds(2.93e-4) == "293 µs"``, ``sci(1e-4) == "1e-4"``,
-``times(43_232.7) == "43,200"``, and :func:`paragraph`, which wraps a sentence for the
-terminal and leaves it whole in Markdown.
+``times(43_232.7) == "43,200"``, :func:`paragraph`, which wraps a sentence for the
+terminal and leaves it whole in Markdown, and :func:`escaped`, which every text renderer
+applies to the model first, so that no string of a report (a label, a note, a path: perhaps
+from a file) brings a control character into its text.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import textwrap
+from collections.abc import Callable
+from typing import TypeVar
+
+from compare.terminal import printable
+
+T = TypeVar("T")
 
 WIDTH = 100  # terminal text is wrapped to this many columns
 
@@ -86,3 +95,19 @@ def orders_of_magnitude(a: float, b: float) -> str:
         return "-"
     k = round(math.log10(a / b))
     return "1" if k == 0 else f"10^{k}"
+
+
+def escaped(obj: T, escape: Callable[[str], str] = printable) -> T:
+    """A copy of ``obj`` (dataclasses, lists, dicts) with ``escape`` applied to every string (control characters)."""
+    if isinstance(obj, str):
+        return escape(obj)  # type: ignore[return-value]
+    if obj is None or isinstance(obj, (int, float)):  # the most common leaves, first
+        return obj
+    if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
+        fields = {f.name: escaped(getattr(obj, f.name), escape) for f in dataclasses.fields(obj) if f.init}
+        return dataclasses.replace(obj, **fields)
+    if isinstance(obj, dict):
+        return {escaped(k, escape): escaped(v, escape) for k, v in obj.items()}  # type: ignore[return-value]
+    if isinstance(obj, (list, tuple)):
+        return type(obj)(escaped(v, escape) for v in obj)  # type: ignore[return-value]
+    return obj

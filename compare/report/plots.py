@@ -8,7 +8,8 @@ Run: ``python -m compare.run --plot plots/``. Writes, for the sections the run m
 - ``accuracy.png`` — train and test accuracy at the book's records, one curve per method.
 
 Charts are drawn with matplotlib's Agg canvas (no display, no global pyplot state) and
-written atomically (:func:`compare.files.write_files`).
+written atomically (:func:`compare.files.write_files`). The report's strings are drawn as they
+are: control characters escaped, a ``$`` never read as the start of matplotlib's math mode.
 """
 
 from __future__ import annotations
@@ -20,7 +21,9 @@ import os
 from pathlib import Path
 
 from compare.files import write_files
+from compare.report.format import escaped
 from compare.report.model import LessonSection, Report, ScalingFit, ScalingSection, TrajectorySection
+from compare.terminal import printable
 
 STYLES = ("-", "--", ":", "-.")  # curves that agree lie on top of each other: different dashes keep both visible
 MARKERS = ("o", "s", "^", "D", "v", "P")
@@ -44,6 +47,11 @@ def _png(fig) -> bytes:
     buf = io.BytesIO()
     fig.savefig(buf, format="png")
     return buf.getvalue()
+
+
+def _plain(text: str) -> str:
+    """``text`` drawn as it is: control characters escaped, and ``$`` not starting matplotlib's math mode."""
+    return printable(text).replace("$", r"\$")
 
 
 def _fitted(fit: ScalingFit, sizes: list[int]) -> list[float] | None:
@@ -190,6 +198,7 @@ def write_plots(report: Report, directory: str | os.PathLike[str]) -> list[Path]
     The directory is created only when there is a chart to write; charts of an earlier run that
     this report has no section for are removed (see :func:`compare.files.write_files`).
     """
+    report = escaped(report, _plain)
     charts = {}
     if report.scaling is not None and report.scaling.points:
         charts["scaling.png"] = _png(scaling_figure(report.scaling))

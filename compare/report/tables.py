@@ -15,7 +15,7 @@ import textwrap
 from tabulate import tabulate
 
 from compare.report.diff import ReportDiff
-from compare.report.format import e2, format_seconds, ok_word, orders_of_magnitude, paragraph, ratio, sci
+from compare.report.format import e2, escaped, format_seconds, ok_word, orders_of_magnitude, paragraph, ratio, sci
 from compare.report.model import (
     DiagnosisNote,
     FrameworkSection,
@@ -310,7 +310,8 @@ def summary_text(lines: list[str], markdown: bool = False, width: int = 100) -> 
 
 
 def diff_text(d: ReportDiff, fmt: str = "simple") -> str:
-    """Two runs side by side (``python -m compare.report diff``)."""
+    """Two runs side by side (``python -m compare.report diff``), control characters escaped."""
+    d = escaped(d)
     out = [f"A: {d.a_name}\nB: {d.b_name}\n"]
 
     def table(head: list[str], rows: list[list[object]]) -> None:

@@ -11,7 +11,7 @@ from __future__ import annotations
 from tabulate import tabulate
 
 from compare.report import tables, text
-from compare.report.format import format_seconds
+from compare.report.format import escaped, format_seconds
 from compare.report.model import GradientSection, Report
 
 COMMAND = "python -m compare.teach --doc docs/why-backprop.md"
@@ -42,6 +42,7 @@ def render_doc(report: Report, charts: dict[str, str] | None = None, command: st
     ``command`` is the command line that made it.
     """
     charts = charts or {}
+    report, command = escaped((report, command))  # no control character of a file (or its name) reaches the page
     cfg = report.config
     out: list[str] = []
 

@@ -12,7 +12,7 @@ import textwrap
 from tabulate import tabulate
 
 from compare.report import tables
-from compare.report.format import WIDTH, count, format_seconds
+from compare.report.format import WIDTH, count, escaped, format_seconds
 from compare.report.model import Report
 
 TITLE = "The book's two-layer net: every implementation from the same weights and batches"
@@ -35,6 +35,7 @@ def header_lines(report: Report) -> list[str]:
 
 def verdict(report: Report) -> str:
     """The last line: OK or FAILED, with what failed."""
+    report = escaped(report)
     parts = []
     if report.gradients is not None:
         rows = report.gradients.rows
@@ -125,7 +126,8 @@ def _frameworks(doc: _Doc, report: Report) -> None:
 
 
 def render(report: Report, fmt: str = "simple") -> str:
-    """The whole report as text (``fmt="simple"``) or Markdown (``fmt="github"``)."""
+    """The whole report as text (``fmt="simple"``) or Markdown (``fmt="github"``), control characters escaped."""
+    report = escaped(report)
     doc = _Doc(fmt)
     doc.write(f"# {TITLE}\n\n" if doc.md else f"{TITLE}\n")
     for line in header_lines(report):
