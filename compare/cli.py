@@ -23,6 +23,7 @@ import pwd
 import signal
 import sys
 import threading
+import traceback
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
@@ -176,7 +177,7 @@ def run_main(main: Callable[[], int]) -> int:
     KeyboardInterrupt (SIGINT, SIGTERM) -> 130; bad input (:class:`UsageError`, the data's and the
     nets' input errors) and OSError (a file that cannot be read or written) -> 2, naming the file;
     :class:`RunIncomplete` -> 3; MemoryError and any other exception -> 3, ``internal error: ...``
-    (set ``DLFS_TRACEBACK=1`` to see the traceback instead).
+    (``DLFS_TRACEBACK=1``, ``true``, ``yes`` or ``on`` prints the traceback before that line).
     """
     previous = install_signal_handlers()
     outer, outer_hook = _Signals.in_main, sys.unraisablehook
@@ -205,8 +206,8 @@ def run_main(main: Callable[[], int]) -> int:
     except MemoryError:
         return fail("internal error: out of memory (try smaller sizes)", 3)
     except Exception as e:
-        if os.environ.get("DLFS_TRACEBACK"):
-            raise
+        if os.environ.get("DLFS_TRACEBACK", "").strip().lower() in ("1", "true", "yes", "on"):
+            traceback.print_exc()  # then the one line, and the same exit status
         return fail(f"internal error: {type(e).__name__}: {e}", 3)
     finally:
         _Signals.in_main, sys.unraisablehook = outer, outer_hook

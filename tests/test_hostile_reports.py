@@ -3,7 +3,8 @@
 Run: ``python -m pytest tests/test_hostile_reports.py``. Every such file ends in one of two ways:
 the commands render it (odd values as ``-``), or they refuse it with exit status 2 and one line
 naming the file and the problem; never a traceback, never exit status 3. A real report, made
-once per module by ``compare.run`` at small sizes, is the starting point of every case.
+once per module by ``compare.run`` at small sizes, is the starting point of every case. At the
+end, ``DLFS_TRACEBACK``: an internal error shows its traceback only when asked, and stays exit 3.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from pathlib import Path
 import pytest
 from helpers import pinned_threads
 
+from compare.cli import run_main
 from compare.engine.timing import Shape
 from compare.report import codec, csvfiles, tables, teach_doc, text
 from compare.report.__main__ import main as report_main
@@ -424,3 +426,30 @@ def test_the_verdict_alone_is_escaped_too(saved: Path) -> None:
     line = text.verdict(report)
     _no_controls(line)
     assert "\\x1b]0;owned" in line
+
+
+# -- 5. DLFS_TRACEBACK ---------------------------------------------------------------------------
+
+
+def _internal_error() -> int:
+    raise ZeroDivisionError("planted")
+
+
+@pytest.mark.parametrize(
+    "value, traceback", [("1", True), ("TRUE", True), (" yes ", True), ("On", True), ("0", False), ("", False),
+                         ("no", False), ("false", False), (None, False)]
+)  # fmt: skip
+def test_dlfs_traceback_shows_the_traceback_only_when_true_and_the_status_stays_3(
+    monkeypatch, capsys, value: str | None, traceback: bool
+) -> None:
+    if value is None:
+        monkeypatch.delenv("DLFS_TRACEBACK", raising=False)
+    else:
+        monkeypatch.setenv("DLFS_TRACEBACK", value)
+    assert run_main(_internal_error) == 3
+    out, err = capsys.readouterr()
+    assert out == ""
+    assert err.endswith("error: internal error: ZeroDivisionError: planted\n"), err
+    assert ("Traceback (most recent call last)" in err) == traceback, err
+    if not traceback:
+        assert err.count("\n") == 1
