@@ -174,7 +174,8 @@ def _dataclass(tp: type, data: object, path: str) -> object:
 def _free(data: object, path: str, depth: int = 0) -> object:
     """Free-form data (a field typed ``Any``): the strings ``"inf"``, ``"-inf"``, ``"nan"`` are those floats."""
     if depth > MAX_DEPTH:
-        raise SchemaError(f"{path}: nested more than {MAX_DEPTH} levels deep")
+        where = path if len(path) <= 80 else path[:77] + "..."
+        raise SchemaError(f"{where}: nested more than {MAX_DEPTH} levels deep")
     if isinstance(data, str):
         return NON_FINITE[data] if data in NON_FINITE else _text(data, path)
     if isinstance(data, dict):
