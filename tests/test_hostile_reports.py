@@ -18,6 +18,7 @@ import random
 import resource
 import subprocess
 import sys
+import warnings
 from collections.abc import Callable
 from pathlib import Path
 
@@ -284,7 +285,10 @@ def test_odd_values_render_in_every_form(saved: Path, tmp_path: Path, capsys, od
     ODD[odd](data)
     path = write(tmp_path / "odd.json", data)
     outputs = ["--markdown", str(tmp_path / "r.md"), "--csv", str(tmp_path / "csv"), "--plot", str(tmp_path / "png")]
-    status, out, err = call(report_main, ["show", str(path), *outputs], capsys)
+    with warnings.catch_warnings(record=True) as remarks:  # a warning would be lines on stderr
+        warnings.simplefilter("always")
+        status, out, err = call(report_main, ["show", str(path), *outputs], capsys)
+    assert not remarks, [str(w.message) for w in remarks]
     assert status == 0 and err == "" and out.rstrip().splitlines()[-1].startswith("OK: "), err
     charts = sorted(p.name for p in (tmp_path / "png").iterdir())
     assert charts == ["accuracy.png", "lesson.png", "losses.png", "scaling.png"]

@@ -18,6 +18,7 @@ import importlib.util
 import io
 import math
 import os
+import warnings
 from pathlib import Path
 
 from compare.files import write_files
@@ -200,12 +201,16 @@ def write_plots(report: Report, directory: str | os.PathLike[str]) -> list[Path]
     """
     report = escaped(report, _plain)
     charts = {}
-    if report.scaling is not None and report.scaling.points:
-        charts["scaling.png"] = _png(scaling_figure(report.scaling))
-    if report.lesson is not None:
-        charts["lesson.png"] = _png(lesson_figure(report.lesson))
-    if report.trajectory is not None and report.trajectory.runs:
-        charts["losses.png"] = _png(losses_figure(report.trajectory))
-        if any(r.eval_steps for r in report.trajectory.runs):
-            charts["accuracy.png"] = _png(accuracy_figure(report.trajectory))
+    with warnings.catch_warnings():
+        # matplotlib's remarks on odd data (a zero on a log axis, an empty legend, a missing glyph)
+        # would be lines of noise on stderr: the chart shows what there is to show
+        warnings.simplefilter("ignore")
+        if report.scaling is not None and report.scaling.points:
+            charts["scaling.png"] = _png(scaling_figure(report.scaling))
+        if report.lesson is not None:
+            charts["lesson.png"] = _png(lesson_figure(report.lesson))
+        if report.trajectory is not None and report.trajectory.runs:
+            charts["losses.png"] = _png(losses_figure(report.trajectory))
+            if any(r.eval_steps for r in report.trajectory.runs):
+                charts["accuracy.png"] = _png(accuracy_figure(report.trajectory))
     return write_files(directory, charts, owned=CHART_NAMES)
