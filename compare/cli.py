@@ -27,9 +27,11 @@ import pwd
 import signal
 import sys
 import threading
+import traceback
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
+from compare.terminal import printable, use_stand_ins
 from dlfs_gradcheck.interrupts import SignalInterrupt
 
 SIGNALS = (signal.SIGINT, signal.SIGTERM)
@@ -77,18 +79,6 @@ def program(module: str) -> str:
 
 
 # -- one-line messages -------------------------------------------------------------------------
-
-
-def printable(text: object) -> str:
-    """``text`` with control characters escaped (``\\n`` -> ``\\x0a``), safe to print inside one line."""
-    out = []
-    for ch in str(text):
-        code = ord(ch)
-        if code < 0x20 or 0x7F <= code < 0xA0:
-            out.append(f"\\x{code:02x}")
-        else:
-            out.append(ch)
-    return "".join(out)
 
 
 def fail(message: str, status: int = 2) -> int:
@@ -246,7 +236,7 @@ def run_main(main: Callable[[], int]) -> int:
     KeyboardInterrupt (SIGINT, SIGTERM) -> 130; bad input (:class:`UsageError`, the data's and the
     nets' input errors) and OSError (a file that cannot be read or written) -> 2, naming the file;
     :class:`RunIncomplete` -> 3; MemoryError and any other exception -> 3, ``internal error: ...``
-    (set ``DLFS_TRACEBACK=1`` to see the traceback instead).
+    (``DLFS_TRACEBACK=1``, ``true``, ``yes`` or ``on`` prints the traceback before that line).
     """
     previous = install_signal_handlers()
     outer, outer_hook = _Signals.in_main, sys.unraisablehook
@@ -277,8 +267,8 @@ def run_main(main: Callable[[], int]) -> int:
     except MemoryError:
         return fail("internal error: out of memory (try smaller sizes)", 3)
     except Exception as e:
-        if os.environ.get("DLFS_TRACEBACK"):
-            raise
+        if os.environ.get("DLFS_TRACEBACK", "").strip().lower() in ("1", "true", "yes", "on"):
+            traceback.print_exc()  # then the one line, and the same exit status
         return fail(f"internal error: {type(e).__name__}: {e}", 3)
     except (SystemExit, GeneratorExit) as e:  # none of the commands' own: code it ran tried to end the run
         return fail(f"internal error: {type(e).__name__} ({e}) escaped from the code the command ran", 3)
@@ -447,8 +437,10 @@ def command(
     """Every command's ``main``: parse (bad usage: exit 2), pin the thread count, run (Ctrl-C: exit 130).
 
     The thread count (an option's ``threads``) is set before ``execute`` imports numpy or
-    torch: BLAS libraries read it when they load.
+    torch: BLAS libraries read it when they load. A terminal that cannot show a character gets
+    an ASCII stand-in for it (:func:`compare.terminal.use_stand_ins`), not a failed command.
     """
+    use_stand_ins()
     try:
         cfg = parse(argv)
     except UsageError as e:

@@ -26,7 +26,7 @@ def set_threads(threads: int) -> None:
 
 def cpu_model() -> str:
     try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
+        for line in Path("/proc/cpuinfo").read_text(encoding="utf-8", errors="replace").splitlines():  # any locale
             if line.startswith("model name"):
                 return line.split(":", 1)[1].strip()
     except OSError:

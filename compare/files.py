@@ -51,7 +51,8 @@ from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from compare.cli import deferred_interrupts, printable
+from compare.cli import deferred_interrupts
+from compare.terminal import printable
 
 
 class OutputError(OSError):
@@ -74,7 +75,8 @@ def _name_max(folder: Path) -> int:
         return NAME_MAX_FALLBACK
 
 
-def _kind(mode: int) -> str:
+def file_kind(mode: int) -> str:
+    """What a file of this mode is, for a message: ``a directory``, ``a FIFO``, ``a device``."""
     if stat.S_ISDIR(mode):
         return "a directory"
     if stat.S_ISFIFO(mode):
@@ -268,7 +270,7 @@ def _check_file(target: Path, shown_as: str) -> None:
     except FileNotFoundError:
         return
     if not stat.S_ISREG(st.st_mode):
-        raise OutputError(f"cannot write {shown_as}: it exists and is {_kind(st.st_mode)}")
+        raise OutputError(f"cannot write {shown_as}: it exists and is {file_kind(st.st_mode)}")
     if not os.access(target, os.W_OK):
         raise OutputError(f"cannot write {shown_as}: it exists and is read-only")
 

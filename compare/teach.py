@@ -92,7 +92,7 @@ def _regenerate(ns: argparse.Namespace) -> int:
         files.write_atomic(doc, render_doc(report, charts, command))
     except OSError as e:
         return fail(str(e))  # OutputError names the file
-    print(f"wrote {doc}" + (f" and {len(charts)} charts in {chart_dir}" if charts else ""))
+    print(f"wrote {files.shown(doc)}" + (f" and {len(charts)} charts in {files.shown(chart_dir)}" if charts else ""))
     return 0 if report.ok else 1
 
 

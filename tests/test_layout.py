@@ -5,8 +5,8 @@ module under ``compare/`` is parsed with :mod:`ast`, imports inside functions in
 
 Roles, lowest first (a module may import its own level and those below, never above):
 
-0. leaves: ``compare.cli``, ``compare.config``, ``compare.env``, ``compare.files``, and the checker
-   (``dlfs_gradcheck``, below);
+0. leaves: ``compare.cli``, ``compare.config``, ``compare.env``, ``compare.files``, ``compare.terminal``, and the
+   checker (``dlfs_gradcheck``, below);
 1. data: ``compare.data``;
 2. the report model: ``compare.report.model``, ``codec``, ``format``;
 3. the engine: ``compare.engine``, and the plug-in and distributed packages beside it
@@ -45,6 +45,7 @@ LEAVES = {
     "compare.env",
     "compare.gradcheck",  # the checker's API, re-exported from dlfs_gradcheck
     "compare.files",
+    "compare.terminal",
 }
 MODEL = {"compare.report", "compare.report.model", "compare.report.codec", "compare.report.format"}
 RENDERERS = {

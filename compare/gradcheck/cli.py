@@ -63,6 +63,7 @@ from compare.config import (
     run_main,
     thread_count,
 )
+from compare.terminal import use_stand_ins
 from dlfs_gradcheck.metrics import REFERENCES
 
 if TYPE_CHECKING:
@@ -328,6 +329,7 @@ def _check_plugins(cfg: GradcheckConfig, params: dict, x, t, options: dict) -> l
 
 def main(argv: list[str] | None = None) -> int:
     """Parse, check, print, write JSON; return the exit status."""
+    use_stand_ins()  # an ASCII terminal gets stand-ins for Δ, τ, ‖, not a UnicodeEncodeError
     try:
         cfg = parse_args(argv)
     except UsageError as e:

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import argparse
 import sys
-from pathlib import Path
 
 from compare.cli import Parser, UsageError, command, fail, program
 
@@ -56,7 +55,7 @@ def load(path: str):
     """The :class:`~compare.report.model.Report` saved at ``path``; OSError or SchemaError otherwise."""
     from compare.report.model import Report
 
-    return Report.from_json(Path(path).read_text(encoding="utf-8"), source=path)
+    return Report.load(path)
 
 
 def _show(ns: argparse.Namespace) -> int:

@@ -78,7 +78,8 @@ def write_csv(directory: str | os.PathLike[str], report: Report) -> list[Path]:
     if report.scaling is not None:
         slopes = {(f.series, f.method): f.slope for f in report.scaling.fits}
         head, rows = _records(report.scaling.points)
-        rows = [row + [slopes[(p.series, p.method)]] for row, p in zip(rows, report.scaling.points, strict=True)]
+        points = report.scaling.points
+        rows = [row + [slopes.get((p.series, p.method), "")] for row, p in zip(rows, points, strict=True)]
         dump("scaling.csv", head + ["slope"], rows)
     if report.lesson is not None:
         dump("lesson.csv", *_records(report.lesson.rows))

@@ -8,6 +8,7 @@ says how far its median could move on a rerun.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 from compare.report.model import Report
@@ -19,7 +20,7 @@ class TimeChange:
     shape: str
     a_s: float  # median of run A
     b_s: float  # median of run B
-    ratio: float  # B / A
+    ratio: float  # B / A (nan when A's median is 0)
     beyond_noise: bool  # |B - A| > IQR_A + IQR_B
 
 
@@ -55,7 +56,7 @@ def _times(a: Report, b: Report) -> tuple[list[TimeChange], set[str], set[str]]:
                 ra.shape,
                 ra.median_s,
                 rb.median_s,
-                rb.median_s / ra.median_s,
+                rb.median_s / ra.median_s if ra.median_s else math.nan,  # a zero time has no ratio: "-"
                 abs(rb.median_s - ra.median_s) > ra.iqr_s + rb.iqr_s,
             )
         )

@@ -1,20 +1,31 @@
 """Formatting helpers for every renderer: durations, short numbers, ratios, counts, paragraphs.
 
 Plain functions, no state: ``format_seconds(2.93e-4) == "293 µs"``, ``sci(1e-4) == "1e-4"``,
-``times(43_232.7) == "43,200"``, and :func:`paragraph`, which wraps a sentence for the
-terminal and leaves it whole in Markdown.
+``times(43_232.7) == "43,200"``, :func:`paragraph`, which wraps a sentence for the
+terminal and leaves it whole in Markdown, and :func:`escaped`, which every text renderer
+applies to the model first, so that no string of a report (a label, a note, a path: perhaps
+from a file) brings a control character into its text.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import textwrap
+from collections.abc import Callable
+from typing import TypeVar
+
+from compare.terminal import printable
+
+T = TypeVar("T")
 
 WIDTH = 100  # terminal text is wrapped to this many columns
 
 
 def sci(x: float, digits: int = 1) -> str:
     """``x`` in short scientific notation, ``digits`` significant: ``1e-4``, ``2.2e-3``, ``-5e+2`` → ``-5e2``."""
+    if not math.isfinite(x):
+        return str(x)  # nan, inf, -inf
     mantissa, exponent = f"{x:.{digits - 1}e}".split("e")
     return f"{mantissa}e{int(exponent)}"
 
@@ -32,7 +43,11 @@ def paragraph(text: str, markdown: bool, width: int = WIDTH) -> str:
 
 
 def format_seconds(s: float) -> str:
-    """A duration with a unit that keeps 3 significant digits: 12.3 s, 293 µs, 1.05 ms."""
+    """A duration with a unit that keeps 3 significant digits: 12.3 s, 293 µs, 1.05 ms (``-`` for NaN)."""
+    if math.isnan(s):
+        return "-"
+    if s < 0:  # not a duration a run measures, but a file may say so: shown as it is
+        return "-" + format_seconds(-s)
     s = float(f"{s:.3g}")  # round first, so that 0.99996 s is "1 s", not "1e+03 ms"
     if s >= 3600:
         return f"{s / 3600:.3g} h"
@@ -80,3 +95,19 @@ def orders_of_magnitude(a: float, b: float) -> str:
         return "-"
     k = round(math.log10(a / b))
     return "1" if k == 0 else f"10^{k}"
+
+
+def escaped(obj: T, escape: Callable[[str], str] = printable) -> T:
+    """A copy of ``obj`` (dataclasses, lists, dicts) with ``escape`` applied to every string (control characters)."""
+    if isinstance(obj, str):
+        return escape(obj)  # type: ignore[return-value]
+    if obj is None or isinstance(obj, (int, float)):  # the most common leaves, first
+        return obj
+    if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
+        fields = {f.name: escaped(getattr(obj, f.name), escape) for f in dataclasses.fields(obj) if f.init}
+        return dataclasses.replace(obj, **fields)
+    if isinstance(obj, dict):
+        return {escaped(k, escape): escaped(v, escape) for k, v in obj.items()}  # type: ignore[return-value]
+    if isinstance(obj, (list, tuple)):
+        return type(obj)(escaped(v, escape) for v in obj)  # type: ignore[return-value]
+    return obj

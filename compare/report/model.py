@@ -10,6 +10,7 @@ Usage::
     report = harness.run(cfg)                  # a Report
     text = report.to_json()
     same = Report.from_json(text)              # SchemaError for another version or a bad file
+    saved = Report.load("run.json")            # the same from a file, read with a size cap
 
 Longer than 300 lines: it is the whole schema, one dataclass per object, each field commented.
 """
@@ -20,11 +21,12 @@ import dataclasses
 import inspect
 import json
 import math
+import os
 import typing
 from dataclasses import dataclass, field
 
 from compare.config import RunConfig
-from compare.report.codec import SchemaError, from_data, to_data, type_name
+from compare.report.codec import SchemaError, from_data, parse_json, read_text, to_data, type_name
 
 SCHEMA_VERSION = 2
 
@@ -100,6 +102,14 @@ class TrainingRun:
     test_acc: list[float]
     losses: list[float]  # loss at each step, before that step's update
     compile_s: float | None = None  # of `seconds`, the first call's compilation (JAX, torch.compile); null: none
+
+    def contradiction(self) -> str | None:
+        """``"field: problem"`` when the accuracy records do not pair up with their steps (a file edited by hand)."""
+        for name in ("train_acc", "test_acc"):
+            n = len(getattr(self, name))
+            if n != len(self.eval_steps):
+                return f"{name}: {n} records for {len(self.eval_steps)} eval_steps"
+        return None
 
 
 @dataclass
@@ -308,10 +318,7 @@ class Report:
     @classmethod
     def from_json(cls, text: str, source: str = "the report") -> Report:
         """Parse a saved report; :class:`SchemaError` (one line) for another version or a malformed file."""
-        try:
-            data = json.loads(text)
-        except json.JSONDecodeError as e:
-            raise SchemaError(f"{source} is not JSON: {e.msg} at line {e.lineno}") from None
+        data = parse_json(text, source)
         version = data.get("schema_version") if isinstance(data, dict) else None
         if version != SCHEMA_VERSION:
             raise SchemaError(
@@ -321,6 +328,11 @@ class Report:
             return from_data(cls, data)
         except SchemaError as e:
             raise SchemaError(f"{source}: {e}") from None
+
+    @classmethod
+    def load(cls, path: str | os.PathLike[str]) -> Report:
+        """The report saved at ``path``: OSError when it cannot be opened, :class:`SchemaError` (one line) otherwise."""
+        return cls.from_json(read_text(path), source=os.fsdecode(path))
 
 
 def _field_comments(cls: type) -> dict[str, str]:

@@ -8,7 +8,8 @@ Run: ``python -m compare.run --plot plots/``. Writes, for the sections the run m
 - ``accuracy.png`` — train and test accuracy at the book's records, one curve per method.
 
 Charts are drawn with matplotlib's Agg canvas (no display, no global pyplot state) and
-written atomically (:func:`compare.files.write_files`).
+written atomically (:func:`compare.files.write_files`). The report's strings are drawn as they
+are: control characters escaped, a ``$`` never read as the start of matplotlib's math mode.
 """
 
 from __future__ import annotations
@@ -17,11 +18,14 @@ import importlib.util
 import io
 import math
 import os
+import warnings
 from collections.abc import Collection
 from pathlib import Path
 
 from compare.files import write_files
-from compare.report.model import LessonSection, Report, ScalingSection, TrajectorySection
+from compare.report.format import escaped
+from compare.report.model import LessonSection, Report, ScalingFit, ScalingSection, TrajectorySection
+from compare.terminal import printable
 
 STYLES = ("-", "--", ":", "-.")  # curves that agree lie on top of each other: different dashes keep both visible
 MARKERS = ("o", "s", "^", "D", "v", "P")
@@ -47,6 +51,31 @@ def _png(fig) -> bytes:
     return buf.getvalue()
 
 
+def _plain(text: str) -> str:
+    """``text`` drawn as it is: control characters escaped, and ``$`` not starting matplotlib's math mode."""
+    return printable(text).replace("$", r"\$")
+
+
+def _fitted(fit: ScalingFit, sizes: list[int]) -> list[float] | None:
+    """The fitted power law at ``sizes``; None when there is none to draw (no fit, a size <= 0, beyond float range)."""
+    if not (math.isfinite(fit.slope) and math.isfinite(fit.intercept)) or any(s <= 0 for s in sizes):
+        return None
+    try:
+        return [math.exp(fit.intercept + fit.slope * math.log(s)) for s in sizes]
+    except OverflowError:
+        return None
+
+
+def _guide(sizes: list[int], secs: list[float], k: float) -> list[float] | None:
+    """Slope ``k`` through the first point; None when the first point is not positive (a file edited by hand)."""
+    if not (sizes[0] > 0 and secs[0] > 0 and math.isfinite(secs[0])):
+        return None
+    try:
+        return [secs[0] * (s / sizes[0]) ** k for s in sizes]
+    except OverflowError:
+        return None
+
+
 def scaling_figure(section: ScalingSection):
     """Time per gradient against P, one panel per series, fitted power laws dashed."""
     series = list(dict.fromkeys(p.series for p in section.points))
@@ -59,16 +88,16 @@ def scaling_figure(section: ScalingSection):
             pts = [p for p in section.points if p.series == name and p.method == method]
             sizes = [p.n_params for p in pts]
             secs = [p.median_s for p in pts]
-            fit = fits[(name, method)]
-            label = method if math.isnan(fit.slope) else f"{method}: slope {fit.slope:.2f}"
+            fit = fits.get((name, method))
+            fitted = None if fit is None else _fitted(fit, sizes)
+            label = method if fitted is None else f"{method}: slope {fit.slope:.2f}"
             line = ax.plot(sizes, secs, MARKERS[i % len(MARKERS)], label=label)[0]
-            if not math.isnan(fit.slope):
-                fitted = [math.exp(fit.intercept) * s**fit.slope for s in sizes]
+            if fitted is not None:
                 ax.plot(sizes, fitted, "--", color=line.get_color(), linewidth=1)
-            if method in ("numerical", "backprop") and sizes:
-                # the theory's slope (2 for the book's loop, 1 for backprop) from the first point, for comparison
-                k = 2.0 if method == "numerical" else 1.0
-                guide = [secs[0] * (s / sizes[0]) ** k for s in sizes]
+            # the theory's slope (2 for the book's loop, 1 for backprop) from the first point, for comparison
+            k = {"numerical": 2.0, "backprop": 1.0}.get(method)
+            guide = _guide(sizes, secs, k) if k and sizes else None
+            if guide is not None:
                 ax.plot(sizes, guide, ":", color="grey", linewidth=1, label=f"slope {k:g} (theory)")
         ax.set_xscale("log")
         ax.set_yscale("log")
@@ -91,7 +120,8 @@ def lesson_figure(section: LessonSection):
     ax = fig.subplots()
     for i, dtype in enumerate(dict.fromkeys(r.dtype for r in section.rows)):
         rows = [r for r in section.rows if r.dtype == dtype]
-        ax.plot([r.h for r in rows], [r.rel for r in rows], MARKERS[i] + STYLES[i], label=dtype)
+        style = MARKERS[i % len(MARKERS)] + STYLES[i % len(STYLES)]
+        ax.plot([r.h for r in rows], [r.rel for r in rows], style, label=dtype)
     f64 = [r for r in section.rows if r.dtype == "float64"]
     if len(f64) >= 3:
         # name the two arms of float64's V at its ends: truncation at large h, rounding at small h
@@ -180,13 +210,18 @@ def write_plots(report: Report, directory: str | os.PathLike[str]) -> list[Path]
     The directory is created only when there is a chart to write; charts an earlier run wrote there
     that this report has no section for are removed, if unchanged since (:func:`compare.files.write_files`).
     """
+    report = escaped(report, _plain)
     charts = {}
-    if report.scaling is not None and report.scaling.points:
-        charts["scaling.png"] = _png(scaling_figure(report.scaling))
-    if report.lesson is not None:
-        charts["lesson.png"] = _png(lesson_figure(report.lesson))
-    if report.trajectory is not None and report.trajectory.runs:
-        charts["losses.png"] = _png(losses_figure(report.trajectory))
-        if any(r.eval_steps for r in report.trajectory.runs):
-            charts["accuracy.png"] = _png(accuracy_figure(report.trajectory))
+    with warnings.catch_warnings():
+        # matplotlib's remarks on odd data (a zero on a log axis, an empty legend, a missing glyph)
+        # would be lines of noise on stderr: the chart shows what there is to show
+        warnings.simplefilter("ignore")
+        if report.scaling is not None and report.scaling.points:
+            charts["scaling.png"] = _png(scaling_figure(report.scaling))
+        if report.lesson is not None:
+            charts["lesson.png"] = _png(lesson_figure(report.lesson))
+        if report.trajectory is not None and report.trajectory.runs:
+            charts["losses.png"] = _png(losses_figure(report.trajectory))
+            if any(r.eval_steps for r in report.trajectory.runs):
+                charts["accuracy.png"] = _png(accuracy_figure(report.trajectory))
     return write_files(directory, charts, owned=CHART_NAMES)

@@ -16,7 +16,17 @@ from tabulate import tabulate
 
 from compare.report import layout
 from compare.report.diff import ReportDiff
-from compare.report.format import WIDTH, e2, format_seconds, ok_word, orders_of_magnitude, paragraph, ratio, sci
+from compare.report.format import (
+    WIDTH,
+    e2,
+    escaped,
+    format_seconds,
+    ok_word,
+    orders_of_magnitude,
+    paragraph,
+    ratio,
+    sci,
+)
 from compare.report.model import (
     DiagnosisNote,
     FrameworkSection,
@@ -205,15 +215,15 @@ def series_table(section: ScalingSection, series: str) -> Table:
     head = ["net", "P", "loss evals (book loop)"] + methods
     rows: list[list[object]] = []
     for shape in shapes:
-        first = by_key[(shape, methods[0])]
+        first = next(p for p in points if p.shape == shape)
         row: list[object] = [shape, f"{first.n_params:,}", f"{2 * first.n_params:,}"]
         for m in methods:
-            p = by_key[(shape, m)]
-            row.append(("≈" if p.estimated else "") + format_seconds(p.median_s))
+            p = by_key.get((shape, m))  # a hand-edited file may lack one: "-"
+            row.append("-" if p is None else ("≈" if p.estimated else "") + format_seconds(p.median_s))
         rows.append(row)
     fits = {f.method: f for f in section.fits if f.series == series}
-    rows.append(["slope vs P (fitted)", "", ""] + [_slope_text(fits[m].slope) for m in methods])
-    rows.append(["slope expected", "", ""] + [f"{fits[m].expected:g}" for m in methods])
+    rows.append(["slope vs P (fitted)", "", ""] + [_slope_text(fits[m].slope if m in fits else None) for m in methods])
+    rows.append(["slope expected", "", ""] + [f"{fits[m].expected:g}" if m in fits else "-" for m in methods])
     return head, rows
 
 
@@ -233,7 +243,7 @@ def scaling_text(section: ScalingSection, fmt: str = "simple") -> str:
     lines = [(intro if md else layout.wrap(intro, WIDTH, "")) + "\n"]
     for name in series:
         sizes = {"input_size": plan.input_size, "hidden_size": plan.hidden_size, "output_size": plan.output_size}
-        title = SERIES_TITLES[name].format(**sizes)
+        title = SERIES_TITLES[name].format(**sizes) if name in SERIES_TITLES else f"series {name}"
         lines.append(f"\n{title[0].upper()}{title[1:]}:\n\n")
         head, rows = series_table(section, name)
         lines.append(_table(head, rows, md) + "\n")
@@ -274,7 +284,7 @@ def lesson_table(section: LessonSection) -> Table:
         for d in dtypes:
             r = section.at(d, h)
             row += ["-", "-"] if r is None else [f"{r.max_abs:.1e}", f"{r.rel:.1e}"]
-            if math.isclose(section.best[d], h, rel_tol=1e-9):
+            if d in section.best and math.isclose(section.best[d], h, rel_tol=1e-9):
                 notes.append(f"best {d}")
         if math.isclose(section.book_h, h, rel_tol=1e-9):
             notes.insert(0, "book's h")
@@ -292,7 +302,7 @@ def lesson_text(section: LessonSection, fmt: str = "simple") -> str:
         f"relative = max error / largest gradient entry ({section.grad_max:.1e}):"
     )
     lines = [paragraph(intro, md), _table(head, rows, md) + "\n\n"]
-    rule = ", ".join(f"{d} {sci(e ** (1 / 3))}" for d, e in section.eps.items())
+    rule = ", ".join(f"{d} {sci(e ** (1 / 3)) if e >= 0 else '-'}" for d, e in section.eps.items())
     best = ", ".join(f"{d} {sci(h)}" for d, h in section.best.items())
     lines.append(paragraph(f"Best h measured: {best}; rule of thumb ε^(1/3): {rule}.", md))
     book = section.book_h
@@ -319,7 +329,8 @@ def summary_text(lines: list[str], markdown: bool = False, width: int = 100) -> 
 
 
 def diff_text(d: ReportDiff, fmt: str = "simple") -> str:
-    """Two runs side by side (``python -m compare.report diff``)."""
+    """Two runs side by side (``python -m compare.report diff``), control characters escaped."""
+    d = escaped(d)
     out = [f"A: {d.a_name}\nB: {d.b_name}\n"]
 
     def table(head: list[str], rows: list[list[object]]) -> None:
@@ -332,7 +343,7 @@ def diff_text(d: ReportDiff, fmt: str = "simple") -> str:
                 c.shape,
                 format_seconds(c.a_s),
                 format_seconds(c.b_s),
-                f"{c.ratio:.3g}",
+                ratio(c.ratio),
                 "beyond noise" if c.beyond_noise else "within noise",
             ]
             for c in d.times

@@ -11,7 +11,7 @@ from __future__ import annotations
 from tabulate import tabulate
 
 from compare.report import tables, text
-from compare.report.format import format_seconds
+from compare.report.format import escaped, format_seconds
 from compare.report.model import GradientSection, Report
 
 COMMAND = "python -m compare.teach --doc docs/why-backprop.md"
@@ -42,6 +42,7 @@ def render_doc(report: Report, charts: dict[str, str] | None = None, command: st
     ``command`` is the command line that made it.
     """
     charts = charts or {}
+    report, command = escaped((report, command))  # no control character of a file (or its name) reaches the page
     cfg = report.config
     out: list[str] = []
 
@@ -117,7 +118,7 @@ def render_doc(report: Report, charts: dict[str, str] | None = None, command: st
     if report.lesson is not None:
         sec = report.lesson
         out.append("\n## 3. The float32 lesson: why h = 1e-4 works in float64 and fails in float32\n\n")
-        eps64, eps32 = sec.eps.get("float64"), sec.eps.get("float32")
+        eps64, eps32 = (e if e and e > 0 else None for e in (sec.eps.get("float64"), sec.eps.get("float32")))
         out.append(
             "A central difference (f(x + h) − f(x − h)) / 2h has two errors. Truncation, about h²·|f'''|/6, "
             "falls as h shrinks. Rounding rises: each loss value carries about ε·|L| of rounding error (ε is the "

@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from tabulate import tabulate
 
 from compare.report import layout, tables
-from compare.report.format import WIDTH, count, format_seconds
+from compare.report.format import WIDTH, count, escaped, format_seconds
 from compare.report.model import Env, Report
 
 TITLE = "The book's two-layer net: every implementation from the same weights and batches"
@@ -62,6 +62,7 @@ def verdict_text(report: Report, width: int | None = None) -> str:
 
 def verdict(report: Report) -> str:
     """The last line: OK or FAILED, with what failed."""
+    report = escaped(report)
     parts = []
     if report.gradients is not None:
         rows = report.gradients.rows
@@ -191,7 +192,8 @@ def _frameworks(doc: _Doc, report: Report) -> None:
 
 
 def render(report: Report, fmt: str = "simple") -> str:
-    """The whole report as text (``fmt="simple"``) or Markdown (``fmt="github"``)."""
+    """The whole report as text (``fmt="simple"``) or Markdown (``fmt="github"``), control characters escaped."""
+    report = escaped(report)
     doc = _Doc(fmt)
     doc.write(f"# {TITLE}\n\n" if doc.md else f"{TITLE}\n")
     for line in header_lines(report):
