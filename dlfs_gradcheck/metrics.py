@@ -168,7 +168,7 @@ def reference_tolerance(reference: str, loss_value: float, h: float, noise: floa
     made of thousands of O(1) terms) carries far more rounding than ``ε |L|``, and the measured
     noise says how much:
 
-    - ``central``, ``(f(x+h) - f(x-h)) / 2h``: ``atol = 10 ρ / h + h²/6`` as in
+    - ``central``, ``(f(x+h) - f(x-h)) / 2h``: ``atol = 10 r / h + h²/6`` as in
       :func:`numerical_tolerance`, with ``rtol = 100 h²`` instead of the fixed 1e-6 (equal at the book's
       ``h = 1e-4``; 3.7e-9 at the default ``h = ε^(1/3)``). Measured on the
       784-50-10 net, the relative truncation error is below ``h²`` per entry
@@ -176,7 +176,7 @@ def reference_tolerance(reference: str, loss_value: float, h: float, noise: floa
     - ``richardson``, ``(4 D(h/2) - D(h)) / 3``: ``rtol = 1e4 h⁴`` (3e-9 at the
       default ``h = ε^(1/5)``; measured: ~1 h⁴ per entry, ~100 h⁴ along a
       direction, whose step moves every hidden pre-activation at once);
-      ``atol = 30 ρ / h`` (ρ the rounding of one loss value): the combination weighs the loss values
+      ``atol = 30 r / h`` (r the rounding of one loss value): the combination weighs the loss values
       by up to 4/3h, about 2.7× the central difference's rounding.
     - ``complex``, ``Im f(x + ih) / h``: no subtraction, so no rounding that grows
       as the step shrinks; ``atol = 1e-18``, ``rtol = max(1e-13, 100 h²)`` (measured

@@ -87,7 +87,7 @@ def test_run_prints_ascii_and_writes_its_files(tmp_path: Path, kind: str) -> Non
         "--markdown", "r.md", cwd=tmp_path,
     )  # fmt: skip
     assert status == 0
-    assert "acc delta max" in out and "runsxloops" in out and out.rstrip().splitlines()[-1].startswith("OK: ")
+    assert "acc delta" in out and "runsxloops" in out and out.rstrip().splitlines()[-1].startswith("OK: ")
     assert json.loads((tmp_path / "r.json").read_text(encoding="utf-8"))["ok"] is True
     assert "acc Δ max" in (tmp_path / "r.md").read_text(encoding="utf-8")  # the file stays UTF-8
 
@@ -95,7 +95,7 @@ def test_run_prints_ascii_and_writes_its_files(tmp_path: Path, kind: str) -> Non
 @pytest.mark.parametrize("kind", ENVS)
 def test_report_show_and_diff_print_ascii(saved: Path, tmp_path: Path, kind: str) -> None:
     status, out, _ = run_ascii(kind, "compare.report", "show", str(saved), "--markdown", "r.md", cwd=tmp_path)
-    assert status == 0 and "acc delta max" in out and "eps^(1/3)" in out
+    assert status == 0 and "acc delta" in out and "eps^(1/3)" in out
     assert "ε^(1/3)" in (tmp_path / "r.md").read_text(encoding="utf-8")
     status, out, _ = run_ascii(kind, "compare.report", "diff", str(saved), str(saved), cwd=tmp_path)
     assert status == 0 and "within noise" in out

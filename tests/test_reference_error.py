@@ -110,7 +110,7 @@ def off_by(grad: Callable, name: str, flat: int, fraction: float) -> Callable:
 @given(
     family=st.sampled_from(sorted(FAMILIES)),
     n=st.integers(1, 8),
-    d=st.integers(2, 40),
+    d=st.integers(3, 40),  # a LayerNorm over 2 entries is constant: nothing to check
     seed=st.integers(0, 2**16),
     offset=st.sampled_from(["none", "zero"]),
     scale=st.sampled_from([1e-2, 1.0, 30.0]),
