@@ -245,6 +245,112 @@ def test_the_fixture_fails_a_wrong_input_gradient_with_the_table(tmp_path: Path)
     assert "1 passed" in done.stdout
 
 
+# A repository of the user's own, with a module named ``compare``: as a file or as a package.
+SHOUT = "def shout(s):\n    return s.upper()\n"
+OWN_COMPARE = {
+    "compare.py": {"compare.py": SHOUT},
+    "compare/": {"compare/__init__.py": "from compare.text import shout\n", "compare/text.py": SHOUT},
+}
+
+FOREIGN_TESTS = """
+import torch
+from compare import shout  # the repository's own module, never the suite's
+from dlfs_gradcheck import torch_function_problem
+
+
+def test_own_module():
+    import sys
+
+    assert shout("a") == "A"
+    assert sorted(m for m in sys.modules if m.split(".")[0] == "compare") in (["compare"], ["compare", "compare.text"])
+
+
+class Sigmoid(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, x):
+        y = 1 / (1 + torch.exp(-x))
+        ctx.save_for_backward(y)
+        return y
+
+    @staticmethod
+    def backward(ctx, g):
+        (y,) = ctx.saved_tensors
+        return g * y * (1 - y) * {factor}
+
+
+def test_sigmoid(gradcheck):
+    x = torch.randn(6, 5, dtype=torch.float64, generator=torch.Generator().manual_seed(0))
+    gradcheck.problem(torch_function_problem(Sigmoid.apply, x))
+"""
+
+
+def test_the_plugin_is_registered_by_the_installed_package() -> None:
+    from importlib.metadata import entry_points
+
+    names = {(e.name, e.value) for e in entry_points(group="pytest11")}
+    assert ("dlfs_gradcheck.pytest_plugin", "dlfs_gradcheck.pytest_plugin") in names, names
+
+
+@pytest.mark.parametrize("explicit", [False, True], ids=["autoloaded", "autoloaded and -p"])
+@pytest.mark.parametrize("layout", sorted(OWN_COMPARE))
+def test_the_plugin_leaves_a_repositorys_own_compare_alone(tmp_path: Path, layout: str, explicit: bool) -> None:
+    """The entry point loads the plugin in every pytest run of this environment: the repository's
+    ``compare`` stays its own, the fixture works, and ``-p`` as well is no second registration."""
+    for name, text in OWN_COMPARE[layout].items():
+        (tmp_path / name).parent.mkdir(exist_ok=True)
+        (tmp_path / name).write_text(text)
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "COLUMNS": "100"}
+    env.pop("PYTEST_DISABLE_PLUGIN_AUTOLOAD", None)
+    cmd = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-p", "no:xdist", "-p", "no:randomly"]
+    cmd += ["-p", "dlfs_gradcheck.pytest_plugin"] if explicit else []
+    here = dict(cwd=tmp_path, env=env, capture_output=True, text=True, timeout=CEILING_S)
+    (tmp_path / "test_own.py").write_text(FOREIGN_TESTS.replace("{factor}", "1.0"))
+    done = subprocess.run([*cmd, "--gradcheck-mode", "fast"], **here)
+    assert done.returncode == 0 and "2 passed" in done.stdout, done.stdout + done.stderr
+    (tmp_path / "test_own.py").write_text(FOREIGN_TESTS.replace("{factor}", "1.5"))
+    done = subprocess.run([*cmd, "--gradcheck-mode", "fast"], **here)
+    assert done.returncode == 1 and "1 failed, 1 passed" in done.stdout, done.stdout + done.stderr
+    assert "diagnosis: input0: analytic = reference × 1.5" in done.stdout, done.stdout
+
+
+def test_a_complex_reference_from_the_command_line_falls_back_for_a_torch_loss(tmp_path: Path) -> None:
+    """``--gradcheck-reference complex`` on a torch problem: the correct test passes on richardson and
+    says so; the wrong one fails with the table, never with the checker's frames."""
+    (tmp_path / "test_fn.py").write_text(PROJECT_TEST.format(factor="1.0"))
+    done = run_pytest(tmp_path, "--gradcheck-mode", "full", "--gradcheck-reference", "complex", "-rA", "-s")
+    assert done.returncode == 0 and "1 passed" in done.stdout, done.stdout + done.stderr
+    (tmp_path / "test_fn.py").write_text(PROJECT_TEST.format(factor="1.5"))
+    done = run_pytest(tmp_path, "--gradcheck-mode", "full", "--gradcheck-reference", "complex")
+    out = done.stdout
+    assert done.returncode == 1 and "richardson" in out and "diagnosis: input0" in out, out + done.stderr
+    failure = out[out.index("___ test_sigmoid") : out.index("short test summary")]
+    assert "dlfs_gradcheck/" not in failure and "compare/gradcheck/" not in failure, failure
+    assert len(failure.splitlines()) < 40, failure
+
+
+RANDOM_LOSS_TEST = """
+import numpy as np
+
+rng = np.random.default_rng(0)
+
+
+def test_dropout_left_on(gradcheck):
+    w = np.linspace(-1.0, 1.0, 6)
+    mask = lambda: rng.random(6) < 0.5  # a fresh mask on every call
+    gradcheck(lambda p: float(np.sum((p["w"] * mask()) ** 2)), lambda p: {"w": 2 * p["w"]}, {"w": w})
+"""
+
+
+def test_a_check_that_cannot_be_made_fails_the_test_in_one_line(tmp_path: Path) -> None:
+    (tmp_path / "test_random.py").write_text(RANDOM_LOSS_TEST)
+    done = run_pytest(tmp_path)
+    out = done.stdout
+    assert done.returncode == 1 and "1 failed" in out, out + done.stderr
+    failure = out[out.index("___ test_dropout") : out.index("short test summary")]
+    lines = [line for line in failure.splitlines()[1:] if line.strip() and not line.startswith("=")]
+    assert len(lines) == 1 and lines[0].startswith("gradcheck: ") and "different" in lines[0], failure
+
+
 # -- separable, console scripts --------------------------------------------------------------------
 
 

@@ -15,7 +15,6 @@ import io
 import json
 import os
 import random
-import resource
 import subprocess
 import sys
 import warnings
@@ -151,9 +150,14 @@ def test_a_file_larger_than_any_report_is_refused_unread(
     assert_refused(status, err, saved.name, "larger than")
 
 
-def _limited_memory() -> None:
-    """In the child: 2 GiB of address space, so that reading without end fails fast instead of filling the machine."""
-    resource.setrlimit(resource.RLIMIT_AS, (2 * 2**30, 2 * 2**30))
+# The child limits itself to 2 GiB of address space, so that reading without end fails fast instead
+# of filling the machine (no preexec_fn: that would run Python in a fork of this multithreaded process).
+LIMITED_MODULE = """
+import resource, runpy, sys
+resource.setrlimit(resource.RLIMIT_AS, (2 * 2**30, 2 * 2**30))
+module = sys.argv.pop(1)
+runpy.run_module(module, run_name="__main__", alter_sys=True)
+"""
 
 
 @pytest.mark.parametrize("command", ["show", "diff A", "teach"])
@@ -172,13 +176,12 @@ def test_a_device_fifo_or_directory_is_refused_without_waiting(
     main, args = the_commands(bad, saved, tmp_path)[command]
     module = "compare.report" if main is report_main else "compare.teach"
     proc = subprocess.run(
-        [sys.executable, "-m", module, *args],
+        [sys.executable, "-c", LIMITED_MODULE, module, *args],
         cwd=tmp_path,
         env={**os.environ, "PYTHONPATH": str(REPO)},
         capture_output=True,
         text=True,
         timeout=60,  # generous: the command answers at once; without the fix a FIFO waits for ever
-        preexec_fn=_limited_memory,
         check=False,
     )
     assert_refused(proc.returncode, proc.stderr, bad.name, {"FIFO": "a FIFO"}.get(kind, ""))
