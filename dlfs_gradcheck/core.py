@@ -18,7 +18,12 @@ default ``(rtol, atol)`` is the looser of two tolerances (``dlfs_gradcheck.metri
 the code under test's dtype (``EXACT_F64`` = 1e-12 / 1e-15 for float64,
 ``LOW_PRECISION`` = 1e-4 / 1e-7 for float32) and the reference's own error
 (:func:`dlfs_gradcheck.metrics.reference_tolerance`). Given ``rtol`` / ``atol`` replace
-both.
+both. The reference's rounding per loss value is the larger of ``ε max(1, |L|)`` and the
+loss's rounding noise measured near the point (:meth:`dlfs_gradcheck.probe.Probe.noise`, full
+mode with finite differences), and in full mode an entry that would fail at a smooth point is
+first allowed twice the reference's truncation error there, estimated from the step and half
+the step (:meth:`dlfs_gradcheck.probe.Probe.truncation`): a correct gradient of a function with
+a large third derivative, or of a loss summed from many cancelling terms, is not failed.
 
 **Kinks** (finite-difference references only). When a comparison at step ``h``
 fails, the two second-order one-sided derivatives
@@ -86,9 +91,9 @@ gradient could pass: ``loss = 1e12 + f(p)`` (rounding ~1e-4 per value, differenc
 ~1e-7) is refused instead of passing a gradient of zeros; ``1e12 * f(p)`` is not.
 So, with the default tolerances, **a full-mode check that is not refused fails every
 entry off by more than 0.2 % of the largest derivative of its parameter** (at most
-0.1 % from the tolerance, 0.1 % from the reference), usually far less (the table's
-"× allowed" says how far). The complex step does not subtract loss values and is
-immune to an offset.
+0.1 % from the tolerance, 0.1 % from the reference) **plus twice the reference's measured
+truncation error at that entry**, usually far less (the table's "× allowed" says how
+far). The complex step does not subtract loss values and is immune to an offset.
 
 **What fast mode is guaranteed to catch.** Let ``e`` be the error of the gradient
 under test in one block (the difference from the true gradient). If the legitimate

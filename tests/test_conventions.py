@@ -424,3 +424,31 @@ def test_the_digits_load_without_scikit_learn() -> None:
     done = run(["-c", code])
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "(1500, 64) (297, 64)"
+
+
+# -- the documents' code ---------------------------------------------------------------------------
+
+OWN_PACKAGES = ("compare", "dlfs_gradcheck", "impl_numpy", "impl_torch", "impl_jax")
+
+
+def documented_imports() -> list[tuple[str, str, str]]:
+    """(document, module, name) for every ``from <ours> import <name>`` in the documents' python blocks."""
+    found = []
+    for doc in [REPO / "README.md", *sorted((REPO / "docs").rglob("*.md"))]:
+        for block in re.findall(r"```python\n(.*?)```", doc.read_text(encoding="utf-8"), flags=re.S):
+            for node in ast.walk(ast.parse(block)):
+                if isinstance(node, ast.ImportFrom) and node.module and node.module.split(".")[0] in OWN_PACKAGES:
+                    found += [(doc.name, node.module, alias.name) for alias in node.names]
+    return found
+
+
+def test_every_import_in_the_documents_exists() -> None:
+    imports = documented_imports()
+    assert len(imports) >= 5, imports  # the README and docs show the API: the scan found it
+    missing = []
+    for doc, module, name in imports:
+        try:
+            getattr(importlib.import_module(module), name)
+        except (ImportError, AttributeError) as e:
+            missing.append(f"{doc}: from {module} import {name}: {e}")
+    assert not missing, "\n".join(missing)
