@@ -534,3 +534,25 @@ def test_measure_structure_on_the_real_clock() -> None:
 )
 def test_format_seconds(seconds: float, expected: str) -> None:
     assert format_seconds(seconds) == expected
+
+
+# -- the verdict's list of failures ------------------------------------------------------------------------
+
+
+def test_the_verdict_names_the_method_that_every_failing_pair_shares_once() -> None:
+    others = ["numerical", "numerical-fast", "backprop", "autograd[cpu,float64]"]
+    rows = [(m, "mine", p) for m in others for p in ("W1", "b1", "W2", "b2")] + [("mine", "book", "W1")]
+    assert text.failing_pairs(rows) == [
+        "mine W1, b1, W2, b2 against numerical, numerical-fast, backprop, autograd[cpu,float64]",
+        "mine W1 against book",
+    ]
+
+
+def test_the_verdict_keeps_a_lone_pair_as_it_is_and_loses_no_failure() -> None:
+    assert text.failing_pairs([("numerical", "backprop", "W1"), ("numerical", "backprop", "b2")]) == [
+        "numerical vs backprop W1, b2"
+    ]
+    assert text.failing_pairs([("a", "x", ""), ("b", "x", ""), ("c", "d", "")]) == ["x against a, b", "c vs d"]
+    rows = [("a", "x", "W1"), ("b", "x", "W1"), ("x", "c", "W2"), ("a", "b", "W2")]
+    said = text.failing_pairs(rows)
+    assert said == ["x W1 against a, b", "x W2 against c", "a vs b W2"]

@@ -148,7 +148,7 @@ def test_a_run_whose_final_weights_differ_is_reported_failed(monkeypatch: pytest
     assert main([*argv, "--fast-numerical-iters", "2", "--threads", "1", "--no-progress"]) == 1
     out = capsys.readouterr().out
     verdict = verdict_of(out)
-    assert verdict.startswith("FAILED: trajectories") and "backprop vs autograd[cpu,float64]" in verdict
+    assert verdict.startswith("FAILED: trajectories") and "(FAIL: autograd[cpu,float64] against backprop" in verdict
 
 
 # -- 5. the median ----------------------------------------------------------------------------------------

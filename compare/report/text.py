@@ -60,24 +60,58 @@ def verdict_text(report: Report, width: int | None = None) -> str:
     return layout.wrap(verdict(report), width or layout.terminal_width())
 
 
+def failing_pairs(pairs: list[tuple[str, str, str]]) -> list[str]:
+    """Failing comparisons ``(method A, method B, parameter or "")`` in few words, blaming the common method.
+
+    The method in the most failing comparisons is named once with what failed and whom it failed
+    against (``mine W1, b1, W2, b2 against numerical, backprop, autograd``), then the same for what
+    is left; a method that failed against one other only keeps the pair as it was
+    (``numerical vs backprop W1``).
+    """
+    left, phrases = list(pairs), []
+    while left:
+        seen = [m for a, b, _ in left for m in (a, b)]
+        culprit = max(dict.fromkeys(seen), key=seen.count)  # the most failing comparisons; ties: first seen
+        mine, left = [r for r in left if culprit in r[:2]], [r for r in left if culprit not in r[:2]]
+        partners: dict[str, list[str]] = {}  # the other method -> the parameters that failed against it
+        for a, b, param in mine:
+            partners.setdefault(b if a == culprit else a, []).append(param)
+        if len(partners) == 1:
+            groups = {}
+            for a, b, param in mine:
+                groups.setdefault((a, b), []).append(param)
+            phrases += [
+                " ".join(filter(None, [f"{a} vs {b}", ", ".join(filter(None, ps))])) for (a, b), ps in groups.items()
+            ]
+            continue
+        by_params: dict[tuple[str, ...], list[str]] = {}
+        for partner, params in partners.items():
+            by_params.setdefault(tuple(params), []).append(partner)
+        for params, others in by_params.items():
+            phrases.append(
+                " ".join(filter(None, [culprit, ", ".join(filter(None, params)), "against", ", ".join(others)]))
+            )
+    return phrases
+
+
 def verdict(report: Report) -> str:
     """The last line: OK or FAILED, with what failed."""
     report = escaped(report)
     parts = []
     if report.gradients is not None:
         rows = report.gradients.rows
-        bad = [f"{r.method_a} vs {r.method_b} {r.param}" for r in rows if not r.ok]
+        bad = failing_pairs([(r.method_a, r.method_b, r.param) for r in rows if not r.ok])
         bad += [f"{n.method} failed" for n in report.gradients.notes if n.status == "FAIL"]
         ok = sum(r.ok for r in rows)
-        parts.append(f"gradients {ok}/{len(rows)} ok" + (f" (FAIL: {', '.join(bad)})" if bad else ""))
+        parts.append(f"gradients {ok}/{len(rows)} ok" + (f" (FAIL: {'; '.join(bad)})" if bad else ""))
     if report.trajectory is not None:
         pairs = [p for p in report.trajectory.pairs if p.checked]
-        bad = [f"{p.method_a} vs {p.method_b}" for p in pairs if not p.ok]
+        bad = failing_pairs([(p.method_a, p.method_b, "") for p in pairs if not p.ok])
         bad += [f"{n.method} failed" for n in report.trajectory.notes if n.status == "FAIL"]
         shown = len(report.trajectory.pairs) - len(pairs)
         parts.append(
             f"trajectories {sum(p.ok for p in pairs)}/{len(pairs)} ok"
-            + (f" (FAIL: {', '.join(bad)})" if bad else "")
+            + (f" (FAIL: {'; '.join(bad)})" if bad else "")
             + (f", {shown} reported only" if shown else "")
         )
     word = "OK" if report.ok else "FAILED"
