@@ -252,10 +252,9 @@ OWN_COMPARE = {
     "compare/": {"compare/__init__.py": "from compare.text import shout\n", "compare/text.py": SHOUT},
 }
 
+# The repository's own ``compare`` beside a test of the checker, which then imports it by its own name.
 FOREIGN_TESTS = """
-import torch
 from compare import shout  # the repository's own module, never the suite's
-from dlfs_gradcheck import torch_function_problem
 
 
 def test_own_module():
@@ -263,25 +262,7 @@ def test_own_module():
 
     assert shout("a") == "A"
     assert sorted(m for m in sys.modules if m.split(".")[0] == "compare") in (["compare"], ["compare", "compare.text"])
-
-
-class Sigmoid(torch.autograd.Function):
-    @staticmethod
-    def forward(ctx, x):
-        y = 1 / (1 + torch.exp(-x))
-        ctx.save_for_backward(y)
-        return y
-
-    @staticmethod
-    def backward(ctx, g):
-        (y,) = ctx.saved_tensors
-        return g * y * (1 - y) * {factor}
-
-
-def test_sigmoid(gradcheck):
-    x = torch.randn(6, 5, dtype=torch.float64, generator=torch.Generator().manual_seed(0))
-    gradcheck.problem(torch_function_problem(Sigmoid.apply, x))
-"""
+""" + PROJECT_TEST.replace("from compare.gradcheck import", "from dlfs_gradcheck import")
 
 
 def test_the_plugin_is_registered_by_the_installed_package() -> None:
@@ -304,10 +285,10 @@ def test_the_plugin_leaves_a_repositorys_own_compare_alone(tmp_path: Path, layou
     cmd = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-p", "no:xdist", "-p", "no:randomly"]
     cmd += ["-p", "dlfs_gradcheck.pytest_plugin"] if explicit else []
     here = dict(cwd=tmp_path, env=env, capture_output=True, text=True, timeout=CEILING_S)
-    (tmp_path / "test_own.py").write_text(FOREIGN_TESTS.replace("{factor}", "1.0"))
+    (tmp_path / "test_own.py").write_text(FOREIGN_TESTS.format(factor="1.0"))
     done = subprocess.run([*cmd, "--gradcheck-mode", "fast"], **here)
     assert done.returncode == 0 and "2 passed" in done.stdout, done.stdout + done.stderr
-    (tmp_path / "test_own.py").write_text(FOREIGN_TESTS.replace("{factor}", "1.5"))
+    (tmp_path / "test_own.py").write_text(FOREIGN_TESTS.format(factor="1.5"))
     done = subprocess.run([*cmd, "--gradcheck-mode", "fast"], **here)
     assert done.returncode == 1 and "1 failed, 1 passed" in done.stdout, done.stdout + done.stderr
     assert "diagnosis: input0: analytic = reference × 1.5" in done.stdout, done.stdout
