@@ -12,7 +12,7 @@ the run in one place.
 from __future__ import annotations
 
 import argparse
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from compare.cli import (  # noqa: F401  (re-exported for the commands)
     Parser,
@@ -41,6 +41,10 @@ DTYPES = ("float64", "float32")
 DEVICES = ("auto", "cpu", "cuda", "mps")
 # (input size D, classes C, train rows, test rows) of each data set, for the memory estimate.
 DATA_SHAPES = {"digits": (64, 10, 1500, 297), "synthetic": (784, 10, 1000, 200), "mnist": (784, 10, 60000, 10000)}
+# One BLAS / torch thread unless --threads says otherwise. Measured on a 2-core machine (README, "Threads"): two
+# threads made the 784-50-10 times up to 1.5x shorter on an idle machine, but beside two busy programs made
+# autograd up to 31x slower and the whole default run 2.3x slower; at 64-50-10 they gained nothing even idle.
+DEFAULT_THREADS = 1
 BASE_BYTES = 400 * 2**20  # the interpreter, numpy, torch and the fixed-size timing and scaling sections
 
 
@@ -62,7 +66,7 @@ class RunConfig:
     seed: int = 0  # initial weights and the batch stream
     dtype: str = "float64"  # dtype of backprop and autograd (numerical is always float64)
     device: str = "auto"  # torch device(s): auto = cpu plus every accelerator present
-    threads: int = field(default_factory=usable_cpus)  # BLAS / torch threads
+    threads: int = DEFAULT_THREADS  # BLAS / torch threads (why 1 by default: README, Threads)
     only: tuple[str, ...] = SECTIONS  # which sections to run
     jax: bool = True  # JAX rows when jax is installed (pip install ".[jax]"); --no-jax leaves them out
     compile: bool = False  # --compile: also autograd+compile rows (torch.compile of the gradient and the SGD step)
@@ -134,7 +138,11 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--dtype", choices=DTYPES, default=d.dtype, help="backprop/autograd dtype (default: %(default)s)")
     run.add_argument("--device", choices=DEVICES, default=d.device, help="torch device (default: %(default)s)")
     run.add_argument(
-        "--threads", type=thread_count, default=d.threads, help="default: every CPU this process may use (%(default)s)"
+        "--threads",
+        type=thread_count,
+        default=d.threads,
+        help="BLAS and torch threads, at most the CPUs this process may use (default: %(default)s thread: measured on "
+        "2 cores, 2 threads were up to 1.5x faster at 784-50-10 when idle and up to 31x slower beside other work)",
     )
     run.add_argument(
         "--impl",

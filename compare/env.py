@@ -1,4 +1,4 @@
-"""Thread settings and the run's header: machine, versions, BLAS, devices, the project's version and revision.
+"""Thread settings and the run's header: machine, load, versions, BLAS, devices, the project's version and revision.
 
 :func:`set_threads` must run before numpy or torch is first imported: BLAS
 libraries read their thread count from the environment when they load.
@@ -22,6 +22,18 @@ def set_threads(threads: int) -> None:
         os.environ[var] = str(threads)
     if "torch" in sys.modules:
         sys.modules["torch"].set_num_threads(threads)
+
+
+def load_average() -> list[float] | None:
+    """The system's load average over 1, 5 and 15 minutes (``os.getloadavg``), or None where there is none.
+
+    The number of processes running or waiting for a CPU, averaged: above the CPUs this process may
+    use, other work competes with the run's threads and its timings spread.
+    """
+    try:
+        return [round(x, 2) for x in os.getloadavg()]
+    except (AttributeError, OSError):  # Windows has no load average
+        return None
 
 
 def cpu_model() -> str:

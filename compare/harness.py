@@ -24,7 +24,7 @@ from functools import partial
 import numpy as np
 
 from compare import env
-from compare.cli import check_interrupted
+from compare.cli import check_interrupted, usable_cpus
 from compare.config import RunConfig
 from compare.data import Dataset, load_dataset
 from compare.engine.devices import torch_devices
@@ -71,6 +71,8 @@ def environment(seed: int, threads: int, devices: list[str]) -> Env:
         seed=seed,
         jax=_installed_version("jax"),
         version=env.package_version(),
+        usable_cpus=usable_cpus(),
+        load_start=env.load_average(),
     )
 
 
@@ -131,10 +133,12 @@ def run(
     extra: Sequence[MethodEntry] = (),
 ) -> Report:
     """Run the configured sections with the project's methods and ``extra`` ones (plug-ins)."""
+    load_start = env.load_average()  # before the run's own work lifts it
     s = setup(cfg, extra)
     x0, t0 = s.data.x_train[s.batches[0]], s.data.t_train[s.batches[0]]
     shape = f"{s.data.input_size}-{cfg.hidden_size}-{s.data.n_classes}"
     env_ = environment(cfg.seed, cfg.threads, s.devices)
+    env_.load_start = load_start
     report = Report(SCHEMA_VERSION, True, env_, cfg, s.devices, shape)
     if "gradients" in cfg.only:
         note("gradients on the first batch")
@@ -162,6 +166,7 @@ def run(
         first.notes[:0] = s.notes
     failed = any(n.status == "FAIL" for n in s.notes)
     book = str(timing.BOOK_SHAPE)
+    report.env.load_end = env.load_average()  # after the last measurement, before the summary that judges it
     report.summary = summary.build(report, iters=cfg.iters, h=cfg.h, dtype=cfg.dtype, book_shape=book)
     report.ok = not failed and all(sec.ok for sec in (report.gradients, report.trajectory) if sec is not None)
     return report

@@ -165,7 +165,8 @@ def test_study_table_has_a_column_per_method_and_the_slopes(tiny_study: tuple[Sc
     section, _ = tiny_study
     head, rows = tables.series_table(section, "hidden")
     assert head[3:] == section.methods
-    assert [r[0] for r in rows] == ["6-2-3", "6-4-3", "6-8-3", "slope vs P (fitted)", "slope expected"]
+    labels = ["6-2-3", "6-4-3", "6-8-3", "slope vs P (fitted)", "slope range (spread)", "slope expected"]
+    assert [r[0] for r in rows] == labels
     p = 6 * 2 + 2 + 2 * 3 + 3
     assert rows[0][1:3] == [f"{p:,}", f"{2 * p:,}"]
     assert rows[-1][3:] == ["2", "1", "1", "1"]
@@ -267,7 +268,9 @@ def run_of(method: str, steps: int, seconds: float) -> TrainingRun:
 
 
 def fit(series: str, method: str, slope: float) -> ScalingFit:
-    return ScalingFit(series, method, slope, 0.0, 1.0, 3, 2.0 if method == "numerical" else 1.0)
+    """A fit the cost-growth section judged measured, with a narrow range."""
+    expected = 2.0 if method == "numerical" else 1.0
+    return ScalingFit(series, method, slope, 0.0, 1.0, 3, expected, slope - 0.05, slope + 0.05, "measured")
 
 
 def fake_report(num_s: float, bp_s: float, own_num_s: float, own_bp_s: float) -> Report:
@@ -485,7 +488,8 @@ def test_teach_from_a_saved_run_renders_the_same_page(
     saved.write_text(full.to_json(), encoding="utf-8")
     doc = tmp_path / "page.md"
     assert teach.main(["--doc", str(doc), "--from", str(saved), "--no-plots", "--threads", "1"]) == 0
-    command = f"python -m compare.teach --doc {doc} --threads 1 --no-plots --from {saved}"
+    threads = "" if RunConfig().threads == 1 else " --threads 1"  # the command names only options not at default
+    command = f"python -m compare.teach --doc {doc}{threads} --no-plots --from {saved}"
     assert doc.read_text(encoding="utf-8") == render_doc(full, {}, command)
     assert capsys.readouterr().out == f"wrote {doc}\n"
 
@@ -518,5 +522,6 @@ def test_summary_warns_when_timings_are_noisy_or_slopes_implausible() -> None:
     busy = fake_report(12.3, 293e-6, own_num_s=0.784, own_bp_s=94.9e-6)
     busy.timing.rows[1].noisy = True
     busy.scaling.fits[1].slope = -0.87  # what a loaded machine produced once
+    busy.scaling.fits[1].claim = "implausible"
     text = "\n".join(build(busy).lines)
-    assert "Caution: 1 timing(s) were noisy" in text and "implausible" in text
+    assert "Caution: 1 timing(s) were noisy" in text and "the cost growth of backprop could not be measured" in text

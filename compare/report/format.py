@@ -1,4 +1,4 @@
-"""Formatting helpers for every renderer: durations, short numbers, ratios, counts, paragraphs.
+"""Formatting helpers for every renderer: durations, short numbers, ratios, counts, paragraphs, slope claims.
 
 Plain functions, no state: ``format_seconds(2.93e-4) == "293 µs"``, ``sci(1e-4) == "1e-4"``,
 ``times(43_232.7) == "43,200"``, :func:`paragraph`, which wraps a sentence for the
@@ -87,6 +87,23 @@ def ratio(v: float | None) -> str:
 def count(n: int, noun: str) -> str:
     """``1 record``, ``2 records``."""
     return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
+
+
+# Why a fitted slope is not quoted as this run's growth rate, by its claim (compare.sections.scaling.judge_slope).
+SLOPE_REASONS = {
+    "few-sizes": "too few sizes were timed to show how the time grows",
+    "noisy": "the times at each size spread too widely",
+    "scatter": "the sizes' times scatter about the fitted line: an outlier, or load that changed between sizes",
+    "implausible": "no cost of this net grows like that: the times drifted between sizes",
+    "": "this report is older than the check of its slopes",
+}
+
+
+def slope_span(low: float, high: float) -> str:
+    """A slope's range for prose and tables: ``"1.80–1.98"``; ``"unbounded"`` when an end is not finite."""
+    if not (math.isfinite(low) and math.isfinite(high)):
+        return "unbounded"
+    return f"{low:.2f}–{high:.2f}"
 
 
 def orders_of_magnitude(a: float, b: float) -> str:

@@ -49,6 +49,9 @@ class Env:
     seed: int  # seed of the weights and the batch stream
     jax: str | None = None  # jax version, when installed
     version: str | None = None  # dlfs-compare version that ran ("0+unknown" uninstalled; null in older reports)
+    usable_cpus: int | None = None  # CPUs this process may run on (sched_getaffinity; null in older reports)
+    load_start: list[float] | None = None  # load average over 1, 5, 15 min as the run started (null: none, older)
+    load_end: list[float] | None = None  # the same after the run's last measurement (the run's own threads count)
 
 
 @dataclass
@@ -229,6 +232,12 @@ class ScalingPoint:
     sampled: int
 
 
+# What a ScalingFit's claim "measured" requires (compare.sections.scaling.judge_slope).
+SLOPE_WIDTH = 0.5  # widest slope range quoted as measured: doubling P's effect then known within 2^±0.25 (±19%)
+PLAUSIBLE_SLOPES = (0.3, 3.0)  # no method here grows slower (fixed costs aside) or faster: beyond, the times drifted
+MIN_SIZES = 3  # a line passes through any two points: a third size is the least that can show a power law
+
+
 @dataclass
 class ScalingFit:
     series: str
@@ -238,6 +247,9 @@ class ScalingFit:
     r2: float  # fraction of the variance of log(time) the line explains
     n_points: int
     expected: float  # the slope theory predicts
+    slope_low: float = math.nan  # lowest slope the run's spread allows (see claim; nan: not judged, older reports)
+    slope_high: float = math.nan  # highest slope the run's spread allows
+    claim: str = ""  # measured | few-sizes | noisy | scatter | implausible; "": not judged (older reports)
 
 
 @dataclass

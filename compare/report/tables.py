@@ -17,6 +17,7 @@ from tabulate import tabulate
 from compare.report import layout
 from compare.report.diff import ReportDiff
 from compare.report.format import (
+    SLOPE_REASONS,
     WIDTH,
     e2,
     escaped,
@@ -26,13 +27,18 @@ from compare.report.format import (
     paragraph,
     ratio,
     sci,
+    slope_span,
 )
 from compare.report.model import (
+    MIN_SIZES,
+    PLAUSIBLE_SLOPES,
+    SLOPE_WIDTH,
     DiagnosisNote,
     FrameworkSection,
     GradientSection,
     LessonSection,
     MethodNote,
+    ScalingFit,
     ScalingSection,
     TimingRow,
     TrajectorySection,
@@ -219,12 +225,34 @@ def series_table(section: ScalingSection, series: str) -> Table:
         row: list[object] = [shape, f"{first.n_params:,}", f"{2 * first.n_params:,}"]
         for m in methods:
             p = by_key.get((shape, m))  # a hand-edited file may lack one: "-"
-            row.append("-" if p is None else ("≈" if p.estimated else "") + format_seconds(p.median_s))
+            cell = "-" if p is None else ("≈" if p.estimated else "") + format_seconds(p.median_s)
+            row.append(cell + (" !" if p is not None and p.noisy else ""))
         rows.append(row)
     fits = {f.method: f for f in section.fits if f.series == series}
     rows.append(["slope vs P (fitted)", "", ""] + [_slope_text(fits[m].slope if m in fits else None) for m in methods])
+    spans = [slope_span(fits[m].slope_low, fits[m].slope_high) if m in fits else "-" for m in methods]
+    rows.append(["slope range (spread)", "", ""] + spans)
     rows.append(["slope expected", "", ""] + [f"{fits[m].expected:g}" if m in fits else "-" for m in methods])
     return head, rows
+
+
+def fit_text(f: ScalingFit) -> str:
+    """One fitted slope in words: measured with its range, or not supported by the run's times and why."""
+    span = slope_span(f.slope_low, f.slope_high)
+    if f.claim == "measured":
+        return f"{f.method} {f.slope:.2f} (range {span}; theory {f.expected:g}), measured"
+    reason = SLOPE_REASONS.get(f.claim, f.claim)
+    theory = f"range {span}; theory {f.expected:g}"
+    return f"{f.method} {_slope_text(f.slope)}, not supported by this run's times: {reason} ({theory})"
+
+
+def slope_notes(section: ScalingSection) -> list[str]:
+    """Per series, each fitted slope: quoted as measured with its range, or why this run's times do not support it."""
+    notes = []
+    for name in dict.fromkeys(f.series for f in section.fits):
+        fits = [f for f in section.fits if f.series == name]
+        notes.append(f"Fitted slopes, series {name}: " + "; ".join(fit_text(f) for f in fits) + ".")
+    return notes
 
 
 def scaling_text(section: ScalingSection, fmt: str = "simple") -> str:
@@ -248,6 +276,17 @@ def scaling_text(section: ScalingSection, fmt: str = "simple") -> str:
         head, rows = series_table(section, name)
         lines.append(_table(head, rows, md) + "\n")
     lines.append("\n")
+    if any(p.noisy for p in section.points):
+        lines.append(paragraph("!: a noisy time (its IQR above 10% of its median).", md))
+    low, high = PLAUSIBLE_SLOPES
+    text = (
+        "Slope range: the fitted slope with each size's time anywhere within its interquartile range, widened by "
+        "two standard errors of the sizes' scatter about the line. A slope is quoted as measured when at least "
+        f"{MIN_SIZES} sizes give a range at most {SLOPE_WIDTH:g} wide and the slope lies between {low:g} and {high:g}."
+    )
+    lines.append(paragraph(text, md))
+    for note in slope_notes(section):
+        lines.append(paragraph(note, md))
     sampled = [p for p in section.points if p.estimated]
     if sampled:
         text = (

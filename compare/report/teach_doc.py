@@ -68,22 +68,20 @@ def render_doc(report: Report, charts: dict[str, str] | None = None, command: st
         sec = report.scaling
         out.append("\n## 1. How the cost grows\n\n")
         out.append(
-            "A net D-H-C (inputs, hidden units, classes) has P = D·H + H + H·C + C parameters, and one forward "
-            "pass over a batch of N costs about N·(D·H + H·C) ≈ N·P multiply-adds. The book's numerical gradient "
-            "changes one parameter at a time and evaluates the loss twice for each, so one gradient costs 2P "
+            "In theory: a net D-H-C (inputs, hidden units, classes) has P = D·H + H + H·C + C parameters, and one "
+            "forward pass over a batch of N costs about N·(D·H + H·C) ≈ N·P multiply-adds. The book's numerical "
+            "gradient changes one parameter at a time and evaluates the loss twice for each, so one gradient costs 2P "
             "forward passes: about 2N·P², which grows with the square of P. Backprop gets all P entries from one "
             "forward and one backward pass, about 3N·P: it grows in proportion to P. Holding the input and "
             "output sizes fixed, P grows in proportion to the hidden size H, so doubling H should make the "
             "numerical gradient about 4× slower (slope 2 on a log-log plot) and backprop about 2× (slope 1). "
-            "The slopes below are fitted by least squares to log(time) against log(P). Small nets pay a fixed "
-            "cost per call (Python, library dispatch) that does not grow with P, which pulls their measured "
-            "slopes below 2 and 1.\n\n"
+            "Measured: the slopes below are fitted by least squares to log(time) against log(P), each with the "
+            "range this run's spread allows; a slope is quoted as measured only when that range is narrow. Small "
+            "nets pay a fixed cost per call (Python, library dispatch) that does not grow with P, which pulls their "
+            "measured slopes below 2 and 1.\n\n"
         )
         out.append(tables.scaling_text(sec, "github"))
         out.append(_chart(charts, "scaling.png", "time per gradient against P, log-log, one line per method"))
-        fits = [f for f in sec.fits if f.series == "hidden"] or sec.fits
-        measured = ", ".join(f"{f.method} {f.slope:.2f} (expected {f.expected:g})" for f in fits)
-        out.append(f"\nFitted slopes as the hidden layer grows: {measured}.\n")
 
     if report.timing is not None:
         out.append("\n## 2. One gradient, and the book's 10,000 of them\n\n")

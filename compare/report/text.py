@@ -27,12 +27,26 @@ def _provenance(env: Env) -> list[str]:
     return parts
 
 
+def load_line(env: Env) -> str | None:
+    """``load average (1, 5, 15 min): 0.12 0.30 0.25 at the start, ...; 2 CPUs usable`` (None: not recorded)."""
+    parts = []
+    for values, when in ((env.load_start, "at the start"), (env.load_end, "at the end")):
+        if values:
+            parts.append(" ".join(f"{v:.2f}" for v in values) + f" {when}")
+    if not parts:
+        return None
+    usable = "" if env.usable_cpus is None else f"; {count(env.usable_cpus, 'CPU')} usable"
+    return "load average (1, 5, 15 min): " + ", ".join(parts) + usable
+
+
 def header_lines(report: Report) -> list[str]:
     env, cfg = report.env, report.config
     gpus = f" ({', '.join(env.gpus)})" if env.gpus else ""
+    load = load_line(env)
     return [
         f"CPU: {env.cpu} ({env.cores} cores); threads: {env.threads} "
         f"(numpy BLAS: {env.numpy_threads}, torch: {env.torch_threads})",
+        *([load] if load else []),
         f"numpy {env.numpy} (BLAS: {env.blas}), torch {env.torch}{f', jax {env.jax}' if env.jax else ''}, "
         f"Python {env.python}; "
         f"devices: {', '.join(env.devices)}{gpus}",

@@ -21,6 +21,14 @@ The slope is fitted by least squares on ``log(time)`` against ``log(P)``. Small 
 into a fixed cost per call (Python, library dispatch) that does not grow with P, which
 pulls the measured slopes below these values; larger nets approach them.
 
+Whether the run's times support quoting a slope is decided here, with the fit
+(:func:`judge_slope`), and stored in the fit's ``claim``: the slope's range is the lowest and
+highest slope when each size's time moves anywhere in a band as wide as its interquartile
+range (median ± IQR / 2), widened by two standard errors of the points' scatter about the line
+(an outlier, or load that changed while the sizes were timed one after another, shows there and
+not in any one size's IQR). A slope is quoted as measured only with at least three sizes, a range
+at most :data:`SLOPE_WIDTH` wide, and a value a net's cost can take (:data:`PLAUSIBLE_SLOPES`).
+
 Every point is timed with :func:`compare.engine.timing.time_runners` (warm-up, median of several
 runs; the book's loop on a seeded sample of k parameters, scaled by P / k). numpy methods
 are timed at every shape first, then torch ones: the two are never interleaved.
@@ -41,7 +49,16 @@ from compare.data import make_synthetic
 from compare.engine.devices import dtype_supported
 from compare.engine.runners import AUTOGRAD, BACKPROP, NUMERICAL, NUMERICAL_FAST, builtin_info, builtin_runner
 from compare.engine.timing import Shape, time_runners
-from compare.report.model import LossCount, ScalingFit, ScalingPlan, ScalingPoint, ScalingSection
+from compare.report.model import (
+    MIN_SIZES,
+    PLAUSIBLE_SLOPES,
+    SLOPE_WIDTH,
+    LossCount,
+    ScalingFit,
+    ScalingPlan,
+    ScalingPoint,
+    ScalingSection,
+)
 from impl_numpy import TwoLayerNet, init_params, numerical_gradient
 
 # The slope each method's time should approach against P, and why (module docstring).
@@ -92,6 +109,58 @@ def fit_slope(sizes: Sequence[float], seconds: Sequence[float]) -> SlopeFit:
     spread = float(np.sum((ly - ly.mean()) ** 2))
     r2 = 1.0 - float(np.sum(residual**2)) / spread if spread > 0 else 1.0
     return SlopeFit(float(slope), float(intercept), r2, int(x.size))
+
+
+@dataclass(frozen=True)
+class SlopeRange:
+    """How far the run's own spread lets a fitted slope move."""
+
+    low: float  # the band's lowest slope minus two standard errors of the scatter
+    high: float  # the band's highest slope plus two standard errors
+    band: float  # width of the slopes reachable inside the sizes' IQR bands alone
+    scatter: float  # standard error of the slope from the points' scatter about the line (0 with two sizes)
+
+
+def slope_range(sizes: Sequence[float], medians: Sequence[float], iqrs: Sequence[float]) -> SlopeRange:
+    """The slope's range: each time anywhere in median ± IQR / 2, and ± 2 standard errors of the fit.
+
+    The least-squares slope is ``Σ w_i · log(t_i)`` with ``w_i = (log P_i - mean) / Σ (log P_j - mean)²``,
+    so its extremes over the bands take each time at the end of its band that ``w_i``'s sign favours.
+    A band reaching zero or below leaves the slope unbounded (``-inf``, ``inf``).
+    """
+    lx = np.log(np.asarray(sizes, dtype=np.float64))  # (n,)
+    med = np.asarray(medians, dtype=np.float64)
+    half = np.asarray(iqrs, dtype=np.float64) / 2
+    centred = lx - lx.mean()
+    sxx = float(np.sum(centred**2))
+    w = centred / sxx  # (n,)
+    low_t, high_t = med - half, med + half
+    if np.any(low_t <= 0) or not np.all(np.isfinite(high_t)):
+        return SlopeRange(-np.inf, np.inf, np.inf, 0.0)
+    ly_lo, ly_hi = np.log(low_t), np.log(high_t)
+    band_high = float(np.sum(np.where(w > 0, w * ly_hi, w * ly_lo)))
+    band_low = float(np.sum(np.where(w > 0, w * ly_lo, w * ly_hi)))
+    ly = np.log(med)
+    slope = float(np.sum(w * ly))
+    residual = ly - ly.mean() - slope * centred
+    n = lx.size
+    scatter = float(np.sqrt(np.sum(residual**2) / (n - 2) / sxx)) if n > 2 else 0.0
+    return SlopeRange(band_low - 2 * scatter, band_high + 2 * scatter, band_high - band_low, scatter)
+
+
+def judge_slope(slope: float, sizes: int, spread: SlopeRange | None) -> str:
+    """Whether the run's times support quoting ``slope`` as measured, and if not why (a :class:`ScalingFit` claim).
+
+    ``measured``; ``few-sizes`` (fewer than :data:`MIN_SIZES`); ``noisy`` (the sizes' own IQRs
+    leave the range wider than :data:`SLOPE_WIDTH`); ``scatter`` (the points' scatter about the
+    line does); ``implausible`` (narrow, but outside :data:`PLAUSIBLE_SLOPES`).
+    """
+    if spread is None or sizes < MIN_SIZES or np.isnan(slope):
+        return "few-sizes"
+    if not spread.high - spread.low <= SLOPE_WIDTH:  # nan or inf included
+        return "noisy" if not spread.band <= 4 * spread.scatter else "scatter"
+    low, high = PLAUSIBLE_SLOPES
+    return "measured" if low <= slope <= high else "implausible"
 
 
 # -- counting loss evaluations -----------------------------------------------------------------------
@@ -160,6 +229,29 @@ def _time_everywhere(
     return timed
 
 
+def fit_of(series: str, label: str, expected: float, rows: list) -> ScalingFit:
+    """The fitted slope of one method over one series, with its range and whether it can be quoted."""
+    sizes = [r.n_params for r in rows]
+    medians = [r.median_s for r in rows]
+    nan = float("nan")
+    fit = spread = None
+    if len(set(sizes)) >= 2:
+        fit = fit_slope(sizes, medians)
+        spread = slope_range(sizes, medians, [r.iqr_s for r in rows])
+    return ScalingFit(
+        series=series,
+        method=label,
+        slope=fit.slope if fit else nan,
+        intercept=fit.intercept if fit else nan,
+        r2=fit.r2 if fit else nan,
+        n_points=len(sizes),
+        expected=expected,
+        slope_low=spread.low if spread else nan,
+        slope_high=spread.high if spread else nan,
+        claim=judge_slope(fit.slope if fit else nan, len(set(sizes)), spread),
+    )
+
+
 @dataclass(frozen=True)
 class StudySettings:
     """What the study takes from the run besides the plan."""
@@ -210,20 +302,7 @@ def run_study(
                         sampled=row.sampled,
                     )
                 )
-            sizes = [r.n_params for r in rows]
-            fit = fit_slope(sizes, [r.median_s for r in rows]) if len(set(sizes)) >= 2 else None
-            nan = float("nan")
-            fits.append(
-                ScalingFit(
-                    series=name,
-                    method=info.label,
-                    slope=fit.slope if fit else nan,
-                    intercept=fit.intercept if fit else nan,
-                    r2=fit.r2 if fit else nan,
-                    n_points=len(sizes),
-                    expected=EXPECTED_SLOPE[info.family],
-                )
-            )
+            fits.append(fit_of(name, info.label, EXPECTED_SLOPE[info.family], rows))
     return ScalingSection(
         form=form,
         plan=plan,

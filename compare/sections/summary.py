@@ -21,6 +21,7 @@ import math
 
 from compare.report.format import format_seconds, orders_of_magnitude, plain_duration, sci, times
 from compare.report.model import GradientRow, Report, Summary, TimingRow
+from compare.sections.claims import caution, caution_line, growth_fits, growth_line, so_line
 
 BOOK_SCRIPT = "train_neuralnet.py"
 
@@ -46,15 +47,46 @@ def _times(rows: list[TimingRow], shape: str, dtype: str) -> dict | None:
     if not numerical or not backprop:
         return None
     num, bp = numerical[0], backprop[0]
+    low, high = ratio_range(num, bp)
     return {
         "shape": shape,
         "n_params": num.n_params,
         "numerical_s": num.median_s,
+        "numerical_iqr_s": num.iqr_s,
+        "numerical_noisy": num.noisy,
         "backprop_s": bp.median_s,
+        "backprop_iqr_s": bp.iqr_s,
+        "backprop_noisy": bp.noisy,
         "backprop_dtype": bp.dtype,
         "ratio": num.median_s / bp.median_s,
+        "ratio_low": low,
+        "ratio_high": high,
         "sampled": num.sampled if num.estimated else None,
     }
+
+
+def ratio_range(a: TimingRow, b: TimingRow) -> tuple[float, float]:
+    """The range of ``a / b`` with each time anywhere in its median ± IQR / 2 (``inf`` when b's band reaches 0)."""
+    a_low, a_high = a.median_s - a.iqr_s / 2, a.median_s + a.iqr_s / 2
+    b_low, b_high = b.median_s - b.iqr_s / 2, b.median_s + b.iqr_s / 2
+    low = max(a_low, 0.0) / b_high if b_high > 0 else math.nan
+    high = a_high / b_low if b_low > 0 else math.inf
+    return low, high
+
+
+def _time_text(seconds: float, iqr: float, noisy: bool) -> str:
+    """``"18.3 s"``, or ``"16.7 min (noisy: IQR 45% of the median)"``."""
+    text = format_seconds(seconds)
+    if noisy and seconds > 0:
+        text += f" (noisy: IQR {iqr / seconds:.0%} of the median)"
+    return text
+
+
+def _ratio_text(t: dict) -> str:
+    """``"backprop is 39,500× faster (37,000–42,000× within the two times' interquartile ranges)"``."""
+    low, high = t["ratio_low"], t["ratio_high"]
+    span = f"{times(low)}–{times(high)}×" if math.isfinite(high) else f"at least {times(low)}×"
+    return f"backprop is {times(t['ratio'])}× faster ({span} within the two times' interquartile ranges)"
 
 
 def _worst(rows: list[GradientRow], a: str, b_prefix: str) -> tuple[str, float, bool] | None:
@@ -107,17 +139,19 @@ def build(report: Report, *, iters: int, h: float, dtype: str, book_shape: str) 
                 continue
             how = f" (timed on {t['sampled']:,} of its {t['n_params']:,} parameters, scaled)" if t["sampled"] else ""
             where = "the book's net" if t is at_book else "this run's net"
+            numerical = _time_text(t["numerical_s"], t["numerical_iqr_s"], t["numerical_noisy"])
+            backprop = _time_text(t["backprop_s"], t["backprop_iqr_s"], t["backprop_noisy"])
             lines.append(
                 f"Measured time per gradient on {where}, {_shape_text(t['shape'])}: "
-                f"numerical {format_seconds(t['numerical_s'])}"
-                f"{how}, backprop {format_seconds(t['backprop_s'])}: backprop is {times(t['ratio'])}× faster."
+                f"numerical {numerical}{how}, backprop {backprop}: {_ratio_text(t)}."
             )
         slow, fast = main["numerical_s"] * iters, main["backprop_s"] * iters
         numbers.update(projected_numerical_s=slow, projected_backprop_s=fast, projected_shape=main["shape"])
+        noisy = " from noisy times" if main["numerical_noisy"] or main["backprop_noisy"] else ""
         lines.append(
             f"Projected {iters:,}-step training (as in the book's {BOOK_SCRIPT}) at {main['shape'].split()[0]}: "
             f"{plain_duration(slow)} with the numerical gradient versus {plain_duration(fast)} with backprop "
-            f"(a projection: {iters:,} × the time per gradient)."
+            f"(a projection{noisy}: {iters:,} × the time per gradient)."
         )
 
     runs = report.trajectory.runs if report.trajectory else []
@@ -153,19 +187,10 @@ def build(report: Report, *, iters: int, h: float, dtype: str, book_shape: str) 
         lead = "The methods compute the same gradient: " if ok else "The agreement checks found a difference: "
         lines.append(lead + "; ".join(parts) + ".")
 
-    fits = report.scaling.fits if report.scaling else []
-    series = "hidden" if any(f.series == "hidden" for f in fits) else "input"
-    slope = {f.method: f.slope for f in fits if f.series == series and not math.isnan(f.slope)}
-    bp_label = next((m for m in slope if m.startswith("backprop")), None)
-    if "numerical" in slope and bp_label:
-        a, b = slope["numerical"], slope[bp_label]
-        numbers["slopes"] = {"series": series, "numerical": a, "backprop": b}
-        what = "hidden layer" if series == "hidden" else "input"
-        lines.append(
-            f"Cost growth (the {what} grows): time per gradient grows as P^{a:.2f} for the numerical gradient and "
-            f"P^{b:.2f} for backprop, so doubling the {what} makes the first about {2**a:.1f}× slower and the "
-            f"second about {2**b:.1f}×."
-        )
+    growth = growth_fits(report.scaling.fits if report.scaling else [])
+    if growth is not None:
+        numbers["slopes"] = growth
+        lines.append(growth_line(growth))
 
     lesson = report.lesson
     if lesson:
@@ -179,19 +204,10 @@ def build(report: Report, *, iters: int, h: float, dtype: str, book_shape: str) 
             )
 
     if main is not None:
-        lines.append(
-            f"So: backprop gets the gradient {times(main['ratio'])}× sooner at {main['shape'].split()[0]}, "
-            "and its cost grows with P, where the numerical gradient's grows with P²."
-        )
-    # Only the measurements quoted above: the numerical and backprop times per gradient, and their slopes.
-    quoted = [r for r in rows if r.method in ("numerical", "backprop") and r.dtype == dtype]
-    noisy = [r for r in quoted if r.noisy]
-    odd = [v for m, v in slope.items() if (m == "numerical" or m == bp_label) and not 0.3 <= v <= 3.0]
-    if noisy or odd:
-        numbers["noisy_timings"] = len(noisy)
-        lines.append(
-            f"Caution: {len(noisy)} timing(s) were noisy (IQR above 10% of the median)"
-            + (" and a fitted slope is implausible" if odd else "")
-            + ": was the machine busy? Times, ratios and slopes may be off; rerun on an idle machine."
-        )
+        lines.append(so_line(main, growth))
+    warned = caution(report, growth)
+    if warned is not None:
+        numbers["noisy_timings"] = warned["noisy_marks"]
+        numbers["caution"] = warned
+        lines.append(caution_line(warned))
     return Summary(lines=lines, numbers=numbers)
