@@ -149,6 +149,23 @@ def cli(args: list[str], cwd: Path, timeout: float = 600) -> subprocess.Complete
     )
 
 
+@pytest.mark.parametrize(
+    ("init", "grad"),
+    [("pass", "print('x' * 100)"), ("sys.stdout = open(os.devnull, 'w')", "pass"), ("pass", "sys.stdout.close()")],
+    ids=["prints", "replaces stdout", "closes stdout"],
+)
+def test_what_their_code_prints_or_does_to_stdout_never_reaches_the_report(
+    tmp_path: Path, init: str, grad: str
+) -> None:
+    path, _ = write_net(tmp_path / "mine", init=init, grad=grad)
+    done = cli(["compare.run", *RUN, "--quiet", "--impl", f"{path}:Net", "--json", "-"], tmp_path)
+    assert done.returncode in (0, 1), done.stderr
+    doc = json.loads(done.stdout)  # the JSON alone: their prints went to stderr
+    assert doc["ok"] == (done.returncode == 0)
+    done = cli(["compare.gradcheck", *CHECK[:-3], "--impl", f"{path}:Net"], tmp_path)
+    assert done.returncode in (0, 1) and done.stdout.rstrip().splitlines()[-1].startswith("gradcheck: "), done
+
+
 def test_the_exit_status_of_a_real_process_is_the_suites(tmp_path: Path) -> None:
     path, _ = write_net(tmp_path / "mine", grad="sys.exit(0)")
     done = cli(["compare.run", *RUN, "--impl", f"{path}:Net"], tmp_path)

@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import importlib
 import importlib.util
+import io
 import itertools
 import os
 import re
@@ -46,6 +47,26 @@ from dlfs_gradcheck.interrupts import SignalInterrupt, is_real_interrupt
 from dlfs_gradcheck.usercode.failures import ImplementationFailure, foreign_roots, from_exception, is_users
 
 _counter = itertools.count(1)
+
+
+class _Passed(io.TextIOBase):
+    """A stream lent to the user's code: writes go on to ``target``; closing it leaves ``target`` open."""
+
+    def __init__(self, target) -> None:
+        self._target = target
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, text: str) -> int:
+        return self._target.write(text)
+
+    def flush(self) -> None:
+        self._target.flush()
+
+    @property
+    def encoding(self) -> str:
+        return getattr(self._target, "encoding", None) or "utf-8"
 
 
 class Sandbox:
@@ -104,15 +125,20 @@ class Sandbox:
     # -- calls ---------------------------------------------------------------------------
     @contextmanager
     def entered(self) -> Iterator[None]:
-        """The user's folder, path and helpers in place; cwd, sys.path, modules and errstate put back after."""
+        """The user's folder, path and helpers in place, their prints on stderr; cwd, sys.path, modules, errstate and
+        the standard streams put back after."""
         if self._depth:  # already inside (e.g. the user's gradient calling its loss through us)
             yield
             return
         cwd = _getcwd()
         saved_path, saved_err = list(sys.path), np.geterr()
+        streams = sys.stdout, sys.stderr
         shadowed = {k: sys.modules[k] for k in self.helpers if k in sys.modules}
         self._depth += 1
         try:
+            # What their code prints goes to stderr, never into the report (or `--json -`); closing
+            # or replacing a stream closes or replaces nothing of ours.
+            sys.stdout = sys.stderr = _Passed(streams[1])
             if self.folder is not None:
                 os.chdir(self.folder)
             if self.path is not None:
@@ -130,6 +156,7 @@ class Sandbox:
             if cwd is not None and _getcwd() != cwd:
                 os.chdir(cwd)
             np.seterr(**saved_err)
+            sys.stdout, sys.stderr = streams  # and a stream they replaced or closed is ours again
 
     def call(self, method: str, func: Callable[..., object], *args: object) -> object:
         """``func(*args)`` inside the sandbox; whatever it raises is an :class:`ImplementationFailure`."""
