@@ -25,6 +25,10 @@ What it measures, all in one process and one run:
    relative above the book loop's rounding floor), the time ratio (target ≥ 50×)
    and the fast one's peak memory.
 
+The JSON (``--json``) keeps every timed value besides its median and spread, as pyperf does:
+each round of the step section (``per_round_s``, and the products' ``matmul_per_round_s``) and
+each run of the numerical section (``samples_s``), so that a saved benchmark can be judged again.
+
 Exit status 0 when the fast and book-loop values agree, 1 when they do not (speed
 targets are reported, not enforced: they depend on the machine), 2 for bad usage,
 130 when interrupted.
@@ -115,7 +119,9 @@ def step_flops(n: int, d: int, h: int, c: int) -> int:
 
 
 def _row(name: str, t, **extra) -> dict:
-    return {"name": name, "median_s": t.median_s, "iqr_s": t.iqr_s, "min_s": t.min_s, "runs": t.runs, **extra}
+    """A timed row for the JSON: median, spread, and every run's time (``samples_s``), so it can be judged again."""
+    spread = {"median_s": t.median_s, "iqr_s": t.iqr_s, "min_s": t.min_s, "samples_s": list(t.samples_s)}
+    return {"name": name, **spread, "runs": t.runs, **extra}
 
 
 def bench_numerical(np, cfg: BenchConfig) -> dict:
@@ -272,7 +278,11 @@ def bench_steps(np, cfg: BenchConfig) -> dict:
         out_rows.append(row)
     _gemm_times(np, out_rows, params, x, t)
     gflops = {dt: p.median for dt, p in peaks.items()}
-    return {"shape": f"{d}-{h}-{c} x{n}", "flops": flops, "rows": out_rows, "rounds": rounds, "peaks": gflops}
+    matmul = {dt: times[f"matmul {dt}"].per_round for dt in DTYPES}  # the peak's rounds, seconds per product
+    return {
+        "shape": f"{d}-{h}-{c} x{n}", "flops": flops, "rows": out_rows, "rounds": rounds, "peaks": gflops,
+        "matmul_size": size, "matmul_per_round_s": matmul,
+    }  # fmt: skip
 
 
 def _spread_dict(sp) -> dict:

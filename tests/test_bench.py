@@ -25,6 +25,12 @@ def test_quick_run_writes_a_complete_report(tmp_path: Path, capsys: pytest.Captu
         r = result["numerical"]["activations"][activation]
         assert r["ok"] and all(v["ok"] for v in r["agreement"].values())
         assert r["fast_peak_bytes"] > 0
+        for timed, runs in ((r["book"], 1), (r["fast"], 7)):  # every run's time kept, as pyperf keeps them
+            assert len(timed["samples_s"]) == timed["runs"] == runs and min(timed["samples_s"]) == timed["min_s"]
+    rounds = result["steps"]["rounds"]
+    assert all(len(r["per_round_s"]) == rounds for r in result["steps"]["rows"])
+    matmul = result["steps"]["matmul_per_round_s"]
+    assert {dt: len(v) for dt, v in matmul.items()} == {"float64": rounds, "float32": rounds}
     rows = result["steps"]["rows"]
     assert {(r["framework"], r["dtype"]) for r in rows} >= {
         ("numpy", "float64"),

@@ -33,6 +33,7 @@ from compare import harness
 from compare.config import SECTIONS
 from compare.engine import timer
 from compare.engine.runner import epoch_steps
+from compare.engine.significance import rank_test
 from compare.engine.timing import Shape
 from compare.files import MANIFEST
 from compare.report import csvfiles, text
@@ -40,6 +41,7 @@ from compare.report.__main__ import main as report_main
 from compare.report.codec import SchemaError, from_data, to_data
 from compare.report.format import format_seconds
 from compare.report.model import SCHEMA_VERSION, Report, ScalingPlan, TrajectoryRow
+from compare.report.tables import p_text
 from compare.run import main
 from compare.sections import scaling
 from compare.sections import timing as timing_section
@@ -291,8 +293,12 @@ def test_diff_of_two_runs_from_the_command_line(small_run: Run, tmp_path: Path, 
         a_row = next(r for r in small_run.report.timing.rows if (r.label, r.shape) == (row.label, row.shape))
         line = next(x for x in out.splitlines() if x.startswith(f"{row.label} ") and row.shape in x)
         assert f" {row.median_s / a_row.median_s:.3g} " in line, line
-        noise = abs(row.median_s - a_row.median_s) > row.iqr_s + a_row.iqr_s
-        assert line.rstrip().endswith("beyond noise" if noise else "within noise"), line
+        if line.rstrip().endswith("(IQR)"):  # judged by the older rule (too few runs for the rank test): as before
+            noise = abs(row.median_s - a_row.median_s) > row.iqr_s + a_row.iqr_s
+            assert line.rstrip().endswith("beyond noise (IQR)" if noise else "within noise (IQR)"), line
+        else:  # the rank test on the two runs' raw times: its p is shown
+            assert len(row.samples_s) == row.runs and len(a_row.samples_s) == a_row.runs
+            assert f" {p_text(rank_test(a_row.samples_s, row.samples_s).p)} " in line, line
     assert "numerical vs backprop W1" in out
     # B ran no trajectory: A's pairs are listed as only in A
     assert f"only in {small_run.json_path}: " in out and "backprop vs autograd[cpu,float64]" in out
@@ -302,6 +308,7 @@ def test_diff_marks_a_slower_row_beyond_noise_and_a_failed_check(small_run: Run,
     b = copy.deepcopy(small_run.report)
     slow = b.timing.rows[0]
     slow.median_s, slow.iqr_s = slow.median_s * 3, 0.0  # 3x the median, no spread: beyond A's IQR
+    slow.samples_s = [3 * v for v in slow.samples_s]  # and every run 3x: the rank test's smallest p
     b.gradients.rows[1].ok = False
     b.gradients.rows[1].max_rel = 0.25
     (tmp_path / "b.json").write_text(b.to_json(), encoding="utf-8")
@@ -310,7 +317,7 @@ def test_diff_marks_a_slower_row_beyond_noise_and_a_failed_check(small_run: Run,
     a0 = small_run.report.timing.rows[0]
     if a0.iqr_s < 2 * a0.median_s:  # the run's own spread is below the change: it must show
         line = next(x for x in out if x.startswith(f"{slow.label} ") and slow.shape in x)
-        assert " 3 " in line and line.rstrip().endswith("beyond noise"), line
+        assert " 3 " in line and "beyond noise" in line, line
     row = b.gradients.rows[1]
     line = next(x for x in out if x.startswith(f"{row.method_a} vs {row.method_b} {row.param} "))
     assert "2.50e-01" in line and line.split()[-2:] == ["ok", "FAIL"], line

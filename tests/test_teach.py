@@ -25,6 +25,7 @@ from compare.files import MANIFEST
 from compare.report import csvfiles, plots, tables
 from compare.report.format import plain_duration, sci, times
 from compare.report.model import (
+    READABLE_VERSIONS,
     SCHEMA_VERSION,
     GradientRow,
     GradientSection,
@@ -496,10 +497,12 @@ def test_teach_from_a_saved_run_renders_the_same_page(
 
 def test_teach_refuses_a_file_of_another_schema_version(tmp_path: Path, capsys) -> None:
     saved = tmp_path / "run.json"
-    saved.write_text(json.dumps({"schema_version": SCHEMA_VERSION - 1}), encoding="utf-8")
+    older = min(READABLE_VERSIONS) - 1  # older than any version this code reads
+    saved.write_text(json.dumps({"schema_version": older}), encoding="utf-8")
     assert teach.main(["--doc", str(tmp_path / "page.md"), "--from", str(saved), "--no-plots"]) == 2
     out, err = capsys.readouterr()
     assert out == "" and err.startswith("error: ") and err.count("\n") == 1
+    assert f"schema version {older}" in err, err
     assert not (tmp_path / "page.md").exists()
 
 

@@ -4,8 +4,10 @@ One measurement = ``runs`` runs of ``loops`` calls each; the per-call time of a
 run is its wall time / loops. ``loops`` is chosen so a run lasts at least
 ``min_run_s`` (short calls are timed in batches, so timer resolution and call
 overhead do not dominate). Reported: median, interquartile range (IQR) and
-minimum over runs. ``sync`` (e.g. ``torch.cuda.synchronize``) is called before
-starting and before stopping the clock, so queued device work is counted.
+minimum over runs, and every run's per-call time (``samples_s``: a saved report can be
+judged again from them, e.g. by a rank test against another run's). ``sync`` (e.g.
+``torch.cuda.synchronize``) is called before starting and before stopping the clock, so
+queued device work is counted.
 
 :func:`time_rounds` times several calls against each other in interleaved rounds (A, B, C,
 A, B, C, ...), each round running a call in blocks long enough for thread pools to settle;
@@ -30,6 +32,7 @@ class Timing:
     min_s: float  # fastest run's per-call time
     runs: int
     loops: int  # calls per run
+    samples_s: tuple[float, ...] = ()  # every run's per-call time, in the order run
 
     @property
     def noisy(self) -> bool:
@@ -64,10 +67,10 @@ def measure(
 
 
 def summarize(per_call: list[float], loops: int = 1) -> Timing:
-    """Median, IQR and minimum of per-call times measured elsewhere (one run each)."""
+    """Median, IQR and minimum of per-call times measured elsewhere (one run each), the times kept."""
     arr = np.asarray(per_call, dtype=np.float64)
     q1, med, q3 = np.percentile(arr, [25, 50, 75])
-    return Timing(float(med), float(q3 - q1), float(arr.min()), len(arr), loops)
+    return Timing(float(med), float(q3 - q1), float(arr.min()), len(arr), loops, tuple(float(v) for v in arr))
 
 
 # -- interleaved rounds ---------------------------------------------------------------------------

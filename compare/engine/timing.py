@@ -79,7 +79,8 @@ def time_runners(
 
     The book's loop (family ``numerical``) is timed on a seeded sample of ``sample``
     parameters and scaled by P / k unless ``full``. ``runs`` overrides the number of timed
-    runs (default: 5 for a numerical method, 9 for an exact one).
+    runs (default: 7 for a numerical method, 9 for an exact one: the fewest with which a rank test of
+    two saved runs can still call a change beyond noise among tens of rows, :mod:`compare.report.diff`).
     """
     p_total = shape.n_params
     rows = []
@@ -100,7 +101,7 @@ def time_runners(
         else:
             (fn, sync), counted = r.timed_gradient(x, t), p_total
         slow = info.kind == "numerical"
-        timing = measure(fn, sync=sync, runs=runs or (5 if slow else 9), warmup=1 if slow else 3)
+        timing = measure(fn, sync=sync, runs=runs or (7 if slow else 9), warmup=1 if slow else 3)
         scale = p_total / counted  # 1 unless sampled: every parameter costs the same two forward passes
         rows.append(
             TimingRow(
@@ -114,6 +115,7 @@ def time_runners(
                 median_s=timing.median_s * scale,
                 iqr_s=timing.iqr_s * scale,
                 min_s=timing.min_s * scale,
+                samples_s=[v * scale for v in timing.samples_s],  # every run kept: a saved report can be judged again
                 runs=timing.runs,
                 loops=timing.loops,
                 noisy=timing.noisy,

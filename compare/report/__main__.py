@@ -3,12 +3,20 @@
 - ``show RUN.json [--markdown F] [--csv DIR] [--plot DIR]``: the run's text report, exactly as
   the run printed it, from the file alone (nothing is recomputed); optionally its Markdown,
   CSV files and charts.
-- ``diff A.json B.json``: two runs side by side: times and their ratio per row, which
-  differences lie beyond the runs' own noise, and the agreement figures of both.
+- ``diff A.json B.json [--fail-slower FACTOR]``: two runs side by side: times and their ratio
+  per row, which differences lie beyond the runs' own noise (a rank test on the timed runs,
+  :mod:`compare.report.diff`), warnings when the runs are not comparable (data set, net,
+  machine, threads, versions), and the agreement figures of both. With ``--fail-slower``, a
+  gate for CI: exit status 1 when a timing row of B is slower than A's by more than FACTOR,
+  beyond noise.
 - ``schema``: the JSON schema of a report (the README's section is this output).
 
-A file of another schema version, or one that is not a report, is refused with one line
-(exit status 2). Exit status of ``show``: the saved run's own (0 ok, 1 a check failed).
+A file of a schema version this code does not read, or one that is not a report, is refused
+with one line (exit status 2). Exit status of ``show``: the saved run's own (0 ok, 1 a check
+failed). Of ``diff``: 0, or with ``--fail-slower`` 1 when a row is slower as above and 3 when
+no timing row of B matches one of A (no verdict); a FACTOR that is not a number above 1 is
+bad usage (2). Runs that are not comparable are still judged: the warnings come first and the
+gate's last line names them.
 """
 
 from __future__ import annotations
@@ -38,6 +46,13 @@ def _parser() -> argparse.ArgumentParser:
     compare = sub.add_parser("diff", help=SUBCOMMANDS["diff"], version=False)
     compare.add_argument("a", metavar="A.json")
     compare.add_argument("b", metavar="B.json")
+    compare.add_argument(
+        "--fail-slower",
+        type=factor_above_one,
+        metavar="FACTOR",
+        help="exit 1 when a timing row of B is slower than A's by more than FACTOR (B / A > FACTOR, a number "
+        "above 1) beyond noise",
+    )
     sub.add_parser("schema", help=SUBCOMMANDS["schema"], version=False)
     return p
 
@@ -76,12 +91,30 @@ def _show(ns: argparse.Namespace) -> int:
     return 0 if report.ok else 1
 
 
+def factor_above_one(text: str) -> float:
+    """``--fail-slower``'s FACTOR: a finite number above 1 (B / A beyond it fails)."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number above 1, got {text!r}") from None
+    if not (1 < value < float("inf")):
+        raise argparse.ArgumentTypeError(f"expected a finite number above 1 (B / A beyond it fails), got {text!r}")
+    return value
+
+
 def _diff(ns: argparse.Namespace) -> int:
     from compare.report.diff import diff
-    from compare.report.tables import diff_text
+    from compare.report.tables import diff_text, gate_text
 
-    print(diff_text(diff(load(ns.a), load(ns.b), ns.a, ns.b)), end="")
-    return 0
+    d = diff(load(ns.a), load(ns.b), ns.a, ns.b)
+    print(diff_text(d), end="", flush=True)
+    if ns.fail_slower is None:
+        return 0
+    if not d.times:
+        return fail("no timing row of B matches one of A: --fail-slower has nothing to judge", 3)
+    lines, failed = gate_text(d, ns.fail_slower)
+    print(lines, end="")
+    return 1 if failed else 0
 
 
 def execute(ns: argparse.Namespace) -> int:

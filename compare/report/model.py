@@ -28,7 +28,11 @@ from dataclasses import dataclass, field
 from compare.config import RunConfig
 from compare.report.codec import SchemaError, from_data, parse_json, read_text, to_data, type_name
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
+# The version grows with the format, so that older code names the version of a newer file instead of
+# refusing an "unknown field"; an older version stays readable while every field added since has a
+# default. 3: the timings' raw values (``samples_s``), empty when read from a version-2 report.
+READABLE_VERSIONS = (2, 3)
 
 
 @dataclass
@@ -156,6 +160,7 @@ class TimingRow:
     median_s: float  # per gradient
     iqr_s: float
     min_s: float
+    samples_s: list[float] = field(default_factory=list, kw_only=True)  # every run's time, as timed (version 2: none)
     runs: int
     loops: int
     noisy: bool  # IQR > 10 % of the median
@@ -227,6 +232,7 @@ class ScalingPoint:
     median_s: float
     iqr_s: float
     min_s: float
+    samples_s: list[float] = field(default_factory=list, kw_only=True)  # every run's time, as timed (version 2: none)
     noisy: bool
     estimated: bool
     sampled: int
@@ -329,13 +335,12 @@ class Report:
 
     @classmethod
     def from_json(cls, text: str, source: str = "the report") -> Report:
-        """Parse a saved report; :class:`SchemaError` (one line) for another version or a malformed file."""
+        """Parse a saved report of a :data:`READABLE_VERSIONS` version; :class:`SchemaError` (one line) otherwise."""
         data = parse_json(text, source)
         version = data.get("schema_version") if isinstance(data, dict) else None
-        if version != SCHEMA_VERSION:
-            raise SchemaError(
-                f"{source} has schema version {version!r}; this version of dlfs-compare reads version {SCHEMA_VERSION}"
-            )
+        if version not in READABLE_VERSIONS:
+            readable = "versions " + " and ".join(map(str, READABLE_VERSIONS))
+            raise SchemaError(f"{source} has schema version {version!r}; this version of dlfs-compare reads {readable}")
         try:
             return from_data(cls, data)
         except SchemaError as e:
@@ -382,4 +387,4 @@ def schema_text() -> str:
     return "".join(out)
 
 
-__all__ = ["SCHEMA_VERSION", "Report", "SchemaError", "schema_text"]
+__all__ = ["READABLE_VERSIONS", "SCHEMA_VERSION", "Report", "SchemaError", "schema_text"]

@@ -297,6 +297,7 @@ def run_study(
                         median_s=row.median_s,
                         iqr_s=row.iqr_s,
                         min_s=row.min_s,
+                        samples_s=row.samples_s,
                         noisy=row.noisy,
                         estimated=row.estimated,
                         sampled=row.sampled,
