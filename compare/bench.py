@@ -530,11 +530,14 @@ def _bench(cfg: BenchConfig) -> int:
             report.check_writable(cfg.json_path)
     except report.OutputError as e:
         return fail(str(e))
+    from compare.env import load_average
+
+    load_start = load_average()  # before the bench's own work lifts it
     steps = bench_steps(np, cfg)  # before the long numerical runs, on a cool machine
     peaks = steps.pop("peaks")
     numerical = bench_numerical(np, cfg)
     result = {
-        "env": to_data(environment(cfg.seed, cfg.threads, ["cpu"])),
+        "env": to_data(environment(cfg.seed, cfg.threads, ["cpu"], load_start, load_end=load_average())),
         "config": asdict(cfg),
         "matmul_gflops": peaks,
         "numerical": numerical,

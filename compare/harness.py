@@ -48,8 +48,10 @@ def _installed_version(package: str) -> str | None:
         return None
 
 
-def environment(seed: int, threads: int, devices: list[str]) -> Env:
-    """The machine and versions the report's header shows."""
+def environment(
+    seed: int, threads: int, devices: list[str], load_start: list[float] | None, load_end: list[float] | None = None
+) -> Env:
+    """The machine and versions the report's header shows; the load averages are the caller's readings."""
     import numpy as np
     import torch
 
@@ -72,7 +74,8 @@ def environment(seed: int, threads: int, devices: list[str]) -> Env:
         jax=_installed_version("jax"),
         version=env.package_version(),
         usable_cpus=usable_cpus(),
-        load_start=env.load_average(),
+        load_start=load_start,
+        load_end=load_end,
     )
 
 
@@ -137,8 +140,7 @@ def run(
     s = setup(cfg, extra)
     x0, t0 = s.data.x_train[s.batches[0]], s.data.t_train[s.batches[0]]
     shape = f"{s.data.input_size}-{cfg.hidden_size}-{s.data.n_classes}"
-    env_ = environment(cfg.seed, cfg.threads, s.devices)
-    env_.load_start = load_start
+    env_ = environment(cfg.seed, cfg.threads, s.devices, load_start)
     report = Report(SCHEMA_VERSION, True, env_, cfg, s.devices, shape)
     if "gradients" in cfg.only:
         note("gradients on the first batch")

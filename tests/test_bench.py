@@ -27,6 +27,8 @@ def test_quick_run_writes_a_complete_report(tmp_path: Path, capsys: pytest.Captu
         assert r["fast_peak_bytes"] > 0
         for timed, runs in ((r["book"], 1), (r["fast"], 7)):  # every run's time kept, as pyperf keeps them
             assert len(timed["samples_s"]) == timed["runs"] == runs and min(timed["samples_s"]) == timed["min_s"]
+    loads = result["env"]["load_start"], result["env"]["load_end"]  # read before and after the bench's work
+    assert all(isinstance(v, list) and len(v) == 3 for v in loads), loads
     rounds = result["steps"]["rounds"]
     assert all(len(r["per_round_s"]) == rounds for r in result["steps"]["rows"])
     matmul = result["steps"]["matmul_per_round_s"]

@@ -37,7 +37,7 @@ pytestmark = pytest.mark.usefixtures("one_thread")
 
 def bare_report(**sections) -> Report:
     """A report of this machine's environment and default options holding only ``sections``."""
-    return Report(SCHEMA_VERSION, True, environment(0, 1, ["cpu"]), RunConfig(), ["cpu"], "64-50-10", **sections)
+    return Report(SCHEMA_VERSION, True, environment(0, 1, ["cpu"], None), RunConfig(), ["cpu"], "64-50-10", **sections)
 
 
 # -- 1. the gradient table's columns ------------------------------------------------------------------

@@ -288,7 +288,7 @@ def fake_report(num_s: float, bp_s: float, own_num_s: float, own_bp_s: float) ->
     return Report(
         schema_version=SCHEMA_VERSION,
         ok=True,
-        env=harness.environment(0, 1, ["cpu"]),
+        env=harness.environment(0, 1, ["cpu"], None),
         config=cfg,
         devices=["cpu"],
         shape="64-50-10",
