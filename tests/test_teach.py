@@ -407,6 +407,8 @@ def test_summary_reports_a_failed_agreement() -> None:
         (4 * 86_400.0, "≈4 days"),
         (0.05, "≈50 milliseconds"),
         (3e-5, "≈30 microseconds"),
+        (0.13, "≈130 milliseconds"),  # never "1.3e+02"
+        (1.2e8, "≈1,400 days"),
     ],
 )
 def test_plain_duration(seconds: float, words: str) -> None:

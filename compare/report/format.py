@@ -64,10 +64,16 @@ def plain_duration(seconds: float) -> str:
     for unit, size in (("days", 86_400.0), ("hours", 3600.0), ("minutes", 60.0), ("seconds", 1.0)):
         # days only from three days on: "≈34 hours" reads better than "≈1.4 days"
         if seconds >= (3 * size if unit == "days" else size):
-            return f"≈{seconds / size:.2g} {unit}"
+            return f"≈{_two_digits(seconds / size)} {unit}"
     if seconds >= 1e-3:
-        return f"≈{seconds * 1e3:.2g} milliseconds"
-    return f"≈{seconds * 1e6:.2g} microseconds"
+        return f"≈{_two_digits(seconds * 1e3)} milliseconds"
+    return f"≈{_two_digits(seconds * 1e6)} microseconds"
+
+
+def _two_digits(v: float) -> str:
+    """``v`` to two significant digits, never in exponent form: ``130``, ``2.9``, ``1,200``."""
+    rounded = float(f"{v:.2g}")
+    return f"{rounded:,.0f}" if rounded >= 10 else f"{rounded:g}"
 
 
 def e2(v: float | None) -> str:
