@@ -22,7 +22,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from children import CEILING_S
+from children import CEILING_S, TERMINAL_SIGINT
 from idx_files import tiny_gz_files, write_files
 
 from compare import bench, cli, files, harness, teach
@@ -301,9 +301,11 @@ def test_threads_are_compared_with_the_cpus_this_process_may_use() -> None:
 # -- 6. interrupts and killed writers ----------------------------------------------------------
 
 
-# In a fresh interpreter's main thread: Python runs signal handlers there only, and a test worker may
-# run its tests elsewhere (the signal then never interrupts, as seen once under xdist).
-INTERRUPTED_CHECK = """
+# As from a terminal (TERMINAL_SIGINT): a run started in the background of a non-interactive shell
+# inherits SIGINT ignored, and the command then rightly leaves it ignored (as it does under nohup).
+INTERRUPTED_CHECK = (
+    TERMINAL_SIGINT
+    + """
 import signal, sys
 from compare.gradcheck import cli
 
@@ -315,6 +317,7 @@ def interrupted(*args, **kwargs):
 cli.run = interrupted
 sys.exit(cli.main(["--sizes", "4,3,2", "--batch", "4", "--impl", "numpy"]))
 """
+)
 
 
 def test_gradcheck_interrupted_says_so_once() -> None:
