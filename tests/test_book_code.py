@@ -140,12 +140,14 @@ def test_two_copies_of_the_book_never_share_a_module(tmp_path: Path, bad_first: 
 VARIANTS = [
     ("no-batch-division", "ch04/two_layer_net.py", "dy = (y - t) / batch_num", "dy = (y - t)", CH4, "sigmoid",
      ALL, "scaled", "= the batch size: a missing `/ batch_size`?"),
-    ("stale-forward", "ch05/two_layer_net.py", "        self.loss(x, t)\n", "        pass\n", CH5, "relu",
-     ALL, "stale-forward", "instead of running its own"),
     ("relu-mask", "common/layers.py", "dout[self.mask] = 0", "dout[~self.mask] = 0", CH5, "relu",
      {"W1", "b1"}, "hidden-only", "hidden activation's backward"),
     ("softmax-backward", "common/layers.py", "dx = (self.y - self.t) / batch_size", "dx = (self.y - self.t)", CH5,
      "relu", ALL, "scaled", "= the batch size: a missing `/ batch_size`?"),
+    ("index-branch-unscaled", "common/layers.py", "            dx = dx / batch_size", "            dx = dx", CH5,
+     "relu", ALL, "label-branch", "its class-index branch is wrong"),
+    ("index-branch-negated", "common/layers.py", "            dx = dx / batch_size",
+     "            dx = -dx / batch_size", CH5, "relu", ALL, "label-branch", "its class-index branch is wrong"),
     ("sigmoid-grad", "common/functions.py", "return (1.0 - sigmoid(x)) * sigmoid(x)", "return (1.0 - sigmoid(x))",
      CH4, "sigmoid", {"W1", "b1"}, "hidden-only", "hidden activation's backward"),
 ]  # fmt: skip
@@ -172,6 +174,68 @@ def test_a_bug_variant_of_the_book_gets_one_verdict_everywhere(
     assert {p["name"] for p in checked["params"] if not p["ok"]} == params
     words_there = {d["code"]: d["message"] for d in checked["diagnoses"]}
     assert code in words_there and words in words_there[code], words_there
+
+
+# -- bug variants whose verdict is one FAIL line naming their file and line ----------------------------------
+
+# (name, file, line as published, the changed line, class, activation, the failing method, error code, words)
+FAULTS = [
+    ("stale-forward", "ch05/two_layer_net.py", "        self.loss(x, t)\n", "        pass\n", CH5, "relu",
+     "gradient", "stale-forward", "back-propagates the last forward pass instead of running its own"),
+    ("wrong-every-other-call", "ch05/two_layer_net.py",
+     "        grads['W2'], grads['b2'] = self.layers['Affine2'].dW, self.layers['Affine2'].db",
+     "        self.n = getattr(self, 'n', 0) + 1; "
+     "grads['W2'], grads['b2'] = self.layers['Affine2'].dW * (1 + self.n % 2), self.layers['Affine2'].db",
+     CH5, "relu", "gradient", "", "W2 differ"),
+    ("accumulated-dW", "common/layers.py", "self.dW = np.dot(self.x.T, dout)",
+     "self.dW = np.dot(self.x.T, dout) + (self.dW if self.dW is not None else 0)", CH5, "relu",
+     "gradient", "", "state kept between calls"),
+    ("changes-x", "ch05/two_layer_net.py", "        y = self.predict(x)\n        return self.lastLayer",
+     "        x /= 2; y = self.predict(x)\n        return self.lastLayer", CH5, "relu",
+     "loss", "side-effect", "changed its argument x in place"),
+    ("changes-t", "ch04/two_layer_net.py", "        grads = {}\n        \n        batch_num",
+     "        grads = {}; t[0] = t[-1]\n        \n        batch_num", CH4, "sigmoid",
+     "gradient", "side-effect", "changed its argument t in place"),
+    ("loss-not-averaged", "common/functions.py", "+ 1e-7)) / batch_size", "+ 1e-7))", CH5, "relu",
+     "loss", "wrong-loss", "a missing / batch_size?"),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("file", "old", "new", "spec", "activation", "method", "error", "words"),
+    [v[1:] for v in FAULTS],
+    ids=[v[0] for v in FAULTS],
+)
+def test_a_faulty_variant_of_the_book_fails_with_its_file_and_line_everywhere(
+    tmp_path: Path, file: str, old: str, new: str, spec: str, activation: str, method: str, error: str, words: str
+) -> None:
+    """What no entry-by-entry comparison shows (state between calls, changed inputs, the loss) is a FAIL line."""
+    root = variant(tmp_path, "mine", file, old, new)
+    status, doc = run(tmp_path, "--impl", f"mine={root / spec}", "--activation", activation)
+    assert status == 1
+    fails = [n for n in doc["gradients"]["notes"] if n["method"] == "mine" and n["status"] == "FAIL"]
+    assert any(n["message"].startswith(f"{method}: ") and words in n["message"] for n in fails), fails
+    assert all(n["where"].startswith(str(root)) for n in fails), fails
+    status, report = check(tmp_path, "--impl", f"mine={root / spec}", "--activation", activation, "--batch", "100")
+    assert status == 1
+    hit = [f for f in report["failures"] if f["method"] == method and words in f["message"]]
+    assert hit and hit[0]["where"].startswith(str(root)), report["failures"]
+    assert not error or hit[0]["error"] == error
+
+
+def test_a_hidden_layer_other_than_the_one_asked_for_is_bad_usage_everywhere(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """ch. 5 with a Sigmoid layer, run with --activation relu: exit 2 with the same line from both commands."""
+    root = variant(tmp_path, "mine", "ch05/two_layer_net.py", "= Relu()", "= Sigmoid()")
+    capsys.readouterr()
+    assert run_main([*RUN, "--impl", str(root / CH5), "--activation", "relu"]) == 2
+    from_run = capsys.readouterr().err.strip()
+    assert check_main([*CHECK, "--impl", str(root / CH5), "--activation", "relu"]) == 2
+    from_check = capsys.readouterr().err.strip()
+    assert from_run == from_check
+    assert from_run.endswith("its hidden layer is sigmoid, this run's is relu: add --activation sigmoid")
+    assert check_main([*CHECK, "--impl", str(root / CH5)]) == 0  # not given: checked with its own hidden layer
 
 
 def test_the_books_ch4_class_on_float32_params_gets_float32_tolerances_everywhere(tmp_path: Path) -> None:

@@ -232,14 +232,16 @@ def test_a_gradient_that_reuses_the_last_forward_pass_fails_everywhere(tmp_path:
     spec = f"{ROOT}/tests/plugins/bugs/ch5_stale_forward.py:TwoLayerNet"
     status, doc = run(tmp_path, spec, "--activation", "relu")
     assert status == 1
-    found = {d["code"] for d in doc["gradients"]["diagnoses"] if d["method"] == "TwoLayerNet"}
-    assert "stale-forward" in found
+    fails = [n for n in doc["gradients"]["notes"] if n["method"] == "TwoLayerNet" and n["status"] == "FAIL"]
+    assert [n["message"].split(":")[0] for n in fails] == ["gradient"]
+    assert "back-propagates the last forward pass" in fails[0]["message"]
+    assert fails[0]["where"].endswith("ch5_stale_forward.py:87")
     for mode in (["--mode", "fast"], ["--mode", "full", "--max-entries", "20"]):
         out = tmp_path / "check.json"
         args = ["--sizes", "64,10,10", "--threads", "1", "--quiet", "--activation", "relu", *mode]
         assert check_main([*args, "--impl", spec, "--json", str(out)]) == 1
-        (report,) = json.loads(out.read_text())["reports"]
-        assert report["diagnoses"][0]["code"] == "stale-forward"
+        (failure,) = json.loads(out.read_text())["failures"]
+        assert failure["error"] == "stale-forward" and failure["where"] == fails[0]["where"]
 
 
 DROPOUT = """

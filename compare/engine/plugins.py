@@ -18,7 +18,7 @@ from compare.data import make_synthetic
 from compare.engine.plugin_runner import plugin_runners
 from compare.engine.runner import MethodEntry
 from compare.report.model import MethodNote
-from dlfs_gradcheck.usercode import ImplementationFailure, LoadedImpl, SpecError, load_impls
+from dlfs_gradcheck.usercode import ImplementationFailure, LoadedImpl, check_activation, load_impls
 
 Params = Mapping[str, np.ndarray]
 
@@ -73,11 +73,10 @@ def plugin_entries(
         except ImplementationFailure as e:
             notes.append(MethodNote(loaded.label, "FAIL", f"{e.method}: {e.message}", e.where))
             continue
-        act = getattr(found.net, "activation", None)
-        if act is not None and activation is not None and act != activation:
-            raise SpecError(
-                f"{loaded.spec}: its hidden layer is {act}, this run's is {activation}: add --activation {act}"
-            )
+        check_activation(loaded.spec, getattr(found.net, "activation", None), activation)
+        fault = getattr(found.net, "loss_fault", None)
+        if fault is not None:  # a loss that is not what the gradient differentiates
+            notes.append(MethodNote(loaded.label, "FAIL", f"{fault.method}: {fault.message}", fault.where))
         notes += [MethodNote(loaded.label, "not provided", m) for m in found.not_provided]
         notes += [MethodNote(loaded.label, "note", n) for n in found.notes]
         for r in found.runners:

@@ -79,6 +79,7 @@ class GradcheckConfig:
     impls: tuple[str, ...] = IMPLS  # which nets: numpy (backprop), torch (autograd)
     plugins: tuple[str, ...] = ()  # --impl specs of the user's own classes ([LABEL=]file.py:Class)
     activation: str = "sigmoid"  # sigmoid (book ch. 4) | relu (ch. 5)
+    activation_given: bool = False  # --activation was given: an --impl class's hidden layer must be that one
     dtype: str = "float64"  # dtype of the code under test; the reference is always float64
     sizes: tuple[int, int, int] = (784, 50, 10)  # input, hidden, output (book: 784, 50, 10)
     batch: int = 100  # rows of the synthetic batch (book: 100)
@@ -137,7 +138,12 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="IMPL",
         help="numpy, torch, or your own class as [LABEL=]path/to/file.py:ClassName (repeatable; default: numpy,torch)",
     )
-    p.add_argument("--activation", choices=ACTIVATIONS, default=d.activation, help="default: %(default)s")
+    p.add_argument(
+        "--activation",
+        choices=ACTIVATIONS,
+        help=f"default: {d.activation}; an --impl class is checked with its own hidden layer, which must be this "
+        "one when given",
+    )
     p.add_argument("--dtype", choices=DTYPES, default=d.dtype, help="dtype of the code under test")
     p.add_argument("--sizes", type=_sizes, default=d.sizes, help="INPUT,HIDDEN,OUTPUT (default: 784,50,10)")
     p.add_argument("--batch", type=positive_int, default=d.batch, help="batch rows (default: %(default)s)")
@@ -188,6 +194,8 @@ def parse_args(argv: list[str] | None = None) -> GradcheckConfig:
     ns = build_parser().parse_args(argv)
     given = ns.impls or [IMPLS]
     ns.impls = tuple(name for name in IMPLS if any(name in g for g in given if g[0] != "spec"))
+    ns.activation_given = ns.activation is not None
+    ns.activation = ns.activation or GradcheckConfig.activation
     cfg = GradcheckConfig(**vars(ns), plugins=tuple(g[1] for g in given if g[0] == "spec"))
     if cfg.loss == "book" and "torch" in cfg.impls:
         raise UsageError("--loss book applies to the numpy net only; add --impl numpy")
@@ -285,7 +293,7 @@ def _run(cfg: GradcheckConfig, shard: EntryShard | None = None) -> tuple[bool, d
     blocks += [text for _, _, text, _ in plugged]
     ok = all(r.ok for r in reports) and not crashed
     failed = [f"{r.label}: {', '.join(r.failed)}" for r in reports if not r.ok]
-    failed += [f"{label}.{f.method}: crashed" for label, f in crashed]
+    failed += [f"{label}.{f.method}: failed" for label, f in crashed]
     verdict = "gradcheck: ok" if ok else "gradcheck: FAIL (" + "; ".join(failed) + ")"
     text = "\n\n".join(blocks) + "\n\n" + verdict
     doc = {"schema": 1, "config": asdict(cfg), "ok": ok, "reports": [r.to_dict() for r in reports]}
@@ -298,7 +306,7 @@ def _check_plugins(cfg: GradcheckConfig, params: dict, x, t, options: dict) -> l
     """Check each ``--impl`` spec's class: (report or None, ImplementationFailure or None, text, label) each."""
     from dlfs_gradcheck.errors import NonDeterministicError
     from dlfs_gradcheck.net_problems import book_net_problem, torch_module_net_problem
-    from dlfs_gradcheck.usercode import ImplementationFailure, build_net, load_impls
+    from dlfs_gradcheck.usercode import ImplementationFailure, build_net, check_activation, load_impls
 
     d, h, c = cfg.sizes
     out = []
@@ -310,6 +318,7 @@ def _check_plugins(cfg: GradcheckConfig, params: dict, x, t, options: dict) -> l
                 problem = torch_module_net_problem(net, x, t)
             else:
                 net.probe(x, t)
+                check_activation(loaded.spec, net.activation, cfg.activation if cfg.activation_given else None)
                 method = "gradient" if "gradient" in net.provided else "numerical_gradient"
                 loss = "book" if method == "numerical_gradient" and net.loss_kind == "book" else cfg.loss
                 problem = book_net_problem(net, x, t, loss=loss, method=method, activation=cfg.activation)
@@ -324,6 +333,9 @@ def _check_plugins(cfg: GradcheckConfig, params: dict, x, t, options: dict) -> l
         missing = [m for m in net.not_provided if m in ("gradient", "numerical_gradient")]
         notes = "".join(f"\n  note: {m}: not provided" for m in missing)
         out.append((report, None, report.table() + notes, loaded.label))
+        if net.loss_fault is not None:  # the gradient may be right, the loss it goes with is not
+            e = net.loss_fault
+            out.append((None, e, f"{loaded.label}: FAIL {e.line()}", loaded.label))
     return out
 
 

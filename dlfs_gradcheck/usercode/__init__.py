@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from dlfs_gradcheck.usercode.booknet import BookNet
 from dlfs_gradcheck.usercode.checks import book_loss, book_loss_gradient, exact_loss
-from dlfs_gradcheck.usercode.failures import ImplementationFailure, NotProvided, SpecError
+from dlfs_gradcheck.usercode.failures import ImplementationFailure, NotProvided, SpecError, check_activation
 from dlfs_gradcheck.usercode.isolation import Sandbox, SignalInterrupt
 from dlfs_gradcheck.usercode.loader import ImplSpec, LoadedImpl, load_impl, load_impls, parse_spec
 from dlfs_gradcheck.usercode.torchnet import TorchModuleNet
@@ -53,6 +53,7 @@ __all__ = [
     "Sandbox",
     "SignalInterrupt",
     "SpecError",
+    "check_activation",
     "TorchModuleNet",
     "book_loss",
     "book_loss_gradient",

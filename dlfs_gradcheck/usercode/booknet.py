@@ -17,11 +17,15 @@ What real student code does, handled here:
   output takes it into account, so one class gets one verdict in the harness and the checker;
 - labels: each method is tried with one-hot rows (the book's scripts) and with class
   indices on its first call; the format that works is kept (ch. 4's ``gradient`` needs
-  one-hot, ch. 5's layers take both);
+  one-hot, ch. 5's layers take both; see :mod:`dlfs_gradcheck.usercode.labelforms`);
 - weights are written in place (ch. 5's layers hold the ``params`` arrays themselves);
   a method that replaces or changes ``params`` is a failure, its arrays put back;
 - ``gradient`` is called right after a forward pass at *other* weights (:meth:`gradient`), so
   a backward pass that reuses whatever forward ran last instead of running its own is caught;
+  one that returns different values at one point on successive calls (state kept between
+  calls, randomness) fails every call (``gradient_fault``);
+- every method gets copies of ``x`` and ``t``: one that changes them in place is a failure
+  (the caller's batch would be changed for what follows);
 - every call goes through the file's :class:`~dlfs_gradcheck.usercode.isolation.Sandbox`:
   anything raised (``sys.exit`` included) becomes an :class:`ImplementationFailure` naming the
   line in the user's file, and the process's state is put back.
@@ -35,25 +39,27 @@ from contextlib import contextmanager
 
 import numpy as np
 
-from dlfs_gradcheck.usercode import probing
+from dlfs_gradcheck.usercode import labelforms, probing
 from dlfs_gradcheck.usercode.checks import (
     PARAM_NAMES,
     as_logits,
-    book_loss,
     book_shapes,
     check_gradients,
     check_logits,
     check_scalar,
     exact_loss,
     find_params,
-    one_hot,
 )
 from dlfs_gradcheck.usercode.failures import ImplementationFailure, NotProvided, SpecError, definition_of
 from dlfs_gradcheck.usercode.isolation import Sandbox
 from dlfs_gradcheck.usercode.probing import forward_elsewhere
 
 METHODS = ("predict", "loss", "accuracy", "gradient", "numerical_gradient")
-FORMATS = ("one-hot", "index")
+
+
+def _same(a: np.ndarray, b: object) -> bool:
+    """``b`` still holds ``a``'s values (NaN equal to NaN), in ``a``'s shape."""
+    return isinstance(b, np.ndarray) and a.shape == b.shape and np.array_equal(a, b, equal_nan=a.dtype.kind in "fc")
 
 
 class BookNet:
@@ -90,6 +96,10 @@ class BookNet:
         self.not_read: tuple[str, ...] = ()  # params the output does not change with
         self.deterministic = True  # the loss returns one value at one point
         self.stale_gradient = False  # gradient back-propagates the last forward pass instead of its own
+        # gradient returns different values at one point on successive calls: every later call of it fails
+        self.gradient_fault: ImplementationFailure | None = None
+        self.loss_fault: ImplementationFailure | None = None  # loss is not a cross-entropy of predict
+        self.label_conflict: tuple[str, tuple[str, ...]] | None = None  # (the label format that is wrong, params)
         self.notes: list[str] = []  # one line each, for the report
         self.probed = False
 
@@ -166,13 +176,25 @@ class BookNet:
         if func is None:
             raise NotProvided(f"{self.label} has no {method}")
         saved = {k: self._arrays[k].copy() for k in PARAM_NAMES} if method != "predict" else None
+        lent = tuple(a.copy() if isinstance(a, np.ndarray) else a for a in args)  # the caller's data stays the caller's
         try:
-            out = self.box.call(method, func, *args)
+            out = self.box.call(method, func, *lent)
         except ImplementationFailure:
             self._put_back()
             raise
         where = definition_of(func)
         replaced = self._put_back()
+        altered = [
+            n for n, a, b in zip(("x", "t"), args, lent, strict=False) if isinstance(a, np.ndarray) and not _same(a, b)
+        ]
+        if altered:
+            raise ImplementationFailure(
+                method,
+                f"changed its argument {' and '.join(altered)} in place (the caller's data, used again for the next "
+                "call): work on a copy",
+                where,
+                error="side-effect",
+            )
         if replaced:
             raise ImplementationFailure(
                 method,
@@ -195,12 +217,9 @@ class BookNet:
                 )
         return out
 
-    def _labels(self, t: np.ndarray, fmt: str) -> np.ndarray:
-        return one_hot(t, self.sizes[2]) if fmt == "one-hot" else t
-
     def labels_for(self, method: str, t: np.ndarray) -> np.ndarray:
         """Class indices ``t`` (N,) in the format ``method`` was found to take (one-hot before any call)."""
-        return self._labels(t, self.formats.get(method, "one-hot"))
+        return labelforms.labels(self, t, self.formats.get(method, "one-hot"))
 
     def sgd_step(self, grads: Mapping[str, np.ndarray], learning_rate: float) -> None:
         """``W -= learning_rate * grad`` on the user's own arrays, in place."""
@@ -209,30 +228,7 @@ class BookNet:
 
     def _with_labels(self, method: str, x: np.ndarray, t: np.ndarray, check: Callable[[object], object]) -> object:
         """``check(user.method(x, labels))`` in the method's label format, found on the first call."""
-        fmt = self.formats.get(method)
-        if fmt is not None:
-            return check(self._invoke(method, x, self._labels(t, fmt)))
-        # The format the loss takes first (a crash in both is then reported as that format's).
-        order = (self.formats["loss"],) if "loss" in self.formats else ("one-hot",)
-        order += tuple(f for f in FORMATS if f not in order)
-        results, errors = {}, {}
-        for fmt in order:
-            with self.kept():
-                try:
-                    results[fmt] = check(self._invoke(method, x, self._labels(t, fmt)))
-                except ImplementationFailure as e:
-                    errors[fmt] = e
-        if not results:
-            raise errors[order[0]]
-        if method == "loss" and len(results) == 2 and "predict" in self.provided:
-            # Both run: keep the one that is the cross-entropy of predict (exact or the book's).
-            z = self.output_of(x)
-            want = (exact_loss(z, t, self.output), book_loss(z, t, self.output))
-            fmt = min(FORMATS, key=lambda f: min(abs(results[f] - w) for w in want))
-        else:
-            fmt = next(f for f in order if f in results)
-        self.formats[method] = fmt
-        return results[fmt]
+        return labelforms.call_with_labels(self, method, x, t, check)
 
     def output_of(self, x: np.ndarray) -> np.ndarray:
         """What the user's ``predict`` returns (N, C), checked: logits or probabilities (``self.output``)."""
@@ -263,6 +259,9 @@ class BookNet:
     def raw_gradient(self, method: str, x: np.ndarray, t: np.ndarray) -> dict[str, np.ndarray]:
         """The user's ``gradient`` or ``numerical_gradient``, checked; the user's own arrays (no copy)."""
         where = definition_of(getattr(self.net, method, None))
+        if method == "gradient" and self.gradient_fault is not None:  # its values cannot be taken at face value
+            f = self.gradient_fault
+            raise ImplementationFailure(f.method, f.message, f.where, error=f.error, params=f.params)
         if method == "numerical_gradient" and "loss" in self.formats:  # it calls loss: same labels
             self.formats.setdefault(method, self.formats["loss"])
         return self._with_labels(method, x, t, lambda g: check_gradients(method, g, self.shapes, where))

@@ -25,6 +25,12 @@ class SpecError(ValueError):
     """A ``--impl`` spec that cannot be used; the message is one line."""
 
 
+def check_activation(spec: str, found: str | None, asked: str | None) -> None:
+    """A SpecError when the class's hidden layer (found by probing) is not the one the command asked for."""
+    if found is not None and asked is not None and found != asked:
+        raise SpecError(f"{spec}: its hidden layer is {found}, this run's is {asked}: add --activation {found}")
+
+
 class NotProvided(Exception):  # noqa: N818 (a status, not an error)
     """The implementation does not offer this method."""
 

@@ -10,11 +10,15 @@
 - ``not_read``: parameters the output does not change with (layers holding copies of ``params``);
 - ``loss_kind`` and the label format each method takes: ``exact`` (the exact cross-entropy of the
   output), ``book`` (the book's ``cross_entropy_error``, with ``1e-7`` inside the log) or ``other``;
-- ``deterministic``: the loss and the gradient, called twice at one point, return one value
-  each (dropout left on does not);
+- ``deterministic``: the loss (or predict), called twice at one point, returns one value
+  (dropout left on does not); ``gradient_fault``: the gradient, called twice at one point,
+  returns two values (state kept between calls, randomness), a failure of every later call;
+- ``label_conflict``: where ``loss`` takes one-hot rows and class indices alike, ``gradient``
+  gives one gradient for both; if not, the format that disagrees with the loss's slope is the
+  one the gradient is checked with;
 - ``stale_gradient``: ``gradient`` called right after a forward pass at other weights returns
   what it returns right after a forward pass at the point itself; if not, it back-propagates
-  whatever forward ran last instead of running its own.
+  whatever forward ran last instead of running its own (a ``gradient_fault`` too).
 
 :func:`describe` says what was found in one line, :func:`findings` what of it is wrong, as
 diagnoses. The user's weights are put back after every probe (the caller holds :meth:`BookNet.kept`).
@@ -25,6 +29,7 @@ from __future__ import annotations
 import numpy as np
 
 from dlfs_gradcheck.diagnose import Diagnosis, finding
+from dlfs_gradcheck.usercode import labelforms
 from dlfs_gradcheck.usercode.checks import (
     PARAM_NAMES,
     book_loss,
@@ -32,10 +37,9 @@ from dlfs_gradcheck.usercode.checks import (
     exact_loss,
     looks_like_probabilities,
 )
-from dlfs_gradcheck.usercode.failures import ImplementationFailure
+from dlfs_gradcheck.usercode.failures import ImplementationFailure, definition_of
 
 DECOY_SCALE = 0.5  # the forward pass elsewhere runs at weights moved by this fraction of their size (or of 0.1)
-STALE_RTOL = {np.dtype(np.float64): 1e-9, np.dtype(np.float32): 1e-3}  # same point, same code: rounding at most
 
 
 def probe(net, x: np.ndarray, t: np.ndarray) -> None:
@@ -52,8 +56,14 @@ def probe(net, x: np.ndarray, t: np.ndarray) -> None:
         _reads(net, x, t)
     if "loss" in net.provided and "predict" in net.provided:
         _loss_kind(net, x, t)
-    if "gradient" in net.provided and ({"loss", "predict"} & set(net.provided)):
+    if "gradient" in net.provided and ({"loss", "predict"} & set(net.provided)) and net.gradient_fault is None:
         _staleness(net, x, t)
+    if (
+        {"gradient", "loss", "predict"} <= set(net.provided)
+        and net.loss_kind in ("exact", "book")
+        and not (net.gradient_fault or net.stale_gradient)
+    ):
+        labelforms.check_label_forms(net, x, t)
 
 
 def _output(net, x: np.ndarray) -> None:
@@ -105,9 +115,24 @@ def _loss_kind(net, x: np.ndarray, t: np.ndarray) -> None:
         )
     else:
         net.loss_kind = "other"
-        net.notes.append(
-            f"loss = {theirs:.10g} is not the cross-entropy of predict ({exact:.10g}, or {book:.10g} with the "
+        what = (
+            f"returns {theirs:.10g}, not the cross-entropy of predict ({exact:.10g}, or {book:.10g} with the "
             "book's 1e-7)"
+        )
+        for ref in (exact, book):
+            ratio = theirs / ref if ref else float("nan")
+            if not np.isfinite(ratio):
+                continue
+            if abs(ratio - round(ratio)) <= 1e-6 * abs(ratio) and round(ratio) not in (0, 1):
+                what += f" but {round(ratio)} × it"
+                if round(ratio) == len(x):
+                    what += f", the batch's {len(x)} rows: a missing / batch_size?"
+                break
+        net.loss_fault = ImplementationFailure(
+            "loss",
+            what,
+            definition_of(getattr(net.net, "loss", None)),
+            error="wrong-loss",
         )
 
 
@@ -118,10 +143,6 @@ def _fresh_gradient(net, x: np.ndarray, t: np.ndarray) -> dict[str, np.ndarray]:
     elif "predict" in net.provided:
         net.output_of(x)
     return {k: np.array(v, dtype=np.float64) for k, v in net.raw_gradient("gradient", x, t).items()}
-
-
-def _differs(a: dict[str, np.ndarray], b: dict[str, np.ndarray], dtype: np.dtype) -> list[str]:
-    return [k for k in PARAM_NAMES if not np.allclose(a[k], b[k], rtol=STALE_RTOL[dtype], atol=0.0)]
 
 
 def _determinism(net, x: np.ndarray, t: np.ndarray) -> None:
@@ -144,14 +165,18 @@ def _determinism(net, x: np.ndarray, t: np.ndarray) -> None:
         return
     if "gradient" in net.provided:
         try:
-            differs = _differs(_fresh_gradient(net, x, t), _fresh_gradient(net, x, t), net.dtype)
+            differs = labelforms.differing(_fresh_gradient(net, x, t), _fresh_gradient(net, x, t), net.dtype)
         except ImplementationFailure:
             return  # the gradient section reports the crash itself
         if differs:
-            net.deterministic = False
-            net.notes.append(
-                f"gradient returns different values at the same point ({', '.join(differs)} differ between two "
-                "calls): something random is left on in it (dropout in training mode?), so it cannot be checked"
+            net.gradient_fault = ImplementationFailure(
+                "gradient",
+                f"returns different values at the same point on two successive calls ({', '.join(differs)} differ): "
+                "it depends on something besides x, t and the weights (state kept between calls, such as gradients "
+                "added with += to arrays it keeps, or something random left on)",
+                definition_of(getattr(net.net, "gradient", None)),
+                error="path-dependent",
+                params=tuple(differs),
             )
 
 
@@ -180,33 +205,31 @@ def _staleness(net, x: np.ndarray, t: np.ndarray) -> None:
         after = {k: np.array(v, dtype=np.float64) for k, v in net.raw_gradient("gradient", x, t).items()}
     except ImplementationFailure:
         return  # the gradient section reports the crash itself
-    differs = _differs(fresh, after, net.dtype)
+    differs = labelforms.differing(fresh, after, net.dtype)
     if differs:
         net.stale_gradient = True
-        net.notes.append(
-            "gradient depends on what ran before it: right after a forward pass at other weights it returns another "
-            f"gradient ({', '.join(differs)} differ)"
+        net.gradient_fault = ImplementationFailure(
+            "gradient",
+            "returns another gradient at the same point right after a forward pass at other weights "
+            f"({', '.join(differs)} differ): it back-propagates the last forward pass instead of running its own "
+            "(the book's ch. 5 calls self.loss(x, t) first), or keeps other state between calls",
+            definition_of(getattr(net.net, "gradient", None)),
+            error="stale-forward",
+            params=tuple(differs),
         )
 
 
 def findings(net, method: str) -> tuple[Diagnosis, ...]:
     """What probing found wrong before any comparison, as diagnoses (shown when ``method`` fails)."""
     out = []
-    if method == "gradient" and net.stale_gradient:
-        out.append(
-            finding(
-                "stale-forward",
-                "gradient back-propagates the last forward pass instead of running its own: right after a forward "
-                "pass at other weights it returns that point's gradient (the book's ch. 5 calls self.loss(x, t) "
-                "first)",
-            )
-        )
+    if method == "gradient" and net.label_conflict is not None:
+        out.append(labelforms.finding_of(net.label_conflict))
     if not net.deterministic:
         out.append(
             finding(
                 "nondeterministic",
-                "the loss or the gradient returns different values at the same point: something random is left on "
-                "(dropout?), so the gradient cannot be checked; turn it off for the check",
+                "the loss returns different values at the same point: something random is left on (dropout?), so "
+                "the gradient cannot be checked; turn it off for the check",
             )
         )
     return tuple(out)
