@@ -306,6 +306,8 @@ def check_writable(path: str | os.PathLike[str], *, directory: bool = False) -> 
                 raise OutputError(f"cannot write into {shown_as}: name too long")
             _probe(target if target.is_dir() else target.parent, shown_as)
         else:
+            if os.fspath(path).endswith((os.sep, "/")) or os.fspath(path) in (".", ".."):
+                raise OutputError(f"cannot write {shown_as}: it names a folder; give a file's path")
             _check_file(target, shown_as)
             _probe(target.parent, shown_as)
     except OutputError:
@@ -347,7 +349,9 @@ def check_outputs(outputs: Sequence[Output], inputs: Sequence[Input] = ()) -> No
     """Refuse, before any work, an output that cannot be written, two outputs on one file, or one on an input.
 
     Every output is checked with :func:`check_writable`, and so is every file a directory output
-    will hold (a folder where ``gradients.csv`` should go is refused now, not after the run). A
+    will hold (a folder where ``gradients.csv`` should go is refused now, not after the run); a
+    file there that a run did not write, or that was edited since, is refused too (it is the
+    user's: only what the folder's manifest lists as written, unchanged, is replaced). A
     file output conflicts with another file output at the same path (symbolic links followed),
     with a directory output at its own path, and with a directory output it lies in when it has
     that output's suffix or one of its names (``--json D/gradients.csv --csv D``). No file any
@@ -376,6 +380,28 @@ def check_outputs(outputs: Sequence[Output], inputs: Sequence[Input] = ()) -> No
                         f"{label} would overwrite {source.what} {shown(source.path)}, which this run reads; "
                         "choose another path"
                     )
+    for o in given:
+        if o.suffix is not None:
+            _check_owned(o)
+
+
+def _check_owned(o: Output) -> None:
+    """A directory output replaces only files a run wrote there, unchanged since (its manifest says which)."""
+    folder = Path(o.path)
+    written = read_manifest(folder)
+    for name in o.names:
+        target = folder / name
+        if not os.path.lexists(target):
+            continue
+        if name not in written:
+            why = f"was not written by a run (the folder's {MANIFEST} does not list it)"
+        elif _digest_of(target) != written[name]:
+            why = "was changed since a run wrote it"
+        else:
+            continue
+        raise OutputError(
+            f"{o.option} {shown(folder)} would replace {shown(target)}, which {why}; move it or choose another folder"
+        )
 
 
 def _check_inside(target: Path, label: str) -> None:

@@ -1,7 +1,8 @@
 """The files a command reads, named before any work so that no output is written over one of them.
 
 - an ``--impl`` spec: the ``.py`` file of a path spec (``mine.py:Net``), the module's file of a
-  module spec (``pkg.mod:Net``), found the way ``import`` would find it but without running it;
+  module spec (``pkg.mod:Net``), found the way ``import`` would find it but without running it,
+  and the local modules that file imports (:func:`local_imports`: the book's ``common/layers.py``);
 - ``--dataset mnist``: the four IDX files (``.gz`` or raw) in every place the run may read them
   from or download them into: ``--data-dir`` when given, else ``$DLFS_MNIST_DIR`` and the cache
   (:func:`compare.data.mnist.search_path`);
@@ -14,6 +15,7 @@
 
 from __future__ import annotations
 
+import ast
 import os
 import sys
 from collections.abc import Iterable
@@ -37,7 +39,57 @@ def impl_inputs(specs: Iterable[str]) -> list[Input]:
         path = spec.target if spec.is_file else module_file(spec.target)
         if path:
             out.append(Input("the --impl file", path))
+            out += [Input("a module the --impl file imports", p) for p in local_imports(path)]
     return out
+
+
+MAX_HELPERS = 500  # files followed from one --impl file (a repository's worth)
+
+
+def local_imports(path: str | os.PathLike[str]) -> list[str]:
+    """The local ``.py`` files ``path`` imports, directly or through them, read without running any.
+
+    A learner's file reaches its helpers through its own folder, the folder above it (the book's
+    ``sys.path.append(os.pardir)``) or the working directory and the one above it; each
+    ``import a.b`` and ``from a.b import c`` is looked up there as ``a/b.py``, ``a/b/__init__.py``
+    and ``a/b/c.py``. Installed packages are not looked for: no output could be one of them
+    without also being outside these folders.
+    """
+    start = Path(path).resolve()
+    bases = list(dict.fromkeys([start.parent, start.parent.parent, Path.cwd(), Path.cwd().parent]))
+    seen, todo = {start}, [start]
+    while todo and len(seen) < MAX_HELPERS:
+        current = todo.pop()
+        for level, name in _imported_names(current):
+            # from . import x / from ..a import b: below the file's own package folder, nowhere else
+            roots = [current.parents[level - 1]] if level else bases
+            for base in roots:
+                for candidate in (
+                    base.joinpath(*name.split(".")).with_suffix(".py"),
+                    base.joinpath(*name.split("."), "__init__.py"),
+                ):
+                    if candidate.is_file() and candidate.resolve() not in seen:
+                        seen.add(candidate.resolve())
+                        todo.append(candidate.resolve())
+    return sorted(os.fspath(p) for p in seen - {start})
+
+
+def _imported_names(path: Path) -> list[tuple[int, str]]:
+    """(level, dotted name) of what ``path`` imports: ``from a.b import c`` gives a.b and a.b.c; [] if unreadable."""
+    try:
+        tree = ast.parse(path.read_bytes())
+    except (OSError, SyntaxError, ValueError):
+        return []
+    names = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            names += [(0, a.name) for a in node.names]
+        elif isinstance(node, ast.ImportFrom) and node.level <= len(path.parents):
+            module = node.module or ""
+            if module:
+                names.append((node.level, module))
+            names += [(node.level, f"{module}.{a.name}".lstrip(".")) for a in node.names if a.name != "*"]
+    return names
 
 
 def _find_spec(name: str, path: list[str] | None) -> ModuleSpec | None:

@@ -72,10 +72,12 @@ def _regenerate(ns: argparse.Namespace) -> int:
     chart_dir = doc.parent / doc.stem  # docs/why-backprop/ beside docs/why-backprop.md
     with_plots = ns.plots and plots.available()
     try:
-        charts_out = files.Output("charts", chart_dir if with_plots else None, ".png", plots.CHART_NAMES)
+        saved = _report(ns) if ns.source else None  # reading it is no work; a fresh run comes after the checks
+        held = [s for s in plots.CHART_FILES if saved is None or getattr(saved, s, None) is not None]
+        charts_out = files.Output("charts", chart_dir if with_plots else None, ".png", plots.chart_names(held))
         source = [files.Input("the --from report", ns.source)] if ns.source else []
         files.check_outputs([files.Output("--doc", doc), charts_out], source)
-        report = _report(ns)
+        report = saved or _report(ns)
     except (files.OutputError, SchemaError) as e:
         return fail(str(e))
     except OSError as e:

@@ -10,6 +10,9 @@ in place) a ``KeyboardInterrupt`` cannot be told apart from Ctrl-C, and is let t
 from __future__ import annotations
 
 import signal
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 
 class SignalInterrupt(KeyboardInterrupt):
@@ -23,4 +26,28 @@ def is_real_interrupt(error: BaseException) -> bool:
     return isinstance(error, KeyboardInterrupt) and signal.getsignal(signal.SIGINT) is signal.default_int_handler
 
 
-__all__ = ["SignalInterrupt", "is_real_interrupt"]
+def _raise_interrupt(signum: int, frame: object) -> None:
+    raise SignalInterrupt
+
+
+@contextmanager
+def telling_interrupts_apart() -> Iterator[None]:
+    """Inside, a real SIGINT raises :class:`SignalInterrupt`, so any other KeyboardInterrupt is the code's own.
+
+    For the library inside a test runner (Python's own SIGINT handler in place): the handler is
+    swapped only in the main thread and only while it is Python's default, and put back after.
+    """
+    swap = (
+        threading.current_thread() is threading.main_thread()
+        and signal.getsignal(signal.SIGINT) is signal.default_int_handler
+    )
+    if swap:
+        signal.signal(signal.SIGINT, _raise_interrupt)
+    try:
+        yield
+    finally:
+        if swap:
+            signal.signal(signal.SIGINT, signal.default_int_handler)
+
+
+__all__ = ["SignalInterrupt", "is_real_interrupt", "telling_interrupts_apart"]

@@ -50,7 +50,9 @@ class GradcheckFixture:
     """What the ``gradcheck`` fixture gives a test: call it like :func:`dlfs_gradcheck.assert_gradients`.
 
     A check that cannot be made (a :class:`dlfs_gradcheck.GradcheckError`: bad input, a loss that
-    is not deterministic) fails the test with its one-line message, no frame of the checker. A
+    is not deterministic) fails the test with its one-line message, no frame of the checker, and
+    so does a ``KeyboardInterrupt``, ``SystemExit`` or ``GeneratorExit`` the code under test raises
+    (a real Ctrl-C still ends the session). A
     reference chosen on the command line (``--gradcheck-reference complex``) that a loss cannot
     take (a torch loss is not complex-safe) falls back to ``richardson``, and the report says so;
     a reference the test passes itself is never replaced.
@@ -74,21 +76,30 @@ class GradcheckFixture:
     def _run(self, check, options: dict) -> GradcheckReport:
         __tracebackhide__ = True
         from dlfs_gradcheck.errors import DtypeError, GradcheckError
+        from dlfs_gradcheck.interrupts import SignalInterrupt, is_real_interrupt, telling_interrupts_apart
+        from dlfs_gradcheck.usercode.failures import from_exception
 
         merged = {**self.defaults, **options}
         fallback = ""
-        try:
+        with telling_interrupts_apart():  # until the handlers below have told them apart
             try:
-                report = check(**merged)
-            except DtypeError as e:
-                if merged.get("reference") != "complex" or "reference" in options:
+                try:
+                    report = check(**merged)
+                except DtypeError as e:
+                    if merged.get("reference") != "complex" or "reference" in options:
+                        raise
+                    fallback = f"--gradcheck-reference complex does not apply to this loss ({e}); richardson used"
+                    report = check(**{**merged, "reference": "richardson"})
+            except GradcheckError as e:
+                cannot = f"gradcheck: {e}"
+            except (KeyboardInterrupt, SystemExit, GeneratorExit) as e:  # raised by the code under test: its failure
+                if isinstance(e, SignalInterrupt):  # Ctrl-C: as pytest shows it
+                    raise KeyboardInterrupt from None
+                if is_real_interrupt(e):
                     raise
-                fallback = f"--gradcheck-reference complex does not apply to this loss ({e}); richardson used"
-                report = check(**{**merged, "reference": "richardson"})
-        except GradcheckError as e:
-            cannot = f"gradcheck: {e}"
-        else:
-            cannot = ""
+                cannot = f"gradcheck: {from_exception('your code', e).line()}"
+            else:
+                cannot = ""
         if cannot:  # failed outside the handler: the message alone, not the error it replaces
             pytest.fail(cannot, pytrace=False)
         if fallback:

@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from children import CEILING_S
+from children import CEILING_S, TERMINAL_SIGINT
 from hypothesis import assume, given
 from hypothesis import strategies as st
 
@@ -330,6 +330,51 @@ def test_a_check_that_cannot_be_made_fails_the_test_in_one_line(tmp_path: Path) 
     failure = out[out.index("___ test_dropout") : out.index("short test summary")]
     lines = [line for line in failure.splitlines()[1:] if line.strip() and not line.startswith("=")]
     assert len(lines) == 1 and lines[0].startswith("gradcheck: ") and "different" in lines[0], failure
+
+
+ENDING_TESTS = """
+import sys
+
+import numpy as np
+
+
+def ending(p):
+    {ending}
+
+
+def test_a_grad_fn_that_ends_things(gradcheck):
+    gradcheck(lambda p: float(np.sum(p["w"] ** 2)), ending, {{"w": np.linspace(-1.0, 1.0, 6)}})
+
+
+def test_after_it():
+    assert True
+"""
+
+
+@pytest.mark.parametrize("ending", ["raise KeyboardInterrupt", "sys.exit(0)", "raise GeneratorExit"])
+def test_a_grad_fn_that_raises_an_interrupt_or_exit_fails_its_test_only(tmp_path: Path, ending: str) -> None:
+    """The code under test raising KeyboardInterrupt or SystemExit fails its own test, naming its line;
+    the session goes on to the next test and ends with pytest's own status."""
+    (tmp_path / "test_ending.py").write_text(ENDING_TESTS.format(ending=ending))
+    done = run_pytest(tmp_path, "-p", "no:xdist")
+    out = done.stdout
+    assert done.returncode == 1 and "1 failed, 1 passed" in out, out + done.stderr
+    failure = out[out.index("___ test_a_grad_fn") : out.index("short test summary")]
+    assert "test_ending.py:8" in failure and failure.count("gradcheck: your code: ") == 1, failure
+
+
+def test_a_real_ctrl_c_during_the_check_still_ends_the_session(tmp_path: Path) -> None:
+    """SIGINT arriving while the fixture checks (here sent by grad_fn to its own process) is Ctrl-C, not a failure."""
+    ending = "import os, signal, time; os.kill(os.getpid(), signal.SIGINT); time.sleep(60)"
+    (tmp_path / "test_ending.py").write_text(ENDING_TESTS.format(ending=ending))
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "PYTEST_DISABLE_PLUGIN_AUTOLOAD": "1"}
+    args = ["-p", "dlfs_gradcheck.pytest_plugin", "-p", "no:xdist", "-q", "-p", "no:cacheprovider"]
+    code = TERMINAL_SIGINT + f"import sys, pytest; sys.exit(pytest.main({args!r}))"
+    done = subprocess.run(
+        [sys.executable, "-c", code], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=CEILING_S
+    )
+    assert done.returncode == 2 and "KeyboardInterrupt" in done.stdout, done.stdout + done.stderr
+    assert "passed" not in done.stdout and "your code" not in done.stdout, done.stdout
 
 
 # -- separable, console scripts --------------------------------------------------------------------

@@ -409,7 +409,7 @@ def test_strings_of_a_file_reach_the_terminal_escaped(saved: Path, tmp_path: Pat
     data["env"]["cpu"] = HOSTILE
     data["shape"] = HOSTILE
     data["gradients"]["rows"][0]["method_a"] = HOSTILE
-    data["gradients"]["notes"] = [{"method": HOSTILE, "status": "FAIL", "message": HOSTILE, "where": HOSTILE}]
+    data["gradients"]["notes"] = [{"method": HOSTILE, "status": "not provided", "message": HOSTILE, "where": HOSTILE}]
     data["trajectory"]["pairs"][0]["note"] = HOSTILE
     data["timing"]["rows"][0]["label"] = HOSTILE
     data["summary"]["lines"][0] = HOSTILE

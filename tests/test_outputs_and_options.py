@@ -2,9 +2,12 @@
 
 Run: ``python -m pytest tests/test_outputs_and_options.py``.
 
-1. An output that is one of the run's inputs (the ``--impl`` file, the saved report shown or
-   rendered, the MNIST files read), directly or through a link, is refused before any work.
-2. Output folders lose only files a run wrote there and nobody changed since (the manifest).
+1. An output that is one of the run's inputs (the ``--impl`` file and the local modules it
+   imports, the saved report shown or rendered, the MNIST files read), directly or through a
+   link, is refused before any work.
+2. Output folders lose only files a run wrote there and nobody changed since (the manifest), and
+   a file there that is not such a file is refused before any work; a file output naming a folder
+   is refused; a saved report whose verdict contradicts its rows is refused.
 3. Every file a ``--csv``/``--plot`` folder will hold is checked before any work.
 4. Rank counts beyond what the usable CPUs carry, and ``--fsdp``/``--ddp-weighting`` without
    ``--ddp``, are refused before any process starts.
@@ -129,6 +132,88 @@ def test_gradcheck_refuses_to_write_over_its_impl_file(mine, capsys, monkeypatch
     assert gradcheck_cli.main(["--impl", "mine.py:Net", "--json", "mine.py", *small]) == 2
     assert "--json mine.py would overwrite the --impl file mine.py" in one_error_line(capsys.readouterr().err)
     assert mine.read_text() == MINE
+
+
+HELPER_USER = """
+import os
+import sys
+
+sys.path.append(os.pardir)
+from common.layers import *  # noqa: F403
+"""
+
+
+@pytest.mark.parametrize("command", ["run", "gradcheck"])
+def test_a_module_the_impl_file_imports_is_an_input(command, tmp_path, no_work, capsys, monkeypatch) -> None:
+    """The book's layout: ch05/net.py reaches common/layers.py through '..'; neither command writes over it."""
+    (tmp_path / "common").mkdir()
+    (tmp_path / "common" / "layers.py").write_text("from common.functions import softmax\n")
+    (tmp_path / "common" / "functions.py").write_text("def softmax(x):\n    return x\n")
+    (tmp_path / "ch05").mkdir()
+    (tmp_path / "ch05" / "net.py").write_text(HELPER_USER + MINE)
+    monkeypatch.chdir(tmp_path / "ch05")
+    monkeypatch.setattr(gradcheck_cli, "run", lambda *a, **k: pytest.fail("the check started"))
+    for helper in ("../common/layers.py", "../common/functions.py"):
+        if command == "run":
+            status = run_main(["--impl", "net.py:Net", "--json", helper, *GRADIENTS])
+        else:
+            status = gradcheck_cli.main(["--impl", "net.py:Net", "--json", helper, "--sizes", "4,3,2", "--batch", "4"])
+        assert status == 2
+        err = one_error_line(capsys.readouterr().err)
+        assert f"--json {helper} would overwrite a module the --impl file imports" in err
+    assert (tmp_path / "common" / "layers.py").read_text() == "from common.functions import softmax\n"
+
+
+@pytest.mark.parametrize("path", ["out/", "."])
+def test_a_file_output_naming_a_folder_is_refused(path, tmp_path, no_work, capsys, monkeypatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    assert run_main(["--json", path, *GRADIENTS]) == 2
+    assert "it names a folder" in one_error_line(capsys.readouterr().err)
+    assert sorted(os.listdir(tmp_path)) == []
+
+
+@pytest.mark.parametrize("how", ["not written by a run", "changed since a run wrote it"])
+def test_a_folder_output_never_replaces_a_users_file(how, mine, capsys, monkeypatch) -> None:
+    """gradients.csv in the --csv folder: the user's own, or a run's edited since, is refused before any work."""
+    if how == "not written by a run":
+        Path("c").mkdir()
+        Path("c/gradients.csv").write_text("my notes\n")
+    else:
+        assert run_main(["--csv", "c", *GRADIENTS]) == 0
+        Path("c/gradients.csv").write_text(Path("c/gradients.csv").read_text() + "my notes\n")
+    before = Path("c/gradients.csv").read_text()
+    monkeypatch.setattr(harness, "run", lambda *a, **k: pytest.fail("the run started"))
+    assert run_main(["--csv", "c", *GRADIENTS]) == 2
+    err = one_error_line(capsys.readouterr().err)
+    assert "would replace c/gradients.csv, which" in err and how in err
+    assert Path("c/gradients.csv").read_text() == before
+
+
+@pytest.mark.parametrize(
+    ("edit", "words"),
+    [
+        (
+            lambda d: d["gradients"]["rows"][0].update(ok=False),
+            "gradients.ok: true, but 1 of its rows is not ok",
+        ),
+        (
+            lambda d: (d["gradients"]["rows"][0].update(ok=False), d["gradients"].update(ok=False)),
+            "ok: true, but the report holds 1 row",
+        ),
+        (lambda d: d.update(ok=False), "ok: false, but the report holds no failure"),
+    ],
+    ids=["row", "row and section", "verdict"],
+)
+def test_a_report_whose_verdict_contradicts_its_rows_is_refused(saved_run, edit, words, capsys) -> None:
+    doc = json.loads(saved_run.read_text())
+    assert doc["ok"] is True
+    edit(doc)
+    saved_run.write_text(json.dumps(doc))
+    assert report_main(["show", str(saved_run)]) == 2
+    err = one_error_line(capsys.readouterr().err)
+    assert words in err and "the file was changed after the run" in err
+    assert teach.main(["--from", str(saved_run), "--doc", str(saved_run.with_suffix(".md"))]) == 2
+    assert words in one_error_line(capsys.readouterr().err)
 
 
 @pytest.mark.parametrize("through_link", [False, True])

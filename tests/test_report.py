@@ -313,7 +313,7 @@ def test_diff_marks_a_slower_row_beyond_noise_and_a_failed_check(small_run: Run,
     slow = b.timing.rows[0]
     slow.median_s, slow.iqr_s = slow.median_s * 3, 0.0  # 3x the median, no spread: beyond A's IQR
     slow.samples_s = [3 * v for v in slow.samples_s]  # and every run 3x: the rank test's smallest p
-    b.gradients.rows[1].ok = False
+    b.gradients.rows[1].ok = b.gradients.ok = b.ok = False  # the verdicts as a run would write them
     b.gradients.rows[1].max_rel = 0.25
     (tmp_path / "a.json").write_text(a.to_json(), encoding="utf-8")
     (tmp_path / "b.json").write_text(b.to_json(), encoding="utf-8")

@@ -346,6 +346,32 @@ class Report:
         except SchemaError as e:
             raise SchemaError(f"{source}: {e}") from None
 
+    def contradiction(self) -> str | None:
+        """``"field: problem"`` when a saved verdict contradicts the rows it sums up (the file was edited).
+
+        A run writes ``ok`` true exactly when every gradient row and every trajectory pair is ok and
+        no method failed (a FAIL note in any section); each section's ``ok`` is true only when its
+        rows are. A file that says otherwise was edited, and its verdict cannot be shown as the run's.
+        """
+        sections = {"gradients": self.gradients, "trajectory": self.trajectory}
+        bad = {
+            "gradients": sum(not r.ok for r in self.gradients.rows) if self.gradients else 0,
+            "trajectory": sum(not p.ok for p in self.trajectory.pairs) if self.trajectory else 0,
+        }
+        for name, section in sections.items():
+            if section is not None and section.ok and bad[name]:
+                rows = f"{bad[name]} of its rows {'are' if bad[name] > 1 else 'is'}"
+                return f"{name}.ok: true, but {rows} not ok; the file was changed after the run"
+        failed = [n for sec in (self.gradients, self.trajectory, self.timing) if sec is not None for n in sec.notes]
+        failed = [n for n in failed if n.status == "FAIL"]
+        everything = not failed and not any(bad.values()) and all(s.ok for s in sections.values() if s is not None)
+        if self.ok != everything:
+            n = len(failed) or sum(bad.values())
+            what = f"{n} method failure{'s' * (n != 1)}" if failed else f"{n} row{'s' * (n != 1)} not ok"
+            held = what if not everything else "no failure"
+            return f"ok: {str(self.ok).lower()}, but the report holds {held}; the file was changed after the run"
+        return None
+
     @classmethod
     def load(cls, path: str | os.PathLike[str]) -> Report:
         """The report saved at ``path``: OSError when it cannot be opened, :class:`SchemaError` (one line) otherwise."""
