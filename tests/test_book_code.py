@@ -196,6 +196,12 @@ FAULTS = [
     ("changes-t", "ch04/two_layer_net.py", "        grads = {}\n        \n        batch_num",
      "        grads = {}; t[0] = t[-1]\n        \n        batch_num", CH4, "sigmoid",
      "gradient", "side-effect", "changed its argument t in place"),
+    ("float32-gradient", "ch05/two_layer_net.py", "grads['W2'], grads['b2'] = self.layers['Affine2'].dW, ",
+     "grads['W2'], grads['b2'] = self.layers['Affine2'].dW.astype(np.float32), ", CH5, "relu",
+     "gradient", "dtype", "W2 is float32 while the params are float64"),
+    ("integer-gradient", "ch05/two_layer_net.py", "self.layers['Affine2'].dW, self.layers['Affine2'].db",
+     "self.layers['Affine2'].dW, (self.layers['Affine2'].db * 1000).astype(int)", CH5, "relu",
+     "gradient", "type", "a gradient cut to whole numbers"),
     ("loss-not-averaged", "common/functions.py", "+ 1e-7)) / batch_size", "+ 1e-7))", CH5, "relu",
      "loss", "wrong-loss", "a missing / batch_size?"),
 ]  # fmt: skip
@@ -236,6 +242,25 @@ def test_a_hidden_layer_other_than_the_one_asked_for_is_bad_usage_everywhere(
     assert from_run == from_check
     assert from_run.endswith("its hidden layer is sigmoid, this run's is relu: add --activation sigmoid")
     assert check_main([*CHECK, "--impl", str(root / CH5)]) == 0  # not given: checked with its own hidden layer
+
+
+def test_a_predict_computing_in_float32_is_judged_at_float32_everywhere(tmp_path: Path) -> None:
+    """float64 params, float32 logits: not "a net of its own design", not a wrong loss; the checker passes it,
+    and its numerical_gradient, noise through a float32 loss, fails with that diagnosis, not a 1e-7 one."""
+    old = "            x = layer.forward(x)\n        \n        return x\n"
+    root = variant(
+        tmp_path, "mine", "ch05/two_layer_net.py", old, old.replace("return x", "return x.astype(np.float32)")
+    )
+    status, doc = run(tmp_path, "--impl", f"mine={root / CH5}", "--activation", "relu")
+    words = notes(doc, "mine")
+    assert any("predict computes in float32: compared at float32 tolerances" in n for n in words), words
+    assert not any("own design" in n for n in words) and failing(doc, "mine") == set()
+    assert not [n for n in doc["gradients"]["notes"] if n["status"] == "FAIL"]
+    found = diagnoses(doc, "mine[numerical]")
+    assert status == 0 or set(found) == {"float32-numerical"}, found
+    for mode in ("fast", "full"):
+        status, report = check(tmp_path, "--impl", f"mine={root / CH5}", "--activation", "relu", "--mode", mode)
+        assert status == 0, report
 
 
 def test_the_books_ch4_class_on_float32_params_gets_float32_tolerances_everywhere(tmp_path: Path) -> None:

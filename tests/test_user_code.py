@@ -228,6 +228,22 @@ def test_the_working_directory_and_numpy_state_come_back(tmp_path: Path, monkeyp
 # -- gradients that depend on what ran before, losses that are random -------------------------------------------
 
 
+def test_an_init_without_weight_init_std_is_built_with_the_sizes_alone(tmp_path: Path) -> None:
+    """``__init__(self, input_size, hidden_size, output_size)``: a common variant of the API, checked as usual."""
+    example = (ROOT / "docs" / "example" / "two_layer_net.py").read_text()
+    old = "def __init__(self, input_size, hidden_size, output_size, weight_init_std=0.01):"
+    assert old in example
+    mine = tmp_path / "mine.py"
+    mine.write_text(
+        example.replace(old, old.replace(", weight_init_std=0.01", "") + "\n        weight_init_std = 0.01")
+    )
+    status, doc = run(tmp_path, f"{mine}:TwoLayerNet")
+    assert status == 0, fail_notes(doc)
+    assert any("__init__ takes no weight_init_std" in n["message"] for n in doc["gradients"]["notes"])
+    args = ["--sizes", "64,10,10", "--threads", "1", "--quiet", "--mode", "fast"]
+    assert check_main([*args, "--impl", f"{mine}:TwoLayerNet"]) == 0
+
+
 def test_a_gradient_that_reuses_the_last_forward_pass_fails_everywhere(tmp_path: Path) -> None:
     spec = f"{ROOT}/tests/plugins/bugs/ch5_stale_forward.py:TwoLayerNet"
     status, doc = run(tmp_path, spec, "--activation", "relu")

@@ -1,10 +1,9 @@
 """A user's book-style net behind one small interface: :class:`BookNet`, for the harness and the checker alike.
 
-The book's API (Deep Learning from Scratch, ch. 4 and 5): ``__init__(input_size,
-hidden_size, output_size, weight_init_std=0.01)``, a ``params`` dict of numpy arrays
-W1 (D, H), b1 (H,), W2 (H, C), b2 (C,), and ``predict(x)``, ``loss(x, t)``,
-``accuracy(x, t)``, ``gradient(x, t)``, ``numerical_gradient(x, t)``. Whatever exists is
-used; the rest is listed in ``not_provided``. Usage::
+The book's API (Deep Learning from Scratch, ch. 4 and 5): ``__init__(input_size, hidden_size,
+output_size, weight_init_std=0.01)`` (or without the last), a ``params`` dict of numpy arrays
+W1 (D, H), b1 (H,), W2 (H, C), b2 (C,), and ``predict``, ``loss``, ``accuracy``, ``gradient``,
+``numerical_gradient``. Whatever exists is used; the rest is listed in ``not_provided``. Usage::
 
     net = BookNet.build(TwoLayerNet, 784, 50, 10, sandbox=loaded.sandbox)
     net.load(shared_params); net.probe(x, t)    # weights written IN PLACE; what the class does
@@ -43,23 +42,20 @@ from dlfs_gradcheck.usercode import labelforms, probing
 from dlfs_gradcheck.usercode.checks import (
     PARAM_NAMES,
     as_logits,
+    binds,
     book_shapes,
     check_gradients,
     check_logits,
     check_scalar,
     exact_loss,
     find_params,
+    unchanged,
 )
 from dlfs_gradcheck.usercode.failures import ImplementationFailure, NotProvided, SpecError, definition_of
 from dlfs_gradcheck.usercode.isolation import Sandbox
 from dlfs_gradcheck.usercode.probing import forward_elsewhere
 
 METHODS = ("predict", "loss", "accuracy", "gradient", "numerical_gradient")
-
-
-def _same(a: np.ndarray, b: object) -> bool:
-    """``b`` still holds ``a``'s values (NaN equal to NaN), in ``a``'s shape."""
-    return isinstance(b, np.ndarray) and a.shape == b.shape and np.array_equal(a, b, equal_nan=a.dtype.kind in "fc")
 
 
 class BookNet:
@@ -121,9 +117,16 @@ class BookNet:
         the global random state is put back afterwards).
         """
         box = sandbox or Sandbox()
+        args = (input_size, hidden_size, output_size, weight_init_std)
+        if not binds(user_cls, *args) and binds(user_cls, *args[:3]):
+            args = args[:3]  # no weight_init_std: its own initial weights are replaced by the shared ones anyway
         with box.session():
-            net = box.call("__init__", user_cls, input_size, hidden_size, output_size, weight_init_std)
+            net = box.call("__init__", user_cls, *args)
         wrapped = cls(net, label=label or user_cls.__name__, sandbox=box)
+        if len(args) == 3:
+            wrapped.notes.append(
+                "__init__ takes no weight_init_std: built with three sizes, then given the shared weights"
+            )
         if wrapped.sizes != (input_size, hidden_size, output_size):
             got = ", ".join(f"{k} {v.shape}" for k, v in wrapped._arrays.items())
             want = ", ".join(f"{k} {v}" for k, v in book_shapes(input_size, hidden_size, output_size).items())
@@ -185,7 +188,9 @@ class BookNet:
         where = definition_of(func)
         replaced = self._put_back()
         altered = [
-            n for n, a, b in zip(("x", "t"), args, lent, strict=False) if isinstance(a, np.ndarray) and not _same(a, b)
+            n
+            for n, a, b in zip(("x", "t"), args, lent, strict=False)
+            if isinstance(a, np.ndarray) and not unchanged(a, b)
         ]
         if altered:
             raise ImplementationFailure(
@@ -264,7 +269,7 @@ class BookNet:
             raise ImplementationFailure(f.method, f.message, f.where, error=f.error, params=f.params)
         if method == "numerical_gradient" and "loss" in self.formats:  # it calls loss: same labels
             self.formats.setdefault(method, self.formats["loss"])
-        return self._with_labels(method, x, t, lambda g: check_gradients(method, g, self.shapes, where))
+        return self._with_labels(method, x, t, lambda g: check_gradients(method, g, self.shapes, where, self.dtype))
 
     def gradient(self, x: np.ndarray, t: np.ndarray, method: str = "gradient") -> dict[str, np.ndarray]:
         """float64 copies of the user's gradient (``method``: gradient or numerical_gradient).
@@ -277,10 +282,6 @@ class BookNet:
                 forward_elsewhere(self, x, t)
             raw = self.raw_gradient(method, x, t)
             return {k: np.array(v, dtype=np.float64) for k, v in raw.items()}
-
-    def labels_note(self) -> str:
-        """Which label format each method was found to take, one line ("" before any call)."""
-        return ("labels: " + ", ".join(f"{m} takes {f}" for m, f in self.formats.items())) if self.formats else ""
 
     # -- what the class does, found out once -------------------------------------------------
     def probe(self, x: np.ndarray, t: np.ndarray) -> None:

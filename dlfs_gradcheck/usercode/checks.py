@@ -12,6 +12,7 @@ the logits they came from.
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Mapping
 
 import numpy as np
@@ -25,13 +26,35 @@ BOOK_EPS = 1e-7  # the book's cross_entropy_error adds this inside the log
 OUTPUTS = ("logits", "probabilities")  # what a predict returns
 
 
+def binds(user_cls: type, *args: object) -> bool:
+    """Whether ``user_cls(*args)`` binds to its ``__init__`` (True when the signature cannot be read)."""
+    try:
+        inspect.signature(user_cls).bind(*args)
+    except TypeError:
+        return False
+    except ValueError:  # no signature to read (a builtin): let the call say what is wrong
+        return True
+    return True
+
+
+def unchanged(a: np.ndarray, b: object) -> bool:
+    """``b`` still holds ``a``'s values (NaN equal to NaN), in ``a``'s shape."""
+    return isinstance(b, np.ndarray) and a.shape == b.shape and np.array_equal(a, b, equal_nan=a.dtype.kind in "fc")
+
+
 def book_shapes(d: int, h: int, c: int) -> dict[str, tuple[int, ...]]:
     """The book's layout: W1 (D, H), b1 (H,), W2 (H, C), b2 (C,)."""
     return {"W1": (d, h), "b1": (h,), "W2": (h, c), "b2": (c,)}
 
 
-def check_gradients(method: str, grads: object, shapes: Mapping[str, tuple[int, ...]], where: str) -> dict:
-    """``grads`` must map each book name to a finite array of the book's shape; returns it as arrays."""
+def check_gradients(
+    method: str, grads: object, shapes: Mapping[str, tuple[int, ...]], where: str, dtype: np.dtype | None = None
+) -> dict:
+    """``grads`` must map each book name to a finite float array of the book's shape; returns it as arrays.
+
+    With the params' ``dtype``, an array of a less precise float (float32 for float64 params) is a
+    failure too: its rounding alone exceeds the params' tolerance.
+    """
     if not isinstance(grads, Mapping):
         raise ImplementationFailure(
             method, f"returned {type(grads).__name__}, expected a dict of W1, b1, W2, b2", where, error="type"
@@ -53,8 +76,25 @@ def check_gradients(method: str, grads: object, shapes: Mapping[str, tuple[int, 
             raise ImplementationFailure(
                 method, f"{name} has shape {value.shape}, expected {want}{hint}", where, error="shape", params=(name,)
             )
-        if value.dtype.kind not in "fiu":
+        if value.dtype.kind in "iub":
+            raise ImplementationFailure(
+                method,
+                f"{name} has dtype {value.dtype}: a gradient cut to whole numbers (float arrays expected)",
+                where,
+                error="type",
+                params=(name,),
+            )
+        if value.dtype.kind != "f":
             raise ImplementationFailure(method, f"{name} has dtype {value.dtype}", where, error="type", params=(name,))
+        if dtype is not None and value.dtype.itemsize < np.dtype(dtype).itemsize:
+            raise ImplementationFailure(
+                method,
+                f"{name} is {value.dtype} while the params are {np.dtype(dtype)}: rounded to {value.dtype}, beyond "
+                f"{np.dtype(dtype)}'s tolerance (return arrays of the params' dtype)",
+                where,
+                error="dtype",
+                params=(name,),
+            )
         out[name] = value
     bad = [n for n in PARAM_NAMES if not np.all(np.isfinite(out[n]))]
     if bad:
@@ -139,6 +179,12 @@ def one_hot(t: np.ndarray, classes: int) -> np.ndarray:
     out = np.zeros((len(t), classes))
     out[np.arange(len(t)), t] = 1.0
     return out
+
+
+def loss_tolerance(*arrays: np.ndarray) -> float:
+    """Relative tolerance for one loss computed two ways from ``arrays`` (params, outputs): the least precise."""
+    low = any(np.asarray(a).dtype == np.float32 for a in arrays)
+    return 1e-5 if low else 1e-10  # float32's ε with margin for a sum over the batch, or a few float64 roundings
 
 
 def _forward_tolerance(dtype: np.dtype) -> float:

@@ -20,7 +20,15 @@ from collections.abc import Callable
 import numpy as np
 
 from dlfs_gradcheck.diagnose import Diagnosis, finding
-from dlfs_gradcheck.usercode.checks import PARAM_NAMES, book_loss, check_gradients, check_scalar, exact_loss, one_hot
+from dlfs_gradcheck.usercode.checks import (
+    PARAM_NAMES,
+    book_loss,
+    check_gradients,
+    check_scalar,
+    exact_loss,
+    loss_tolerance,
+    one_hot,
+)
 from dlfs_gradcheck.usercode.failures import ImplementationFailure, definition_of
 
 FORMATS = ("one-hot", "index")
@@ -79,7 +87,7 @@ def check_label_forms(net, x: np.ndarray, t: np.ndarray) -> None:
         x, t = x[:-1], t[:-1]
     z = net.output_of(x)
     want = (exact_loss if net.loss_kind == "exact" else book_loss)(z, t, net.output)
-    tol = (1e-10 if net.dtype == np.float64 else 1e-5) * max(1.0, abs(want))
+    tol = loss_tolerance(np.empty(0, net.dtype), z) * max(1.0, abs(want))
     where = definition_of(getattr(net.net, "gradient", None))
     grads = {}
     for fmt in FORMATS:
@@ -87,7 +95,7 @@ def check_label_forms(net, x: np.ndarray, t: np.ndarray) -> None:
         try:
             if abs(check_scalar("loss", net._invoke("loss", x, rows), where) - want) > tol:
                 return  # the loss does not take this format: nothing to compare
-            got = check_gradients("gradient", net._invoke("gradient", x, rows), net.shapes, where)
+            got = check_gradients("gradient", net._invoke("gradient", x, rows), net.shapes, where, net.dtype)
         except ImplementationFailure:
             return  # one format only (or a crash the gradient section reports itself)
         grads[fmt] = {k: np.array(v, dtype=np.float64) for k, v in got.items()}

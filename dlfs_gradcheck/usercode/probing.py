@@ -36,6 +36,7 @@ from dlfs_gradcheck.usercode.checks import (
     detect_forward,
     exact_loss,
     looks_like_probabilities,
+    loss_tolerance,
 )
 from dlfs_gradcheck.usercode.failures import ImplementationFailure, definition_of
 
@@ -68,6 +69,8 @@ def probe(net, x: np.ndarray, t: np.ndarray) -> None:
 
 def _output(net, x: np.ndarray) -> None:
     z = net.output_of(x)
+    if np.asarray(z).dtype == np.float32 and net.dtype == np.float64:  # it computes in float32: judged as such
+        net.dtype = np.dtype(np.float32)
     net.activation, output = detect_forward(z, net.params(), x, net.dtype)
     if output is None:
         output = "probabilities" if looks_like_probabilities(z, net.dtype) else "logits"
@@ -104,7 +107,7 @@ def _loss_kind(net, x: np.ndarray, t: np.ndarray) -> None:
     z = net.output_of(x)
     theirs = net.loss(x, t)
     exact, book = exact_loss(z, t, net.output), book_loss(z, t, net.output)
-    tol = (1e-10 if net.dtype == np.float64 else 1e-5) * max(1.0, abs(exact))
+    tol = loss_tolerance(np.empty(0, net.dtype), z) * max(1.0, abs(exact))  # float32 params or logits: float32's
     if abs(theirs - exact) <= tol:
         net.loss_kind = "exact"
     elif abs(theirs - book) <= tol:
@@ -224,6 +227,15 @@ def findings(net, method: str) -> tuple[Diagnosis, ...]:
     out = []
     if method == "gradient" and net.label_conflict is not None:
         out.append(labelforms.finding_of(net.label_conflict))
+    if method == "numerical_gradient" and net.dtype == np.float32:
+        out.append(
+            finding(
+                "float32-numerical",
+                "numerical_gradient differences a float32 loss: a change of the loss over 2h smaller than float32's "
+                "rounding of it (~1e-7 of the loss) is lost, so its entries are mostly rounding noise (the lesson's "
+                "float32 row shows why)",
+            )
+        )
     if not net.deterministic:
         out.append(
             finding(
@@ -256,5 +268,7 @@ def describe(net) -> str:
     if net.formats:
         parts.append(", ".join(f"{m} takes {f} labels" for m, f in net.formats.items()))
     if net.dtype != np.float64:
-        parts.append(f"params are {net.dtype.name}: compared at {net.dtype.name} tolerances")
+        held = {a.dtype for a in net.arrays().values()} if hasattr(net, "arrays") else {net.dtype}
+        what = "params are" if net.dtype in held else "predict computes in"
+        parts.append(f"{what} {net.dtype.name}: compared at {net.dtype.name} tolerances")
     return "found: " + "; ".join(parts) if parts else ""

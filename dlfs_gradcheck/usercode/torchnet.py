@@ -136,9 +136,6 @@ class TorchModuleNet:
         """A use of the user's code (numpy's random state is put back when it ends)."""
         return self.box.session()
 
-    def labels_note(self) -> str:
-        return ""
-
     def findings(self, method: str) -> tuple:
         """Nothing is found wrong by probing a module (autograd runs its own forward pass)."""
         return ()
