@@ -203,6 +203,31 @@ def _quiet_interrupts(hook: Callable[..., object]) -> Callable[..., object]:
     return quiet
 
 
+def _users_own_ignored(hook: Callable[..., object]) -> Callable[..., object]:
+    """An unraisable-exception hook: what the user's code raises where Python cannot raise it (a
+    ``__del__``, a weakref callback) is one line on stderr, once per place, instead of a traceback."""
+    seen: set[str] = set()
+
+    def one_line(unraisable: object) -> object:
+        error = getattr(unraisable, "exc_value", None)
+        try:
+            from dlfs_gradcheck.usercode.failures import user_frame
+
+            where = user_frame(getattr(unraisable, "exc_traceback", None)) if error is not None else ""
+        except Exception:  # during the interpreter's teardown, anything may be gone
+            where = ""
+        if not where or isinstance(error, KeyboardInterrupt):
+            return hook(unraisable)
+        if where not in seen:
+            seen.add(where)
+            text = str(error).strip().splitlines()
+            what = f"{type(error).__name__}: {text[0]}" if text else type(error).__name__
+            print(f"note: your code raised {what} where Python ignores it (a __del__?) ({where})", file=sys.stderr)
+        return None
+
+    return one_line
+
+
 def check_interrupted() -> None:
     """Raise KeyboardInterrupt if a signal arrived whose own KeyboardInterrupt was swallowed.
 
@@ -241,7 +266,7 @@ def run_main(main: Callable[[], int]) -> int:
     previous = install_signal_handlers()
     outer, outer_hook = _Signals.in_main, sys.unraisablehook
     _Signals.in_main, _Signals.received = True, False
-    sys.unraisablehook = _quiet_interrupts(outer_hook)
+    sys.unraisablehook = _quiet_interrupts(_users_own_ignored(outer_hook))
     try:
         status = _interruptible(main)
         check_interrupted()  # a signal whose interrupt was swallowed still ends the command as interrupted
@@ -275,6 +300,7 @@ def run_main(main: Callable[[], int]) -> int:
     finally:
         _Signals.in_main, sys.unraisablehook = outer, outer_hook
         if _main_is_a_command():
+            sys.unraisablehook = _users_own_ignored(outer_hook)  # the user's objects die at teardown too
             # The work is done and written: a signal during the interpreter's teardown (torch's takes
             # a while) ends the process at once as interrupted, never as "killed", and never is
             # ignored (a process that cannot be stopped but with SIGKILL is worse than either).

@@ -166,13 +166,24 @@ def test_what_their_code_prints_or_does_to_stdout_never_reaches_the_report(
     assert done.returncode in (0, 1) and done.stdout.rstrip().splitlines()[-1].startswith("gradcheck: "), done
 
 
-def test_the_exit_status_of_a_real_process_is_the_suites(tmp_path: Path) -> None:
-    path, _ = write_net(tmp_path / "mine", grad="sys.exit(0)")
+@pytest.mark.parametrize(
+    ("statement", "words"),
+    [("sys.exit(0)", "tried to end the program"), ("os._exit(0)", "tried to end the process at once (os._exit)")],
+)
+def test_the_exit_status_of_a_real_process_is_the_suites(tmp_path: Path, statement: str, words: str) -> None:
+    path, _ = write_net(tmp_path / "mine", grad=statement)
     done = cli(["compare.run", *RUN, "--impl", f"{path}:Net"], tmp_path)
-    assert done.returncode == 1 and "FAIL Net: gradient: tried to end the program" in done.stdout
+    assert done.returncode == 1 and f"FAIL Net: gradient: {words}" in done.stdout, done.stdout + done.stderr
     assert done.stdout.rstrip().splitlines()[-1].startswith("FAILED")
     done = cli(["compare.gradcheck", *CHECK[:-3], "--impl", f"{path}:Net"], tmp_path)
     assert done.returncode == 1 and "gradcheck: FAIL" in done.stdout
+
+
+def test_os_exit_at_import_is_bad_usage_naming_the_line(tmp_path: Path) -> None:
+    (tmp_path / "mine.py").write_text("import os\n\nos._exit(0)\n")
+    done = cli(["compare.gradcheck", *CHECK[:-3], "--impl", "mine.py:Net"], tmp_path)
+    assert done.returncode == 2 and done.stdout == "", done
+    assert done.stderr == "error: mine.py:3: importing mine.py tried to end the process at once (os._exit)\n"
 
 
 def test_a_thread_left_running_does_not_keep_the_process_alive(tmp_path: Path) -> None:
@@ -242,6 +253,48 @@ def test_an_init_without_weight_init_std_is_built_with_the_sizes_alone(tmp_path:
     assert any("__init__ takes no weight_init_std" in n["message"] for n in doc["gradients"]["notes"])
     args = ["--sizes", "64,10,10", "--threads", "1", "--quiet", "--mode", "fast"]
     assert check_main([*args, "--impl", f"{mine}:TwoLayerNet"]) == 0
+
+
+def test_a_file_that_empties_sys_path_at_import_is_loaded_and_checked(tmp_path: Path) -> None:
+    """``sys.path[:] = sys.path[:1]`` in their module: put back after the import, never blamed on it.
+
+    In a fresh interpreter (this one has long read what the command reads through sys.path)."""
+    example = (ROOT / "docs" / "example" / "two_layer_net.py").read_text()
+    mine = tmp_path / "mine.py"
+    mine.write_text("import sys\n\nsys.path[:] = sys.path[:1]\n" + example)
+    command = [sys.executable, "-m", "compare.gradcheck", "--sizes", "64,10,10", "--mode", "fast"]
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    done = subprocess.run(
+        [*command, "--impl", f"{mine}:TwoLayerNet"], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300
+    )
+    assert done.returncode == 0 and done.stderr == "", done.stderr
+
+
+def test_an_exception_in_their_del_is_one_line(tmp_path: Path) -> None:
+    """Python ignores what a ``__del__`` raises and prints its traceback; the commands print one line naming it."""
+    example = (ROOT / "docs" / "example" / "two_layer_net.py").read_text()
+    old = "    def __init__(self"
+    mine = tmp_path / "mine.py"
+    mine.write_text(example.replace(old, "    def __del__(self):\n        raise RuntimeError('boom')\n\n" + old, 1))
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    for command in (
+        ["compare.gradcheck", "--sizes", "64,10,10", "--mode", "fast"],
+        ["compare.run", *RUN, "--iters", "5"],
+    ):
+        done = subprocess.run(
+            [sys.executable, "-m", *command, "--impl", f"{mine}:TwoLayerNet"],
+            cwd=tmp_path,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
+        assert done.returncode == 0, done.stderr
+        assert "Traceback" not in done.stderr and "Exception ignored" not in done.stderr, done.stderr
+        (line,) = [x for x in done.stderr.splitlines() if "boom" in x]
+        assert line.startswith("note: your code raised RuntimeError: boom") and line.endswith("mine.py:23)"), (
+            line
+        )  # the raise: 22 + 1
 
 
 def test_a_gradient_that_reuses_the_last_forward_pass_fails_everywhere(tmp_path: Path) -> None:

@@ -88,10 +88,16 @@ class ImplementationFailure(Exception):  # noqa: N818 (the implementation failed
         }
 
 
+@functools.cache
+def library_roots() -> frozenset[str]:
+    """Python's own library and the installed packages' folders; read once (the user's code may break ``sys.path``)."""
+    paths = sysconfig.get_paths()
+    return frozenset(paths[k] for k in ("stdlib", "platstdlib", "purelib", "platlib") if k in paths)
+
+
 def foreign_roots() -> tuple[str, ...]:
     """Folders whose code is not the user's: Python's own library, installed packages, this project."""
-    paths = sysconfig.get_paths()
-    roots = {paths[k] for k in ("stdlib", "platstdlib", "purelib", "platlib") if k in paths}
+    roots = set(library_roots())
     roots.add(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))  # dlfs_gradcheck/
     for pkg in ("compare", "impl_numpy", "impl_torch", "impl_jax"):
         mod = sys.modules.get(pkg)
@@ -144,7 +150,12 @@ def _definition(target: object) -> str:
 
 
 # Exceptions that are not errors: the code under test tried to end or interrupt the run itself.
+class ProcessExit(BaseException):  # noqa: N818 (what their call of os._exit became, not an error of ours)
+    """Raised in place of ``os._exit(status)`` while the user's code runs: the process is the suite's."""
+
+
 _NOT_ERRORS = {
+    ProcessExit: "tried to end the process at once (os._exit)",
     SystemExit: "tried to end the program (sys.exit, exit() or quit())",
     KeyboardInterrupt: "raised KeyboardInterrupt itself (no Ctrl-C was pressed)",
     GeneratorExit: "raised GeneratorExit",

@@ -44,7 +44,22 @@ from types import ModuleType
 import numpy as np
 
 from dlfs_gradcheck.interrupts import SignalInterrupt, is_real_interrupt
-from dlfs_gradcheck.usercode.failures import ImplementationFailure, foreign_roots, from_exception, is_users
+from dlfs_gradcheck.usercode.failures import (
+    ImplementationFailure,
+    ProcessExit,
+    foreign_roots,
+    from_exception,
+    is_users,
+    library_roots,
+)
+
+_REAL_EXIT = os._exit
+
+
+def _refuse_exit(status: int) -> None:
+    """``os._exit`` while the user's code runs: a failure of theirs, never the end of the suite's process."""
+    raise ProcessExit(status)
+
 
 _counter = itertools.count(1)
 
@@ -92,6 +107,7 @@ class Sandbox:
         if spec is None or spec.loader is None:
             raise ImportError(f"{path}: not a Python file")
         module = importlib.util.module_from_spec(spec)
+        library_roots()  # read now: the file may empty sys.path, and sysconfig imports a module to answer
         cwd, saved_path, before = os.getcwd(), list(sys.path), set(sys.modules)
         saved_err = np.geterr()
         box = cls(folder)
@@ -100,12 +116,14 @@ class Sandbox:
             os.chdir(folder)
             sys.path.insert(0, folder)
             sys.modules[name] = module
+            os._exit = _refuse_exit
             spec.loader.exec_module(module)
             box.path = list(sys.path)
         except BaseException:
             sys.modules.pop(name, None)
             raise
         finally:
+            os._exit = _REAL_EXIT
             box._take_helpers(before, name)
             _forget_relative_finders()
             os.chdir(cwd)
@@ -139,6 +157,7 @@ class Sandbox:
             # What their code prints goes to stderr, never into the report (or `--json -`); closing
             # or replacing a stream closes or replaces nothing of ours.
             sys.stdout = sys.stderr = _Passed(streams[1])
+            os._exit = _refuse_exit
             if self.folder is not None:
                 os.chdir(self.folder)
             if self.path is not None:
@@ -157,6 +176,7 @@ class Sandbox:
                 os.chdir(cwd)
             np.seterr(**saved_err)
             sys.stdout, sys.stderr = streams  # and a stream they replaced or closed is ours again
+            os._exit = _REAL_EXIT
 
     def call(self, method: str, func: Callable[..., object], *args: object) -> object:
         """``func(*args)`` inside the sandbox; whatever it raises is an :class:`ImplementationFailure`."""

@@ -27,7 +27,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from types import ModuleType
 
-from dlfs_gradcheck.usercode.failures import SpecError, user_frame
+from dlfs_gradcheck.usercode.failures import ProcessExit, SpecError, user_frame
 from dlfs_gradcheck.usercode.isolation import Sandbox, is_real_interrupt
 
 RESERVED = ("numerical", "numerical-fast", "backprop", "autograd", "jax", "ddp")  # the project's own rows
@@ -103,6 +103,8 @@ def _import_file(path: str) -> tuple[ModuleType, Sandbox]:
         if is_real_interrupt(e):
             raise
         where = user_frame(e.__traceback__) or path
+        if isinstance(e, ProcessExit):
+            raise SpecError(f"{where}: importing {path} tried to end the process at once (os._exit)") from None
         first = (str(e).strip().splitlines() or [""])[0]
         raise SpecError(f"{where}: importing {path} raised {type(e).__name__}: {first}") from None
 
