@@ -92,7 +92,8 @@ def test_the_books_ch4_class_passes_in_the_harness_and_the_checker(tmp_path: Pat
     found = [n for n in notes(doc, "book") if n.startswith("found:")]
     assert found == [
         "found: predict returns softmax probabilities of a sigmoid hidden layer; loss is the book's "
-        "cross_entropy_error (1e-7 inside the log); loss takes one-hot labels, gradient takes one-hot labels"
+        "cross_entropy_error (1e-7 inside the log); loss takes one-hot labels, gradient takes one-hot labels, "
+        "accuracy takes one-hot labels"
     ]
     assert not any("neither" in n or "own design" in n for n in notes(doc, "book"))
     assert {r["method"] for r in doc["trajectory"]["runs"]} >= {"book", "book[numerical]"}
@@ -202,6 +203,8 @@ FAULTS = [
     ("integer-gradient", "ch05/two_layer_net.py", "self.layers['Affine2'].dW, self.layers['Affine2'].db",
      "self.layers['Affine2'].dW, (self.layers['Affine2'].db * 1000).astype(int)", CH5, "relu",
      "gradient", "type", "a gradient cut to whole numbers"),
+    ("accuracy-off-by-one", "ch05/two_layer_net.py", "np.sum(y == t) / float(x.shape[0])",
+     "np.sum(y == t) / float(x.shape[0] + 1)", CH5, "relu", "accuracy", "wrong-accuracy", "predict's argmax"),
     ("loss-not-averaged", "common/functions.py", "+ 1e-7)) / batch_size", "+ 1e-7))", CH5, "relu",
      "loss", "wrong-loss", "a missing / batch_size?"),
 ]  # fmt: skip

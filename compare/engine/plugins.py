@@ -74,8 +74,7 @@ def plugin_entries(
             notes.append(MethodNote(loaded.label, "FAIL", f"{e.method}: {e.message}", e.where))
             continue
         check_activation(loaded.spec, getattr(found.net, "activation", None), activation)
-        fault = getattr(found.net, "loss_fault", None)
-        if fault is not None:  # a loss that is not what the gradient differentiates
+        for fault in found.net.faults:  # a loss that is not what the gradient differentiates, a wrong accuracy
             notes.append(MethodNote(loaded.label, "FAIL", f"{fault.method}: {fault.message}", fault.where))
         notes += [MethodNote(loaded.label, "not provided", m) for m in found.not_provided]
         notes += [MethodNote(loaded.label, "note", n) for n in found.notes]

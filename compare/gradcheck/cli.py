@@ -333,8 +333,7 @@ def _check_plugins(cfg: GradcheckConfig, params: dict, x, t, options: dict) -> l
         missing = [m for m in net.not_provided if m in ("gradient", "numerical_gradient")]
         notes = "".join(f"\n  note: {m}: not provided" for m in missing)
         out.append((report, None, report.table() + notes, loaded.label))
-        if net.loss_fault is not None:  # the gradient may be right, the loss it goes with is not
-            e = net.loss_fault
+        for e in net.faults:  # the gradient may be right, a method that goes with it is not
             out.append((None, e, f"{loaded.label}: FAIL {e.line()}", loaded.label))
     return out
 

@@ -94,7 +94,7 @@ class BookNet:
         self.stale_gradient = False  # gradient back-propagates the last forward pass instead of its own
         # gradient returns different values at one point on successive calls: every later call of it fails
         self.gradient_fault: ImplementationFailure | None = None
-        self.loss_fault: ImplementationFailure | None = None  # loss is not a cross-entropy of predict
+        self.faults: list[ImplementationFailure] = []  # loss or accuracy disagreeing with predict
         self.label_conflict: tuple[str, tuple[str, ...]] | None = None  # (the label format that is wrong, params)
         self.notes: list[str] = []  # one line each, for the report
         self.probed = False

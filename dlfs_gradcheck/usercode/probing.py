@@ -57,6 +57,8 @@ def probe(net, x: np.ndarray, t: np.ndarray) -> None:
         _reads(net, x, t)
     if "loss" in net.provided and "predict" in net.provided:
         _loss_kind(net, x, t)
+    if "accuracy" in net.provided and "predict" in net.provided:
+        _accuracy(net, x, t)
     if "gradient" in net.provided and ({"loss", "predict"} & set(net.provided)) and net.gradient_fault is None:
         _staleness(net, x, t)
     if (
@@ -131,11 +133,28 @@ def _loss_kind(net, x: np.ndarray, t: np.ndarray) -> None:
                 if round(ratio) == len(x):
                     what += f", the batch's {len(x)} rows: a missing / batch_size?"
                 break
-        net.loss_fault = ImplementationFailure(
-            "loss",
-            what,
-            definition_of(getattr(net.net, "loss", None)),
-            error="wrong-loss",
+        net.faults.append(
+            ImplementationFailure(
+                "loss",
+                what,
+                definition_of(getattr(net.net, "loss", None)),
+                error="wrong-loss",
+            )
+        )
+
+
+def _accuracy(net, x: np.ndarray, t: np.ndarray) -> None:
+    """Their accuracy must be the share of rows whose argmax of predict is the label."""
+    theirs = net.accuracy(x, t)
+    want = float(np.mean(np.argmax(net.output_of(x), axis=1) == t))
+    if abs(theirs - want) > 1e-12:
+        net.faults.append(
+            ImplementationFailure(
+                "accuracy",
+                f"returns {theirs:.6g} on a batch where predict's argmax matches {want:.6g} of the labels",
+                definition_of(getattr(net.net, "accuracy", None)),
+                error="wrong-accuracy",
+            )
         )
 
 

@@ -45,7 +45,7 @@ class TorchModuleNet:
     not_read: tuple[str, ...] = ()
     deterministic = True
     stale_gradient = False  # autograd builds the graph in the same call: never stale
-    loss_fault = None  # the loss is F.cross_entropy of its forward: always the cross-entropy
+    faults: tuple = ()  # its loss is F.cross_entropy of its forward, its accuracy the argmax: nothing to disagree
 
     def __init__(
         self, module: object, *, label: str | None = None, dtype: str | None = None, sandbox: Sandbox | None = None
