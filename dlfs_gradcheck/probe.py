@@ -54,8 +54,10 @@ LossFn = Callable[[dict[str, np.ndarray]], object]
 
 def setup_evals(reference: str) -> int:
     """Loss evaluations a check makes before comparing anything: the point twice (is it deterministic?),
-    then the noise estimate (finite differences) or the complex-safety probe (complex step)."""
-    return 2 + (1 if reference == "complex" else NOISE_POINTS)
+    then the noise estimate (finite differences) or the complex-safety probes (complex step: one call with
+    complex params, then one direction by the complex step and by central differences; more steps, smaller,
+    only where a kink lies within the first)."""
+    return 2 + (4 if reference == "complex" else NOISE_POINTS)
 
 
 def default_step(reference: str) -> float:
@@ -152,6 +154,33 @@ class Probe:
         self.n_evals += 1
         if not np.iscomplexobj(value.detach().cpu().numpy() if hasattr(value, "detach") else value):
             raise DtypeError(f"{hint} (with complex128 params it returned a real value)")
+        self._check_analytic(hint)
+
+    def _check_analytic(self, hint: str) -> None:
+        """The complex step differentiates only an analytic loss: along one direction it must agree with a
+        central or one-sided difference at one of three steps. ``np.conj``, ``abs`` or ``.real`` inside
+        the loss keep it complex but break that: the complex step then measures another function."""
+        rng = np.random.default_rng(1)
+        u = {k: np.maximum(1.0, np.abs(v)) * rng.standard_normal(v.shape) for k, v in self.base.items()}
+        tiny = 1e-20
+
+        def at(shift: complex) -> float | complex:
+            return self._call({k: self.base[k] + shift * u[k] for k in self.base}, complex_ok=True)
+
+        by_complex = complex(at(1j * tiny)).imag / tiny
+        for t in (1e-6, 1e-8, 1e-10):  # smaller steps cross fewer kinks (a ReLU's inputs near 0)
+            f_plus, f_minus = float(np.real(at(t))), float(np.real(at(-t)))
+            by_central = (f_plus - f_minus) / (2 * t)
+            # at a kink the complex step takes one side's slope: a one-sided difference is as good a witness
+            sides = (by_central, (f_plus - self.f0) / t, (self.f0 - f_minus) / t)
+            # differences: truncation ~t |f''|, rounding ~eps |f| / t; 1e-3 of the slope is far above both
+            allowed = 1e-3 * max(abs(by_central), abs(by_complex)) + 1e-15 * max(1.0, abs(self.f0)) / t
+            if any(abs(by_complex - side) <= allowed for side in sides):
+                return
+        raise DtypeError(
+            f"{hint} (along a direction its complex step gives {by_complex:.6g} where differences give "
+            f"{by_central:.6g}: np.conj, abs or .real inside the loss make it non-analytic)"
+        )
 
     def loss_at(self, name: str, idx: np.ndarray, delta: np.ndarray) -> float | complex:
         """``f`` with ``params[name].flat[idx]`` shifted by ``delta`` (same length as ``idx``)."""

@@ -177,6 +177,19 @@ def test_a_bug_variant_of_the_book_gets_one_verdict_everywhere(
     assert code in words_there and words in words_there[code], words_there
 
 
+def test_a_transposed_square_gradient_is_named_in_fast_mode_too(tmp_path: Path) -> None:
+    """W2 (10, 10) returned transposed has the right shape: fast mode's directions still show the transpose."""
+    old = "self.dW = np.dot(self.x.T, dout)"
+    new = "self.dW = np.dot(self.x.T, dout).T if self.W.shape[0] == self.W.shape[1] else np.dot(self.x.T, dout)"
+    root = variant(tmp_path, "mine", "common/layers.py", old, new)
+    status, doc = run(tmp_path, "--impl", f"mine={root / CH5}", "--activation", "relu")
+    assert status == 1 and failing(doc, "mine") == {"W2"} and "transpose" in diagnoses(doc, "mine")
+    for mode in ("fast", "full"):
+        status, report = check(tmp_path, "--impl", f"mine={root / CH5}", "--activation", "relu", "--mode", mode)
+        (checked,) = report["reports"]
+        assert status == 1 and [d["code"] for d in checked["diagnoses"]] == ["transpose"], (mode, checked["diagnoses"])
+
+
 # -- bug variants whose verdict is one FAIL line naming their file and line ----------------------------------
 
 # (name, file, line as published, the changed line, class, activation, the failing method, error code, words)

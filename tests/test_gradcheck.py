@@ -174,9 +174,9 @@ def test_fast_mode_costs_blocks_times_directions_evaluations() -> None:
         for reference, per_direction in [("central", 2), ("richardson", 4), ("complex", 1)]:
             report = problem.check(mode="fast", reference=reference, directions=3)
             assert report.ok, report.table()
-            # set-up: the point twice, then the noise estimate (8) or the complex-safety probe (1)
+            # set-up: the point twice, then the noise estimate (8) or the complex-safety probes (4)
             assert report.n_loss_evals == setup_evals(reference) + 4 * 3 * per_direction
-    assert (setup_evals("central"), setup_evals("complex")) == (2 + NOISE_POINTS, 3)
+    assert (setup_evals("central"), setup_evals("complex")) == (2 + NOISE_POINTS, 6)
 
 
 def test_fast_mode_directions_are_signed_gaussians_one_block_at_a_time() -> None:
@@ -494,6 +494,15 @@ def test_bad_losses_and_options() -> None:
         check_gradients(lambda q: float(np.sum(q["w"].real ** 2)), quadratic_grad, p, reference="complex")
     with pytest.raises(DtypeError, match="complex-safe"):  # raises on complex input
         check_gradients(lambda q: np.sum(np.floor(q["w"]) + q["w"] ** 2), quadratic_grad, p, reference="complex")
+    for non_analytic in (
+        lambda q: np.sum(np.conj(q["w"]) * q["w"] ** 2),
+        lambda q: np.sum(np.abs(q["w"]) ** 2 * q["w"]),
+    ):
+        # complex all the way, yet the complex step measures another function: said so, never "× 3"
+        with pytest.raises(DtypeError, match="non-analytic"):
+            check_gradients(
+                non_analytic, lambda q: {"w": 3 * q["w"] ** 2}, {"w": np.linspace(-1, 1, 6)}, reference="complex"
+            )
     for option in [{"mode": "slow"}, {"reference": "forward"}, {"eps": 0.0}, {"rtol": -1.0}, {"directions": 0}]:
         with pytest.raises(ConfigError):
             check_gradients(quadratic, quadratic_grad, p, **option)
