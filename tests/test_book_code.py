@@ -45,12 +45,12 @@ def book_copy(tmp_path: Path, name: str = "book") -> Path:
     return root
 
 
-def variant(tmp_path: Path, name: str, file: str, old: str, new: str) -> Path:
-    """The book with one line changed: ``old`` (found exactly once in ``file``) becomes ``new``."""
+def variant(tmp_path: Path, name: str, file: str, old: str, new: str, count: int = 1) -> Path:
+    """The book with one line changed: ``old`` (found exactly ``count`` times in ``file``) becomes ``new``."""
     root = book_copy(tmp_path, name)
     path = root / file
     text = path.read_text(encoding="utf-8")
-    assert text.count(old) == 1, (file, old)
+    assert text.count(old) == count, (file, old)
     path.write_text(text.replace(old, new), encoding="utf-8")
     return root
 
@@ -225,6 +225,19 @@ FAULTS = [
      "np.sum(y == t) / float(x.shape[0] + 1)", CH5, "relu", "accuracy", "wrong-accuracy", "predict's argmax"),
     ("loss-not-averaged", "common/functions.py", "+ 1e-7)) / batch_size", "+ 1e-7))", CH5, "relu",
      "loss", "wrong-loss", "a missing / batch_size?"),
+    ("loss-alternating", "ch04/two_layer_net.py", "        return cross_entropy_error(y, t)",
+     "        self.n = getattr(self, 'n', 0) + 1\n        return cross_entropy_error(y, t) * (1 + self.n % 2)",
+     CH4, "sigmoid", "loss", "path-dependent", "returns different values at the same point"),
+    ("gradient-wrong-after-40-calls", "ch04/two_layer_net.py", "        grads['b1'] = np.sum(da1, axis=0)\n",
+     "        grads['b1'] = np.sum(da1, axis=0)\n        self.c = getattr(self, 'c', 0) + 1\n"
+     "        if self.c > 40: grads['W1'] = grads['W1'] * 1.5\n", CH4, "sigmoid",
+     "gradient", "path-dependent", "differ on call"),
+    ("bias-left-out-of-gradient", "ch04/two_layer_net.py", "        # forward\n        a1 = np.dot(x, W1) + b1",
+     "        # forward\n        a1 = np.dot(x, W1)", CH4, "sigmoid", "gradient", "bias", "a bias left out"),
+    ("inverted-relu-mask", "common/layers.py", "self.mask = (x <= 0)", "self.mask = (x > 0)", CH5, "relu",
+     "predict", "wrong-forward", "Relu1.forward does not compute max(0, x)"),
+    ("sigmoid-forward-wrong", "common/functions.py", "return 1 / (1 + np.exp(-x))",
+     "return 1 / (1 + np.exp(x))", CH4, "sigmoid", "predict", "wrong-forward", "calls sigmoid but"),
 ]  # fmt: skip
 
 
@@ -300,3 +313,31 @@ def test_the_books_ch4_class_on_float32_params_gets_float32_tolerances_everywher
     assert noisy and all(not p["checked"] and "rounding noise" in p["note"] for p in noisy)
     status, report = check(tmp_path, "--impl", f"mine={root / CH4}", "--mode", "fast")
     assert status == 0 and report["reports"][0]["dtype"] == "float32"
+
+
+# -- the class's own numerical_gradient -----------------------------------------------------------------------
+
+NUMERICAL = [
+    ("divided-by-h", "common/gradient.py", "(fxh1 - fxh2) / (2*h)", "(fxh1 - fxh2) / h", "2 × the exact gradient"),
+    ("another-param-stepped", "ch04/two_layer_net.py", "numerical_gradient(loss_W, self.params['b2'])",
+     "numerical_gradient(loss_W, self.params['b1'])[:len(self.params['b2'])]", "b2"),
+    ("step-too-large", "common/gradient.py", "def numerical_gradient(f, x):\n    h = 1e-4",
+     "def numerical_gradient(f, x):\n    h = 1e-1", "central differences with h = 1e-4 allow"),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("file", "old", "new", "words"), [v[1:] for v in NUMERICAL], ids=[v[0] for v in NUMERICAL])
+def test_a_wrong_numerical_gradient_fails_in_the_checker_as_in_the_harness(
+    tmp_path: Path, file: str, old: str, new: str, words: str
+) -> None:
+    """The checker checks the class's numerical_gradient too: the harness's [numerical] rows fail, so does it."""
+    root = variant(tmp_path, "mine", file, old, new, count=2 if old.startswith("(fxh1") else 1)  # in both loops
+    status, doc = run(tmp_path, "--impl", f"mine={root / CH4}")
+    assert status == 1
+    rows = [r for r in doc["gradients"]["rows"] if "mine[numerical]" in (r["method_a"], r["method_b"])]
+    assert rows and not all(r["ok"] for r in rows)
+    status, report = check(tmp_path, "--impl", f"mine={root / CH4}")
+    assert status == 1
+    hit = [f for f in report["failures"] if f["method"] == "numerical_gradient"]
+    assert hit and words in hit[0]["message"] and hit[0]["error"] == "wrong-numerical", report["failures"]
+    assert inside(hit[0]["where"], root)

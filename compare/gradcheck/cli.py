@@ -307,6 +307,7 @@ def _check_plugins(cfg: GradcheckConfig, params: dict, x, t, options: dict) -> l
     from dlfs_gradcheck.errors import NonDeterministicError
     from dlfs_gradcheck.net_problems import book_net_problem, torch_module_net_problem
     from dlfs_gradcheck.usercode import ImplementationFailure, build_net, check_activation, load_impls
+    from dlfs_gradcheck.usercode.numcheck import check_numerical
 
     d, h, c = cfg.sizes
     out = []
@@ -314,6 +315,7 @@ def _check_plugins(cfg: GradcheckConfig, params: dict, x, t, options: dict) -> l
         try:
             net = build_net(loaded, d, h, c, cfg.weight_init_std, dtype=cfg.dtype)
             net.load(params)
+            method = "gradient"
             if loaded.kind == "torch":
                 problem = torch_module_net_problem(net, x, t)
             else:
@@ -332,7 +334,15 @@ def _check_plugins(cfg: GradcheckConfig, params: dict, x, t, options: dict) -> l
             continue
         missing = [m for m in net.not_provided if m in ("gradient", "numerical_gradient")]
         notes = "".join(f"\n  note: {m}: not provided" for m in missing)
+        try:  # the class's own numerical gradient too, as compare.run checks it
+            numerical = check_numerical(net, x, t) if method == "gradient" and loaded.kind != "torch" else None
+        except ImplementationFailure as e:
+            numerical = e
+        if numerical is not None and not isinstance(numerical, ImplementationFailure):
+            notes += f"\n  {'' if numerical.checked else 'note: '}{numerical.line}"
         out.append((report, None, report.table() + notes, loaded.label))
+        if isinstance(numerical, ImplementationFailure):
+            out.append((None, numerical, f"{loaded.label}: FAIL {numerical.line()}", loaded.label))
         for e in net.faults:  # the gradient may be right, a method that goes with it is not
             out.append((None, e, f"{loaded.label}: FAIL {e.line()}", loaded.label))
     return out

@@ -19,10 +19,8 @@ What real student code does, handled here:
   one-hot, ch. 5's layers take both; see :mod:`dlfs_gradcheck.usercode.labelforms`);
 - weights are written in place (ch. 5's layers hold the ``params`` arrays themselves);
   a method that replaces or changes ``params`` is a failure, its arrays put back;
-- ``gradient`` is called right after a forward pass at *other* weights (:meth:`gradient`), so
-  a backward pass that reuses whatever forward ran last instead of running its own is caught;
-  one that returns different values at one point on successive calls (state kept between
-  calls, randomness) fails every call (``gradient_fault``);
+- ``gradient`` is called right after a forward pass at *other* weights (:meth:`gradient`), so one
+  that reuses the last forward is caught; see :mod:`dlfs_gradcheck.usercode.callpatterns`;
 - every method gets copies of ``x`` and ``t``: one that changes them in place is a failure
   (the caller's batch would be changed for what follows);
 - every call goes through the file's :class:`~dlfs_gradcheck.usercode.isolation.Sandbox`:
@@ -39,6 +37,7 @@ from contextlib import contextmanager
 import numpy as np
 
 from dlfs_gradcheck.usercode import labelforms, probing
+from dlfs_gradcheck.usercode.callpatterns import forward_elsewhere
 from dlfs_gradcheck.usercode.checks import (
     PARAM_NAMES,
     as_logits,
@@ -53,7 +52,6 @@ from dlfs_gradcheck.usercode.checks import (
 )
 from dlfs_gradcheck.usercode.failures import ImplementationFailure, NotProvided, SpecError, definition_of
 from dlfs_gradcheck.usercode.isolation import Sandbox
-from dlfs_gradcheck.usercode.probing import forward_elsewhere
 
 METHODS = ("predict", "loss", "accuracy", "gradient", "numerical_gradient")
 
@@ -90,7 +88,8 @@ class BookNet:
         self.activation: str | None = None  # "sigmoid" | "relu" when predict is the book's net with that layer
         self.loss_kind: str | None = None  # "exact" | "book" (1e-7 inside the log) | "other" | "random"
         self.not_read: tuple[str, ...] = ()  # params the output does not change with
-        self.deterministic = True  # the loss returns one value at one point
+        self.deterministic = True  # predict (or, without one, the loss) returns one value at one point
+        self.loss_varies = False  # the loss returns different values at one point (a fault of the loss)
         self.stale_gradient = False  # gradient back-propagates the last forward pass instead of its own
         # gradient returns different values at one point on successive calls: every later call of it fails
         self.gradient_fault: ImplementationFailure | None = None
@@ -275,7 +274,7 @@ class BookNet:
         """float64 copies of the user's gradient (``method``: gradient or numerical_gradient).
 
         ``gradient`` is called right after a forward pass at other weights
-        (:func:`~dlfs_gradcheck.usercode.probing.forward_elsewhere`): it must run its own.
+        (:func:`~dlfs_gradcheck.usercode.callpatterns.forward_elsewhere`): it must run its own.
         """
         with self.session():
             if method == "gradient":

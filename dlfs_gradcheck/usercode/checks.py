@@ -152,12 +152,15 @@ def as_logits(z: np.ndarray, output: str) -> np.ndarray:
         return np.log(z)
 
 
-def book_loss_gradient(params: Mapping[str, np.ndarray], x: np.ndarray, t: np.ndarray, activation: str) -> dict:
-    """The exact gradient of the book's loss (``1e-7`` inside the log), float64, book layout.
+def book_loss_gradient(
+    params: Mapping[str, np.ndarray], x: np.ndarray, t: np.ndarray, activation: str, eps: float = BOOK_EPS
+) -> dict:
+    """The exact gradient of the book's loss (``eps = 1e-7`` inside the log), float64, book layout.
 
     With ``p = softmax(z)`` and ``q = p[t]``, ``d/dz -log(q + 1e-7) = q / (q + 1e-7) (p - onehot)``:
     backprop of the exact loss with each row's ``dz`` scaled by ``q / (q + 1e-7)``. This is
-    what a numerical gradient through the book's ``loss`` converges to.
+    what a numerical gradient through the book's ``loss`` converges to. ``eps = 0``: the exact
+    cross-entropy's gradient (what backprop computes).
     """
     p64 = {k: np.asarray(params[k], dtype=np.float64) for k in PARAM_NAMES}
     x = np.asarray(x, dtype=np.float64)
@@ -168,7 +171,7 @@ def book_loss_gradient(params: Mapping[str, np.ndarray], x: np.ndarray, t: np.nd
     q = p[np.arange(n), t]  # (N,)
     dz = p.copy()
     dz[np.arange(n), t] -= 1.0
-    dz *= (q / (q + BOOK_EPS))[:, None] / n  # (N, C)
+    dz *= (q / (q + eps))[:, None] / n  # (N, C)
     da = dz @ p64["W2"].T  # (N, H)
     da *= z1 * (1.0 - z1) if activation == "sigmoid" else (a1 > 0)
     return {"W1": x.T @ da, "b1": da.sum(axis=0), "W2": z1.T @ dz, "b2": dz.sum(axis=0)}

@@ -115,8 +115,8 @@ def is_users(filename: str, foreign: tuple[str, ...]) -> bool:
 
 
 def _short(filename: str) -> str:
-    rel = os.path.relpath(filename)
-    return rel if not rel.startswith(os.pardir + os.sep + os.pardir) else filename
+    rel = os.path.relpath(filename)  # normalised: "ch05/../common" is "common"
+    return rel if not rel.startswith(os.pardir + os.sep + os.pardir) else os.path.normpath(filename)
 
 
 def user_frame(tb: TracebackType | None) -> str:

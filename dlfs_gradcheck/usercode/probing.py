@@ -10,15 +10,14 @@
 - ``not_read``: parameters the output does not change with (layers holding copies of ``params``);
 - ``loss_kind`` and the label format each method takes: ``exact`` (the exact cross-entropy of the
   output), ``book`` (the book's ``cross_entropy_error``, with ``1e-7`` inside the log) or ``other``;
-- ``deterministic``: the loss (or predict), called twice at one point, returns one value
-  (dropout left on does not); ``gradient_fault``: the gradient, called twice at one point,
-  returns two values (state kept between calls, randomness), a failure of every later call;
 - ``label_conflict``: where ``loss`` takes one-hot rows and class indices alike, ``gradient``
   gives one gradient for both; if not, the format that disagrees with the loss's slope is the
   one the gradient is checked with;
-- ``stale_gradient``: ``gradient`` called right after a forward pass at other weights returns
-  what it returns right after a forward pass at the point itself; if not, it back-propagates
-  whatever forward ran last instead of running its own (a ``gradient_fault`` too).
+- ``faults``: a loss that is not the cross-entropy of ``predict``, an accuracy that is not the
+  share of its argmax, a forward pass whose hidden layer is named sigmoid or ReLU but computes
+  something else (the layer whose forward is wrong, named);
+- what calling it in training's and checking's patterns shows (``deterministic``,
+  ``gradient_fault``, ``stale_gradient``): see :mod:`dlfs_gradcheck.usercode.callpatterns`.
 
 :func:`describe` says what was found in one line, :func:`findings` what of it is wrong, as
 diagnoses. The user's weights are put back after every probe (the caller holds :meth:`BookNet.kept`).
@@ -29,7 +28,7 @@ from __future__ import annotations
 import numpy as np
 
 from dlfs_gradcheck.diagnose import Diagnosis, finding
-from dlfs_gradcheck.usercode import labelforms
+from dlfs_gradcheck.usercode import callpatterns, labelforms
 from dlfs_gradcheck.usercode.checks import (
     PARAM_NAMES,
     book_loss,
@@ -39,13 +38,14 @@ from dlfs_gradcheck.usercode.checks import (
     loss_tolerance,
 )
 from dlfs_gradcheck.usercode.failures import ImplementationFailure, definition_of
-
-DECOY_SCALE = 0.5  # the forward pass elsewhere runs at weights moved by this fraction of their size (or of 0.1)
+from dlfs_gradcheck.usercode.forwardblame import forward_fault
 
 
 def probe(net, x: np.ndarray, t: np.ndarray) -> None:
     """Find out what ``net`` (a BookNet) does; see the module docstring."""
-    _determinism(net, x, t)
+    callpatterns.determinism(net, x, t)
+    if net.loss_varies:
+        net.loss_kind = "random"
     if not net.deterministic:  # nothing else can be established from values that change by themselves
         if "predict" in net.provided:
             net.output = "probabilities" if looks_like_probabilities(net.output_of(x), net.dtype) else "logits"
@@ -55,12 +55,14 @@ def probe(net, x: np.ndarray, t: np.ndarray) -> None:
         _output(net, x)
     if {"predict", "loss"} & set(net.provided):
         _reads(net, x, t)
-    if "loss" in net.provided and "predict" in net.provided:
+    if "loss" in net.provided and "predict" in net.provided and not net.loss_varies:
         _loss_kind(net, x, t)
     if "accuracy" in net.provided and "predict" in net.provided:
         _accuracy(net, x, t)
     if "gradient" in net.provided and ({"loss", "predict"} & set(net.provided)) and net.gradient_fault is None:
-        _staleness(net, x, t)
+        callpatterns.staleness(net, x, t)
+    if "gradient" in net.provided and net.activation and net.gradient_fault is None:
+        callpatterns.bias_point(net, x, t)
     if (
         {"gradient", "loss", "predict"} <= set(net.provided)
         and net.loss_kind in ("exact", "book")
@@ -74,7 +76,11 @@ def _output(net, x: np.ndarray) -> None:
     if np.asarray(z).dtype == np.float32 and net.dtype == np.float64:  # it computes in float32: judged as such
         net.dtype = np.dtype(np.float32)
     net.activation, output = detect_forward(z, net.params(), x, net.dtype)
-    if output is None:
+    fault = forward_fault(net, x) if output is None else None
+    if fault is not None:
+        output = "probabilities" if looks_like_probabilities(z, net.dtype) else "logits"
+        net.faults.append(fault)
+    elif output is None:
         output = "probabilities" if looks_like_probabilities(z, net.dtype) else "logits"
         net.notes.append(
             f"predict is not the book's sigmoid or ReLU net at the shared weights (a design of its own): its {output} "
@@ -155,89 +161,6 @@ def _accuracy(net, x: np.ndarray, t: np.ndarray) -> None:
                 definition_of(getattr(net.net, "accuracy", None)),
                 error="wrong-accuracy",
             )
-        )
-
-
-def _fresh_gradient(net, x: np.ndarray, t: np.ndarray) -> dict[str, np.ndarray]:
-    """``gradient`` right after a forward pass at the point itself (float64 copies)."""
-    if "loss" in net.provided:
-        net.loss(x, t)
-    elif "predict" in net.provided:
-        net.output_of(x)
-    return {k: np.array(v, dtype=np.float64) for k, v in net.raw_gradient("gradient", x, t).items()}
-
-
-def _determinism(net, x: np.ndarray, t: np.ndarray) -> None:
-    """The loss (or predict), and the gradient, twice at one point (numpy's random state advancing in between)."""
-    if "loss" in net.provided:
-        first, second = net.loss(x, t), net.loss(x, t)
-        if first != second:
-            net.deterministic = False
-            net.notes.append(
-                f"loss returns different values at the same point ({first:.10g}, then {second:.10g}): something "
-                "random is left on (dropout?), so no gradient of it can be checked"
-            )
-            return
-    elif "predict" in net.provided and not np.array_equal(net.output_of(x), net.output_of(x)):
-        net.deterministic = False
-        net.notes.append(
-            "predict returns different values at the same point: something random is left on (dropout?), so no "
-            "gradient of it can be checked"
-        )
-        return
-    if "gradient" in net.provided:
-        try:
-            differs = labelforms.differing(_fresh_gradient(net, x, t), _fresh_gradient(net, x, t), net.dtype)
-        except ImplementationFailure:
-            return  # the gradient section reports the crash itself
-        if differs:
-            net.gradient_fault = ImplementationFailure(
-                "gradient",
-                f"returns different values at the same point on two successive calls ({', '.join(differs)} differ): "
-                "it depends on something besides x, t and the weights (state kept between calls, such as gradients "
-                "added with += to arrays it keeps, or something random left on)",
-                definition_of(getattr(net.net, "gradient", None)),
-                error="path-dependent",
-                params=tuple(differs),
-            )
-
-
-def forward_elsewhere(net, x: np.ndarray, t: np.ndarray) -> None:
-    """A forward pass (their ``loss``, else ``predict``) at other weights; their weights put back after.
-
-    Whatever state a forward pass leaves behind (cached activations, layer inputs) is then that
-    of another point, so a ``gradient`` that reuses it instead of running its own forward pass
-    returns another point's gradient.
-    """
-    rng = np.random.default_rng(1)
-    with net.kept():
-        for a in net.arrays().values():
-            a += DECOY_SCALE * max(float(np.max(np.abs(a), initial=0.0)), 0.1) * rng.standard_normal(a.shape)
-        if "loss" in net.provided:
-            net.loss(x, t)
-        elif "predict" in net.provided:
-            net.output_of(x)
-
-
-def _staleness(net, x: np.ndarray, t: np.ndarray) -> None:
-    """``gradient`` after a forward pass at the point vs after one at other weights."""
-    try:
-        fresh = _fresh_gradient(net, x, t)
-        forward_elsewhere(net, x, t)
-        after = {k: np.array(v, dtype=np.float64) for k, v in net.raw_gradient("gradient", x, t).items()}
-    except ImplementationFailure:
-        return  # the gradient section reports the crash itself
-    differs = labelforms.differing(fresh, after, net.dtype)
-    if differs:
-        net.stale_gradient = True
-        net.gradient_fault = ImplementationFailure(
-            "gradient",
-            "returns another gradient at the same point right after a forward pass at other weights "
-            f"({', '.join(differs)} differ): it back-propagates the last forward pass instead of running its own "
-            "(the book's ch. 5 calls self.loss(x, t) first), or keeps other state between calls",
-            definition_of(getattr(net.net, "gradient", None)),
-            error="stale-forward",
-            params=tuple(differs),
         )
 
 

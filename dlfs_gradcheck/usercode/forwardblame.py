@@ -1,0 +1,95 @@
+"""Where a forward pass that names the book's hidden layer goes wrong: the layer, or ``predict``.
+
+A ``predict`` that matches neither the book's sigmoid nor its ReLU net is taken for a design of
+its own, unless the class itself says which hidden layer it means: a layer object of class
+``Relu`` or ``Sigmoid`` (the book's ch. 5 ``layers``), or a call ``sigmoid(...)`` / ``relu(...)`` in
+``predict``'s source (ch. 4). Then its forward pass is wrong, and :func:`forward_fault` says where:
+for a layered net, the first layer whose ``forward`` does not compute what the book's does (run
+layer by layer on the book's own intermediate values); otherwise ``predict`` itself. Usage::
+
+    fault = forward_fault(net, x)   # ImplementationFailure | None
+"""
+
+from __future__ import annotations
+
+import inspect
+import re
+
+import numpy as np
+
+from dlfs_gradcheck.usercode.failures import ImplementationFailure, definition_of
+from impl_numpy.functions import relu, sigmoid
+
+HIDDEN = {"relu": relu, "sigmoid": sigmoid}
+SHOWN = {"relu": "ReLU", "sigmoid": "sigmoid"}
+FORMULAS = {"relu": "max(0, x)", "sigmoid": "1 / (1 + exp(-x))", "affine": "x @ W + b"}
+
+
+def _layers(net) -> dict:
+    held = inspect.getattr_static(net.net, "layers", None)
+    return dict(held) if isinstance(held, dict) else {}
+
+
+def named_hidden(net) -> str | None:
+    """``"relu"`` or ``"sigmoid"`` when the class names that hidden layer (a layer's class, or a call in predict)."""
+    kinds = {type(layer).__name__.lower() for layer in _layers(net).values()} & set(HIDDEN)
+    if len(kinds) == 1:
+        return kinds.pop()
+    try:
+        source = inspect.getsource(inspect.getattr_static(type(net.net), "predict"))
+    except (OSError, TypeError, AttributeError):
+        return None
+    calls = {c.lower() for c in re.findall(r"\b(sigmoid|relu)\s*\(", source, flags=re.IGNORECASE)}
+    return calls.pop() if len(calls) == 1 else None
+
+
+def _wrong_layer(net, x: np.ndarray) -> tuple[str, str, object] | None:
+    """(layer name, kind, its forward) of the first layer off the book's computation, or None."""
+    params = iter((("W1", "b1"), ("W2", "b2")))
+    held = net.params()
+    h = np.asarray(x, dtype=np.float64)
+    tol = 1e-10 if net.dtype == np.float64 else 1e-4
+    for name, layer in _layers(net).items():
+        kind = type(layer).__name__.lower()
+        if kind == "affine":
+            w, b = next(params, (None, None))
+            if w is None:
+                return None
+            want = h @ held[w] + held[b]
+        elif kind in HIDDEN:
+            want = HIDDEN[kind](h)
+        else:
+            return None  # a layer the book's net does not have: no verdict on it here
+        forward = getattr(layer, "forward", None)
+        try:
+            got = np.asarray(net.box.call(f"{name}.forward", forward, h.copy()), dtype=np.float64)
+        except (ImplementationFailure, TypeError, ValueError):
+            return None
+        if got.shape != want.shape or not np.allclose(got, want, rtol=tol, atol=tol * max(1.0, np.max(np.abs(want)))):
+            return name, kind, forward
+        h = want
+    return None
+
+
+def forward_fault(net, x: np.ndarray) -> ImplementationFailure | None:
+    """A failure when predict names the book's hidden layer yet is not the book's net; see the module docstring."""
+    hidden = named_hidden(net)
+    if hidden is None:
+        return None
+    wrong = _wrong_layer(net, x)
+    if wrong is not None:
+        name, kind, forward = wrong
+        return ImplementationFailure(
+            "predict",
+            f"is not the book's {SHOWN[hidden]} net at the shared weights: its layer {name}.forward does not compute "
+            f"{FORMULAS[kind]} (checked layer by layer on the book's own values)",
+            definition_of(forward),
+            error="wrong-forward",
+        )
+    return ImplementationFailure(
+        "predict",
+        f"calls {hidden} but is not the book's {SHOWN[hidden]} net at the shared weights (affine, {hidden}, affine, "
+        "softmax): its forward pass computes something else",
+        definition_of(getattr(net.net, "predict", None)),
+        error="wrong-forward",
+    )
