@@ -306,7 +306,8 @@ def check_writable(path: str | os.PathLike[str], *, directory: bool = False) -> 
                 raise OutputError(f"cannot write into {shown_as}: name too long")
             _probe(target if target.is_dir() else target.parent, shown_as)
         else:
-            if os.fspath(path).endswith((os.sep, "/")) or os.fspath(path) in (".", ".."):
+            text = os.fspath(path)
+            if text.endswith((os.sep, "/")) or os.path.basename(text) in (".", ".."):  # "x/." is the folder x
                 raise OutputError(f"cannot write {shown_as}: it names a folder; give a file's path")
             _check_file(target, shown_as)
             _probe(target.parent, shown_as)
@@ -414,7 +415,7 @@ def _check_inside(target: Path, label: str) -> None:
 
 
 def _clash(a: Output, pa: Path, b: Output, pb: Path) -> Path | None:
-    if a.suffix is None and pa == pb:
+    if a.suffix is None and b.suffix is None and (pa == pb or _same_file(pa, pb)):  # hard links: one file
         return pa
     if a.suffix is None and b.suffix is not None and pa.parent == pb:
         if pa.suffix == b.suffix or pa.name in (*b.names, MANIFEST):

@@ -37,7 +37,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )
     p.add_argument("--no-plots", dest="plots", action="store_false", help="no charts, even with matplotlib")
     p.add_argument("--no-progress", dest="progress", action="store_false", help="no progress notes")
-    p.add_argument("--from", dest="source", metavar="RUN.json", help="render a saved run instead of running anew")
+    p.add_argument(
+        "--from", dest="source", type=path_option, metavar="RUN.json", help="render a saved run instead of running anew"
+    )
     return p.parse_args(argv)
 
 
@@ -47,7 +49,7 @@ def main(argv: list[str] | None = None) -> int:
 
 def _report(ns: argparse.Namespace):
     """The run the page shows: loaded from ``--from``, or made now with the book's settings."""
-    if ns.source:
+    if ns.source is not None:
         from compare.report.__main__ import load
 
         return load(ns.source)
@@ -75,8 +77,8 @@ def _regenerate(ns: argparse.Namespace) -> int:
         saved = _report(ns) if ns.source else None  # reading it is no work; a fresh run comes after the checks
         held = [s for s in plots.CHART_FILES if saved is None or getattr(saved, s, None) is not None]
         charts_out = files.Output("charts", chart_dir if with_plots else None, ".png", plots.chart_names(held))
-        source = [files.Input("the --from report", ns.source)] if ns.source else []
-        files.check_outputs([files.Output("--doc", doc), charts_out], source)
+        source = [files.Input("the --from report", ns.source)] if ns.source is not None else []
+        files.check_outputs([files.Output("--doc", ns.doc), charts_out], source)  # the text: "x.md/" is refused
         report = saved or _report(ns)
     except (files.OutputError, SchemaError) as e:
         return fail(str(e))

@@ -235,7 +235,13 @@ def tolerances(
 ) -> Tolerances:
     """The :class:`Tolerances` of a check; see the module docstring. ``noise``: the loss's measured rounding."""
     tested = gradient_tolerance("exact", "exact", dtype)
-    ref = reference_tolerance(reference, loss_value, step)
+    try:
+        ref = reference_tolerance(reference, loss_value, step)
+    except OverflowError:  # a step like 1e300: h² has no float
+        raise ConfigError(
+            f"eps={step:g} is unusable with the {reference} reference: its error bound overflows; leave eps unset "
+            "for the default step"
+        ) from None
     # A step so large (truncation) or so small (rounding) that the reference's own error bound
     # would let a wrong gradient through is refused rather than reported as a pass.
     if (

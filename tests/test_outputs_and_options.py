@@ -164,12 +164,36 @@ def test_a_module_the_impl_file_imports_is_an_input(command, tmp_path, no_work, 
     assert (tmp_path / "common" / "layers.py").read_text() == "from common.functions import softmax\n"
 
 
-@pytest.mark.parametrize("path", ["out/", "."])
+@pytest.mark.parametrize("path", ["out/", ".", "user.txt/.", "user.txt/..", "user.txt//"])
 def test_a_file_output_naming_a_folder_is_refused(path, tmp_path, no_work, capsys, monkeypatch) -> None:
     monkeypatch.chdir(tmp_path)
+    (tmp_path / "user.txt").write_text("mine")
     assert run_main(["--json", path, *GRADIENTS]) == 2
     assert "it names a folder" in one_error_line(capsys.readouterr().err)
-    assert sorted(os.listdir(tmp_path)) == []
+    assert gradcheck_cli.main(["--json", path, "--sizes", "4,3,2", "--batch", "4"]) == 2
+    assert "it names a folder" in one_error_line(capsys.readouterr().err)
+    assert teach.main(["--doc", path, "--from", "saved.json"]) == 2
+    assert (tmp_path / "user.txt").read_text() == "mine"
+    assert sorted(os.listdir(tmp_path)) == ["user.txt"]
+
+
+def test_two_outputs_on_one_file_through_a_hard_link_are_refused(tmp_path, no_work, capsys, monkeypatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "a.json").write_text("mine")
+    os.link(tmp_path / "a.json", tmp_path / "b.md")
+    assert run_main(["--json", "a.json", "--markdown", "b.md", *GRADIENTS]) == 2
+    assert "would both write" in one_error_line(capsys.readouterr().err)
+
+
+def test_an_empty_from_path_is_bad_usage_not_a_fresh_run(no_work, capsys) -> None:
+    assert teach.main(["--from", ""]) == 2
+    assert "must not be empty" in one_error_line(capsys.readouterr().err)
+
+
+@pytest.mark.parametrize("reference", ["central", "richardson"])
+def test_a_step_whose_error_bound_overflows_is_bad_usage(reference, capsys) -> None:
+    assert gradcheck_cli.main(["--eps", "1e300", "--reference", reference, "--sizes", "4,3,2", "--batch", "4"]) == 2
+    assert "is unusable" in one_error_line(capsys.readouterr().err)
 
 
 @pytest.mark.parametrize("how", ["not written by a run", "changed since a run wrote it"])
