@@ -39,7 +39,22 @@ def impl_inputs(specs: Iterable[str]) -> list[Input]:
         path = spec.target if spec.is_file else module_file(spec.target)
         if path:
             out.append(Input("the --impl file", path))
+            if not spec.is_file:  # importing a.b.c runs a/__init__.py and a/b/__init__.py first
+                out += [Input("a module the --impl file imports", p) for p in _package_inits(path, spec.target)]
             out += [Input("a module the --impl file imports", p) for p in local_imports(path)]
+    return out
+
+
+def _package_inits(path: str, dotted: str) -> list[str]:
+    """The ``__init__.py`` files of the packages above module ``dotted`` (found at ``path``)."""
+    module = dotted.split(":")[0]
+    folder = Path(path).resolve().parent if Path(path).name != "__init__.py" else Path(path).resolve().parent.parent
+    out = []
+    for _ in range(module.count(".")):
+        init = folder / "__init__.py"
+        if init.is_file():
+            out.append(os.fspath(init))
+        folder = folder.parent
     return out
 
 
@@ -56,6 +71,8 @@ def local_imports(path: str | os.PathLike[str]) -> list[str]:
     without also being outside these folders.
     """
     start = Path(path).resolve()
+    if not start.is_file():  # a FIFO or a device is never read (its loader refuses it): reading could block
+        return []
     bases = list(dict.fromkeys([start.parent, start.parent.parent, Path.cwd(), Path.cwd().parent]))
     seen, todo = {start}, [start]
     while todo and len(seen) < MAX_HELPERS:
@@ -64,9 +81,12 @@ def local_imports(path: str | os.PathLike[str]) -> list[str]:
             # from . import x / from ..a import b: below the file's own package folder, nowhere else
             roots = [current.parents[level - 1]] if level else bases
             for base in roots:
+                parts = name.split(".")
+                packages = [base.joinpath(*parts[:i], "__init__.py") for i in range(1, len(parts))]  # run first
                 for candidate in (
-                    base.joinpath(*name.split(".")).with_suffix(".py"),
-                    base.joinpath(*name.split("."), "__init__.py"),
+                    *packages,
+                    base.joinpath(*parts).with_suffix(".py"),
+                    base.joinpath(*parts, "__init__.py"),
                 ):
                     if candidate.is_file() and candidate.resolve() not in seen:
                         seen.add(candidate.resolve())

@@ -512,3 +512,29 @@ def test_a_temporary_file_being_written_is_kept(tmp_path) -> None:
     finally:
         os.close(fd)
     assert [p.name for p in files.clean_stale(target)] == [live.name.replace(f".{os.getpid()}.", ".999999999.")]
+
+
+def test_a_packages_init_files_are_inputs_too(tmp_path, no_work, capsys, monkeypatch) -> None:
+    """Importing mypkg.sub.net runs mypkg/__init__.py and mypkg/sub/__init__.py: no output may replace them."""
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.syspath_prepend(tmp_path)  # the package is importable, as an installed one would be
+    (tmp_path / "mypkg" / "sub").mkdir(parents=True)
+    for init in ("mypkg/__init__.py", "mypkg/sub/__init__.py"):
+        (tmp_path / init).write_text("X = 1\n")
+    (tmp_path / "mypkg" / "sub" / "net.py").write_text(MINE)
+    (tmp_path / "user.py").write_text("from mypkg.sub.net import Net\n")
+    for spec in ("mypkg.sub.net:Net", "user.py:Net"):
+        for init in ("mypkg/__init__.py", "mypkg/sub/__init__.py"):
+            assert run_main(["--impl", spec, "--json", init, *GRADIENTS]) == 2
+            assert "would overwrite a module the --impl file imports" in one_error_line(capsys.readouterr().err)
+    assert (tmp_path / "mypkg" / "__init__.py").read_text() == "X = 1\n"
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="named pipes")
+def test_a_named_pipe_as_the_impl_file_is_one_line_not_a_hang(tmp_path, capsys, monkeypatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    os.mkfifo(tmp_path / "net.py")  # opening it for reading would wait for a writer forever
+    assert run_main(["--impl", "net.py:Net", *GRADIENTS]) == 2
+    assert "net.py: not a regular file" in one_error_line(capsys.readouterr().err)
+    assert gradcheck_cli.main(["--impl", "net.py:Net", "--sizes", "4,3,2", "--batch", "4"]) == 2
+    assert "not a regular file" in one_error_line(capsys.readouterr().err)

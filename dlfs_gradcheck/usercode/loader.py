@@ -94,7 +94,7 @@ def unique_label(name: str, taken: Iterable[str]) -> str:
 def _import_file(path: str) -> tuple[ModuleType, Sandbox]:
     """Import ``path`` as the book's scripts run (see :class:`Sandbox`); a failure is a one-line SpecError."""
     if not os.path.isfile(path):
-        raise SpecError(f"{path}: no such file")
+        raise SpecError(f"{path}: {'not a regular file' if os.path.exists(path) else 'no such file'}")
     try:
         return Sandbox.import_file(path)
     except SyntaxError as e:
