@@ -300,6 +300,10 @@ def check_writable(path: str | os.PathLike[str], *, directory: bool = False) -> 
     shown_as = shown(path)
     try:
         if directory:
+            if os.path.islink(path) and not os.path.exists(path):  # mkdir cannot make it: refused now, not after
+                raise OutputError(
+                    f"cannot write into {shown_as}: a symbolic link to {os.readlink(path)}, which does not exist"
+                )
             if target.exists() and not target.is_dir():
                 raise OutputError(f"cannot write into {shown_as}: it exists and is not a directory")
             if len(os.fsencode(target.name)) > _name_max(target.parent):

@@ -538,3 +538,16 @@ def test_a_named_pipe_as_the_impl_file_is_one_line_not_a_hang(tmp_path, capsys, 
     assert "net.py: not a regular file" in one_error_line(capsys.readouterr().err)
     assert gradcheck_cli.main(["--impl", "net.py:Net", "--sizes", "4,3,2", "--batch", "4"]) == 2
     assert "not a regular file" in one_error_line(capsys.readouterr().err)
+
+
+@pytest.mark.parametrize("option", ["--csv", "--plot"])
+def test_a_folder_output_that_is_a_dangling_link_is_refused_before_work(option, tmp_path, no_work, capsys, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    os.symlink("nowhere", tmp_path / "out")
+    assert run_main([option, "out", *GRADIENTS]) == 2
+    assert "a symbolic link to nowhere, which does not exist" in one_error_line(capsys.readouterr().err)
+
+
+def test_weights_so_large_the_loss_overflows_give_one_line_and_no_warnings(capsys) -> None:
+    assert gradcheck_cli.main(["--weight-std", "1e200", "--sizes", "5,3,2", "--batch", "4"]) == 2
+    one_error_line(capsys.readouterr().err)  # numpy's RuntimeWarnings would be lines before it

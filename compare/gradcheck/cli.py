@@ -252,7 +252,10 @@ def limit_threads(threads: int, *, with_torch: bool) -> Iterator[None]:
 
 def run(cfg: GradcheckConfig, shard: EntryShard | None = None) -> tuple[bool, dict[str, object], str]:
     """Run the checks of ``cfg``; returns (ok, JSON-ready dict, text). ``shard``: this rank's share of a job."""
-    with limit_threads(cfg.threads, with_torch="torch" in cfg.impls):
+    import numpy as np
+
+    # Weights so large that the loss overflows are refused in one line: numpy's warnings would come first.
+    with limit_threads(cfg.threads, with_torch="torch" in cfg.impls), np.errstate(all="ignore"):
         return _run(cfg, shard)
 
 
