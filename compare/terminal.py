@@ -70,13 +70,20 @@ ASCII_STAND_INS = {
 STAND_INS = "dlfs-stand-ins"  # the name of the codec error handler
 
 
+# Characters that reorder or hide what follows them on a terminal (bidirectional overrides and isolates,
+# U+202E among them: "Trojan Source"); escaped like control characters.
+BIDI_CONTROLS = frozenset(range(0x202A, 0x202F)) | frozenset(range(0x2066, 0x206A)) | {0x200E, 0x200F, 0x061C}
+
+
 def printable(text: object) -> str:
-    """``text`` with control characters escaped (``\\n`` -> ``\\x0a``), safe to print inside one line."""
+    """``text`` with control characters escaped (``\\n`` -> ``\\x0a``, U+202E -> ``\\u202e``), safe in one line."""
     out = []
     for ch in str(text):
         code = ord(ch)
         if code < 0x20 or 0x7F <= code < 0xA0:
             out.append(f"\\x{code:02x}")
+        elif code in BIDI_CONTROLS:
+            out.append(f"\\u{code:04x}")
         else:
             out.append(ch)
     return "".join(out)

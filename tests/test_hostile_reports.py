@@ -429,6 +429,15 @@ def test_strings_of_a_file_reach_the_terminal_escaped(saved: Path, tmp_path: Pat
     _no_controls(out + (tmp_path / "page.md").read_text(encoding="utf-8"))
 
 
+def test_a_bidirectional_override_in_a_file_reaches_the_terminal_escaped(saved: Path, tmp_path, capsys) -> None:
+    """U+202E reverses what follows on the terminal ("Trojan Source"): shown as \\u202e, never as itself."""
+    data = data_of(saved)
+    data["gradients"]["notes"] = [{"method": "mine\u202egnp.", "status": "not provided", "message": "m", "where": "w"}]
+    status, out, err = call(report_main, ["show", str(write(tmp_path / "bidi.json", data))], capsys)
+    assert status == 0 and err == "", err
+    assert "\u202e" not in out and "mine\\u202egnp." in out
+
+
 def test_the_verdict_alone_is_escaped_too(saved: Path) -> None:
     report = Report.load(saved)
     report.gradients.rows[0].ok = False
