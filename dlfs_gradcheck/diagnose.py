@@ -13,8 +13,10 @@ the patterns a hand-written backward typically gets wrong:
   loss no longer reads (weights replaced instead of written in place);
 - ``ignored``: ``r`` is all zero where ``a`` is not: the loss does not change when the
   parameter changes, so the loss does not read it;
-- ``hidden-only``: only ``W1``/``b1`` fail while ``W2``/``b2`` pass: the error is in the
-  hidden activation's backward or mask;
+- ``hidden-only``: ``W1`` and ``b1`` fail while ``W2``/``b2`` pass: the error lies between the
+  layers (the hidden activation's backward or mask, or ``dout @ W2.T``);
+- ``own-line``: one parameter fails while its layer's partner (``W1``/``b1``) passes: both come
+  from one upstream gradient, so the error is in that parameter's own line;
 - ``small-smooth``: a tiny mismatch (below 1e-5 of the gradient's norm) on otherwise parallel
   gradients: two slightly different functions; the book's ``1e-7`` inside the log is named only
   when the loss has a log (``Context.log_loss``), and in float32 the mismatch is float32 rounding
@@ -38,6 +40,7 @@ import numpy as np
 
 HIDDEN = ("W1", "b1")  # the hidden layer's parameters in the book's net
 OUTPUT = ("W2", "b2")
+PARTNER = {"W1": "b1", "b1": "W1", "W2": "b2", "b2": "W2"}  # computed from the same upstream gradient
 FIT_RTOL = 1e-3  # a pattern "fits" when the residual is below this fraction of the gradient's norm
 SMALL_REL = 1e-5  # below this relative error a mismatch counts as "small"
 
@@ -53,7 +56,7 @@ class Context:
 
 @dataclass(frozen=True)
 class Diagnosis:
-    code: str  # scaled | sign | transpose | zero | ignored | hidden-only | small-smooth | float32-rounding | ...
+    code: str  # scaled | sign | transpose | zero | ignored | hidden-only | own-line | small-smooth | ...
     params: tuple[str, ...]  # the parameters it explains
     message: str  # one line for people
 
@@ -134,6 +137,18 @@ def _per_param(name: str, a: np.ndarray, r: np.ndarray) -> Diagnosis | None:
     return None
 
 
+def _near_one_factor(pairs: Mapping[str, tuple[np.ndarray, np.ndarray]], failed: list[str]) -> float | None:
+    """One k near 1 with ``a = k r`` far more closely than ``a = r``: a mismatch that is a constant factor."""
+    a = np.concatenate([np.ravel(pairs[n][0]) for n in failed])
+    r = np.concatenate([np.ravel(pairs[n][1]) for n in failed])
+    rr = float(np.vdot(r, r))
+    if rr == 0:
+        return None
+    k = float(np.vdot(r, a)) / rr
+    # The fitted factor must leave at most 1% of the mismatch: a different function leaves most of it.
+    return k if _norm(a - k * r) <= 1e-2 * _norm(a - r) else None
+
+
 def _small_smooth(
     pairs: Mapping[str, tuple[np.ndarray, np.ndarray]], failed: list[str], context: Context
 ) -> Diagnosis | None:
@@ -146,6 +161,14 @@ def _small_smooth(
     if not 0 < worst < SMALL_REL:
         return None
     names = ", ".join(failed)
+    k = _near_one_factor(pairs, failed)
+    if k is not None:
+        return Diagnosis(
+            "scaled",
+            tuple(failed),
+            f"{names}: analytic = reference × {factor_text(k)}: a constant factor slightly off 1 (a constant written "
+            "with too few digits, or an extra factor in the backward pass?)",
+        )
     if context.dtype == "float32":
         return Diagnosis(
             "float32-rounding",
@@ -165,6 +188,34 @@ def _small_smooth(
         f"{names}: a small, smooth mismatch ({worst:.1e} of the gradient's norm): the two sides differentiate "
         f"slightly different functions, {why}",
     )
+
+
+def _located(pairs: Mapping[str, object], names: list[str], rest: list[str]) -> Diagnosis | None:
+    """Where in the backward pass the unexplained failures sit, when the parameters that agree pin it down.
+
+    Only W1 and b1 failing (W2, b2 agree) puts the error between the two layers; one parameter of a
+    layer failing while its partner agrees puts it in that parameter's own line, since both are
+    computed from the same upstream gradient.
+    """
+    if not rest or set(names) != set(rest):  # a failure with a diagnosis of its own: no location guessed
+        return None
+    if set(rest) == set(HIDDEN) and all(n in pairs for n in OUTPUT):
+        return Diagnosis(
+            "hidden-only",
+            tuple(rest),
+            "only the hidden layer's parameters are wrong (W2, b2 agree): the error lies between the two layers, in "
+            "the hidden activation's backward (or its mask) or in the gradient passed back through W2 (dout @ W2.T)",
+        )
+    if len(rest) == 1 and (partner := PARTNER.get(rest[0])) in pairs:
+        name = rest[0]
+        line = "x.T @ dout" if name.startswith("W") else "dout summed over the batch, axis 0"
+        return Diagnosis(
+            "own-line",
+            (name,),
+            f"only {name} is wrong and {partner} agrees: both come from the same upstream gradient, so the error is "
+            f"in {name}'s own line of the backward pass ({line})",
+        )
+    return None
 
 
 def finding(code: str, message: str, params: tuple[str, ...] = ()) -> Diagnosis:
@@ -204,13 +255,7 @@ def diagnose(
                     out.append(one)
         elif found is not None:
             out.append(found)
-    if set(names) <= set(HIDDEN) and all(n in pairs for n in OUTPUT):
-        out.append(
-            Diagnosis(
-                "hidden-only",
-                tuple(names),
-                "only the hidden layer's parameters are wrong (W2, b2 agree): the error is in the hidden "
-                "activation's backward or mask",
-            )
-        )
+    located = _located(pairs, names, rest)
+    if located is not None:
+        out.append(located)
     return out

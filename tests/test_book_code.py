@@ -156,6 +156,8 @@ VARIANTS = [
      "            dx = -dx / batch_size", CH5, "relu", ALL, "label-branch", "its class-index branch is wrong"),
     ("sigmoid-grad", "common/functions.py", "return (1.0 - sigmoid(x)) * sigmoid(x)", "return (1.0 - sigmoid(x))",
      CH4, "sigmoid", {"W1", "b1"}, "hidden-only", "hidden activation's backward"),
+    ("W1-skips-the-sigmoid-backward", "ch04/two_layer_net.py", "grads['W1'] = np.dot(x.T, da1)",
+     "grads['W1'] = np.dot(x.T, dz1)", CH4, "sigmoid", {"W1"}, "own-line", "in W1's own line of the backward pass"),
 ]  # fmt: skip
 
 
@@ -238,6 +240,13 @@ FAULTS = [
      "predict", "wrong-forward", "Relu1.forward does not compute max(0, x)"),
     ("sigmoid-forward-wrong", "common/functions.py", "return 1 / (1 + np.exp(-x))",
      "return 1 / (1 + np.exp(x))", CH4, "sigmoid", "predict", "wrong-forward", "calls sigmoid but"),
+    ("affine-forward-without-bias", "common/layers.py", "out = np.dot(self.x, self.W) + self.b",
+     "out = np.dot(self.x, self.W)", CH5, "relu", "predict", "not-read",
+     "the layers hold b1 as Affine1.b, b2 as Affine2.b but their forward pass does not use them"),
+    ("predict-without-b2", "ch04/two_layer_net.py",
+     "a2 = np.dot(z1, W2) + b2\n        y = softmax(a2)\n        \n        return",
+     "a2 = np.dot(z1, W2)\n        y = softmax(a2)\n        \n        return", CH4, "sigmoid", "predict", "not-read",
+     "predict does not read params['b2']"),
 ]  # fmt: skip
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from dlfs_gradcheck.diagnose import Context, diagnose
+from dlfs_gradcheck.diagnose import Context, diagnose, factor_text
 from impl_numpy import TwoLayerNet, init_params
 from impl_numpy.functions import softmax
 
@@ -87,9 +87,40 @@ def test_zero_and_ignored(case):
 def test_hidden_layer_only(case):
     _, exact, _ = case
     rng = np.random.default_rng(3)
-    bad = dict(exact, W1=exact["W1"] * rng.uniform(0.5, 1.5, size=exact["W1"].shape))  # a wrong mask: no one factor
-    found = diagnose(pairs_of(bad, exact), failed=["W1"], context=Context(batch_size=N))
-    assert codes(found) == [("hidden-only", ("W1",))]
+    mask = rng.uniform(
+        0.5, 1.5, size=exact["b1"].shape
+    )  # a wrong hidden backward: each unit's dout off by its own factor
+    bad = dict(exact, W1=exact["W1"] * mask, b1=exact["b1"] * mask)
+    found = diagnose(pairs_of(bad, exact), failed=["W1", "b1"], context=Context(batch_size=N))
+    assert codes(found) == [("hidden-only", ("W1", "b1"))]
+    assert "dout @ W2.T" in found[0].message
+
+
+@pytest.mark.parametrize(("name", "line"), [("W1", "x.T @ dout"), ("b1", "summed over the batch"), ("W2", "x.T")])
+def test_one_parameter_of_a_layer_alone_is_its_own_line(case, name, line):
+    """Its partner, computed from the same upstream gradient, agrees: the activation cannot be the cause."""
+    _, exact, _ = case
+    rng = np.random.default_rng(3)
+    bad = dict(exact, **{name: exact[name] * rng.uniform(0.5, 1.5, size=exact[name].shape)})
+    found = diagnose(pairs_of(bad, exact), failed=[name], context=Context(batch_size=N))
+    assert codes(found) == [("own-line", (name,))]
+    assert line in found[0].message and "activation" not in found[0].message
+
+
+def test_a_parameter_with_a_diagnosis_of_its_own_gets_no_location(case):
+    _, exact, _ = case
+    detached = dict(exact, b1=np.zeros_like(exact["b1"]))  # the loss does not read b1
+    assert codes(diagnose(pairs_of(exact, detached), failed=["b1"])) == [("ignored", ("b1",))]
+
+
+@pytest.mark.parametrize("k", [1.000001, 0.9999993])
+def test_a_factor_just_off_one_is_named_as_a_factor_not_a_different_function(case, k):
+    """Below 1e-5 of the norm a mismatch is "small"; when one constant explains it, that constant is named."""
+    _, exact, _ = case
+    bad = {n: v * k for n, v in exact.items()}
+    found = diagnose(pairs_of(bad, exact), failed=list(exact), context=Context(batch_size=N, log_loss=True))
+    assert codes(found) == [("scaled", tuple(exact))]
+    assert f"× {factor_text(k)}" in found[0].message and "1e-7" not in found[0].message
 
 
 def test_book_loss_is_small_and_smooth(case):
@@ -109,4 +140,5 @@ def test_book_loss_is_small_and_smooth(case):
 def test_only_the_failing_parameters_are_named(case):
     _, exact, _ = case
     bad = dict(exact, W2=exact["W2"] * 3.0)
-    assert codes(diagnose(pairs_of(bad, exact), failed=["W2"])) == [("scaled", ("W2",))]
+    # The factor, and where it must sit: b2 agrees, so in W2's own line.
+    assert codes(diagnose(pairs_of(bad, exact), failed=["W2"])) == [("scaled", ("W2",)), ("own-line", ("W2",))]

@@ -315,6 +315,7 @@ def _check_plugins(cfg: GradcheckConfig, params: dict, x, t, options: dict) -> l
     d, h, c = cfg.sizes
     out = []
     for loaded in load_impls(cfg.plugins, taken=cfg.impls):
+        net = None  # not built yet: a failing constructor has no probing faults to add
         try:
             net = build_net(loaded, d, h, c, cfg.weight_init_std, dtype=cfg.dtype)
             net.load(params)
@@ -334,6 +335,7 @@ def _check_plugins(cfg: GradcheckConfig, params: dict, x, t, options: dict) -> l
             continue
         except ImplementationFailure as e:
             out.append((None, e, f"{loaded.label}: FAIL {e.line()}", loaded.label))
+            out += [(None, f, f"{loaded.label}: FAIL {f.line()}", loaded.label) for f in getattr(net, "faults", ())]
             continue
         missing = [m for m in net.not_provided if m in ("gradient", "numerical_gradient")]
         notes = "".join(f"\n  note: {m}: not provided" for m in missing)

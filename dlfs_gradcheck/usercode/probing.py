@@ -7,7 +7,8 @@
   probabilities (ch. 4), and of which hidden layer (sigmoid or ReLU), by comparing it with the
   book's net at the same weights; a net of its own design keeps ``activation = None``, and its
   output is taken for probabilities when its rows are non-negative and sum to 1;
-- ``not_read``: parameters the output does not change with (layers holding copies of ``params``);
+- ``not_read``: parameters the output does not change with, a fault of ``predict`` saying why (a layer
+  that ignores one, holds a copy of it, or nothing reads it: :mod:`dlfs_gradcheck.usercode.readers`);
 - ``loss_kind`` and the label format each method takes: ``exact`` (the exact cross-entropy of the
   output), ``book`` (the book's ``cross_entropy_error``, with ``1e-7`` inside the log) or ``other``;
 - ``label_conflict``: where ``loss`` takes one-hot rows and class indices alike, ``gradient``
@@ -38,7 +39,8 @@ from dlfs_gradcheck.usercode.checks import (
     loss_tolerance,
 )
 from dlfs_gradcheck.usercode.failures import ImplementationFailure, definition_of
-from dlfs_gradcheck.usercode.forwardblame import forward_fault
+from dlfs_gradcheck.usercode.forwardblame import forward_fault, on_copies
+from dlfs_gradcheck.usercode.readers import why_unread
 
 
 def probe(net, x: np.ndarray, t: np.ndarray) -> None:
@@ -80,6 +82,8 @@ def _output(net, x: np.ndarray) -> None:
     if fault is not None:
         output = "probabilities" if looks_like_probabilities(z, net.dtype) else "logits"
         net.faults.append(fault)
+    elif output is None and on_copies(net):  # layers on copies of the weights: the not-read fault says so
+        output = "probabilities" if looks_like_probabilities(z, net.dtype) else "logits"
     elif output is None:
         output = "probabilities" if looks_like_probabilities(z, net.dtype) else "logits"
         net.notes.append(
@@ -104,10 +108,17 @@ def _reads(net, x: np.ndarray, t: np.ndarray) -> None:
         a[...] = keep
     net.not_read = tuple(unread)
     if unread:
-        what = "predict's output does" if "predict" in net.provided else "the loss does"
-        net.notes.append(
-            f"{what} not change when {', '.join(unread)} change: the layers do not read params "
-            "(arrays replaced or copied instead of shared?)"
+        why, culprit = why_unread(net.net, arrays, unread)
+        method = "predict" if "predict" in net.provided else "loss"
+        verb = "changes" if len(unread) == 1 else "change"
+        net.faults.append(
+            ImplementationFailure(
+                method,
+                f"its output does not change when {', '.join(unread)} {verb}: {why}",
+                definition_of(culprit or getattr(net.net, method, None)),
+                error="not-read",
+                params=net.not_read,
+            )
         )
 
 
