@@ -48,8 +48,9 @@ class RunIncomplete(RuntimeError):
 EXIT_STATUSES = (
     "Exit status: 0 every check passed; 1 a check failed (the implementations disagree); 2 bad usage or input "
     "(one line on stderr); 3 the run could not complete (training diverged, an internal error; one line); "
-    "130 interrupted (SIGINT or SIGTERM), nothing half-written."
+    "130 interrupted (SIGINT or SIGTERM), nothing half-written; 141 the reader of stdout left (| head)."
 )
+BROKEN_PIPE = 141  # 128 + SIGPIPE: what a shell shows for a writer whose reader left
 
 
 class Parser(argparse.ArgumentParser):
@@ -260,7 +261,8 @@ def run_main(main: Callable[[], int]) -> int:
 
     KeyboardInterrupt (SIGINT, SIGTERM) -> 130; bad input (:class:`UsageError`, the data's and the
     nets' input errors) and OSError (a file that cannot be read or written) -> 2, naming the file;
-    :class:`RunIncomplete` -> 3; MemoryError and any other exception -> 3, ``internal error: ...``
+    :class:`RunIncomplete` -> 3; a closed pipe on stdout (``| head``) -> 141, as for a writer
+    killed by SIGPIPE, silently; MemoryError and any other exception -> 3, ``internal error: ...``
     (``DLFS_TRACEBACK=1``, ``true``, ``yes`` or ``on`` prints the traceback before that line).
     """
     previous = install_signal_handlers()
@@ -287,6 +289,9 @@ def run_main(main: Callable[[], int]) -> int:
         return fail(str(e))
     except RunIncomplete as e:
         return fail(str(e), 3)
+    except BrokenPipeError:  # the reader of stdout left (| head): nothing more can be said there
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # no second error at exit's flush
+        return BROKEN_PIPE
     except OSError as e:
         return fail(describe_os_error(e))
     except MemoryError:

@@ -323,6 +323,7 @@ def check_writable(path: str | os.PathLike[str], *, directory: bool = False) -> 
 
 MANIFEST = ".dlfs-compare-manifest.json"  # in each output folder: the files runs wrote there (see write_files)
 MANIFEST_FORMAT = 1
+PYTHON_SUFFIXES = (".py", ".pyw", ".pyc", ".pth")  # an output there could be imported (or run) as code
 
 
 @dataclass(frozen=True)
@@ -371,6 +372,12 @@ def check_outputs(outputs: Sequence[Output], inputs: Sequence[Input] = ()) -> No
         if o.suffix is not None:
             for label, target in o.files():
                 _check_inside(target, label)
+        for label, target in o.files():
+            if target.suffix.lower() in PYTHON_SUFFIXES:
+                raise OutputError(
+                    f"{label} names a Python file: Python would import the report as code (a package's "
+                    "__init__.py, a module beside yours); choose a name with another suffix"
+                )
     finals = [(o, _final(o.path)) for o in given]
     for i, (a, pa) in enumerate(finals):
         for b, pb in finals[i + 1 :]:
@@ -393,6 +400,13 @@ def check_outputs(outputs: Sequence[Output], inputs: Sequence[Input] = ()) -> No
 def _check_owned(o: Output) -> None:
     """A directory output replaces only files a run wrote there, unchanged since (its manifest says which)."""
     folder = Path(o.path)
+    manifest = folder / MANIFEST
+    if manifest.is_symlink() or (os.path.lexists(manifest) and not _is_manifest(manifest)):
+        what = "a symbolic link" if manifest.is_symlink() else "not a manifest a run wrote"
+        raise OutputError(
+            f"{o.option} {shown(folder)} would replace {shown(manifest)}, which is {what}; move it or choose "
+            "another folder"
+        )
     written = read_manifest(folder)
     for name in o.names:
         target = folder / name
@@ -522,6 +536,15 @@ def write_files(
     manifest = {"format": MANIFEST_FORMAT, "written_by": "dlfs-compare", "files": dict(sorted(listed.items()))}
     write_atomic(folder / MANIFEST, json.dumps(manifest, indent=2) + "\n")
     return written
+
+
+def _is_manifest(path: Path) -> bool:
+    """``path`` holds a manifest a run wrote (its JSON says so), not some file of the user's."""
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return False
+    return isinstance(data, dict) and data.get("written_by") == "dlfs-compare"
 
 
 def read_manifest(folder: Path) -> dict[str, str]:

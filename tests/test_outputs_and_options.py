@@ -551,3 +551,57 @@ def test_a_folder_output_that_is_a_dangling_link_is_refused_before_work(option, 
 def test_weights_so_large_the_loss_overflows_give_one_line_and_no_warnings(capsys) -> None:
     assert gradcheck_cli.main(["--weight-std", "1e200", "--sizes", "5,3,2", "--batch", "4"]) == 2
     one_error_line(capsys.readouterr().err)  # numpy's RuntimeWarnings would be lines before it
+
+
+def test_an_output_named_like_python_source_is_refused_even_where_none_exists_yet(
+    tmp_path, no_work, capsys, monkeypatch
+) -> None:
+    """The book's common/ has no __init__.py: a report written there would make it a package that fails to import."""
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "common").mkdir()
+    (tmp_path / "net.py").write_text(MINE)
+    for out in ("common/__init__.py", "report.py"):
+        assert run_main(["--impl", "net.py:Net", "--json", out, *GRADIENTS]) == 2
+        assert "names a Python file" in one_error_line(capsys.readouterr().err)
+        assert gradcheck_cli.main(["--impl", "net.py:Net", "--sizes", "4,3,2", "--json", out]) == 2
+        assert "names a Python file" in one_error_line(capsys.readouterr().err)
+        assert not (tmp_path / out).exists()
+
+
+@pytest.mark.parametrize("kind", ["link", "file of the user's"])
+def test_a_manifest_that_is_a_link_or_not_a_manifest_is_refused_and_kept(kind, tmp_path, no_work, capsys, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "c").mkdir()
+    manifest = tmp_path / "c" / files.MANIFEST
+    (tmp_path / "mine.txt").write_text("my data\n")
+    if kind == "link":
+        os.symlink("../mine.txt", manifest)  # writing the manifest would replace mine.txt through it
+    else:
+        manifest.write_text("my data\n")
+    assert run_main(["--csv", "c", *GRADIENTS]) == 2
+    assert "which is " in one_error_line(capsys.readouterr().err)
+    assert (tmp_path / "mine.txt").read_text() == "my data\n" and manifest.read_text() == "my data\n"
+
+
+def test_a_reader_that_leaves_early_ends_the_command_quietly_with_141(tmp_path) -> None:
+    """``... | head -1``: the rest cannot be printed; no error line about it, and not bad usage (2)."""
+    report = tmp_path / "run.json"
+    assert run_main([*GRADIENTS, "--json", str(report)]) in (0, 1)
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    read_end, write_end = os.pipe()
+    os.close(read_end)  # the reader has left before the first line: every write meets a closed pipe
+    try:
+        child = subprocess.Popen(
+            [sys.executable, "-m", "compare.report", "show", str(report)], stdout=write_end, stderr=subprocess.PIPE,
+            env=env,
+        )  # fmt: skip
+    finally:
+        os.close(write_end)
+    _, err = child.communicate(timeout=CEILING_S)
+    assert child.returncode == cli.BROKEN_PIPE and err == b"", err
+
+
+@pytest.mark.skipif(not os.path.exists("/proc/self/mem"), reason="Linux /proc")
+def test_a_report_that_cannot_be_read_is_named_in_the_one_line(capsys) -> None:
+    assert report_main(["show", "/proc/self/mem"]) == 2
+    assert "/proc/self/mem" in one_error_line(capsys.readouterr().err)

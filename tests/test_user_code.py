@@ -166,6 +166,17 @@ def test_what_their_code_prints_or_does_to_stdout_never_reaches_the_report(
     assert done.returncode in (0, 1) and done.stdout.rstrip().splitlines()[-1].startswith("gradcheck: "), done
 
 
+@pytest.mark.parametrize("statement", ["print('hello from the import')", "sys.stdout.close()"])
+def test_what_their_module_prints_or_does_to_stdout_as_it_is_imported_never_reaches_the_report(
+    tmp_path: Path, statement: str
+) -> None:
+    path, _ = write_net(tmp_path / "mine")
+    path.write_text(path.read_text() + f"\nimport sys\n{statement}\n")
+    done = cli(["compare.run", *RUN, "--quiet", "--impl", f"{path}:Net", "--json", "-"], tmp_path)
+    assert done.returncode in (0, 1), done.stderr
+    assert json.loads(done.stdout)["ok"] == (done.returncode == 0)  # the JSON alone, whole
+
+
 @pytest.mark.parametrize(
     ("statement", "words"),
     [("sys.exit(0)", "tried to end the program"), ("os._exit(0)", "tried to end the process at once (os._exit)")],

@@ -60,7 +60,10 @@ def read_text(path: str | os.PathLike[str]) -> str:
         if st.st_size > limit:
             raise too_large
         with open(fd, "rb", closefd=False) as f:
-            data = f.read(limit + 1)  # never more, whatever the file claims or grows to
+            try:
+                data = f.read(limit + 1)  # never more, whatever the file claims or grows to
+            except OSError as e:  # a read error names no file by itself (EIO from /proc/self/mem)
+                raise OSError(e.errno, e.strerror, os.fspath(path)) from None
     finally:
         os.close(fd)
     if len(data) > limit:

@@ -109,10 +109,11 @@ class Sandbox:
         module = importlib.util.module_from_spec(spec)
         library_roots()  # read now: the file may empty sys.path, and sysconfig imports a module to answer
         cwd, saved_path, before = os.getcwd(), list(sys.path), set(sys.modules)
-        saved_err = np.geterr()
+        saved_err, streams = np.geterr(), (sys.stdout, sys.stderr)
         box = cls(folder)
         _forget_relative_finders()
         try:
+            sys.stdout = sys.stderr = _Passed(streams[1])  # its prints on stderr, as during calls
             os.chdir(folder)
             sys.path.insert(0, folder)
             sys.modules[name] = module
@@ -129,6 +130,7 @@ class Sandbox:
             os.chdir(cwd)
             sys.path[:] = saved_path
             np.seterr(**saved_err)
+            sys.stdout, sys.stderr = streams  # a stream the import replaced or closed is ours again
         return module, box
 
     def _take_helpers(self, before: set[str], own: str) -> None:
