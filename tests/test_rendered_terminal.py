@@ -75,7 +75,10 @@ def test_the_timing_notes_name_their_own_row() -> None:
     notes = re.findall(r"^  (\S+) (\S+) (\S+): estimated from (\d+) of (\d+)$", report_text, re.MULTILINE)
     expected = [(r.method, r.device, r.dtype, str(r.sampled), str(r.n_params)) for r in timing_rows() if r.estimated]
     assert notes == expected and expected
-    assert re.search(rf"shape {timing_rows()[0].shape}, P = {timing_rows()[0].n_params} parameters", report_text)
+    first = timing_rows()[0]
+    m = re.search(rf"shape {first.shape}, P = (\d+) parameters, (\d+) (\w+):", report_text)
+    assert m and (int(m[1]), int(m[2])) == (first.n_params, first.threads)
+    assert m[3] == ("thread" if first.threads == 1 else "threads")  # one thread: "1 thread"
 
 
 def test_the_framework_rows_show_worst_agreement_and_median_time(shown: list) -> None:
