@@ -138,3 +138,32 @@ def test_the_slower_gate_names_the_slower_row_with_its_ratio() -> None:
     named = dict(re.findall(r"^  (\S+) \S+ \S+: B / A ([0-9.]+)", line, re.MULTILINE))
     assert failed and set(named) == {k for k, v in ratios.items() if v > 1.2}
     assert all(close(float(v), ratios[k], SIG3) for k, v in named.items())
+
+
+def test_the_lesson_sentence_quotes_the_rows_at_the_books_h() -> None:
+    section = lesson_section()
+    sentence = re.search(r"At h = .*?\)\.", tables.lesson_text(section), re.DOTALL)[0].replace("\n", " ")
+    lo, hi = (next(r for r in section.rows if r.dtype == d and r.h == section.book_h) for d in ("float64", "float32"))
+    m = re.search(r"float32 errs by (\S+), about 10\^(\d+) times float64's (\S+); on the median entry float32 errs "
+                  r"by (\S+), (noise: as large as|against) the median gradient entry \((\S+)\)", sentence)  # fmt: skip
+    assert m, sentence
+    expected = (hi.max_abs, lo.max_abs, hi.median_abs, section.grad_median)
+    for shown, value in zip(m.group(1, 3, 4, 6), expected, strict=True):
+        assert close(float(shown.rstrip(",;")), value, 5e-2), (shown, value)  # two significant digits
+    assert int(m[2]) == round(math.log10(hi.max_abs / lo.max_abs))
+    assert (m[5] == "noise: as large as") == (hi.median_abs >= 0.5 * section.grad_median)
+
+
+def test_the_summary_growth_line_quotes_each_fit_and_what_doubling_costs() -> None:
+    r = report(timing=TimingSection(timing_rows()))
+    r.scaling = scaling_section()
+    lines = summary.build(r, iters=10_000, h=1e-4, dtype="float64", book_shape="30-8-10 x20").lines
+    fit = next(f for f in r.scaling.fits if f.claim == "measured")
+    line = next(x for x in lines if "grows as P^" in x)
+    m = re.search(r"grows as P\^([0-9.]+) \(range ([0-9.]+)–([0-9.]+)\).*?about ([0-9.]+)× slower "
+                  r"\(([0-9.]+)–([0-9.]+)×\)", line)  # fmt: skip
+    assert m, line
+    slope, low, high, times, t_low, t_high = (float(v) for v in m.groups())
+    assert max(abs(slope - fit.slope), abs(low - fit.slope_low), abs(high - fit.slope_high)) <= 5e-3  # %.2f
+    for shown, exponent in ((times, fit.slope), (t_low, fit.slope_low), (t_high, fit.slope_high)):
+        assert abs(shown - 2**exponent) <= 0.05  # %.1f
