@@ -220,7 +220,7 @@ def _timing(doc: _Doc, report: Report) -> None:
     for r in report.timing.rows:
         by_shape.setdefault(r.shape, []).append(r)
     for shape, rows in by_shape.items():
-        doc.write(f"\nshape {shape}, P = {rows[0].n_params} parameters, {rows[0].threads} threads:\n\n")
+        doc.write(f"\nshape {shape}, P = {rows[0].n_params} parameters, {count(rows[0].threads, 'thread')}:\n\n")
         head, body = tables.timing_table(rows)
         if doc.md:
             doc.table(head, body)
