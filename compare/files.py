@@ -372,12 +372,6 @@ def check_outputs(outputs: Sequence[Output], inputs: Sequence[Input] = ()) -> No
         if o.suffix is not None:
             for label, target in o.files():
                 _check_inside(target, label)
-        for label, target in o.files():
-            if target.suffix.lower() in PYTHON_SUFFIXES:
-                raise OutputError(
-                    f"{label} names a Python file: Python would import the report as code (a package's "
-                    "__init__.py, a module beside yours); choose a name with another suffix"
-                )
     finals = [(o, _final(o.path)) for o in given]
     for i, (a, pa) in enumerate(finals):
         for b, pb in finals[i + 1 :]:
@@ -393,6 +387,12 @@ def check_outputs(outputs: Sequence[Output], inputs: Sequence[Input] = ()) -> No
                         "choose another path"
                     )
     for o in given:
+        for label, target in o.files():  # after the inputs: one that is an input is named as such
+            if target.suffix.lower() in PYTHON_SUFFIXES:
+                raise OutputError(
+                    f"{label} names a Python file: Python would import the report as code (a package's "
+                    "__init__.py, a module beside yours); choose a name with another suffix"
+                )
         if o.suffix is not None:
             _check_owned(o)
 

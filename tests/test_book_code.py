@@ -225,6 +225,10 @@ FAULTS = [
      "gradient", "type", "a gradient cut to whole numbers"),
     ("accuracy-off-by-one", "ch05/two_layer_net.py", "np.sum(y == t) / float(x.shape[0])",
      "np.sum(y == t) / float(x.shape[0] + 1)", CH5, "relu", "accuracy", "wrong-accuracy", "predict's argmax"),
+    ("softmax-loss-label-axis", "common/functions.py", "t = t.argmax(axis=1)", "t = t.argmax(axis=0)", CH4,
+     "sigmoid", "loss", "label-format", "no one label format runs every method training calls"),
+    ("accuracy-skips-a-row", "ch05/two_layer_net.py", "np.sum(y == t) / float(x.shape[0])",
+     "np.sum(y[1:] == t[1:]) / float(x.shape[0])", CH5, "relu", "accuracy", "wrong-accuracy", "predict's argmax"),
     ("loss-not-averaged", "common/functions.py", "+ 1e-7)) / batch_size", "+ 1e-7))", CH5, "relu",
      "loss", "wrong-loss", "a missing / batch_size?"),
     ("loss-alternating", "ch04/two_layer_net.py", "        return cross_entropy_error(y, t)",
@@ -350,3 +354,21 @@ def test_a_wrong_numerical_gradient_fails_in_the_checker_as_in_the_harness(
     hit = [f for f in report["failures"] if f["method"] == "numerical_gradient"]
     assert hit and words in hit[0]["message"] and hit[0]["error"] == "wrong-numerical", report["failures"]
     assert inside(hit[0]["where"], root)
+
+
+def test_a_numerical_gradient_that_never_returns_is_a_fail_at_its_line_not_a_hang(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The forgotten ``it.iternext()``: the loop never advances. Past its limit (made 1 s here) it is a FAIL."""
+    from dlfs_gradcheck.usercode import timelimit
+
+    monkeypatch.setattr(timelimit, "MIN_S", 1.0)
+    monkeypatch.setattr(timelimit, "MARGIN", 1)
+    root = variant(tmp_path, "mine", "common/gradient.py", "        it.iternext()   \n", "        pass\n")
+    words = "did not return within"
+    status, doc = run(tmp_path, "--impl", f"mine={root / CH4}", "--activation", "sigmoid", "--only", "gradients")
+    fails = [n for n in doc["gradients"]["notes"] if n["method"].startswith("mine") and n["status"] == "FAIL"]
+    assert status == 1 and any(words in n["message"] for n in fails), fails
+    assert all(inside(n["where"], root) for n in fails if words in n["message"]), fails
+    status, report = check(tmp_path, "--impl", f"mine={root / CH4}", "--activation", "sigmoid")
+    assert status == 1 and any(words in f["message"] for f in report["failures"]), report["failures"]

@@ -21,11 +21,9 @@ What real student code does, handled here:
   a method that replaces or changes ``params`` is a failure, its arrays put back;
 - ``gradient`` is called right after a forward pass at *other* weights (:meth:`gradient`), so one
   that reuses the last forward is caught; see :mod:`dlfs_gradcheck.usercode.callpatterns`;
-- every method gets copies of ``x`` and ``t``: one that changes them in place is a failure
-  (the caller's batch would be changed for what follows);
-- every call goes through the file's :class:`~dlfs_gradcheck.usercode.isolation.Sandbox`:
-  anything raised (``sys.exit`` included) becomes an :class:`ImplementationFailure` naming the
-  line in the user's file, and the process's state is put back.
+- every method gets copies of ``x`` and ``t``: changing them in place is a failure (the caller's batch is its own);
+- every call goes through the file's :class:`~dlfs_gradcheck.usercode.isolation.Sandbox`: anything raised
+  (``sys.exit``, a numerical gradient past its time limit) is an :class:`ImplementationFailure` naming their line.
 """
 
 from __future__ import annotations
@@ -52,6 +50,7 @@ from dlfs_gradcheck.usercode.checks import (
 )
 from dlfs_gradcheck.usercode.failures import ImplementationFailure, NotProvided, SpecError, definition_of
 from dlfs_gradcheck.usercode.isolation import Sandbox
+from dlfs_gradcheck.usercode.timelimit import numerical_limit
 
 METHODS = ("predict", "loss", "accuracy", "gradient", "numerical_gradient")
 
@@ -83,6 +82,7 @@ class BookNet:
         low = [a.dtype for a in self._arrays.values() if a.dtype == np.float32]
         self.dtype = np.dtype(np.float32) if low else np.dtype(np.float64)  # the least precise of the four
         self.formats: dict[str, str] = {}  # method -> "one-hot" | "index"
+        self.accepted: dict[str, frozenset[str]] = {}  # method -> every label format it ran with
         # What probing found (dlfs_gradcheck.usercode.probing):
         self.output = "logits"  # what predict returns: "logits" | "probabilities"
         self.activation: str | None = None  # "sigmoid" | "relu" when predict is the book's net with that layer
@@ -180,7 +180,8 @@ class BookNet:
         saved = {k: self._arrays[k].copy() for k in PARAM_NAMES} if method != "predict" else None
         lent = tuple(a.copy() if isinstance(a, np.ndarray) else a for a in args)  # the caller's data stays the caller's
         try:
-            out = self.box.call(method, func, *lent)
+            with numerical_limit(self, method, lent[0]):
+                out = self.box.call(method, func, *lent)
         except ImplementationFailure:
             self._put_back()
             raise

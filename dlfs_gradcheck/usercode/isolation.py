@@ -190,7 +190,8 @@ class Sandbox:
             except BaseException as e:
                 if is_real_interrupt(e):
                     raise
-                raise from_exception(method, e) from None
+                error = e
+        raise from_exception(method, error) from None  # outside: their file shown from our working directory
 
     def guarded(self, method: str, func: Callable[..., object]) -> Callable[..., object]:
         """``func`` with its exceptions contained but nothing saved or restored (for timed calls)."""

@@ -60,6 +60,7 @@ def call_with_labels(net, method: str, x: np.ndarray, t: np.ndarray, check: Call
                 results[fmt] = check(net._invoke(method, x, labels(net, t, fmt)))
             except ImplementationFailure as e:
                 errors[fmt] = e
+    net.accepted[method] = frozenset(results)
     if not results:
         raise errors[order[0]]
     if method == "loss" and len(results) == 2 and "predict" in net.provided:
@@ -128,6 +129,29 @@ def _slope_miss(net, x: np.ndarray, t: np.ndarray, grads: dict[str, np.ndarray])
     slope = (loss_at(1.0) - loss_at(-1.0)) / (2 * h)
     net.load(point)
     return abs(slope - sum(float(np.sum(grads[k] * direction[k])) for k in PARAM_NAMES) / norm)
+
+
+TRAINED_WITH = ("loss", "gradient", "accuracy", "numerical_gradient")  # the book's training passes them one t
+
+
+def common_format_fault(net) -> ImplementationFailure | None:
+    """A FAIL when no one label format runs every method training calls (the book passes one-hot t to all)."""
+    ran = {m: net.accepted[m] for m in TRAINED_WITH if net.accepted.get(m)}
+    if len(ran) < 2 or frozenset.intersection(*ran.values()):
+        return None
+    culprit = next((m for m in ran if "one-hot" not in ran[m]), next(iter(ran)))
+    shown = {"index": "class-index", "one-hot": "one-hot"}
+    takes = "; ".join(
+        f"{m} runs only with {shown[next(iter(ran[m]))]} labels" if len(ran[m]) == 1 else f"{m} runs with both"
+        for m in ran
+    )
+    return ImplementationFailure(
+        culprit,
+        f"no one label format runs every method training calls ({takes}): the book's training passes the same "
+        "one-hot t to each, so it would crash",
+        definition_of(getattr(net.net, culprit, None)),
+        error="label-format",
+    )
 
 
 def finding_of(conflict: tuple[str, tuple[str, ...]]) -> Diagnosis:

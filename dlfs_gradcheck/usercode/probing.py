@@ -71,6 +71,9 @@ def probe(net, x: np.ndarray, t: np.ndarray) -> None:
         and not (net.gradient_fault or net.stale_gradient)
     ):
         labelforms.check_label_forms(net, x, t)
+    mismatch = labelforms.common_format_fault(net)
+    if mismatch is not None:
+        net.faults.append(mismatch)
 
 
 def _output(net, x: np.ndarray) -> None:
@@ -161,18 +164,26 @@ def _loss_kind(net, x: np.ndarray, t: np.ndarray) -> None:
 
 
 def _accuracy(net, x: np.ndarray, t: np.ndarray) -> None:
-    """Their accuracy must be the share of rows whose argmax of predict is the label."""
-    theirs = net.accuracy(x, t)
-    want = float(np.mean(np.argmax(net.output_of(x), axis=1) == t))
-    if abs(theirs - want) > 1e-12:
-        net.faults.append(
-            ImplementationFailure(
-                "accuracy",
-                f"returns {theirs:.6g} on a batch where predict's argmax matches {want:.6g} of the labels",
-                definition_of(getattr(net.net, "accuracy", None)),
-                error="wrong-accuracy",
+    """Their accuracy must be the share of rows whose argmax of predict is the label.
+
+    Checked on the batch's labels, and on labels every row gets right or wrong by construction
+    (the argmax itself, the next class): a count that skips or repeats a row shows on one of them.
+    """
+    guess = np.argmax(net.output_of(x), axis=1)
+    classes = int(net.sizes[2])
+    for labels in (t, guess, (guess + 1) % classes):
+        theirs = net.accuracy(x, labels)
+        want = float(np.mean(guess == labels))
+        if abs(theirs - want) > 1e-12:
+            net.faults.append(
+                ImplementationFailure(
+                    "accuracy",
+                    f"returns {theirs:.6g} on a batch where predict's argmax matches {want:.6g} of the labels",
+                    definition_of(getattr(net.net, "accuracy", None)),
+                    error="wrong-accuracy",
+                )
             )
-        )
+            return
 
 
 def findings(net, method: str) -> tuple[Diagnosis, ...]:
