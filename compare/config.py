@@ -32,6 +32,7 @@ from compare.cli import (  # noqa: F401  (re-exported for the commands)
     thread_count,
     usable_cpus,
 )
+from compare.i18n import add_lang_option, use
 
 SECTIONS = ("gradients", "trajectory", "timing", "scaling", "lesson")
 SCALING_FORMS = ("auto", "reduced", "full")
@@ -216,6 +217,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     out.add_argument("--quiet", action="store_true", help="print only the verdict")
     out.add_argument("--no-progress", dest="progress", action="store_false", help="no progress bars")
+    add_lang_option(out)
     return p
 
 
@@ -231,6 +233,7 @@ def parse_args(argv: list[str] | None = None) -> RunConfig:
     if ns.ranks > entries:
         parser.error(f"--ranks {ns.ranks} is more than the {entries} parameter entries to share")
     _check_ddp_options(ns)
+    use(vars(ns).pop("lang"))  # the language of the prose (compare.i18n); the report's data stays English
     cfg = RunConfig(**vars(ns))
     check_memory(*memory_estimate(cfg))
     return cfg

@@ -3,6 +3,7 @@
 Run::
 
     python -m compare.teach --doc docs/why-backprop.md
+    python -m compare.teach --lang ja      # docs/why-backprop.ja.md, and zh-TW, nan-TW likewise
 
 It runs every section of ``python -m compare.run`` (defaults: the book's settings on the
 bundled digits) with the full cost-growth study, then writes the page: the plain-words
@@ -10,6 +11,10 @@ summary, the cost-growth tables, time per gradient and the projected training ti
 agreement found, and the float32 lesson. With matplotlib installed (``pip install
 ".[plot]"``) the charts go beside the page, in ``docs/why-backprop/``. Every number on the
 page comes from that run; nothing is typed in by hand. Takes one to two minutes on 2 cores.
+
+``--lang en|zh-TW|ja|nan-TW`` picks the language of the prose and the chart labels (default: from
+the locale, else English); the glossary of the page's terms is written beside it
+(``glossary.md``, ``glossary.ja.md``, ...).
 
 Exit status: 0 when every agreement check of the run passed, 1 when one failed (the page is
 written either way and says so), 2 for bad usage or an unwritable path.
@@ -24,13 +29,16 @@ from pathlib import Path
 
 from compare.cli import Parser, command, fail, program
 from compare.config import RunConfig, path_option, thread_count
+from compare.i18n import _, add_lang_option, use
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     d = RunConfig()
     p = Parser(prog=program("compare.teach"), description="Regenerate docs/why-backprop.md.")
     p.add_argument(
-        "--doc", type=path_option, default="docs/why-backprop.md", help="the page to write (default: %(default)s)"
+        "--doc",
+        type=path_option,
+        help="the page to write (default: docs/why-backprop.md, docs/why-backprop.ja.md, ...)",
     )
     p.add_argument(
         "--threads", type=thread_count, default=d.threads, help="BLAS / torch threads (default: %(default)s)"
@@ -40,7 +48,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument(
         "--from", dest="source", type=path_option, metavar="RUN.json", help="render a saved run instead of running anew"
     )
-    return p.parse_args(argv)
+    add_lang_option(p)
+    ns = p.parse_args(argv)
+    ns.lang_given = ns.lang is not None
+    ns.lang = use(ns.lang)
+    if ns.doc is None:
+        ns.doc = "docs/why-backprop.md" if ns.lang == "en" else f"docs/why-backprop.{ns.lang}.md"
+    return ns
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -64,21 +78,34 @@ def _report(ns: argparse.Namespace):
     return harness.run(cfg, note=note)
 
 
+def _chart_note(charts: dict[str, str]) -> str:
+    """A line for the page when its charts could not be labelled in its language ('' otherwise)."""
+    from compare import i18n
+    from compare.report import fonts
+
+    if not charts or i18n.current() == "en" or fonts.chart_language()[0] != "en":
+        return ""
+    return _("No CJK-capable font was found on the machine that drew the charts: their labels are in English.")
+
+
 def _regenerate(ns: argparse.Namespace) -> int:
     from compare import files
     from compare.report import plots
     from compare.report.codec import SchemaError
+    from compare.report.glossary import glossary_name, render_glossary
     from compare.report.teach_doc import render_doc
 
     doc = Path(ns.doc)
     chart_dir = doc.parent / doc.stem  # docs/why-backprop/ beside docs/why-backprop.md
     with_plots = ns.plots and plots.available()
+    glossary = doc.parent / glossary_name()
     try:
         saved = _report(ns) if ns.source else None  # reading it is no work; a fresh run comes after the checks
         held = [s for s in plots.CHART_FILES if saved is None or getattr(saved, s, None) is not None]
         charts_out = files.Output("charts", chart_dir if with_plots else None, ".png", plots.chart_names(held))
         source = [files.Input("the --from report", ns.source)] if ns.source is not None else []
-        files.check_outputs([files.Output("--doc", ns.doc), charts_out], source)  # the text: "x.md/" is refused
+        outputs = [files.Output("--doc", ns.doc), files.Output("glossary", glossary), charts_out]
+        files.check_outputs(outputs, source)  # the text: "x.md/" is refused
         report = saved or _report(ns)
     except (files.OutputError, SchemaError) as e:
         return fail(str(e))
@@ -88,15 +115,19 @@ def _regenerate(ns: argparse.Namespace) -> int:
     if with_plots:
         for path in plots.write_plots(report, chart_dir):
             charts[path.name] = os.path.relpath(path, doc.parent).replace(os.sep, "/")
-    command = f"python -m compare.teach --doc {ns.doc}"
+    command = f"python -m compare.teach --doc {ns.doc}" + (f" --lang {ns.lang}" if ns.lang_given else "")
     command += "" if ns.threads == RunConfig().threads else f" --threads {ns.threads}"
     command += "" if ns.plots else " --no-plots"
     command += f" --from {ns.source}" if ns.source else ""
     try:
-        files.write_atomic(doc, render_doc(report, charts, command))
+        files.write_atomic(doc, render_doc(report, charts, command, _chart_note(charts)))
+        files.write_atomic(glossary, render_glossary())
     except OSError as e:
         return fail(str(e))  # OutputError names the file
-    print(f"wrote {files.shown(doc)}" + (f" and {len(charts)} charts in {files.shown(chart_dir)}" if charts else ""))
+    wrote = _("wrote {page} and {glossary}").format(page=files.shown(doc), glossary=files.shown(glossary))
+    if charts:
+        wrote += _(", and {n} charts in {folder}").format(n=len(charts), folder=files.shown(chart_dir))
+    print(wrote)
     return 0 if report.ok else 1
 
 

@@ -22,6 +22,7 @@ import unicodedata
 ASCII_STAND_INS = {
     "×": "x",
     "·": "*",
+    "⊙": "*",  # elementwise product (how backprop works)
     "±": "+/-",
     "≈": "~",
     "∝": "~",

@@ -88,3 +88,18 @@ def one_thread_module() -> Iterator[None]:
     """:func:`one_thread` for a whole module (its module-scoped fixtures included)."""
     with pytest.MonkeyPatch.context() as mp, pinned_threads(mp):
         yield
+
+
+@pytest.fixture(autouse=True)
+def english_prose(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """English prose in every test and the children it starts, whatever the machine's locale; reset after it.
+
+    ``LANGUAGE`` is the first variable :func:`compare.i18n.from_environment` reads, and it selects
+    message catalogs only (not the encoding). A test that picks a language with ``--lang`` leaves
+    it set in its process: the reset keeps it from the next test in the same worker.
+    """
+    from compare import i18n
+
+    monkeypatch.setenv("LANGUAGE", "en")
+    yield
+    i18n.use("en")

@@ -297,7 +297,7 @@ def test_odd_values_render_in_every_form(saved: Path, tmp_path: Path, capsys, od
     assert not remarks, [str(w.message) for w in remarks]
     assert status == 0 and err == "" and out.rstrip().splitlines()[-1].startswith("OK: "), err
     charts = sorted(p.name for p in (tmp_path / "png").iterdir() if p.suffix == ".png")  # (and the folder's manifest)
-    assert charts == ["accuracy.png", "lesson.png", "losses.png", "scaling.png"]
+    assert charts == ["accuracy.png", "lesson.png", "loss-time.png", "losses.png", "scaling.png"]
     status, _, err = call(teach_main, ["--from", str(path), "--doc", str(tmp_path / "page.md")], capsys)
     assert status == 0 and err == "", err
     for a, b in ((path, saved), (saved, path)):

@@ -5,7 +5,8 @@ module under ``compare/`` is parsed with :mod:`ast`, imports inside functions in
 
 Roles, lowest first (a module may import its own level and those below, never above):
 
-0. leaves: ``compare.cli``, ``compare.config``, ``compare.env``, ``compare.files``, ``compare.terminal``, and the
+0. leaves: ``compare.cli``, ``compare.config``, ``compare.env``, ``compare.files``, ``compare.i18n``,
+   ``compare.terminal``, and the
    checker (``dlfs_gradcheck``, below);
 1. data: ``compare.data``;
 2. the report model: ``compare.report.model``, ``codec``, ``format``;
@@ -45,12 +46,26 @@ LEAVES = {
     "compare.env",
     "compare.gradcheck",  # the checker's API, re-exported from dlfs_gradcheck
     "compare.files",
+    "compare.i18n",  # the message catalogs: standard library only
     "compare.terminal",
 }
 MODEL = {"compare.report", "compare.report.model", "compare.report.codec", "compare.report.format"}
 RENDERERS = {
     f"compare.report.{m}"
-    for m in ("text", "tables", "layout", "csvfiles", "plots", "teach_doc", "diff", "outputs", "__main__")
+    for m in (
+        "text",
+        "tables",
+        "layout",
+        "csvfiles",
+        "plots",
+        "teach_doc",
+        "teach_learn",
+        "glossary",
+        "fonts",
+        "diff",
+        "outputs",
+        "__main__",
+    )  # fmt: skip
 }
 ENTRY_POINTS = {
     "compare.run",

@@ -425,7 +425,7 @@ def test_charts_are_written_as_png(
     fake = dataclasses.replace(fake_report(12.3, 293e-6, 0.784, 94.9e-6), scaling=tiny_study[0], lesson=sweep)
     written = plots.write_plots(fake, tmp_path / "charts")
     names = sorted(p.name for p in written)
-    assert names == ["accuracy.png", "lesson.png", "losses.png", "scaling.png"]
+    assert names == ["accuracy.png", "lesson.png", "loss-time.png", "losses.png", "scaling.png"]
     assert sorted(p.name for p in (tmp_path / "charts").iterdir()) == [MANIFEST, *names]  # no temporary files left
     for path in written:
         data = path.read_bytes()
@@ -480,7 +480,8 @@ def test_page_renders_every_result(tiny_study: tuple[ScalingSection, list[str]],
     assert "![time per gradient against P" in page and "(why-backprop/lesson.png)" in page
     assert "\n".join(f"- {line}" for line in full.summary.lines) in page
     assert COMMAND in page
-    assert "](" not in render_doc(full, {})  # no charts: no image links
+    assert "![" not in render_doc(full, {})  # no charts: no image links
+    assert "[glossary](glossary.md)" in page  # the terms are explained beside the page
 
 
 def test_teach_from_a_saved_run_renders_the_same_page(
@@ -494,7 +495,8 @@ def test_teach_from_a_saved_run_renders_the_same_page(
     threads = "" if RunConfig().threads == 1 else " --threads 1"  # the command names only options not at default
     command = f"python -m compare.teach --doc {doc}{threads} --no-plots --from {saved}"
     assert doc.read_text(encoding="utf-8") == render_doc(full, {}, command)
-    assert capsys.readouterr().out == f"wrote {doc}\n"
+    assert capsys.readouterr().out == f"wrote {doc} and {tmp_path / 'glossary.md'}\n"
+    assert (tmp_path / "glossary.md").read_text(encoding="utf-8").startswith("# Glossary\n")
 
 
 def test_teach_refuses_a_file_of_another_schema_version(tmp_path: Path, capsys) -> None:

@@ -15,6 +15,7 @@ import textwrap
 from collections.abc import Callable
 from typing import TypeVar
 
+from compare.i18n import N_
 from compare.terminal import printable
 
 T = TypeVar("T")
@@ -96,12 +97,12 @@ def count(n: int, noun: str) -> str:
 
 
 # Why a fitted slope is not quoted as this run's growth rate, by its claim (compare.sections.scaling.judge_slope).
-SLOPE_REASONS = {
-    "few-sizes": "too few sizes were timed to show how the time grows",
-    "noisy": "the times at each size spread too widely",
-    "scatter": "the sizes' times scatter about the fitted line: an outlier, or load that changed between sizes",
-    "implausible": "no cost of this net grows like that: the times drifted between sizes",
-    "": "this report is older than the check of its slopes",
+SLOPE_REASONS = {  # marked for the catalogs: the teaching page translates them
+    "few-sizes": N_("too few sizes were timed to show how the time grows"),
+    "noisy": N_("the times at each size spread too widely"),
+    "scatter": N_("the sizes' times scatter about the fitted line: an outlier, or load that changed between sizes"),
+    "implausible": N_("no cost of this net grows like that: the times drifted between sizes"),
+    "": N_("this report is older than the check of its slopes"),
 }
 
 

@@ -5,7 +5,12 @@ Run: ``python -m compare.run --plot plots/``. Writes, for the sections the run m
 - ``scaling.png``  — time per gradient against P (log-log), one line per method, fitted slopes;
 - ``lesson.png``   — numerical-gradient error against h (log-log), float64 and float32;
 - ``losses.png``   — loss at every training step, one curve per method;
-- ``accuracy.png`` — train and test accuracy at the book's records, one curve per method.
+- ``accuracy.png`` — train and test accuracy at the book's records, one curve per method;
+- ``loss-time.png`` — loss against wall-clock time, one curve per method (:func:`compare.sections.learner.loss_clock`).
+
+Labels come from the message catalogs (:mod:`compare.i18n`). For a language written in Han
+characters or kana a CJK-capable font is used when one is installed; without one the labels stay
+English (:func:`chart_language`), and the teaching page says so.
 
 Charts are drawn with matplotlib's Agg canvas (no display, no global pyplot state) and
 written atomically (:func:`compare.files.write_files`). The report's strings are drawn as they
@@ -22,9 +27,13 @@ import warnings
 from collections.abc import Collection
 from pathlib import Path
 
+from compare import i18n
 from compare.files import write_files
+from compare.i18n import _
+from compare.report.fonts import chart_language, quiet_logger
 from compare.report.format import escaped
 from compare.report.model import LessonSection, Report, ScalingFit, ScalingSection, TrajectorySection
+from compare.sections.learner import LossClock, loss_clock
 from compare.terminal import printable
 
 STYLES = ("-", "--", ":", "-.")  # curves that agree lie on top of each other: different dashes keep both visible
@@ -90,7 +99,11 @@ def scaling_figure(section: ScalingSection):
             secs = [p.median_s for p in pts]
             fit = fits.get((name, method))
             fitted = None if fit is None else _fitted(fit, sizes)
-            label = method if fitted is None else f"{method}: slope {fit.slope:.2f}"
+            label = (
+                method
+                if fitted is None
+                else _("{method}: slope {slope}").format(method=method, slope=f"{fit.slope:.2f}")
+            )
             line = ax.plot(sizes, secs, MARKERS[i % len(MARKERS)], label=label)[0]
             if fitted is not None:
                 ax.plot(sizes, fitted, "--", color=line.get_color(), linewidth=1)
@@ -98,17 +111,16 @@ def scaling_figure(section: ScalingSection):
             k = {"numerical": 2.0, "backprop": 1.0}.get(method)
             guide = _guide(sizes, secs, k) if k and sizes else None
             if guide is not None:
-                ax.plot(sizes, guide, ":", color="grey", linewidth=1, label=f"slope {k:g} (theory)")
+                ax.plot(sizes, guide, ":", color="grey", linewidth=1, label=_("slope {k} (theory)").format(k=f"{k:g}"))
         ax.set_xscale("log")
         ax.set_yscale("log")
-        ax.set_xlabel("parameters P")
-        ax.set_ylabel("seconds per gradient")
-        fixed = (
-            f"H varies (D = {plan.input_size}, C = {plan.output_size})"
-            if name == "hidden"
-            else f"D varies (H = {plan.hidden_size}, C = {plan.output_size})"
-        )
-        ax.set_title(f"Cost growth: {fixed}")
+        ax.set_xlabel(_("parameters P"))
+        ax.set_ylabel(_("seconds per gradient"))
+        if name == "hidden":
+            title = _("Cost growth: H varies (D = {d}, C = {c})").format(d=plan.input_size, c=plan.output_size)
+        else:
+            title = _("Cost growth: D varies (H = {h}, C = {c})").format(h=plan.hidden_size, c=plan.output_size)
+        ax.set_title(title)
         ax.grid(True, which="major", alpha=0.3)
         ax.legend(fontsize="small", loc="upper center", bbox_to_anchor=(0.5, -0.14), ncol=2)
     return fig
@@ -129,12 +141,12 @@ def lesson_figure(section: LessonSection):
         by_h = sorted(f64, key=lambda r: r.h)
         big, small = by_h[-2], by_h[1]
         offset = {"textcoords": "offset points", "va": "top", "fontsize": "small", "color": "C0"}
-        ax.annotate("truncation ~ h²", (big.h, big.rel), xytext=(-8, -8), ha="right", **offset)
-        ax.annotate("rounding ~ ε/h", (small.h, small.rel), xytext=(8, -8), ha="left", **offset)
+        ax.annotate(_("truncation ~ h²"), (big.h, big.rel), xytext=(-8, -8), ha="right", **offset)
+        ax.annotate(_("rounding ~ ε/h"), (small.h, small.rel), xytext=(8, -8), ha="left", **offset)
     if section.book_h:
         ax.axvline(section.book_h, color="grey", linestyle=":", linewidth=1)
         ax.annotate(
-            f"book's h = {section.book_h:g}",
+            _("book's h = {h}").format(h=f"{section.book_h:g}"),
             (section.book_h, 0.5),
             xycoords=("data", "axes fraction"),
             rotation=90,
@@ -146,9 +158,10 @@ def lesson_figure(section: LessonSection):
     ax.set_xscale("log")
     ax.set_yscale("log")
     ax.invert_xaxis()  # h shrinks to the right, as it would when one tries smaller and smaller steps
-    ax.set_xlabel("step h (shrinking →)")
-    ax.set_ylabel("max error / largest gradient entry")
-    ax.set_title(f"Numerical gradient error against h ({section.shape}, {section.entries} entries)")
+    ax.set_xlabel(_("step h (shrinking →)"))
+    ax.set_ylabel(_("max error / largest gradient entry"))
+    title = _("Numerical gradient error against h ({shape}, {entries} entries)")
+    ax.set_title(title.format(shape=section.shape, entries=section.entries))
     ax.grid(True, which="major", alpha=0.3)
     ax.legend()
     return fig
@@ -160,13 +173,18 @@ def losses_figure(section: TrajectorySection):
     ax = fig.subplots()
     for i, run in enumerate(section.runs):
         losses = run.losses
-        ax.plot(range(len(losses)), losses, STYLES[i % len(STYLES)], label=f"{run.method} ({len(losses):,} steps)")
+        ax.plot(
+            range(len(losses)),
+            losses,
+            STYLES[i % len(STYLES)],
+            label=_("{method} ({steps} steps)").format(method=run.method, steps=f"{len(losses):,}"),
+        )
     longest = max((len(r.losses) for r in section.runs), default=1)
     if longest > 100:
         ax.set_xscale("symlog", linthresh=10)  # the short numerical runs stay visible beside 10,000 steps
-    ax.set_xlabel("training step")
-    ax.set_ylabel("loss (before the step's update)")
-    ax.set_title("Training loss per method (same weights and batches: the curves coincide)")
+    ax.set_xlabel(_("training step"))
+    ax.set_ylabel(_("loss (before the step's update)"))
+    ax.set_title(_("Training loss per method (same weights and batches: the curves coincide)"))
     ax.grid(True, alpha=0.3)
     ax.legend(fontsize="small")
     return fig
@@ -179,13 +197,37 @@ def accuracy_figure(section: TrajectorySection):
     runs = [r for r in section.runs if r.eval_steps]
     for i, run in enumerate(runs):
         style = STYLES[i % len(STYLES)]
-        line = ax.plot(run.eval_steps, run.train_acc, style, label=f"{run.method} train")[0]
+        line = ax.plot(run.eval_steps, run.train_acc, style, label=_("{method} train").format(method=run.method))[0]
         color = line.get_color()
-        ax.plot(run.eval_steps, run.test_acc, style, color=color, alpha=0.5, label=f"{run.method} test")
-    ax.set_xlabel("training step")
-    ax.set_ylabel("accuracy")
+        ax.plot(
+            run.eval_steps,
+            run.test_acc,
+            style,
+            color=color,
+            alpha=0.5,
+            label=_("{method} test").format(method=run.method),
+        )
+    ax.set_xlabel(_("training step"))
+    ax.set_ylabel(_("accuracy"))
     ax.set_ylim(0, 1)
-    ax.set_title("Accuracy per method (train: dark, test: light)")
+    ax.set_title(_("Accuracy per method (train: dark, test: light)"))
+    ax.grid(True, alpha=0.3)
+    ax.legend(fontsize="small")
+    return fig
+
+
+def clock_figure(clock: LossClock):
+    """Loss against wall-clock time (log time axis): the numerical runs end where backprop has long finished."""
+    fig = _new_figure()
+    ax = fig.subplots()
+    for i, curve in enumerate(clock.curves):
+        steps = _("{method} ({steps} steps)").format(method=curve.method, steps=f"{len(curve.losses):,}")
+        ax.plot(curve.seconds, curve.losses, STYLES[i % len(STYLES)], label=steps)
+        ax.plot(curve.seconds[-1:], curve.losses[-1:], MARKERS[i % len(MARKERS)], color=f"C{i}")
+    ax.set_xscale("log")
+    ax.set_xlabel(_("wall-clock time (seconds, log scale)"))
+    ax.set_ylabel(_("loss"))
+    ax.set_title(_("Training loss against wall-clock time"))
     ax.grid(True, alpha=0.3)
     ax.legend(fontsize="small")
     return fig
@@ -194,7 +236,7 @@ def accuracy_figure(section: TrajectorySection):
 CHART_FILES = {  # section -> the charts drawn from it
     "scaling": ("scaling.png",),
     "lesson": ("lesson.png",),
-    "trajectory": ("losses.png", "accuracy.png"),
+    "trajectory": ("losses.png", "accuracy.png", "loss-time.png"),
 }
 CHART_NAMES = tuple(name for names in CHART_FILES.values() for name in names)  # every chart a run may write
 
@@ -211,8 +253,23 @@ def write_plots(report: Report, directory: str | os.PathLike[str]) -> list[Path]
     that this report has no section for are removed, if unchanged since (:func:`compare.files.write_files`).
     """
     report = escaped(report, _plain)
+    lang, font = chart_language()
+    previous = i18n.current()
+    i18n.use(lang)
+    try:
+        return write_files(directory, _draw(report, font), owned=CHART_NAMES)
+    finally:
+        i18n.use(previous)
+
+
+def _draw(report: Report, font: str | None) -> dict[str, bytes]:
+    """The charts of ``report`` as PNG bytes, by file name; labels in the language in use, in ``font``."""
+    from matplotlib import rc_context
+
     charts = {}
-    with warnings.catch_warnings():
+    # matplotlib's own font first (the log axes' exponents need its minus sign), the CJK font for what it lacks
+    rc = {"font.family": ["DejaVu Sans", font]} if font else {}
+    with warnings.catch_warnings(), rc_context(rc), quiet_logger("matplotlib"):
         # matplotlib's remarks on odd data (a zero on a log axis, an empty legend, a missing glyph)
         # would be lines of noise on stderr: the chart shows what there is to show
         warnings.simplefilter("ignore")
@@ -224,4 +281,7 @@ def write_plots(report: Report, directory: str | os.PathLike[str]) -> list[Path]
             charts["losses.png"] = _png(losses_figure(report.trajectory))
             if any(r.eval_steps for r in report.trajectory.runs):
                 charts["accuracy.png"] = _png(accuracy_figure(report.trajectory))
-    return write_files(directory, charts, owned=CHART_NAMES)
+            clock = loss_clock(report.trajectory)
+            if clock.curves:
+                charts["loss-time.png"] = _png(clock_figure(clock))
+    return charts

@@ -14,6 +14,7 @@ import textwrap
 
 from tabulate import tabulate
 
+from compare.i18n import N_, _
 from compare.report import layout
 from compare.report.diff import FAMILY_ALPHA, Mismatch, ReportDiff, TimeChange
 from compare.report.format import (
@@ -149,12 +150,14 @@ def diagnosis_lines(notes: list[DiagnosisNote]) -> list[str]:
 
 
 def timing_table(rows_in: list[TimingRow]) -> Table:
-    head = ["method", "device", "dtype", "median", "IQR", "min", "runs×loops", "×fastest", "×numerical", "note"]
+    head = [N_("method"), N_("device"), N_("dtype"), N_("median"), N_("IQR"), N_("min"), N_("runs×loops")]
+    head += [N_("×fastest"), N_("×numerical"), N_("note")]  # marked: the teaching page translates them
     rows = []
     for r in rows_in:
-        note = f"estimated from {r.sampled} of {r.n_params}" if r.estimated else ""
+        note = _("estimated from {sampled} of {n_params}").format(sampled=r.sampled, n_params=r.n_params)
+        note = note if r.estimated else ""
         if r.compile_s is not None:
-            note = f"compile {format_seconds(r.compile_s)}, apart"
+            note = _("compile {time}, apart").format(time=format_seconds(r.compile_s))
         rows.append(
             [
                 _method_name(r),
@@ -204,8 +207,8 @@ def framework_note(section: FrameworkSection) -> str:
 
 
 SERIES_TITLES = {
-    "hidden": "hidden size H varies, input {input_size}, output {output_size}",
-    "input": "input size D varies, hidden {hidden_size}, output {output_size}",
+    "hidden": N_("Hidden size H varies, input {input_size}, output {output_size}"),
+    "input": N_("Input size D varies, hidden {hidden_size}, output {output_size}"),
 }
 
 
@@ -219,7 +222,7 @@ def series_table(section: ScalingSection, series: str) -> Table:
     points = [p for p in section.points if p.series == series]
     shapes = list(dict.fromkeys(p.shape for p in points))
     by_key = {(p.shape, p.method): p for p in points}
-    head = ["net", "P", "loss evals (book loop)"] + methods
+    head = [_("net"), "P", _("loss evals (book loop)")] + methods
     rows: list[list[object]] = []
     for shape in shapes:
         first = next(p for p in points if p.shape == shape)
@@ -230,10 +233,11 @@ def series_table(section: ScalingSection, series: str) -> Table:
             row.append(cell + (" !" if p is not None and p.noisy else ""))
         rows.append(row)
     fits = {f.method: f for f in section.fits if f.series == series}
-    rows.append(["slope vs P (fitted)", "", ""] + [_slope_text(fits[m].slope if m in fits else None) for m in methods])
+    fitted = [_slope_text(fits[m].slope if m in fits else None) for m in methods]
+    rows.append([_("slope vs P (fitted)"), "", ""] + fitted)
     spans = [slope_span(fits[m].slope_low, fits[m].slope_high) if m in fits else "-" for m in methods]
-    rows.append(["slope range (spread)", "", ""] + spans)
-    rows.append(["slope expected", "", ""] + [f"{fits[m].expected:g}" if m in fits else "-" for m in methods])
+    rows.append([_("slope range (spread)"), "", ""] + spans)
+    rows.append([_("slope expected"), "", ""] + [f"{fits[m].expected:g}" if m in fits else "-" for m in methods])
     return head, rows
 
 
@@ -241,10 +245,13 @@ def fit_text(f: ScalingFit) -> str:
     """One fitted slope in words: measured with its range, or not supported by the run's times and why."""
     span = slope_span(f.slope_low, f.slope_high)
     if f.claim == "measured":
-        return f"{f.method} {f.slope:.2f} (range {span}; theory {f.expected:g}), measured"
-    reason = SLOPE_REASONS.get(f.claim, f.claim)
-    theory = f"range {span}; theory {f.expected:g}"
-    return f"{f.method} {_slope_text(f.slope)}, not supported by this run's times: {reason} ({theory})"
+        text = _("{method} {slope} (range {span}; theory {expected}), measured")
+        return text.format(method=f.method, slope=f"{f.slope:.2f}", span=span, expected=f"{f.expected:g}")
+    reason = _(SLOPE_REASONS[f.claim]) if f.claim in SLOPE_REASONS else f.claim
+    text = _("{method} {slope}, not supported by this run's times: {reason} (range {span}; theory {expected})")
+    return text.format(
+        method=f.method, slope=_slope_text(f.slope), reason=reason, span=span, expected=f"{f.expected:g}"
+    )
 
 
 def slope_notes(section: ScalingSection) -> list[str]:
@@ -252,7 +259,8 @@ def slope_notes(section: ScalingSection) -> list[str]:
     notes = []
     for name in dict.fromkeys(f.series for f in section.fits):
         fits = [f for f in section.fits if f.series == name]
-        notes.append(f"Fitted slopes, series {name}: " + "; ".join(fit_text(f) for f in fits) + ".")
+        text = _("Fitted slopes, series {name}: {fits}.")
+        notes.append(text.format(name=name, fits="; ".join(fit_text(f) for f in fits)))
     return notes
 
 
@@ -261,46 +269,44 @@ def scaling_text(section: ScalingSection, fmt: str = "simple") -> str:
     plan = section.plan
     series = list(dict.fromkeys(p.series for p in section.points))
     md = fmt == "github"
-    form = "full study"
+    form = _("full study")
     if section.form == "reduced":
-        form = "reduced form; `--only scaling` runs the full study, with more sizes and methods"
+        form = _("reduced form; `--only scaling` runs the full study, with more sizes and methods")
     if not md:
         form = form.replace("`", "")
-    threads = section.threads
-    plural = "s" if threads != 1 else ""
-    intro = f"Time per gradient, batch {section.batch_size}, {threads} thread{plural} ({form})."
+    intro = _("Time per gradient, batch {batch}, threads: {threads} ({form}).")
+    intro = intro.format(batch=section.batch_size, threads=section.threads, form=form)
     lines = [(intro if md else layout.wrap(intro, WIDTH, "")) + "\n"]
     for name in series:
         sizes = {"input_size": plan.input_size, "hidden_size": plan.hidden_size, "output_size": plan.output_size}
-        title = SERIES_TITLES[name].format(**sizes) if name in SERIES_TITLES else f"series {name}"
-        lines.append(f"\n{title[0].upper()}{title[1:]}:\n\n")
+        title = _(SERIES_TITLES[name]).format(**sizes) if name in SERIES_TITLES else f"series {name}"
+        lines.append(f"\n{title}:\n\n")
         head, rows = series_table(section, name)
         lines.append(_table(head, rows, md) + "\n")
     lines.append("\n")
     if any(p.noisy for p in section.points):
-        lines.append(paragraph("!: a noisy time (its IQR above 10% of its median).", md))
+        lines.append(paragraph(_("!: a noisy time (its IQR above {limit} of its median).").format(limit="10%"), md))
     low, high = PLAUSIBLE_SLOPES
-    text = (
+    text = _(
         "Slope range: the fitted slope with each size's time anywhere within its interquartile range, widened by "
         "two standard errors of the sizes' scatter about the line. A slope is quoted as measured when at least "
-        f"{MIN_SIZES} sizes give a range at most {SLOPE_WIDTH:g} wide and the slope lies between {low:g} and {high:g}."
-    )
+        "{sizes} sizes give a range at most {width} wide and the slope lies between {low} and {high}."
+    ).format(sizes=MIN_SIZES, width=f"{SLOPE_WIDTH:g}", low=f"{low:g}", high=f"{high:g}")
     lines.append(paragraph(text, md))
     for note in slope_notes(section):
         lines.append(paragraph(note, md))
     sampled = [p for p in section.points if p.estimated]
     if sampled:
-        text = (
-            f"≈: the book's loop timed on {sampled[0].sampled} sampled parameters and scaled to P "
+        text = _(
+            "≈: the book's loop timed on {sampled} sampled parameters and scaled to P "
             "(each costs the same two forward passes)."
-        )
+        ).format(sampled=sampled[0].sampled)
         lines.append(paragraph(text, md))
     counted = section.count
-    text = (
-        f"Counted: one book numerical gradient of a {counted.shape} net (P = {counted.n_params:,}) called the "
-        f"loss {counted.loss_evaluations:,} times (2P); backprop and autograd run one forward and one backward "
-        "pass, whatever P."
-    )
+    text = _(
+        "Counted: one book numerical gradient of a {shape} net (P = {n_params}) called the loss {evaluations} "
+        "times (2P); backprop and autograd run one forward and one backward pass, whatever P."
+    ).format(shape=counted.shape, n_params=f"{counted.n_params:,}", evaluations=f"{counted.loss_evaluations:,}")
     lines.append(paragraph(text, md))
     return "".join(lines).rstrip("\n") + "\n"
 
@@ -316,7 +322,7 @@ def lesson_table(section: LessonSection) -> Table:
     """A row per h; per dtype the largest error and that error relative to the largest gradient entry."""
     dtypes = list(dict.fromkeys(r.dtype for r in section.rows))
     hs = list(dict.fromkeys(r.h for r in section.rows))
-    head = ["h"] + [f"{d} {what}" for d in dtypes for what in ("max error", "relative")] + ["note"]
+    head = ["h"] + [f"{d} {what}" for d in dtypes for what in (_("max error"), _("relative"))] + [_("note")]
     rows: list[list[object]] = []
     for h in hs:
         row: list[object] = [f"{h:.0e}"]
@@ -325,9 +331,9 @@ def lesson_table(section: LessonSection) -> Table:
             r = section.at(d, h)
             row += ["-", "-"] if r is None else [f"{r.max_abs:.1e}", f"{r.rel:.1e}"]
             if d in section.best and math.isclose(section.best[d], h, rel_tol=1e-9):
-                notes.append(f"best {d}")
+                notes.append(_("best {dtype}").format(dtype=d))
         if math.isclose(section.book_h, h, rel_tol=1e-9):
-            notes.insert(0, "book's h")
+            notes.insert(0, _("book's h"))
         rows.append(row + [", ".join(notes)])
     return head, rows
 
@@ -336,26 +342,45 @@ def lesson_text(section: LessonSection, fmt: str = "simple") -> str:
     """The section as text (``fmt="simple"``) or Markdown (``fmt="github"``)."""
     md = fmt == "github"
     head, rows = lesson_table(section)
-    intro = (
-        f"The book's loop on {section.entries} sampled entries of the {section.shape} net "
-        f"({section.activation}, batch {section.batch_size}), against float64 backprop; "
-        f"relative = max error / largest gradient entry ({section.grad_max:.1e}):"
+    intro = _(
+        "The book's loop on {entries} sampled entries of the {shape} net ({activation}, batch {batch}), against "
+        "float64 backprop; relative = max error / largest gradient entry ({grad_max}):"
+    ).format(
+        entries=section.entries,
+        shape=section.shape,
+        activation=section.activation,
+        batch=section.batch_size,
+        grad_max=f"{section.grad_max:.1e}",
     )
     lines = [paragraph(intro, md), _table(head, rows, md) + "\n\n"]
     rule = ", ".join(f"{d} {sci(e ** (1 / 3)) if e >= 0 else '-'}" for d, e in section.eps.items())
     best = ", ".join(f"{d} {sci(h)}" for d, h in section.best.items())
-    lines.append(paragraph(f"Best h measured: {best}; rule of thumb ε^(1/3): {rule}.", md))
+    lines.append(
+        paragraph(_("Best h measured: {best}; rule of thumb ε^(1/3): {rule}.").format(best=best, rule=rule), md)
+    )
     book = section.book_h
     lo, hi = (section.at("float64", book), section.at("float32", book)) if book else (None, None)
     if lo and hi:
         factor = orders_of_magnitude(hi.max_abs, lo.max_abs)
         median = section.grad_median
         # "noise": the typical entry's error is at least half the typical entry's size
-        verdict = "noise: as large as" if hi.median_abs >= 0.5 * median else "against"
-        text = (
-            f"At h = {sci(book)}: float32 errs by {sci(hi.max_abs, 2)}, about {factor} times float64's "
-            f"{sci(lo.max_abs, 2)}; on the median entry float32 errs by {sci(hi.median_abs, 2)}, {verdict} "
-            f"the median gradient entry ({sci(median, 2)})."
+        if hi.median_abs >= 0.5 * median:
+            text = _(
+                "At h = {h}: float32 errs by {e32}, about {factor} times float64's {e64}; on the median entry "
+                "float32 errs by {median32}, noise: as large as the median gradient entry ({median})."
+            )
+        else:
+            text = _(
+                "At h = {h}: float32 errs by {e32}, about {factor} times float64's {e64}; on the median entry "
+                "float32 errs by {median32}, against the median gradient entry ({median})."
+            )
+        text = text.format(
+            h=sci(book),
+            e32=sci(hi.max_abs, 2),
+            factor=factor,
+            e64=sci(lo.max_abs, 2),
+            median32=sci(hi.median_abs, 2),
+            median=sci(median, 2),
         )
         lines.append(paragraph(text, md))
     return "".join(lines).rstrip("\n") + "\n"

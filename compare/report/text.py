@@ -12,6 +12,7 @@ from collections.abc import Sequence
 
 from tabulate import tabulate
 
+from compare.i18n import _
 from compare.report import layout, tables
 from compare.report.format import WIDTH, count, escaped, format_seconds
 from compare.report.model import Env, Report
@@ -258,7 +259,7 @@ def render(report: Report, fmt: str = "simple") -> str:
         doc.title("4. Cost growth: time per gradient against the number of parameters P")
         doc.write(tables.scaling_text(report.scaling, fmt))
     if report.lesson is not None:
-        doc.title("5. The float32 lesson: numerical-gradient error against the step h")
+        doc.title(_("5. The float32 lesson: numerical-gradient error against the step h"))
         doc.write(tables.lesson_text(report.lesson, fmt))
     if report.summary is not None and report.summary.lines:
         doc.title("Why backprop? This run's numbers in plain words")
