@@ -151,8 +151,14 @@ def cli(args: list[str], cwd: Path, timeout: float = 600) -> subprocess.Complete
 
 @pytest.mark.parametrize(
     ("init", "grad"),
-    [("pass", "print('x' * 100)"), ("sys.stdout = open(os.devnull, 'w')", "pass"), ("pass", "sys.stdout.close()")],
-    ids=["prints", "replaces stdout", "closes stdout"],
+    [
+        ("pass", "print('x' * 100)"),
+        ("sys.stdout = open(os.devnull, 'w')", "pass"),
+        ("pass", "sys.stdout.close()"),
+        ("pass", "os.write(1, b'written to descriptor 1')"),
+        ("pass", "os.close(1)"),
+    ],
+    ids=["prints", "replaces stdout", "closes stdout", "writes to fd 1", "closes fd 1"],
 )
 def test_what_their_code_prints_or_does_to_stdout_never_reaches_the_report(
     tmp_path: Path, init: str, grad: str
@@ -166,7 +172,9 @@ def test_what_their_code_prints_or_does_to_stdout_never_reaches_the_report(
     assert done.returncode in (0, 1) and done.stdout.rstrip().splitlines()[-1].startswith("gradcheck: "), done
 
 
-@pytest.mark.parametrize("statement", ["print('hello from the import')", "sys.stdout.close()"])
+@pytest.mark.parametrize(
+    "statement", ["print('hello from the import')", "sys.stdout.close()", "import os; os.write(1, b'fd 1')"]
+)
 def test_what_their_module_prints_or_does_to_stdout_as_it_is_imported_never_reaches_the_report(
     tmp_path: Path, statement: str
 ) -> None:

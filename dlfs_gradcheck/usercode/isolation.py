@@ -84,6 +84,27 @@ class _Passed(io.TextIOBase):
         return getattr(self._target, "encoding", None) or "utf-8"
 
 
+def _lend_fd1() -> int | None:
+    """Point file descriptor 1 at stderr's while their code runs (``os.write(1, ...)``, ``os.close(1)``);
+    returns a copy of ours to put back, or None when there is no stdout to protect."""
+    try:
+        saved = os.dup(1)
+    except OSError:
+        return None
+    try:
+        os.dup2(2, 1)
+    except OSError:
+        os.close(saved)
+        return None
+    return saved
+
+
+def _take_back_fd1(saved: int | None) -> None:
+    if saved is not None:
+        os.dup2(saved, 1)
+        os.close(saved)
+
+
 class Sandbox:
     """Where one user's file runs: its folder, its ``sys.path`` and its own helper modules."""
 
@@ -110,10 +131,11 @@ class Sandbox:
         library_roots()  # read now: the file may empty sys.path, and sysconfig imports a module to answer
         cwd, saved_path, before = os.getcwd(), list(sys.path), set(sys.modules)
         saved_err, streams = np.geterr(), (sys.stdout, sys.stderr)
-        box = cls(folder)
+        box, fd1 = cls(folder), None
         _forget_relative_finders()
         try:
             sys.stdout = sys.stderr = _Passed(streams[1])  # its prints on stderr, as during calls
+            fd1 = _lend_fd1()
             os.chdir(folder)
             sys.path.insert(0, folder)
             sys.modules[name] = module
@@ -130,6 +152,7 @@ class Sandbox:
             os.chdir(cwd)
             sys.path[:] = saved_path
             np.seterr(**saved_err)
+            _take_back_fd1(fd1)
             sys.stdout, sys.stderr = streams  # a stream the import replaced or closed is ours again
         return module, box
 
@@ -154,11 +177,12 @@ class Sandbox:
         saved_path, saved_err = list(sys.path), np.geterr()
         streams = sys.stdout, sys.stderr
         shadowed = {k: sys.modules[k] for k in self.helpers if k in sys.modules}
-        self._depth += 1
+        self._depth, fd1 = self._depth + 1, None
         try:
             # What their code prints goes to stderr, never into the report (or `--json -`); closing
             # or replacing a stream closes or replaces nothing of ours.
             sys.stdout = sys.stderr = _Passed(streams[1])
+            fd1 = _lend_fd1()  # and what they write to the descriptor itself
             os._exit = _refuse_exit
             if self.folder is not None:
                 os.chdir(self.folder)
@@ -177,6 +201,7 @@ class Sandbox:
             if cwd is not None and _getcwd() != cwd:
                 os.chdir(cwd)
             np.seterr(**saved_err)
+            _take_back_fd1(fd1)
             sys.stdout, sys.stderr = streams  # and a stream they replaced or closed is ours again
             os._exit = _REAL_EXIT
 
