@@ -73,7 +73,7 @@ def _scaling(out: Out, report: Report, charts: dict[str, str]) -> None:
             "forward pass over a batch of N costs about N·(D·H + H·C) ≈ N·P multiply-adds. The book's numerical "
             "gradient changes one parameter at a time and evaluates the loss twice for each, so one gradient costs "
             "2P forward passes: about 2N·P², which grows with the square of P. Backprop gets all P entries from one "
-            "forward and one backward pass, about 3N·P: it grows in proportion to P. Holding the input and output "
+            "forward and one backward pass, about 2N·P: it grows in proportion to P. Holding the input and output "
             "sizes fixed, P grows in proportion to the hidden size H, so doubling H should make the numerical "
             "gradient about 4× slower (slope 2 on a log-log plot) and backprop about 2× (slope 1). Measured: the "
             "slopes below are fitted by least squares to log(time) against log(P), each with the range this run's "
