@@ -73,3 +73,23 @@ def test_page_says_when_its_charts_are_in_english(tmp_path: Path, monkeypatch: p
     charts = sorted(p.name for p in (tmp_path / "page.ja").glob("*.png"))
     assert charts == ["accuracy.png", "lesson.png", "loss-time.png", "losses.png"]
     assert (tmp_path / "glossary.ja.md").read_text(encoding="utf-8").startswith("# 用語集\n")
+
+
+@pytest.mark.parametrize("lang", ["ja", "zh-TW", "nan-TW"])
+def test_translated_prose_is_wrapped_by_the_columns_a_terminal_gives_it(lang: str) -> None:
+    """CJK characters take two columns and sentences have no spaces: lines still end within the width, nothing lost."""
+    import textwrap
+
+    from compare.report.format import columns, fill
+
+    theory = next(
+        m for m in i18n.translations("ja")._catalog if isinstance(m, str) and m.startswith("In theory: a net")
+    )
+    text = i18n.translations(lang).gettext(theory)
+    assert columns(text) > len(text)  # the translation holds wide characters
+    for width in (40, 100):
+        lines = fill(text, width, "  ").split("\n")
+        assert len(lines) > 1 and all(columns(line) <= width for line in lines), lines
+        assert "".join(line.strip() for line in lines).replace(" ", "") == text.replace(" ", "")
+    english = "the numerical gradient nudges one parameter at a time " * 5
+    assert fill(english, 40, "  ") == textwrap.fill(english, 40, subsequent_indent="  ")

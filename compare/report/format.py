@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import re
 import textwrap
+import unicodedata
 from collections.abc import Callable
 from typing import TypeVar
 
@@ -37,9 +39,32 @@ def times(ratio: float) -> str:
     return f"{rounded:,.0f}" if rounded >= 100 else f"{rounded:.3g}"
 
 
+def columns(text: str) -> int:
+    """The columns ``text`` takes in a terminal: two for each wide (CJK) character, one for the others."""
+    return sum(2 if unicodedata.east_asian_width(c) in "WF" else 1 for c in text)
+
+
+def fill(text: str, width: int = WIDTH, indent: str = "", break_words: bool = True) -> str:
+    """``textwrap.fill`` by the columns the text takes: CJK prose, which has no spaces, breaks between characters."""
+    if columns(text) == len(text):  # no wide characters: textwrap's own result
+        return textwrap.fill(
+            text, width, subsequent_indent=indent, break_long_words=break_words, break_on_hyphens=break_words
+        )
+    # Tokens: a run of narrow non-space characters stays whole; each wide character or space is one token.
+    tokens = re.findall(r"[^\s\u1100-\uffff]+|\s|.", text.strip())
+    lines, line = [], ""
+    for token in tokens:
+        if line and columns(line + token) > width and not token.isspace():
+            lines.append(line.rstrip())
+            line = indent
+        if not (token.isspace() and line.strip() == ""):
+            line += token
+    return "\n".join([*lines, line.rstrip()])
+
+
 def paragraph(text: str, markdown: bool, width: int = WIDTH) -> str:
     """``text`` as one paragraph followed by a blank line: wrapped for the terminal, whole in Markdown."""
-    body = text if markdown else textwrap.fill(text, width)
+    body = text if markdown else fill(text, width)
     return body + "\n\n"
 
 

@@ -17,12 +17,11 @@ Markdown and CSV keep the full, flat tables (:mod:`compare.report.tables`).
 from __future__ import annotations
 
 import shutil
-import textwrap
 from collections.abc import Callable, Sequence
 
 from tabulate import tabulate
 
-from compare.report.format import WIDTH
+from compare.report.format import WIDTH, fill
 
 INDENT = "  "  # rows under a group heading
 
@@ -34,7 +33,7 @@ def terminal_width() -> int:
 
 def wrap(line: str, width: int, indent: str = "  ") -> str:
     """``line`` wrapped at spaces only (never inside a method label such as ``numerical-fast``)."""
-    return textwrap.fill(line, width, subsequent_indent=indent, break_long_words=False, break_on_hyphens=False)
+    return fill(line, width, indent, break_words=False)
 
 
 def _cell_lines(cell: object) -> list[str]:

@@ -10,7 +10,6 @@ out alike.
 from __future__ import annotations
 
 import math
-import textwrap
 
 from tabulate import tabulate
 
@@ -23,6 +22,7 @@ from compare.report.format import (
     count,
     e2,
     escaped,
+    fill,
     format_seconds,
     ok_word,
     orders_of_magnitude,
@@ -390,7 +390,7 @@ def summary_text(lines: list[str], markdown: bool = False, width: int = 100) -> 
     """The summary's sentences: wrapped text lines, or Markdown bullets."""
     if markdown:
         return "".join(f"- {line}\n" for line in lines)
-    return "".join(textwrap.fill(line, width, subsequent_indent="  ") + "\n" for line in lines)
+    return "".join(fill(line, width, "  ") + "\n" for line in lines)
 
 
 NOT_COMPARABLE = {  # how each fact of compare.report.diff.FACTS reads in a warning

@@ -7,14 +7,13 @@ Reads only the typed model (:mod:`compare.report.model`): a run prints it as it 
 from __future__ import annotations
 
 import io
-import textwrap
 from collections.abc import Sequence
 
 from tabulate import tabulate
 
 from compare.i18n import _
 from compare.report import layout, tables
-from compare.report.format import WIDTH, count, escaped, format_seconds
+from compare.report.format import WIDTH, count, escaped, fill, format_seconds
 from compare.report.model import Env, Report
 
 TITLE = "The book's two-layer net: every implementation from the same weights and batches"
@@ -183,7 +182,7 @@ class _Doc:
     def lines(self, lines: list[str]) -> None:
         """Notes under a table: wrapped for the terminal, whole in Markdown."""
         if lines:
-            shown = lines if self.md else [textwrap.fill(line, WIDTH, subsequent_indent="  ") for line in lines]
+            shown = lines if self.md else [fill(line, WIDTH, "  ") for line in lines]
             self.write("\n" + "".join(f"{line}\n" for line in shown))
 
 
