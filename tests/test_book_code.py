@@ -12,12 +12,14 @@ fail, on the same parameters, with the same diagnosis).
 
 from __future__ import annotations
 
+import faulthandler
 import json
 import os
 import shutil
 from pathlib import Path
 
 import pytest
+from children import CEILING_S
 
 from compare.gradcheck.cli import main as check_main
 from compare.run import main as run_main
@@ -360,7 +362,7 @@ def test_a_wrong_numerical_gradient_fails_in_the_checker_as_in_the_harness(
 
 
 def test_a_numerical_gradient_that_never_returns_is_a_fail_at_its_line_not_a_hang(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, request: pytest.FixtureRequest
 ) -> None:
     """The forgotten ``it.iternext()``: the loop never advances. Past its limit (made 1 s here) it is a FAIL."""
     from dlfs_gradcheck.usercode import timelimit
@@ -369,6 +371,10 @@ def test_a_numerical_gradient_that_never_returns_is_a_fail_at_its_line_not_a_han
     monkeypatch.setattr(timelimit, "MARGIN", 1)
     root = variant(tmp_path, "mine", "common/gradient.py", "        it.iternext()   \n", "        pass\n")
     words = "did not return within"
+    # Should the limit ever fail to fire, the loop would never end: end this process instead (a crashed worker
+    # fails the test), long after the 1 s limit even on a busy machine.
+    faulthandler.dump_traceback_later(4 * CEILING_S, exit=True)
+    request.addfinalizer(faulthandler.cancel_dump_traceback_later)
     status, doc = run(tmp_path, "--impl", f"mine={root / CH4}", "--activation", "sigmoid", "--only", "gradients")
     fails = [n for n in doc["gradients"]["notes"] if n["method"].startswith("mine") and n["status"] == "FAIL"]
     assert status == 1 and any(words in n["message"] for n in fails), fails

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import signal
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -43,24 +44,23 @@ def time_limit(seconds: float, message: str) -> Iterator[None]:
 
 
 MIN_S = 120.0  # never less: a loaded machine, a slow first call
-MARGIN = 50  # times the expected cost: 2P forward passes, each timed as one predict here
+MARGIN = 50  # times the expected cost (2P forward passes, each timed as one predict here) when above MIN_S
 
 
 @contextmanager
 def numerical_limit(net, method: str, x) -> Iterator[None]:
     """For ``numerical_gradient`` of a BookNet with ``predict``: a limit far above its expected cost; else none."""
-    import time
-
     if method != "numerical_gradient" or "predict" not in net.provided:
         yield
         return
     start = time.perf_counter()
     net.output_of(x)
     entries = sum(a.size for a in net.arrays().values())
-    seconds = max(MIN_S, MARGIN * 2 * entries * (time.perf_counter() - start))
+    expected = 2 * entries * (time.perf_counter() - start)
+    seconds = max(MIN_S, MARGIN * expected)
     with time_limit(
         seconds,
-        f"did not return within {seconds:.0f} s, {MARGIN} times what its {2 * entries} loss evaluations take here: "
-        "a loop that never ends (a forgotten it.iternext()?)",
+        f"did not return within {seconds:.0f} s, where its {2 * entries} loss evaluations take about "
+        f"{expected:.2g} s here: a loop that never ends (a forgotten it.iternext()?), stopped at the line shown",
     ):
         yield
