@@ -19,8 +19,9 @@ the patterns a hand-written backward typically gets wrong:
   from one upstream gradient, so the error is in that parameter's own line;
 - ``small-smooth``: a tiny mismatch (below 1e-5 of the gradient's norm) on otherwise parallel
   gradients: two slightly different functions; the book's ``1e-7`` inside the log is named only
-  when the loss has a log (``Context.log_loss``), and in float32 the mismatch is float32 rounding
-  (``float32-rounding``).
+  when the loss has a log (``Context.log_loss``); in float32, and in float64 when the mismatch is
+  below 1e-6 and has no pattern (nearly orthogonal to the gradient, as rounding noise is, where
+  the 1e-7 or a constant factor lies along it), it is float32 rounding (``float32-rounding``).
 
 Each test is a fit with an explicit threshold, so a correct gradient (which fails nothing)
 gets no diagnosis. What the code under test is known to do wrong before any comparison (a
@@ -43,6 +44,8 @@ OUTPUT = ("W2", "b2")
 PARTNER = {"W1": "b1", "b1": "W1", "W2": "b2", "b2": "W2"}  # computed from the same upstream gradient
 FIT_RTOL = 1e-3  # a pattern "fits" when the residual is below this fraction of the gradient's norm
 SMALL_REL = 1e-5  # below this relative error a mismatch counts as "small"
+ROUNDING_REL = 1e-6  # float32 rounding through a layer's products: a few ε (6e-8) of the gradient's norm
+NOISE_COSINE = 0.5  # |cos| of a mismatch with the gradient below this: no pattern (measured < 0.15 for rounding)
 
 
 @dataclass(frozen=True)
@@ -52,6 +55,9 @@ class Context:
     batch_size: int | None = None  # N: a factor of N or 1/N is named as a missing or doubled / batch_size
     dtype: str = "float64"  # the tested dtype: a tiny mismatch in float32 is float32 rounding
     log_loss: bool = False  # the loss has a log (a cross-entropy): the book's 1e-7 is a candidate
+    # The book loss's gradient minus the exact one at the point, when known: then the 1e-7 is named
+    # only for a mismatch that is this gap (either sign), and said not to be it otherwise.
+    log_gap: Mapping[str, np.ndarray] | None = None
 
 
 @dataclass(frozen=True)
@@ -149,6 +155,21 @@ def _near_one_factor(pairs: Mapping[str, tuple[np.ndarray, np.ndarray]], failed:
     return k if _norm(a - k * r) <= 1e-2 * _norm(a - r) else None
 
 
+def _patternless(a: np.ndarray, r: np.ndarray) -> bool:
+    """The mismatch ``a - r`` is nearly orthogonal to ``r``, as rounding noise is (a smooth change lies along it)."""
+    e = np.ravel(a - r)
+    return abs(float(np.vdot(e, np.ravel(r)).real)) <= NOISE_COSINE * _norm(e) * _norm(r)
+
+
+def _is_log_gap(pairs: Mapping[str, tuple[np.ndarray, np.ndarray]], failed: list[str], gap: Mapping) -> bool:
+    """The mismatch on every failed parameter is the 1e-7's own gap (either sign) to within 10%."""
+    for n in failed:
+        e, g = pairs[n][0] - pairs[n][1], np.asarray(gap[n])
+        if e.shape != g.shape or min(_norm(e - g), _norm(e + g)) > 0.1 * _norm(g):
+            return False
+    return True
+
+
 def _small_smooth(
     pairs: Mapping[str, tuple[np.ndarray, np.ndarray]], failed: list[str], context: Context
 ) -> Diagnosis | None:
@@ -177,11 +198,24 @@ def _small_smooth(
             "(1.2e-7 per operation, summed over the products of a layer): check the gradient in float64 to see "
             "finer errors",
         )
+    if worst <= ROUNDING_REL and all(_patternless(*pairs[n]) for n in failed):
+        return Diagnosis(
+            "float32-rounding",
+            tuple(failed),
+            f"{names}: a mismatch of {worst:.1e} of the gradient's norm with no pattern, the size of float32 "
+            "rounding in a float64 computation: a float32 array inside it (an astype(np.float32), a float32 "
+            "constant)?",
+        )
     why = (
         "e.g. the book's 1e-7 inside the log of cross_entropy_error"
         if context.log_loss
         else "e.g. a constant or a small extra term inside the loss that the backward pass leaves out"
     )
+    if context.log_loss and context.log_gap is not None:
+        if _is_log_gap(pairs, failed, context.log_gap):
+            why = "exactly the book's 1e-7 inside the log of cross_entropy_error, which one side leaves out"
+        else:
+            why = "not the book's 1e-7 inside the log (it would move the gradient differently)"
     return Diagnosis(
         "small-smooth",
         tuple(failed),

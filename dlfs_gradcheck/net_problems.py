@@ -35,7 +35,7 @@ from dlfs_gradcheck.diagnose import Context
 from dlfs_gradcheck.errors import ConfigError, DtypeError
 from dlfs_gradcheck.problems import LOSSES, GradProblem, numpy_loss_fn
 from dlfs_gradcheck.usercode import BookNet, TorchModuleNet
-from dlfs_gradcheck.usercode.checks import book_loss, exact_loss
+from dlfs_gradcheck.usercode.checks import BOOK_EPS, book_loss, book_loss_gradient, exact_loss
 
 
 def _float64_twin(net: BookNet | TorchModuleNet) -> BookNet | TorchModuleNet | None:
@@ -61,6 +61,8 @@ def _reference(net: BookNet | TorchModuleNet, x: np.ndarray, t: np.ndarray, loss
     if isinstance(net, BookNet) and "predict" not in net.provided and complex_loss is not None:
         return complex_loss  # no forward pass of theirs: the book's net at their weights
     if twin is None:
+        if complex_loss is None and isinstance(net, BookNet) and net.faults:
+            raise net.faults[0]  # what probing found wrong (predict reads no params ...) is why there is no reference
         if complex_loss is None:
             raise DtypeError(
                 f"{net.label}: float32 params and a predict that is not the book's sigmoid or ReLU net: no float64 "
@@ -110,7 +112,11 @@ def _problem(net: BookNet | TorchModuleNet, x: np.ndarray, t: np.ndarray, loss: 
     notes = [n for n in (net.found(), *net.notes) if n]
     if net.not_read:  # the output does not read these arrays: say so instead of all-zero references
         notes.append(f"the output ignores {', '.join(net.not_read)}: their reference gradient will be zero")
-    context = Context(batch_size=len(x), log_loss=True)
+    gap = None
+    if net.activation:  # the book's net: the 1e-7's own effect on the gradient is known
+        book, exact = (book_loss_gradient(point, x, t, net.activation, eps) for eps in (BOOK_EPS, 0.0))
+        gap = {k: book[k] - exact[k] for k in exact}
+    context = Context(batch_size=len(x), log_loss=True, log_gap=gap)
     reference = _reference(net, x, t, loss)
     return GradProblem(reference, grad_fn, point, label, context, tuple(notes), net.findings(method))
 

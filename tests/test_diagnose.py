@@ -137,6 +137,35 @@ def test_book_loss_is_small_and_smooth(case):
     assert low.code == "float32-rounding" and "float32 rounding" in low.message and "1e-7" not in low.message
 
 
+def test_the_book_loss_gap_when_known_names_the_1e7_only_for_that_gap(case):
+    """With the 1e-7's own effect known (the book's net), the mismatch must be that effect to be named so."""
+    _, exact, book = case
+    gap = {k: book[k] - exact[k] for k in exact}
+    context = Context(batch_size=N, log_loss=True, log_gap=gap)
+    (found,) = diagnose(pairs_of(exact, book), failed=list(exact), context=context)  # the reference has the 1e-7
+    assert found.code == "small-smooth" and "exactly the book's 1e-7" in found.message
+    (found,) = diagnose(pairs_of(book, exact), failed=list(exact), context=context)  # the analytic side has it
+    assert "exactly the book's 1e-7" in found.message
+    # Another smooth mismatch of the same size (the gap on W2 only, doubled elsewhere) is not the 1e-7.
+    other = {k: exact[k] + (gap[k] if k == "W2" else 2 * gap[k]) for k in exact}
+    (found,) = diagnose(pairs_of(other, exact), failed=list(exact), context=context)
+    assert found.code == "small-smooth" and "not the book's 1e-7" in found.message
+
+
+def test_patternless_float32_rounding_in_a_float64_gradient_is_named_as_such(case):
+    """A float32 step inside a float64 backward pass: a ~1e-8 mismatch with no pattern, never the 1e-7."""
+    _, exact, book = case
+    rounded = dict(exact, W1=exact["W1"].astype(np.float32).astype(np.float64))
+    assert not np.array_equal(rounded["W1"], exact["W1"])
+    found, *located = diagnose(pairs_of(rounded, exact), failed=["W1"], context=Context(batch_size=N, log_loss=True))
+    assert found.code == "float32-rounding" and "a float32 array inside it" in found.message
+    assert [d.code for d in located] == ["own-line"]  # b1 agrees: W1's own line
+    assert "1e-7" not in found.message
+    # The book's 1e-7 is as small but lies along the gradient: not rounding.
+    found, *_ = diagnose(pairs_of(exact, book), failed=["W1"], context=Context(batch_size=N, log_loss=True))
+    assert found.code == "small-smooth"
+
+
 def test_only_the_failing_parameters_are_named(case):
     _, exact, _ = case
     bad = dict(exact, W2=exact["W2"] * 3.0)

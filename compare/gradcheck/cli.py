@@ -335,7 +335,8 @@ def _check_plugins(cfg: GradcheckConfig, params: dict, x, t, options: dict) -> l
             continue
         except ImplementationFailure as e:
             out.append((None, e, f"{loaded.label}: FAIL {e.line()}", loaded.label))
-            out += [(None, f, f"{loaded.label}: FAIL {f.line()}", loaded.label) for f in getattr(net, "faults", ())]
+            faults = [f for f in getattr(net, "faults", ()) if f is not e]  # e may be the fault that stopped it
+            out += [(None, f, f"{loaded.label}: FAIL {f.line()}", loaded.label) for f in faults]
             continue
         missing = [m for m in net.not_provided if m in ("gradient", "numerical_gradient")]
         notes = "".join(f"\n  note: {m}: not provided" for m in missing)

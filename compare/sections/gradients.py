@@ -14,12 +14,14 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 
 from compare.engine import agreement
+from compare.engine.plugin_runner import FAMILY
 from compare.engine.runner import ImplementationFailure, MethodEntry, MethodInfo, NotProvided
 from compare.engine.runners import BACKPROP
 from compare.report.model import DiagnosisNote, GradientRow, GradientSection, MethodNote
 from compare.sections.notes import method_note
 from dlfs_gradcheck import diagnose, metrics
 from dlfs_gradcheck.usercode import book_loss_gradient
+from dlfs_gradcheck.usercode.numcheck import rounding_noise
 from impl_numpy import TwoLayerNet
 
 # A numerical gradient through the book's loss (1e-7 inside the log) is compared with the exact
@@ -56,6 +58,7 @@ def _diagnoses(
     rows: list[GradientRow],
     batch_size: int,
     findings: Mapping[str, Sequence[diagnose.Diagnosis]],
+    log_gap: Mapping[str, np.ndarray],
 ) -> list[DiagnosisNote]:
     """Diagnose each method whose gradient fails against the float64 backprop reference.
 
@@ -71,7 +74,7 @@ def _diagnoses(
             continue
         failed = [r.param for r in rows if not r.ok and {r.method_a, r.method_b} == {m.label, ref.label}]
         pairs = {k: (g[k], grads[ref][k]) for k in g}
-        context = diagnose.Context(batch_size=batch_size, dtype=m.dtype, log_loss=True)
+        context = diagnose.Context(batch_size=batch_size, dtype=m.dtype, log_loss=True, log_gap=log_gap)
         found = list(findings.get(m.label, ())) if failed else []
         for d in found + diagnose.diagnose(pairs, failed, context):
             out.append(DiagnosisNote(m.label, d.code, list(d.params), d.message))
@@ -89,9 +92,13 @@ def run(
 ) -> GradientSection:
     """The gradient section on one batch ``x`` (N, D), ``t`` (N,)."""
     grads, notes = collect(entries, params, x, t)
+    for m in [m for m in grads if m.kind == "numerical" and m.family == FAMILY and m.dtype == "float32"]:
+        del grads[m]  # a user's numerical gradient through a float32 loss: reported, never checked (as gradcheck)
+        notes.append(MethodNote(m.label, "note", f"numerical_gradient: not checked ({rounding_noise(m.dtype)})"))
     book = {e.info for e in entries if e.reference_loss == "book" and e.info in grads}
+    book_gradient = book_loss_gradient(params, x, t, activation)
     if book:  # their numerical gradient differentiates the book's loss: check it against that loss's gradient
-        grads[BOOK_REFERENCE] = book_loss_gradient(params, x, t, activation)
+        grads[BOOK_REFERENCE] = book_gradient
         book.add(BOOK_REFERENCE)
     loss = TwoLayerNet.from_params(params, activation=activation).loss(x, t)
     mask = metrics.relu_kink_mask(params, x, h) if activation == "relu" else None
@@ -99,5 +106,7 @@ def run(
         grads, loss_value=loss, h=h, kink_mask=mask, pair_filter=lambda a, b: (a in book) == (b in book)
     )
     ok = all(r.ok for r in rows) and not any(n.status == "FAIL" for n in notes)
-    diagnoses = _diagnoses(grads, rows, x.shape[0], _findings(entries, params))
+    exact = book_loss_gradient(params, x, t, activation, 0.0)
+    gap = {k: book_gradient[k] - exact[k] for k in exact}
+    diagnoses = _diagnoses(grads, rows, x.shape[0], _findings(entries, params), gap)
     return GradientSection(loss=float(loss), rows=rows, ok=ok, notes=notes, diagnoses=diagnoses)

@@ -27,7 +27,9 @@ from dlfs_gradcheck.usercode.labelforms import STALE_RTOL, differing
 
 DECOY_SCALE = 0.5  # the forward pass elsewhere runs at weights moved by this fraction of their size (or of 0.1)
 REPEATS = 100  # gradient calls at one point: a class that goes wrong after a few dozen calls is caught
-BIAS_STD = 0.1  # the drawn biases of bias_point
+BIAS_STD = 0.1  # the drawn biases of bias_point (the drawn weights: a tenth of it)
+FLOAT32_LEVEL = 1e-6  # float32 rounding through a layer's products: a few ε (6e-8) of the gradient's norm
+NOISE_COSINE = 0.5  # |cos| between a mismatch and the gradient below this: no pattern (measured: < 0.15 for rounding)
 
 
 def fresh_gradient(net, x: np.ndarray, t: np.ndarray) -> dict[str, np.ndarray]:
@@ -129,37 +131,101 @@ def staleness(net, x: np.ndarray, t: np.ndarray) -> None:
         )
 
 
-def _off_backprop(net, x: np.ndarray, t: np.ndarray) -> list[str]:
-    """The params whose gradient differs from the book's backprop (of predict's net) at the current weights."""
+def _off_backprop(net, x: np.ndarray, t: np.ndarray) -> tuple[list[str], dict, dict]:
+    """The params whose gradient differs from the book's backprop (of predict's net) at the current weights.
+
+    Returned with both gradients (theirs, backprop's), float64.
+    """
     want = book_loss_gradient(net.params(), x, t, net.activation, 0.0)
     got = fresh_gradient(net, x, t)
     rtol = STALE_RTOL[net.dtype]
-    return [
+    off = [
         k
         for k in want
         if not np.allclose(got[k], want[k], rtol=rtol, atol=rtol * float(np.max(np.abs(want[k]), initial=0.0)))
     ]
+    return off, got, want
+
+
+def _rounding_only(net, x: np.ndarray, t: np.ndarray, off: list[str], got: dict, want: dict) -> float | None:
+    """The relative size of a mismatch that is float32 rounding in a float64 class, else None.
+
+    Rounding noise is small (below :data:`FLOAT32_LEVEL` of each gradient's norm) and has no
+    pattern: it is nearly orthogonal to the gradient, where a constant factor or the book's 1e-7
+    inside the log lies along it (cosine near 1), and it is not the gradient of the book's loss.
+    """
+    if net.dtype != np.float64:
+        return None
+    book = book_loss_gradient(net.params(), x, t, net.activation)
+    worst = 0.0
+    for k in off:
+        e, r = np.ravel(got[k] - want[k]), np.ravel(want[k])
+        size, norm = float(np.linalg.norm(e)), float(np.linalg.norm(r))
+        if norm == 0 or size > FLOAT32_LEVEL * norm or abs(float(np.vdot(e, r))) > NOISE_COSINE * size * norm:
+            return None
+        if np.allclose(got[k], book[k], rtol=STALE_RTOL[net.dtype], atol=0.0):
+            return None  # the exact gradient of the book's loss: the comparison says so
+        worst = max(worst, size / norm)
+    return worst
+
+
+def _refuted(net, x: np.ndarray, t: np.ndarray, rng: np.random.Generator, prefix: str) -> list[str]:
+    """The params off backprop at the current weights with those named ``prefix``* moved at random."""
+    with net.kept():
+        for k, a in net.arrays().items():
+            if k.startswith(prefix):
+                a += BIAS_STD * rng.standard_normal(a.shape) * (1.0 if prefix == "b" else 0.1)
+        return _off_backprop(net, x, t)[0]
 
 
 def bias_point(net, x: np.ndarray, t: np.ndarray) -> None:
-    """The gradient against the book's backprop at the shared weights and, if it agrees there, at drawn biases."""
+    """The gradient against the book's backprop at the shared weights and, if it agrees there, elsewhere.
+
+    At the shared weights a mismatch is the comparison's to report, unless it is float32 rounding
+    in a float64 class (then a fault saying so). Agreeing there, it is compared at drawn biases
+    (the shared ones are zero, so a bias left out of ``gradient``'s forward pass agrees there) and,
+    if it fails at those, at drawn weights with the biases left at zero: failing there too, it is
+    not about the biases but state kept from an earlier call (a value computed once and cached).
+    """
+    rng = np.random.default_rng(2)
     try:
-        if _off_backprop(net, x, t):
-            return  # wrong at the shared weights already: the comparison itself says where
-        rng = np.random.default_rng(2)
-        with net.kept():
-            for k, a in net.arrays().items():
-                if k.startswith("b"):
-                    a += BIAS_STD * rng.standard_normal(a.shape)
-            off = _off_backprop(net, x, t)
+        off, got, want = _off_backprop(net, x, t)
+        if off:
+            rounding = _rounding_only(net, x, t, off, got, want)
+            if rounding is not None:
+                net.gradient_fault = _fault(
+                    net,
+                    f"agrees with backprop only to float32 rounding ({', '.join(off)}: {rounding:.1e} of their norm) "
+                    "while its params and predict are float64: a float32 array inside gradient (an astype(np.float32), "
+                    "a float32 constant) loses half the digits",
+                    "float32-gradient",
+                    off,
+                )
+            return  # otherwise: wrong at the shared weights already, the comparison itself says where
+        off = _refuted(net, x, t, rng, "b")
+        elsewhere = _refuted(net, x, t, rng, "W") if off else []
     except ImplementationFailure:
         return  # the gradient section reports the crash itself
-    if off:
-        net.gradient_fault = ImplementationFailure(
-            "gradient",
+    if off and elsewhere:
+        net.gradient_fault = _fault(
+            net,
+            "agrees with backprop at the shared weights but not at other weights "
+            f"({', '.join(elsewhere)} differ at weights moved at random, biases still zero): it returns what an "
+            "earlier call computed (a value computed once and kept, e.g. a cached softmax?)",
+            "kept-state",
+            elsewhere,
+        )
+    elif off:
+        net.gradient_fault = _fault(
+            net,
             "agrees with backprop at the shared weights, whose biases are zero, but not where they are not "
             f"({', '.join(off)} differ at biases drawn with std 0.1): a bias left out of the forward pass in gradient?",
-            definition_of(getattr(net.net, "gradient", None)),
-            error="bias",
-            params=tuple(off),
+            "bias",
+            off,
         )
+
+
+def _fault(net, message: str, error: str, params: list[str]) -> ImplementationFailure:
+    return ImplementationFailure(
+        "gradient", message, definition_of(getattr(net.net, "gradient", None)), error=error, params=tuple(params)
+    )

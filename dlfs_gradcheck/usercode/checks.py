@@ -201,17 +201,24 @@ def detect_forward(
 
     ``activation`` is ``"sigmoid"`` or ``"relu"`` and ``output`` ``"logits"`` or
     ``"probabilities"`` when ``z`` is that net's logits or their softmax; ``(None, None)`` when it
-    is neither (a net of its own design).
+    is neither (a net of its own design). Logits are compared entry by entry within ``tol`` of the
+    sizes rounding scales with (``|x| @ |W| + |b|`` through both layers), not of the largest logit:
+    the logits of small initial weights are ~1e-4, and float32 rounding of them must still show.
     """
-    rtol = _forward_tolerance(dtype)
+    tol = _forward_tolerance(dtype)
     x = np.asarray(x, dtype=np.float64)
     z = np.asarray(z, dtype=np.float64)
     a1 = x @ params["W1"] + params["b1"]  # (N, H)
+    size1 = np.abs(x) @ np.abs(params["W1"]) + np.abs(params["b1"])  # (N, H): what rounding of a1 scales with
     for name, act in (("sigmoid", sigmoid), ("relu", relu)):
-        logits = act(a1) @ params["W2"] + params["b2"]  # (N, C)
-        for output, ref in (("logits", logits), ("probabilities", softmax(logits))):
-            if np.allclose(z, ref, rtol=rtol, atol=rtol * max(1.0, float(np.max(np.abs(ref))))):
-                return name, output
+        h = act(a1)
+        logits = h @ params["W2"] + params["b2"]  # (N, C)
+        size = (size1 + np.abs(h)) @ np.abs(params["W2"]) + np.abs(params["b2"])  # (N, C)
+        if z.shape == logits.shape and np.all(np.abs(z - logits) <= tol * size):
+            return name, "logits"
+        probabilities = softmax(logits)
+        if np.allclose(z, probabilities, rtol=tol, atol=tol * float(np.max(probabilities, initial=0.0))):
+            return name, "probabilities"
     return None, None
 
 
