@@ -384,7 +384,7 @@ def check_gradients(
         n_loss_evals=probe.n_evals,
         seconds=time.perf_counter() - start,
         label=label,
-        diagnoses=diagnose(pairs, failed, context),
+        diagnoses=diagnose(pairs, failed, context, agreed=[p.name for p in results if p.ok and p.size]),
         noise=noise,
     )
 

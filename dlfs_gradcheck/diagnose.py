@@ -224,7 +224,7 @@ def _small_smooth(
     )
 
 
-def _located(pairs: Mapping[str, object], names: list[str], rest: list[str]) -> Diagnosis | None:
+def _located(agreed: Collection[str], names: list[str], rest: list[str]) -> Diagnosis | None:
     """Where in the backward pass the unexplained failures sit, when the parameters that agree pin it down.
 
     Only W1 and b1 failing (W2, b2 agree) puts the error between the two layers; one parameter of a
@@ -233,14 +233,14 @@ def _located(pairs: Mapping[str, object], names: list[str], rest: list[str]) -> 
     """
     if not rest or set(names) != set(rest):  # a failure with a diagnosis of its own: no location guessed
         return None
-    if set(rest) == set(HIDDEN) and all(n in pairs for n in OUTPUT):
+    if set(rest) == set(HIDDEN) and all(n in agreed for n in OUTPUT):
         return Diagnosis(
             "hidden-only",
             tuple(rest),
             "only the hidden layer's parameters are wrong (W2, b2 agree): the error lies between the two layers, in "
             "the hidden activation's backward (or its mask) or in the gradient passed back through W2 (dout @ W2.T)",
         )
-    if len(rest) == 1 and (partner := PARTNER.get(rest[0])) in pairs:
+    if len(rest) == 1 and (partner := PARTNER.get(rest[0])) in agreed:
         name = rest[0]
         line = "x.T @ dout" if name.startswith("W") else "dout summed over the batch, axis 0"
         return Diagnosis(
@@ -261,6 +261,7 @@ def diagnose(
     pairs: Mapping[str, tuple[np.ndarray, np.ndarray]],
     failed: Collection[str],
     context: Context | None = None,
+    agreed: Collection[str] | None = None,
 ) -> list[Diagnosis]:
     """The diagnoses of the failing parameters, most specific first (empty when nothing failed).
 
@@ -269,6 +270,8 @@ def diagnose(
     pairs : name -> (analytic, reference), arrays of one shape (or transposed shapes), float
     failed : the names whose comparison failed
     context : what is known beyond the numbers (batch size, dtype, whether the loss has a log)
+    agreed : the names checked and found right (they locate the error); default: those in ``pairs``
+        that did not fail. Fast mode passes its passing blocks, whose entries it never compared.
     """
     context = context or Context()
     batch_size = context.batch_size
@@ -289,7 +292,8 @@ def diagnose(
                     out.append(one)
         elif found is not None:
             out.append(found)
-    located = _located(pairs, names, rest)
+    agreed = [n for n in pairs if n not in set(failed)] if agreed is None else list(agreed)
+    located = _located(agreed, names, rest)
     if located is not None:
         out.append(located)
     return out

@@ -177,13 +177,15 @@ def test_a_bug_variant_of_the_book_gets_one_verdict_everywhere(
     assert failing(doc, "mine") == params
     found = diagnoses(doc, "mine")
     assert code in found and words in found[code], found
-    # The checker at the run's batch size: the same parameters, the same diagnosis, the same words.
-    status, report = check(tmp_path, "--impl", f"mine={root / spec}", "--activation", activation, "--batch", "100")
-    assert status == 1
-    (checked,) = report["reports"]
-    assert {p["name"] for p in checked["params"] if not p["ok"]} == params
-    words_there = {d["code"]: d["message"] for d in checked["diagnoses"]}
-    assert code in words_there and words in words_there[code], words_there
+    # The checker at the run's batch size, in both modes: the same parameters, diagnosis and words.
+    for mode in ("full", "fast"):
+        spec_args = ("--impl", f"mine={root / spec}", "--activation", activation, "--batch", "100", "--mode", mode)
+        status, report = check(tmp_path, *spec_args)
+        assert status == 1
+        (checked,) = report["reports"]
+        assert {p["name"] for p in checked["params"] if not p["ok"]} == params, mode
+        words_there = {d["code"]: d["message"] for d in checked["diagnoses"]}
+        assert code in words_there and words in words_there[code], (mode, words_there)
 
 
 def test_a_transposed_square_gradient_is_named_in_fast_mode_too(tmp_path: Path) -> None:
@@ -379,6 +381,9 @@ def test_a_wrong_numerical_gradient_fails_in_the_checker_as_in_the_harness(
     assert status == 1
     rows = [r for r in doc["gradients"]["rows"] if "mine[numerical]" in (r["method_a"], r["method_b"])]
     assert rows and not all(r["ok"] for r in rows)
+    fails = [n for n in doc["gradients"]["notes"] if n["method"] == "mine[numerical]" and n["status"] == "FAIL"]
+    assert fails and fails[0]["message"].startswith("numerical_gradient: differs from the exact gradient"), fails
+    assert words in fails[0]["message"] and inside(fails[0]["where"], root)
     status, report = check(tmp_path, "--impl", f"mine={root / CH4}")
     assert status == 1
     hit = [f for f in report["failures"] if f["method"] == "numerical_gradient"]

@@ -21,7 +21,7 @@ from compare.report.model import DiagnosisNote, GradientRow, GradientSection, Me
 from compare.sections.notes import method_note
 from dlfs_gradcheck import diagnose, metrics
 from dlfs_gradcheck.usercode import book_loss_gradient
-from dlfs_gradcheck.usercode.numcheck import rounding_noise
+from dlfs_gradcheck.usercode.numcheck import judge_numerical, rounding_noise
 from impl_numpy import TwoLayerNet
 
 # A numerical gradient through the book's loss (1e-7 inside the log) is compared with the exact
@@ -39,6 +39,8 @@ def collect(
             runner = entry.make(params)
             grads[entry.info] = runner.gradient(x, t)
             notes += [MethodNote(entry.info.label, "note", n) for n in getattr(runner, "notes", ())]
+            if getattr(runner, "method", None) == "numerical_gradient":  # a user's own: a verdict line as gradcheck's
+                judge_numerical(runner.net, grads[entry.info], x, t)
         except (NotProvided, ImplementationFailure) as e:
             notes.append(method_note(entry.info.label, e))
     return grads, notes

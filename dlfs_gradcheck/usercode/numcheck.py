@@ -9,6 +9,7 @@ Usage::
 
     verdict = check_numerical(net, x, t)   # ImplementationFailure when it is wrong or crashes
     print(verdict.line)                    # what was checked and how it came out, or why not
+    judge_numerical(net, got, x, t)        # the same verdict on a numerical gradient already computed
 
 An exact reference exists only when ``predict`` is the book's sigmoid or ReLU net (found by
 probing), the loss is its exact or the book's cross-entropy, and the params are float64 (float32
@@ -76,9 +77,19 @@ def check_numerical(net, x: np.ndarray, t: np.ndarray) -> NumericalVerdict:
             f"numerical_gradient: not checked (about {estimate:.0f} s for {entries} entries at these sizes; smaller "
             "--sizes check it)",
         )
+    return judge_numerical(net, net.gradient(x, t, "numerical_gradient"), x, t)
+
+
+def judge_numerical(net, got: dict[str, np.ndarray], x: np.ndarray, t: np.ndarray) -> NumericalVerdict:
+    """The verdict on ``got``, what ``net.numerical_gradient`` returned at its current weights (the harness has it).
+
+    Raises :class:`ImplementationFailure` naming their ``numerical_gradient`` when it is wrong.
+    """
+    why = _why_not(net)
+    if why:
+        return NumericalVerdict(False, f"numerical_gradient: not checked ({why})")
     params = net.params()
     reference = book_loss_gradient(params, x, t, net.activation, BOOK_EPS if net.loss_kind == "book" else 0.0)
-    got = net.gradient(x, t, "numerical_gradient")
     tol = gradient_tolerance("numerical", "exact", "float64", loss_value=exact_loss(net.output_of(x), t, net.output))
     kinks = relu_kink_mask(params, x, BOOK_H) if net.activation == "relu" else None
     diffs = {k: diff(got[k], reference[k], tol, None if kinks is None else ~kinks[k]) for k in PARAM_NAMES}
