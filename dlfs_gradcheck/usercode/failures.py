@@ -170,4 +170,7 @@ def from_exception(method: str, exc: BaseException) -> ImplementationFailure:
     if words is not None:
         detail = f" ({message})" if text else ""
         message = f"{words}{detail}: the code under test may not end or interrupt the run"
-    return ImplementationFailure(method, message, user_frame(exc.__traceback__), error=type(exc).__name__)
+    where = user_frame(exc.__traceback__)
+    foreign = foreign_roots()
+    looping = [f"{_short(name)}:{line}" for name, line in getattr(exc, "loop", ()) if is_users(name, foreign)]
+    return ImplementationFailure(method, message, looping[0] if looping else where, error=type(exc).__name__)

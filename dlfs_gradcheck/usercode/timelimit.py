@@ -4,7 +4,8 @@ A numerical gradient is a Python loop over every parameter entry; when its index
 advances, it never returns, and neither would the run. :func:`time_limit` raises
 :class:`TimeLimitExceeded` inside the user's code when the limit passes (``SIGALRM``, so on
 the main thread only; elsewhere the call runs unlimited), where the sandbox turns it into a FAIL
-naming the line the loop was on. Usage::
+naming the line of the loop itself: the frame that stays on the stack over a few samples taken
+after the limit, not the loss evaluation the signal happened to land in. Usage::
 
     with time_limit(120.0, "numerical_gradient did not return within 120 s"):
         user_method(x, t)
@@ -17,10 +18,38 @@ import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from types import FrameType
+
+
+SAMPLES = 5  # stacks looked at once the limit has passed, SAMPLE_S apart, to find the frame that loops
+SAMPLE_S = 0.1
 
 
 class TimeLimitExceeded(Exception):
-    """The user's call ran past its limit (raised inside it, so its traceback names their line)."""
+    """The user's call ran past its limit (raised inside it, so its traceback names their line).
+
+    ``loop``: ``(file, line)`` of the frames that stayed on the stack through every sample,
+    innermost first: the first of them is the loop that never ends (the calls it makes, a loss
+    evaluation each time, come and go), at the line it was on.
+    """
+
+    def __init__(self, message: str, loop: tuple[tuple[str, int], ...] = ()) -> None:
+        super().__init__(message)
+        self.loop = loop
+
+
+def _stack(frame: FrameType | None) -> list[FrameType]:
+    out = []
+    while frame is not None:
+        out.append(frame)
+        frame = frame.f_back
+    return out
+
+
+def _persistent(samples: list[list[FrameType]]) -> tuple[tuple[str, int], ...]:
+    """The frames of the first sample still running in every later one (the same frame objects), innermost first."""
+    kept = [f for f in samples[0] if all(any(f is g for g in later) for later in samples[1:])]
+    return tuple((f.f_code.co_filename, f.f_lineno) for f in kept)
 
 
 @contextmanager
@@ -30,9 +59,14 @@ def time_limit(seconds: float, message: str) -> Iterator[None]:
     if not usable or seconds <= 0:
         yield
         return
+    samples: list[list[FrameType]] = []
 
     def expire(signum, frame) -> None:
-        raise TimeLimitExceeded(message)
+        samples.append(_stack(frame))
+        if len(samples) < SAMPLES:
+            signal.setitimer(signal.ITIMER_REAL, SAMPLE_S)
+            return
+        raise TimeLimitExceeded(message, _persistent(samples))
 
     previous = signal.signal(signal.SIGALRM, expire)
     signal.setitimer(signal.ITIMER_REAL, seconds)
@@ -41,6 +75,7 @@ def time_limit(seconds: float, message: str) -> Iterator[None]:
     finally:
         signal.setitimer(signal.ITIMER_REAL, 0)
         signal.signal(signal.SIGALRM, previous)
+        samples.clear()  # the frames held, and their locals
 
 
 MIN_S = 120.0  # never less: a loaded machine, a slow first call
