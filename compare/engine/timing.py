@@ -6,7 +6,9 @@ host copies are timed). numpy methods are all timed first, then torch ones —
 never interleaved. The book's numerical loop costs 2 loss evaluations per
 parameter (~12 s at 784-50-10 here), so unless ``full`` is set it is timed on a
 seeded random sample of k parameters and scaled by P / k: each entry costs the
-same two forward passes, so the estimate is the full loop's time up to noise.
+same two forward passes, so the estimate is the full loop's time up to noise. A user's own
+``numerical_gradient`` cannot be run on a sample: it is timed in one call (its row says 1 run),
+not 7 plus a warm-up, which at 784-50-10 would take minutes.
 
 Longer than 60 lines for ``time_runners``: the sampled book loop, its P / k scaling and the row
 it fills are kept together so that the scaling cannot be lost.
@@ -14,14 +16,16 @@ it fills are kept together so that the scaling cannot be lost.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
 
+from compare.engine.plugin_runner import FAMILY as PLUGIN
 from compare.engine.runner import Runner
 from compare.engine.runners import NUMERICAL
-from compare.engine.timer import measure
+from compare.engine.timer import measure, summarize
 from compare.report.model import TimingRow
 from impl_numpy.checks import PARAM_NAMES
 
@@ -101,7 +105,10 @@ def time_runners(
         else:
             (fn, sync), counted = r.timed_gradient(x, t), p_total
         slow = info.kind == "numerical"
-        timing = measure(fn, sync=sync, runs=runs or (7 if slow else 9), warmup=1 if slow else 3)
+        if slow and info.family == PLUGIN and runs is None:  # a user's own loop, not sampled: one call, as it is
+            timing = summarize([_one_call(fn, sync)])
+        else:
+            timing = measure(fn, sync=sync, runs=runs or (7 if slow else 9), warmup=1 if slow else 3)
         scale = p_total / counted  # 1 unless sampled: every parameter costs the same two forward passes
         rows.append(
             TimingRow(
@@ -128,6 +135,15 @@ def time_runners(
         )
     fill_ratios(rows)
     return rows
+
+
+def _one_call(fn, sync) -> float:
+    """Seconds of one call of ``fn`` (synced after, if ``sync``)."""
+    start = time.perf_counter()
+    fn()
+    if sync:
+        sync()
+    return time.perf_counter() - start
 
 
 def fill_ratios(rows: list[TimingRow]) -> None:

@@ -20,7 +20,6 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from types import FrameType
 
-
 SAMPLES = 5  # stacks looked at once the limit has passed, SAMPLE_S apart, to find the frame that loops
 SAMPLE_S = 0.1
 
