@@ -93,6 +93,22 @@ def test_sampled_book_loop_time_is_scaled_by_p_over_k(monkeypatch: pytest.Monkey
     assert not full.estimated and full.median_s == 2e-3  # --full: the whole loop, no scaling
 
 
+def test_a_users_own_numerical_gradient_is_timed_in_one_call() -> None:
+    """It cannot be sampled; 7 runs and a warm-up of it at 784-50-10 took minutes: one call, its row says 1 run."""
+    from compare.engine.plugin_runner import FAMILY as PLUGIN
+    from compare.engine.runner import MethodInfo
+
+    calls = []
+    theirs = SimpleNamespace(
+        info=MethodInfo("mine[numerical]", PLUGIN, "numerical", framework="user"),
+        timed_gradient=lambda x, t: ((lambda: calls.append(1)), None),
+    )
+    shape = timing.Shape(8, 4, 3, 5)
+    (row,) = timing.time_runners([theirs], np.zeros((5, 8)), np.zeros(5, dtype=int), shape, threads=1)
+    assert len(calls) == 1 and row.runs == 1 and row.loops == 1 and not row.estimated
+    assert row.median_s == row.min_s and row.iqr_s == 0.0
+
+
 # -- 3. accuracy within one sample ----------------------------------------------------------------------
 
 
