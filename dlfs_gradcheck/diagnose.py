@@ -101,6 +101,8 @@ def _batch_hint(k: float, batch_size: int | None) -> str:
             return " = the batch size: a missing `/ batch_size`?"
         if abs(k * batch_size - 1) < 1e-3:
             return " = 1 / the batch size: divided by the batch size twice?"
+        if abs(k / batch_size**2 - 1) < 1e-3:
+            return " = the batch size squared: multiplied by the batch size where it should divide?"
     return ""
 
 

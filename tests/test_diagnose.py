@@ -63,6 +63,13 @@ def test_doubled_division_by_batch_size(case):
     assert d.code == "scaled" and "twice" in d.message
 
 
+def test_multiplied_instead_of_divided_by_batch_size(case):
+    _, exact, _ = case
+    bad = {k: v * N * N for k, v in exact.items()}
+    (d,) = diagnose(pairs_of(bad, exact), failed=list(exact), context=Context(batch_size=N))
+    assert d.code == "scaled" and "batch size squared: multiplied by the batch size where it should divide" in d.message
+
+
 def test_sign_flip(case):
     _, exact, _ = case
     bad = {k: -v for k, v in exact.items()}

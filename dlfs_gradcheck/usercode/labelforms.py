@@ -156,6 +156,37 @@ def common_format_fault(net) -> ImplementationFailure | None:
     )
 
 
+def accuracy_format_fault(net, x: np.ndarray, t: np.ndarray) -> ImplementationFailure | None:
+    """A FAIL when ``accuracy`` crashes or miscounts in a label format every other trained method takes.
+
+    The format it was first called in may be right while its other branch is not (ch. 5's
+    ``if t.ndim != 1: t = np.argmax(t, axis=1)``): training passes one format to every method.
+    """
+    # A method that ran in neither format (it crashes) leaves no format settled: an empty set here.
+    others = [net.accepted[m] for m in TRAINED_WITH if m != "accuracy" and m in net.accepted]
+    if not others or "accuracy" not in net.provided or "predict" not in net.provided:
+        return None
+    guess = np.argmax(net.output_of(x), axis=1)
+    want = float(np.mean(guess == t))
+    where = definition_of(getattr(net.net, "accuracy", None))
+    shown = {"index": "class-index", "one-hot": "one-hot"}
+    for fmt in FORMATS:
+        if fmt == net.formats.get("accuracy") or not all(fmt in ran for ran in others):
+            continue
+        taken = f"with {shown[fmt]} labels, which the other methods take (training passes one format to all)"
+        try:
+            with net.kept():
+                theirs = check_scalar("accuracy", net._invoke("accuracy", x, labels(net, t, fmt)), where)
+        except ImplementationFailure as e:
+            return ImplementationFailure(
+                "accuracy", f"crashes {taken}: {e.message}", e.where or where, error="label-format"
+            )
+        if abs(theirs - want) > 1e-12:
+            message = f"returns {theirs:.6g} {taken}, where predict's argmax matches {want:.6g} of them"
+            return ImplementationFailure("accuracy", message, where, error="wrong-accuracy")
+    return None
+
+
 def finding_of(conflict: tuple[str, tuple[str, ...]]) -> Diagnosis:
     """The diagnosis of a ``(wrong format, params)`` conflict found by :func:`check_label_forms`."""
     wrong, params = conflict

@@ -74,6 +74,10 @@ def probe(net, x: np.ndarray, t: np.ndarray) -> None:
     mismatch = labelforms.common_format_fault(net)
     if mismatch is not None:
         net.faults.append(mismatch)
+    elif not any(f.method == "accuracy" for f in net.faults):
+        miscount = labelforms.accuracy_format_fault(net, x, t)
+        if miscount is not None:
+            net.faults.append(miscount)
 
 
 def _output(net, x: np.ndarray) -> None:
