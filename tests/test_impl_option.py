@@ -89,8 +89,11 @@ def test_a_crashing_or_malformed_gradient_is_a_fail_row(tmp_path: Path, bug: str
 def test_layers_that_hold_copies_are_named(tmp_path: Path) -> None:
     status, doc = run(tmp_path, f"{BUGS / 'ch5_layer_copies_W1'}.py:TwoLayerNet", "--activation", "relu")
     assert status == 1
-    found = " ".join(n["message"] for n in fail_notes(doc))
-    assert "W1" in found
+    (fail,) = [n for n in fail_notes(doc) if "Affine1.W is a copy of W1" in n["message"]]
+    # Named at the line of __init__ that made the copy, not at predict, which only reads it.
+    source = (BUGS / "ch5_layer_copies_W1.py").read_text(encoding="utf-8").splitlines()
+    line = [i for i, text in enumerate(source, 1) if 'self.params["W1"].copy()' in text][-1]  # after its docstring
+    assert fail["where"].endswith(f"ch5_layer_copies_W1.py:{line}"), fail
 
 
 @pytest.mark.parametrize(

@@ -50,6 +50,7 @@ from dlfs_gradcheck.usercode.checks import (
 )
 from dlfs_gradcheck.usercode.failures import ImplementationFailure, NotProvided, SpecError, definition_of
 from dlfs_gradcheck.usercode.isolation import Sandbox
+from dlfs_gradcheck.usercode.readers import built_with_births
 from dlfs_gradcheck.usercode.timelimit import numerical_limit
 
 METHODS = ("predict", "loss", "accuracy", "gradient", "numerical_gradient")
@@ -88,6 +89,7 @@ class BookNet:
         self.activation: str | None = None  # "sigmoid" | "relu" when predict is the book's net with that layer
         self.loss_kind: str | None = None  # "exact" | "book" (1e-7 inside the log) | "other" | "random"
         self.not_read: tuple[str, ...] = ()  # params the output does not change with
+        self.births: dict = {}  # id(array) -> where __init__ made it (readers.built_with_births)
         self.deterministic = True  # predict (or, without one, the loss) returns one value at one point
         self.loss_varies = False  # the loss returns different values at one point (a fault of the loss)
         self.stale_gradient = False  # gradient back-propagates the last forward pass instead of its own
@@ -119,9 +121,10 @@ class BookNet:
         args = (input_size, hidden_size, output_size, weight_init_std)
         if not binds(user_cls, *args) and binds(user_cls, *args[:3]):
             args = args[:3]  # no weight_init_std: its own initial weights are replaced by the shared ones anyway
-        with box.session():
-            net = box.call("__init__", user_cls, *args)
+        with box.session():  # where each array it holds was made: a copy is named at its line
+            net, births = built_with_births(lambda: box.call("__init__", user_cls, *args))
         wrapped = cls(net, label=label or user_cls.__name__, sandbox=box)
+        wrapped.births = births
         if len(args) == 3:
             wrapped.notes.append(
                 "__init__ takes no weight_init_std: built with three sizes, then given the shared weights"
@@ -187,11 +190,8 @@ class BookNet:
             raise
         where = definition_of(func)
         replaced = self._put_back()
-        altered = [
-            n
-            for n, a, b in zip(("x", "t"), args, lent, strict=False)
-            if isinstance(a, np.ndarray) and not unchanged(a, b)
-        ]
+        pairs = zip(("x", "t"), args, lent, strict=False)
+        altered = [n for n, a, b in pairs if isinstance(a, np.ndarray) and not unchanged(a, b)]
         if altered:
             raise ImplementationFailure(
                 method,

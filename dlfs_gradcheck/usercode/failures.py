@@ -114,7 +114,8 @@ def is_users(filename: str, foreign: tuple[str, ...]) -> bool:
     return not any(path.startswith(root) for root in foreign)
 
 
-def _short(filename: str) -> str:
+def short_path(filename: str) -> str:
+    """``filename`` relative to the working directory unless that climbs above it twice."""
     rel = os.path.relpath(filename)  # normalised: "ch05/../common" is "common"
     return rel if not rel.startswith(os.pardir + os.sep + os.pardir) else os.path.normpath(filename)
 
@@ -125,7 +126,7 @@ def user_frame(tb: TracebackType | None) -> str:
     where = ""
     for frame in traceback.extract_tb(tb):
         if is_users(frame.filename, foreign):
-            where = f"{_short(frame.filename)}:{frame.lineno}"
+            where = f"{short_path(frame.filename)}:{frame.lineno}"
     return where
 
 
@@ -146,7 +147,7 @@ def _definition(target: object) -> str:
         _, line = inspect.getsourcelines(target)  # type: ignore[arg-type]
     except (TypeError, OSError):
         return ""
-    return f"{_short(filename)}:{line}" if filename else ""
+    return f"{short_path(filename)}:{line}" if filename else ""
 
 
 # Exceptions that are not errors: the code under test tried to end or interrupt the run itself.
@@ -172,5 +173,5 @@ def from_exception(method: str, exc: BaseException) -> ImplementationFailure:
         message = f"{words}{detail}: the code under test may not end or interrupt the run"
     where = user_frame(exc.__traceback__)
     foreign = foreign_roots()
-    looping = [f"{_short(name)}:{line}" for name, line in getattr(exc, "loop", ()) if is_users(name, foreign)]
+    looping = [f"{short_path(name)}:{line}" for name, line in getattr(exc, "loop", ()) if is_users(name, foreign)]
     return ImplementationFailure(method, message, looping[0] if looping else where, error=type(exc).__name__)

@@ -115,14 +115,14 @@ def _reads(net, x: np.ndarray, t: np.ndarray) -> None:
         a[...] = keep
     net.not_read = tuple(unread)
     if unread:
-        why, culprit = why_unread(net.net, arrays, unread)
+        why, culprit, made = why_unread(net.net, arrays, unread, net.births)
         method = "predict" if "predict" in net.provided else "loss"
         verb = "changes" if len(unread) == 1 else "change"
         net.faults.append(
             ImplementationFailure(
                 method,
                 f"its output does not change when {', '.join(unread)} {verb}: {why}",
-                definition_of(culprit or getattr(net.net, method, None)),
+                made or definition_of(culprit or getattr(net.net, method, None)),
                 error="not-read",
                 params=net.not_read,
             )

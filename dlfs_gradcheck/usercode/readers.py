@@ -7,21 +7,30 @@ few attributes deep (``layers['Affine1'].b``), to say which of three things happ
 - an attribute holds ``params[name]`` itself (shares its memory): that layer's forward pass does not
   use it (e.g. ``Affine.forward`` without ``+ self.b``);
 - an attribute holds an array of its shape and dtype that is not it: a copy (``.copy()``,
-  ``np.array(...)``, or ``params[name]`` replaced after the layers were built);
+  ``np.array(...)``, or ``params[name]`` replaced after the layers were built), named at the line
+  of ``__init__`` that made it when its allocation was traced (:func:`built_with_births`);
 - nothing else holds an array like it: ``predict`` does not read ``params[name]``.
 
 Usage::
 
-    text, forward = why_unread(user_net, params, ["b1"])   # "the layers hold b1 as Affine1.b but ...", Affine.forward
+    net, births = built_with_births(lambda: TwoLayerNet(784, 50, 10))   # where each array it holds was made
+    text, forward, made = why_unread(net, params, ["b1"], births)   # "the layers hold b1 as Affine1.b but ...",
+                                                                     # Affine.forward, "" (no copy)
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping, Sequence
+import tracemalloc
+import weakref
+from collections.abc import Callable, Iterator, Mapping, Sequence
 
 import numpy as np
 
+from dlfs_gradcheck.usercode.failures import foreign_roots, is_users, short_path
+
 DEPTH = 3  # net.layers['Affine1'].W is three steps from the net
+TRACE_FRAMES = 32  # deep enough to reach the user's __init__ through the sandbox's calls
+Births = dict[int, tuple[weakref.ref, str]]  # id(array) -> (the array, weakly; file:line where it was made)
 
 
 def _children(obj) -> Iterator[tuple[str, object]]:
@@ -65,27 +74,64 @@ def _owner(path: str) -> str:
     return path
 
 
-def _kind(user_net, params: Mapping[str, np.ndarray], name: str) -> tuple[str, str, object]:
-    """("ignored" | "copy" | "unread", where it is held, the object holding it) for one unread parameter."""
+def built_with_births(construct: Callable[[], object]) -> tuple[object, Births]:
+    """``construct()`` (the user's ``__init__``) with allocations traced: the object, and where each array it holds
+    was made (``file:line`` in the user's code), so a copy can be named at the line that made it."""
+    started = not tracemalloc.is_tracing()
+    if started:
+        tracemalloc.start(TRACE_FRAMES)
+    try:
+        built = construct()
+        births = {}
+        for _, array, _ in held_arrays(built, skip=None):
+            where = _birth(array)
+            if where:
+                births[id(array)] = (weakref.ref(array), where)
+    finally:
+        if started:
+            tracemalloc.stop()
+    return built, births
+
+
+def _birth(array: np.ndarray) -> str:
+    """The innermost frame of the user's code in ``array``'s allocation traceback ("" if untraced or none)."""
+    trace = tracemalloc.get_object_traceback(array)
+    foreign = foreign_roots()
+    mine = [f for f in (trace or ()) if is_users(f.filename, foreign)]
+    return f"{short_path(mine[-1].filename)}:{mine[-1].lineno}" if mine else ""  # oldest first: the last is innermost
+
+
+def _born(births: Births, array: np.ndarray) -> str:
+    ref, where = births.get(id(array), (None, ""))
+    return where if ref is not None and ref() is array else ""
+
+
+def _kind(user_net, params: Mapping[str, np.ndarray], name: str) -> tuple[str, str, object, np.ndarray | None]:
+    """("ignored" | "copy" | "unread", where it is held, its holder, the array held) for one unread parameter."""
     target = params[name]
     arrays = held_arrays(user_net, skip=getattr(user_net, "params", params))  # not through the params dict itself
-    sharing = [(p, holder) for p, a, holder in arrays if np.shares_memory(a, target)]
+    sharing = [(p, holder, a) for p, a, holder in arrays if np.shares_memory(a, target)]
     if sharing:
-        return "ignored", _owner(sharing[0][0]), sharing[0][1]
-    copies = [(p, holder) for p, a, holder in arrays if a.shape == target.shape and a.dtype == target.dtype]
-    return ("copy", _owner(copies[0][0]), copies[0][1]) if copies else ("unread", "", None)
+        return "ignored", _owner(sharing[0][0]), sharing[0][1], sharing[0][2]
+    copies = [(p, holder, a) for p, a, holder in arrays if a.shape == target.shape and a.dtype == target.dtype]
+    return ("copy", _owner(copies[0][0]), copies[0][1], copies[0][2]) if copies else ("unread", "", None, None)
 
 
-def why_unread(user_net, params: Mapping[str, np.ndarray], names: Sequence[str]) -> tuple[str, object | None]:
-    """Why the output does not change when each of ``params[names]`` (the user's arrays) changes: one line, and
-    the ``forward`` of a layer that holds one of them without using it (None when no layer does)."""
+def why_unread(
+    user_net, params: Mapping[str, np.ndarray], names: Sequence[str], births: Births | None = None
+) -> tuple[str, object | None, str]:
+    """Why the output does not change when each of ``params[names]`` (the user's arrays) changes: one line, the
+    ``forward`` of a layer that holds one of them without using it (None when no layer does), and where the first
+    copy was made (``file:line``, "" when unknown: ``births`` from :func:`built_with_births`)."""
     kinds: dict[str, list[tuple[str, str]]] = {}
-    culprit = None
+    culprit, made = None, ""
     for name in names:
-        kind, where, holder = _kind(user_net, params, name)
+        kind, where, holder, array = _kind(user_net, params, name)
         kinds.setdefault(kind, []).append((name, where))
         if kind == "ignored" and culprit is None:
             culprit = getattr(type(holder), "forward", None)
+        if kind == "copy" and not made:
+            made = _born(births or {}, array)
     parts = []
     if "ignored" in kinds:
         held = ", ".join(f"{n} as {w}" for n, w in kinds["ignored"])
@@ -102,4 +148,4 @@ def why_unread(user_net, params: Mapping[str, np.ndarray], names: Sequence[str])
         )
     if "unread" in kinds:
         parts.append("predict does not read " + ", ".join(f"params['{n}']" for n, _ in kinds["unread"]))
-    return "; ".join(parts), culprit
+    return "; ".join(parts), culprit, made
