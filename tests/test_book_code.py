@@ -267,6 +267,9 @@ FAULTS = [
     ("layer-holds-a-copy", "ch05/two_layer_net.py", "Affine(self.params['W1'], self.params['b1'])",
      "Affine(self.params['W1'].copy(), self.params['b1'])", CH5, "relu", "predict", "not-read",
      "Affine1.W is a copy of W1"),
+    ("cross-entropy-arguments-swapped", "common/layers.py", "self.loss = cross_entropy_error(self.y, self.t)",
+     "self.loss = cross_entropy_error(self.t, self.y)", CH5, "relu", "loss", "wrong-loss",
+     "not the cross-entropy of predict"),
     ("float32-sigmoid-grad", "common/functions.py", "return (1.0 - sigmoid(x)) * sigmoid(x)",
      "return ((1.0 - sigmoid(x)) * sigmoid(x)).astype(np.float32)", CH4, "sigmoid", "gradient", "float32-gradient",
      "agrees with backprop only to float32 rounding (W1, b1:"),
@@ -304,6 +307,20 @@ def test_a_faulty_variant_of_the_book_fails_with_its_file_and_line_everywhere(
     hit = [f for f in report["failures"] if f["method"] == method and words in f["message"]]
     assert hit and inside(hit[0]["where"], root), report["failures"]
     assert not error or hit[0]["error"] == error
+
+
+def test_a_numerical_gradient_of_a_loss_that_is_not_the_cross_entropy_is_not_compared_in_either_command(
+    tmp_path: Path,
+) -> None:
+    """Its loss fails; its numerical gradient has no exact gradient to be held to: a note, no rows, as gradcheck."""
+    old = "self.loss = cross_entropy_error(self.y, self.t)"
+    root = variant(tmp_path, "mine", "common/layers.py", old, "self.loss = cross_entropy_error(self.t, self.y)")
+    status, doc = run(tmp_path, "--impl", f"mine={root / CH5}", "--activation", "relu")
+    assert status == 1
+    why = "numerical_gradient: not checked (its loss is not a cross-entropy of predict)"
+    assert why in notes(doc, "mine[numerical]")
+    assert not [r for r in doc["gradients"]["rows"] if "mine[numerical]" in (r["method_a"], r["method_b"])]
+    assert not [d for d in doc["gradients"]["diagnoses"] if d["method"] == "mine[numerical]"]
 
 
 def test_a_hidden_layer_other_than_the_one_asked_for_is_bad_usage_everywhere(

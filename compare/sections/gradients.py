@@ -14,14 +14,13 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 
 from compare.engine import agreement
-from compare.engine.plugin_runner import FAMILY
 from compare.engine.runner import ImplementationFailure, MethodEntry, MethodInfo, NotProvided
 from compare.engine.runners import BACKPROP
 from compare.report.model import DiagnosisNote, GradientRow, GradientSection, MethodNote
 from compare.sections.notes import method_note
 from dlfs_gradcheck import diagnose, metrics
 from dlfs_gradcheck.usercode import book_loss_gradient
-from dlfs_gradcheck.usercode.numcheck import judge_numerical, rounding_noise
+from dlfs_gradcheck.usercode.numcheck import judge_numerical
 from impl_numpy import TwoLayerNet
 
 # A numerical gradient through the book's loss (1e-7 inside the log) is compared with the exact
@@ -39,8 +38,11 @@ def collect(
             runner = entry.make(params)
             grads[entry.info] = runner.gradient(x, t)
             notes += [MethodNote(entry.info.label, "note", n) for n in getattr(runner, "notes", ())]
-            if getattr(runner, "method", None) == "numerical_gradient":  # a user's own: a verdict line as gradcheck's
-                judge_numerical(runner.net, grads[entry.info], x, t)
+            if getattr(runner, "method", None) == "numerical_gradient":  # a user's own: gradcheck's verdict on it
+                verdict = judge_numerical(runner.net, grads[entry.info], x, t)  # raises when it is wrong
+                if not verdict.checked:  # no exact gradient of its loss to hold it to: reported, not compared
+                    del grads[entry.info]
+                    notes.append(MethodNote(entry.info.label, "note", verdict.line))
         except (NotProvided, ImplementationFailure) as e:
             notes.append(method_note(entry.info.label, e))
     return grads, notes
@@ -94,9 +96,6 @@ def run(
 ) -> GradientSection:
     """The gradient section on one batch ``x`` (N, D), ``t`` (N,)."""
     grads, notes = collect(entries, params, x, t)
-    for m in [m for m in grads if m.kind == "numerical" and m.family == FAMILY and m.dtype == "float32"]:
-        del grads[m]  # a user's numerical gradient through a float32 loss: reported, never checked (as gradcheck)
-        notes.append(MethodNote(m.label, "note", f"numerical_gradient: not checked ({rounding_noise(m.dtype)})"))
     book = {e.info for e in entries if e.reference_loss == "book" and e.info in grads}
     book_gradient = book_loss_gradient(params, x, t, activation)
     if book:  # their numerical gradient differentiates the book's loss: check it against that loss's gradient
