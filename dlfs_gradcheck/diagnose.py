@@ -53,6 +53,7 @@ class Context:
     """What is known about the gradient being diagnosed, beyond the numbers."""
 
     batch_size: int | None = None  # N: a factor of N or 1/N is named as a missing or doubled / batch_size
+    features: int | None = None  # D, the input size: a factor N / D is named as x.shape[1] for the batch
     dtype: str = "float64"  # the tested dtype: a tiny mismatch in float32 is float32 rounding
     log_loss: bool = False  # the loss has a log (a cross-entropy): the book's 1e-7 is a candidate
     # The book loss's gradient minus the exact one at the point, when known: then the 1e-7 is named
@@ -95,7 +96,9 @@ def factor_text(k: float) -> str:
     return f"{k:.{digits}g}"
 
 
-def _batch_hint(k: float, batch_size: int | None) -> str:
+def _batch_hint(k: float, batch_size: int | None, features: int | None = None) -> str:
+    if batch_size and features and batch_size != features and abs(k * features / batch_size - 1) < 1e-3:
+        return " = the batch size / the input size: divided by x.shape[1] where x.shape[0] (the batch) belongs?"
     if batch_size and batch_size > 1:
         if abs(k / batch_size - 1) < 1e-3:
             return " = the batch size: a missing `/ batch_size`?"
@@ -106,7 +109,7 @@ def _batch_hint(k: float, batch_size: int | None) -> str:
     return ""
 
 
-def _scaled(pairs: Mapping[str, tuple[np.ndarray, np.ndarray]], failed: list[str], batch_size: int | None):
+def _scaled(pairs: Mapping[str, tuple[np.ndarray, np.ndarray]], failed: list[str], context: Context):
     """One constant k (not 1) explaining every failing parameter."""
     ks = [_scale_factor(*pairs[n]) for n in failed]
     if not ks or any(k is None for k in ks):
@@ -118,7 +121,7 @@ def _scaled(pairs: Mapping[str, tuple[np.ndarray, np.ndarray]], failed: list[str
     names = tuple(failed)
     if abs(k0 + 1) < 1e-3:
         return Diagnosis("sign", names, f"{', '.join(names)}: the sign is flipped (analytic = -reference)")
-    hint = _batch_hint(k0, batch_size)
+    hint = _batch_hint(k0, context.batch_size, context.features)
     what = f"× {k0:.6g}{hint}" if hint else f"× {factor_text(k0)}"
     return Diagnosis("scaled", names, f"{', '.join(names)}: analytic = reference {what}")
 
@@ -276,7 +279,6 @@ def diagnose(
         that did not fail. Fast mode passes its passing blocks, whose entries it never compared.
     """
     context = context or Context()
-    batch_size = context.batch_size
     names = [n for n in pairs if n in set(failed)]
     if not names:
         return []
@@ -286,10 +288,10 @@ def diagnose(
     out += single
     rest = [n for n in names if n not in {p for d in single for p in d.params}]
     if rest:
-        found = _scaled(pairs, rest, batch_size) or _small_smooth(pairs, rest, context)
+        found = _scaled(pairs, rest, context) or _small_smooth(pairs, rest, context)
         if found is None and len(rest) > 1:  # not one pattern for all: try each on its own
             for n in rest:
-                one = _scaled(pairs, [n], batch_size)
+                one = _scaled(pairs, [n], context)
                 if one is not None:
                     out.append(one)
         elif found is not None:

@@ -116,7 +116,7 @@ def _problem(net: BookNet | TorchModuleNet, x: np.ndarray, t: np.ndarray, loss: 
     if net.activation:  # the book's net: the 1e-7's own effect on the gradient is known
         book, exact = (book_loss_gradient(point, x, t, net.activation, eps) for eps in (BOOK_EPS, 0.0))
         gap = {k: book[k] - exact[k] for k in exact}
-    context = Context(batch_size=len(x), log_loss=True, log_gap=gap)
+    context = Context(batch_size=len(x), features=x.shape[1], log_loss=True, log_gap=gap)
     reference = _reference(net, x, t, loss)
     return GradProblem(reference, grad_fn, point, label, context, tuple(notes), net.findings(method))
 

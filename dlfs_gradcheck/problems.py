@@ -143,7 +143,7 @@ def numpy_net_problem(
         return TwoLayerNet.from_params(q, activation=activation, dtype=dt).gradient(x, t)
 
     label = f"numpy {activation} {dt.name}" + (" vs the book's loss" if loss == "book" else "")
-    context = Context(batch_size=len(x), log_loss=True)
+    context = Context(batch_size=len(x), features=x.shape[1], log_loss=True)
     return GradProblem(numpy_loss_fn(x, t, activation=activation, loss=loss), grad_fn, p, label, context)
 
 
@@ -183,7 +183,7 @@ def torch_net_problem(
         twin.load_params(q)
         return twin.loss(x, t)
 
-    context = Context(batch_size=len(x), log_loss=True)
+    context = Context(batch_size=len(x), features=x.shape[1], log_loss=True)
     return GradProblem(loss_fn, grad_fn, p, f"torch {activation} {dt.name} on {tested.device.type}", context)
 
 

@@ -70,6 +70,15 @@ def test_multiplied_instead_of_divided_by_batch_size(case):
     assert d.code == "scaled" and "batch size squared: multiplied by the batch size where it should divide" in d.message
 
 
+def test_divided_by_the_input_size_instead_of_the_batch_size(case):
+    _, exact, _ = case
+    bad = {k: v * N / 6 for k, v in exact.items()}  # D = 6: x.shape[1] where x.shape[0] belongs
+    (d,) = diagnose(pairs_of(bad, exact), failed=list(exact), context=Context(batch_size=N, features=6))
+    assert d.code == "scaled" and "divided by x.shape[1] where x.shape[0] (the batch) belongs" in d.message
+    (plain,) = diagnose(pairs_of(bad, exact), failed=list(exact), context=Context(batch_size=N))
+    assert "x.shape" not in plain.message  # the input size unknown: no guess
+
+
 def test_sign_flip(case):
     _, exact, _ = case
     bad = {k: -v for k, v in exact.items()}

@@ -60,7 +60,7 @@ def _findings(entries: Sequence[MethodEntry], params: Mapping[str, np.ndarray]) 
 def _diagnoses(
     grads: Mapping[MethodInfo, Mapping[str, np.ndarray]],
     rows: list[GradientRow],
-    batch_size: int,
+    shape: tuple[int, int],
     findings: Mapping[str, Sequence[diagnose.Diagnosis]],
     log_gap: Mapping[str, np.ndarray],
 ) -> list[DiagnosisNote]:
@@ -78,7 +78,9 @@ def _diagnoses(
             continue
         failed = [r.param for r in rows if not r.ok and {r.method_a, r.method_b} == {m.label, ref.label}]
         pairs = {k: (g[k], grads[ref][k]) for k in g}
-        context = diagnose.Context(batch_size=batch_size, dtype=m.dtype, log_loss=True, log_gap=log_gap)
+        context = diagnose.Context(
+            batch_size=shape[0], features=shape[1], dtype=m.dtype, log_loss=True, log_gap=log_gap
+        )
         found = list(findings.get(m.label, ())) if failed else []
         for d in found + diagnose.diagnose(pairs, failed, context):
             out.append(DiagnosisNote(m.label, d.code, list(d.params), d.message))
@@ -109,5 +111,5 @@ def run(
     ok = all(r.ok for r in rows) and not any(n.status == "FAIL" for n in notes)
     exact = book_loss_gradient(params, x, t, activation, 0.0)
     gap = {k: book_gradient[k] - exact[k] for k in exact}
-    diagnoses = _diagnoses(grads, rows, x.shape[0], _findings(entries, params), gap)
+    diagnoses = _diagnoses(grads, rows, x.shape, _findings(entries, params), gap)
     return GradientSection(loss=float(loss), rows=rows, ok=ok, notes=notes, diagnoses=diagnoses)
