@@ -116,15 +116,15 @@ def said(r: Report) -> str:
 # -- 1. the thread default ------------------------------------------------------------------------------------------
 
 
-def test_the_thread_default_is_the_one_the_help_and_the_readme_state() -> None:
+def test_the_thread_default_is_the_one_the_help_and_the_docs_state() -> None:
     default = RunConfig().threads
     assert parse_args([]).threads == default
     option = next(a for a in build_parser()._actions if "--threads" in a.option_strings)
     stated = re.search(r"default: (\d+) thread", option.help % {"default": option.default})
     assert stated, option.help
     assert int(stated.group(1)) == default
-    readme = (REPO / "README.md").read_text(encoding="utf-8")
-    assert f"`--threads` defaults to {default}" in readme
+    page = (REPO / "docs" / "speed.md").read_text(encoding="utf-8")
+    assert f"`--threads` defaults to {default}" in page
 
 
 def test_the_thread_default_stays_within_the_cpus_this_process_may_use() -> None:

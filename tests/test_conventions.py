@@ -196,14 +196,14 @@ def test_report_without_a_subcommand_names_them(capsys) -> None:
 # -- 4. console scripts ----------------------------------------------------------------------------------
 
 
-def test_every_command_has_a_console_script_and_the_readme_names_it() -> None:
+def test_every_command_has_a_console_script_and_the_usage_page_names_it() -> None:
     scripts = PROJECT["scripts"]
     assert sorted(scripts.values()) == sorted(COMMANDS.values())
-    readme = (REPO / "README.md").read_text(encoding="utf-8")
+    usage = (REPO / "docs" / "usage.md").read_text(encoding="utf-8")
     for name, target in scripts.items():
         module, _, function = target.partition(":")
         assert name.startswith("dlfs-") and callable(getattr(importlib.import_module(module), function))
-        assert f"`{name}`" in readme, f"README.md does not mention {name}"
+        assert f"`{name}`" in usage, f"docs/usage.md does not mention {name}"
 
 
 # -- 5. packaging ----------------------------------------------------------------------------------------

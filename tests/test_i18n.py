@@ -80,7 +80,7 @@ def test_compiled_catalog_is_the_po_compiled_now(lang: str) -> None:
 def test_template_holds_the_codes_messages(messages: set[str]) -> None:
     with (i18n.LOCALE_DIR / "dlfs.pot").open("rb") as f:
         template = {m.id for m in read_po(f) if m.id}
-    assert template == messages, "compare/locale/dlfs.pot is stale: rerun pybabel extract (README)"
+    assert template == messages, "compare/locale/dlfs.pot is stale: rerun pybabel extract (docs/languages.md)"
 
 
 @pytest.mark.parametrize("lang", TRANSLATED)

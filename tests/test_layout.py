@@ -1,4 +1,4 @@
-"""The shape of the code: the README's JSON schema, the import direction between roles, module and function sizes.
+"""The shape of the code: the documented JSON schema and code map, the import direction between roles, sizes.
 
 Run: ``python -m pytest tests/test_layout.py``. Nothing is imported to check the layout: every
 module under ``compare/`` is parsed with :mod:`ast`, imports inside functions included.
@@ -282,19 +282,21 @@ def test_size_check_counts_function_lines() -> None:
     assert long_functions(tree) == [("long", MAX_FUNCTION_LINES + 1)]
 
 
-# -- the README's schema -------------------------------------------------------------------------------------
+# -- the documented schema ----------------------------------------------------------------------------------
+
+SCHEMA_PAGE = REPO / "docs" / "report-schema.md"
 
 
-def readme_schema() -> str:
-    readme = (REPO / "README.md").read_text(encoding="utf-8")
-    match = re.search(r"<!-- schema:begin -->\n```\n(.*?)```\n<!-- schema:end -->", readme, re.DOTALL)
-    assert match, "README.md has no schema block between <!-- schema:begin --> and <!-- schema:end -->"
+def documented_schema() -> str:
+    page = SCHEMA_PAGE.read_text(encoding="utf-8")
+    match = re.search(r"<!-- schema:begin -->\n```text\n(.*?)```\n<!-- schema:end -->", page, re.DOTALL)
+    assert match, "docs/report-schema.md has no schema block between <!-- schema:begin --> and <!-- schema:end -->"
     return match.group(1)
 
 
-def test_readme_schema_is_the_generated_one() -> None:
-    assert readme_schema() == schema_text(), (
-        "README.md's JSON schema differs from the report model: paste the output of "
+def test_documented_schema_is_the_generated_one() -> None:
+    assert documented_schema() == schema_text(), (
+        "docs/report-schema.md's JSON schema differs from the report model: paste the output of "
         "`python -m compare.report schema` between its schema markers"
     )
 
@@ -303,3 +305,52 @@ def test_schema_command_prints_the_schema(capsys: pytest.CaptureFixture[str]) ->
     assert report_main(["schema"]) == 0
     assert capsys.readouterr().out == schema_text()
     assert "\nGradientRow\n" in schema_text() and "  max_rel: float  # " in schema_text()
+
+
+# -- the code map ---------------------------------------------------------------------------------------------
+
+CODE_MAP = REPO / "docs" / "architecture.md"
+MAPPED_ROOTS = ("compare", "dlfs_gradcheck", "impl_numpy", "impl_torch", "impl_jax")
+
+
+def code_map() -> dict[str, set[str]]:
+    """Package folder (``compare/engine/``) -> the module file names its row of the code map names."""
+    page = CODE_MAP.read_text(encoding="utf-8")
+    match = re.search(r"<!-- code-map:begin -->\n(.*?)<!-- code-map:end -->", page, re.DOTALL)
+    assert match, "docs/architecture.md has no table between <!-- code-map:begin --> and <!-- code-map:end -->"
+    rows = {}
+    for line in match.group(1).splitlines():
+        cells = line.split(" | ", 1)
+        folder = re.fullmatch(r"\| `([\w/]+/)`", cells[0])
+        if folder:
+            rows[folder.group(1)] = set(re.findall(r"`([\w]+\.py)`", cells[1]))
+    return rows
+
+
+def packages() -> dict[str, set[str]]:
+    """Package folder -> its module files (``__init__.py`` aside: the row itself stands for it)."""
+    found: dict[str, set[str]] = {}
+    for root in MAPPED_ROOTS:
+        for init in (REPO / root).rglob("__init__.py"):
+            folder = init.parent
+            found[f"{folder.relative_to(REPO).as_posix()}/"] = {p.name for p in folder.glob("*.py")} - {"__init__.py"}
+    return found
+
+
+def test_the_code_map_names_every_package_and_module_and_nothing_else() -> None:
+    mapped, real = code_map(), packages()
+    problems = [f"{p}: a package without a row" for p in sorted(real.keys() - mapped.keys())]
+    problems += [f"{p}: a row for no package" for p in sorted(mapped.keys() - real.keys())]
+    for folder in sorted(real.keys() & mapped.keys()):
+        problems += [f"{folder}{m}: not in its row" for m in sorted(real[folder] - mapped[folder])]
+        named = mapped[folder] - real[folder] - {"__init__.py"}
+        problems += [f"{folder}{m}: named, but no such module" for m in sorted(named)]
+    assert not problems, "docs/architecture.md's code map is out of date:\n" + "\n".join(problems)
+
+
+def test_the_code_map_check_sees_a_missing_module(monkeypatch: pytest.MonkeyPatch) -> None:
+    mapped = code_map()
+    mapped["compare/engine/"] = mapped["compare/engine/"] - {"runner.py"}
+    monkeypatch.setitem(globals(), "code_map", lambda: mapped)
+    with pytest.raises(AssertionError, match="compare/engine/runner.py: not in its row"):
+        test_the_code_map_names_every_package_and_module_and_nothing_else()

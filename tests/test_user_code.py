@@ -372,7 +372,7 @@ def test_a_random_loss_is_said_to_be_random(tmp_path: Path) -> None:
     assert "different values at the same point" in failure["message"]
 
 
-# -- classes the README allows, and params that cannot be used ----------------------------------------------------
+# -- classes docs/own-implementation.md allows, and params that cannot be used ---------------------------------------
 
 ONLY_GRADIENT = (
     NET.format(init="pass", grad="pass")
