@@ -195,22 +195,16 @@ def _small_smooth(
             f"{names}: analytic = reference × {factor_text(k)}: a constant factor slightly off 1 (a constant written "
             "with too few digits, or an extra factor in the backward pass?)",
         )
-    if context.dtype == "float32":
-        return Diagnosis(
-            "float32-rounding",
-            tuple(failed),
-            f"{names}: a mismatch of {worst:.1e} of the gradient's norm, the size of float32 rounding "
-            "(1.2e-7 per operation, summed over the products of a layer): check the gradient in float64 to see "
-            "finer errors",
+    if context.dtype == "float32" or (worst <= ROUNDING_REL and all(_patternless(*pairs[n]) for n in failed)):
+        how = (
+            "(1.2e-7 per operation, summed over the products of a layer): check the gradient in float64 to see finer "
+            "errors"
+            if context.dtype == "float32"
+            else "in a float64 computation, with no pattern: a float32 array inside it (an astype(np.float32), a "
+            "float32 constant)?"
         )
-    if worst <= ROUNDING_REL and all(_patternless(*pairs[n]) for n in failed):
-        return Diagnosis(
-            "float32-rounding",
-            tuple(failed),
-            f"{names}: a mismatch of {worst:.1e} of the gradient's norm with no pattern, the size of float32 "
-            "rounding in a float64 computation: a float32 array inside it (an astype(np.float32), a float32 "
-            "constant)?",
-        )
+        rounding = f"{names}: a mismatch of {worst:.1e} of the gradient's norm, the size of float32 rounding {how}"
+        return Diagnosis("float32-rounding", tuple(failed), rounding)
     why = (
         "e.g. the book's 1e-7 inside the log of cross_entropy_error"
         if context.log_loss
