@@ -8,7 +8,7 @@
   (:func:`compare.data.mnist.search_path`);
 - a saved report (``compare.report show RUN.json``, ``compare.teach --from RUN.json``).
 
-:func:`compare.files.check_outputs` refuses an output that is one of them. Usage::
+:func:`compare.preflight.check_outputs` refuses an output that is one of them. Usage::
 
     check_outputs(outputs, [*impl_inputs(cfg.impls), *mnist_inputs(cfg.data_dir)])
 """
@@ -23,7 +23,7 @@ from importlib.machinery import ModuleSpec
 from pathlib import Path
 
 from compare.data import DataError
-from compare.files import Input
+from compare.preflight import Input
 
 
 def impl_inputs(specs: Iterable[str]) -> list[Input]:

@@ -23,7 +23,7 @@ from helpers import verdict_of
 
 import compare
 import dlfs_gradcheck
-from compare import files
+from compare import files, pathsafety, preflight, streams
 from compare.config import RunConfig
 from compare.report import text
 from compare.report.model import SCHEMA_VERSION, GradientRow, GradientSection, Report
@@ -136,18 +136,18 @@ def test_write_atomic_to_dash_and_dev_fd(capfd: pytest.CaptureFixture[str]) -> N
     files.write_atomic("/dev/fd/2", "to stderr\n")
     captured = capfd.readouterr()
     assert captured.out == "to stdout\n" and captured.err == "to stderr\n"
-    assert files.stream_fd("-") == 1 and files.stream_fd("/dev/stdout") == 1 and files.stream_fd("/dev/fd/7") == 7
-    assert files.stream_fd("./-") is None and files.stream_fd("out.json") is None
-    assert files.stream_fd(Path("-")) is None  # from code, a Path: a file named "-"
+    assert streams.stream_fd("-") == 1 and streams.stream_fd("/dev/stdout") == 1 and streams.stream_fd("/dev/fd/7") == 7
+    assert streams.stream_fd("./-") is None and streams.stream_fd("out.json") is None
+    assert streams.stream_fd(Path("-")) is None  # from code, a Path: a file named "-"
 
 
 def test_two_outputs_on_one_stream_or_a_directory_on_a_stream_are_refused() -> None:
-    with pytest.raises(files.OutputError, match="--json and --markdown would both write to standard output"):
-        files.check_outputs([files.Output("--json", "-"), files.Output("--markdown", "/dev/stdout")])
-    with pytest.raises(files.OutputError, match="--csv writes several files into a directory"):
-        files.check_outputs([files.Output("--csv", "-", suffix=".csv")])
-    with pytest.raises(files.OutputError, match="file descriptor 97 is not open"):
-        files.check_outputs([files.Output("--json", "/dev/fd/97")])
+    with pytest.raises(pathsafety.OutputError, match="--json and --markdown would both write to standard output"):
+        preflight.check_outputs([preflight.Output("--json", "-"), preflight.Output("--markdown", "/dev/stdout")])
+    with pytest.raises(pathsafety.OutputError, match="--csv writes several files into a directory"):
+        preflight.check_outputs([preflight.Output("--csv", "-", suffix=".csv")])
+    with pytest.raises(pathsafety.OutputError, match="file descriptor 97 is not open"):
+        preflight.check_outputs([preflight.Output("--json", "/dev/fd/97")])
 
 
 def test_run_refuses_json_and_markdown_both_on_stdout(capsys) -> None:

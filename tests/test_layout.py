@@ -11,7 +11,8 @@ Roles, lowest first (a module may import its own level and those below, never ab
    else. Each imports the standard library, its own array library (numpy; torch or jax beside it)
    and ``impl_numpy`` (the shared input checks and initial weights), never ``compare``, the checker
    or one another otherwise (see :data:`IMPL_MAY_IMPORT`);
-1. leaves: ``compare.cli``, ``compare.config``, ``compare.env``, ``compare.files``, ``compare.i18n``,
+1. leaves: ``compare.cli``, ``compare.config``, ``compare.env``, ``compare.files`` (with
+   ``manifest``, ``pathsafety``, ``preflight``, ``streams``, ``tempfiles``), ``compare.i18n``,
    ``compare.terminal``, and the
    checker (``dlfs_gradcheck``, below);
 2. data: ``compare.data``;
@@ -85,7 +86,12 @@ LEAVES = {
     "compare.config",
     "compare.env",
     "compare.gradcheck",  # the checker's API, re-exported from dlfs_gradcheck
-    "compare.files",
+    "compare.files",  # the atomic writer, and the modules it is built from:
+    "compare.manifest",
+    "compare.pathsafety",
+    "compare.preflight",
+    "compare.streams",
+    "compare.tempfiles",
     "compare.i18n",  # the message catalogs: standard library only
     "compare.terminal",
 }

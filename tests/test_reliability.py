@@ -37,10 +37,11 @@ from idx_files import md5_table, tiny_gz_files, write_files
 
 import compare.data.download as download
 import compare.data.mnist as mnist
-from compare import cli, files
+from compare import cli, files, pathsafety, preflight, tempfiles
 from compare.data import DataError
 from compare.engine.divergence import Diverged, first_nonfinite
 from compare.gradcheck.cli import main as gradcheck_main
+from compare.manifest import MANIFEST
 from compare.run import main as run_main_cli
 from impl_numpy import LabelError, NetInputError, TwoLayerNet, init_params, numerical_gradient
 
@@ -149,12 +150,12 @@ def private(path: Path) -> Path:
 
 
 def test_1_a_device_fifo_or_directory_is_never_replaced(tmp_path: Path) -> None:
-    with pytest.raises(files.OutputError, match="is a device"):
-        files.check_writable("/dev/null")  # a check only: nothing is written, whatever the result
+    with pytest.raises(pathsafety.OutputError, match="is a device"):
+        preflight.check_writable("/dev/null")  # a check only: nothing is written, whatever the result
     fifo = tmp_path / "fifo"
     os.mkfifo(fifo)
     for target, kind in ((fifo, "FIFO"), (tmp_path, "directory")):
-        with pytest.raises(files.OutputError, match=kind):
+        with pytest.raises(pathsafety.OutputError, match=kind):
             files.write_atomic(target, "report")
     assert stat.S_ISFIFO(os.lstat(fifo).st_mode)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["fifo"]  # and no temporary file
@@ -207,14 +208,16 @@ def test_2_two_outputs_on_one_file_are_refused(tmp_path: Path, capsys: pytest.Ca
     assert "--json and --csv would both write" in one_error_line(capsys.readouterr().err)
     # A JSON report beside the CSV files does not clash with them.
     d = tmp_path / "d"
-    files.check_outputs([files.Output("--json", d / "r.json"), files.Output("--csv", d, suffix=".csv")])
+    preflight.check_outputs([preflight.Output("--json", d / "r.json"), preflight.Output("--csv", d, suffix=".csv")])
 
 
 def test_2_a_symlink_to_the_other_output_is_the_same_file(tmp_path: Path) -> None:
     (tmp_path / "a.json").write_text("")
     (tmp_path / "b.json").symlink_to(tmp_path / "a.json")
-    with pytest.raises(files.OutputError, match="both write"):
-        files.check_outputs([files.Output("--json", tmp_path / "a.json"), files.Output("--md", tmp_path / "b.json")])
+    with pytest.raises(pathsafety.OutputError, match="both write"):
+        preflight.check_outputs(
+            [preflight.Output("--json", tmp_path / "a.json"), preflight.Output("--md", tmp_path / "b.json")]
+        )
 
 
 # -- 4. thread counts -------------------------------------------------------------------------
@@ -431,7 +434,7 @@ def test_9_other_failures_are_exit_3_internal_errors_and_bad_data_stays_2(capsys
 
 def test_10_a_250_byte_name_is_written(tmp_path: Path) -> None:
     target = tmp_path / ("r" * 245 + ".json")  # 250 bytes: valid, but ".name.<random>.tmp" is not
-    files.check_writable(target)
+    preflight.check_writable(target)
     files.write_atomic(target, "{}")
     files.write_atomic(target, "{}\n")  # and replaced
     assert [p.name for p in tmp_path.iterdir()] == [target.name] and target.read_text() == "{}\n"
@@ -504,9 +507,9 @@ def dead_pid() -> int:
 def test_12_stale_temporary_files_of_killed_runs_are_removed(tmp_path: Path) -> None:
     dead = dead_pid()
     target = tmp_path / "out.json"
-    stale = tmp_path / f"{files.temp_prefix(target)}{dead}.0badc0de.tmp"
-    held = tmp_path / f"{files.temp_prefix(target)}{dead}.00c0ffee.tmp"  # locked: another host's live write
-    live = tmp_path / f"{files.temp_prefix(target)}{os.getppid()}.0000beef.tmp"  # a process that still runs
+    stale = tmp_path / f"{tempfiles.temp_prefix(target)}{dead}.0badc0de.tmp"
+    held = tmp_path / f"{tempfiles.temp_prefix(target)}{dead}.00c0ffee.tmp"  # locked: another host's live write
+    live = tmp_path / f"{tempfiles.temp_prefix(target)}{os.getppid()}.0000beef.tmp"  # a process that still runs
     foreign = tmp_path / ".out.json.user-notes.tmp"  # not our pattern
     for p in (stale, held, live, foreign):
         p.write_text("partial")
@@ -571,7 +574,7 @@ def test_12_a_stale_part_file_is_removed_by_the_next_download(tmp_path: Path) ->
     dest = tmp_path / "dest"
     dest.mkdir()
     name = next(iter(tiny))
-    stale = dest / f"{files.temp_prefix(dest / name)}{dead_pid()}.0badc0de.part"
+    stale = dest / f"{tempfiles.temp_prefix(dest / name)}{dead_pid()}.0badc0de.part"
     stale.write_bytes(b"2.4 MB of an interrupted download")
     os.utime(stale, (1e9, 1e9))
     download.fetch_verified(name, md5_table(tiny)[name], [src.as_uri() + "/"], dest)
@@ -676,7 +679,7 @@ def test_15_an_output_directory_is_made_only_for_files_and_keeps_no_stale_ones(t
     files.write_files(tmp_path / "csv", {"gradients.csv": "a", "trajectory.csv": "b"}, owned)
     (tmp_path / "csv" / "mine.csv").write_text("the user's")
     files.write_files(tmp_path / "csv", {"gradients.csv": "c"}, owned)
-    assert sorted(p.name for p in (tmp_path / "csv").iterdir()) == [files.MANIFEST, "gradients.csv", "mine.csv"]
+    assert sorted(p.name for p in (tmp_path / "csv").iterdir()) == [MANIFEST, "gradients.csv", "mine.csv"]
 
 
 def test_15_control_characters_in_paths_are_escaped(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

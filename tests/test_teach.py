@@ -21,7 +21,7 @@ from hypothesis import strategies as st
 
 from compare import harness, teach
 from compare.config import RunConfig, parse_args
-from compare.files import MANIFEST
+from compare.manifest import MANIFEST
 from compare.report import csvfiles, plots, tables
 from compare.report.format import plain_duration, sci, times
 from compare.report.model import (

@@ -33,7 +33,8 @@ from typing import BinaryIO
 
 from compare.cli import deferred_interrupts
 from compare.data.base import DataError
-from compare.files import clean_stale, create_temp, shown
+from compare.pathsafety import shown
+from compare.tempfiles import clean_stale, create_temp
 
 log = logging.getLogger(__name__)
 

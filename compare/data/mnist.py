@@ -49,7 +49,7 @@ from compare.data.download import (
     file_md5,
     user_cache_dir,
 )
-from compare.files import shown
+from compare.pathsafety import shown
 
 log = logging.getLogger(__name__)
 

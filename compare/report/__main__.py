@@ -75,9 +75,10 @@ def load(path: str):
 
 def _show(ns: argparse.Namespace) -> int:
     from compare.config import SECTIONS
-    from compare.files import Input, check_outputs, takes_stdout
+    from compare.preflight import Input, check_outputs
     from compare.report import plots, text
     from compare.report.outputs import report_outputs, write_outputs
+    from compare.streams import takes_stdout
 
     report = load(ns.run)
     sections = [s for s in SECTIONS if getattr(report, s) is not None]
@@ -118,7 +119,7 @@ def _diff(ns: argparse.Namespace) -> int:
 
 
 def execute(ns: argparse.Namespace) -> int:
-    from compare.files import OutputError
+    from compare.pathsafety import OutputError
     from compare.report.codec import SchemaError
 
     if ns.command == "schema":
