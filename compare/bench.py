@@ -46,18 +46,11 @@ import tracemalloc
 from dataclasses import asdict, dataclass
 from functools import partial
 
-from compare.cli import (
-    Parser,
-    check_processes,
-    command,
-    fail,
-    int_at_least,
-    non_negative_int,
-    positive_int,
-    program,
-    usable_cpus,
-)
+from compare.cli import Parser, command, program
 from compare.config import path_option, thread_count
+from compare.exits import fail
+from compare.options import int_at_least, non_negative_int, positive_int
+from compare.resources import check_processes, usable_cpus
 
 DTYPES = ("float64", "float32")
 

@@ -30,9 +30,9 @@ import stat
 from collections.abc import Collection, Mapping
 from pathlib import Path
 
-from compare.cli import deferred_interrupts
 from compare.manifest import MANIFEST, manifest_text, read_manifest, remove_if_unchanged
 from compare.pathsafety import OutputError, check_file, final_path, shown
+from compare.signals import deferred_interrupts
 from compare.streams import stream_fd, write_stream
 from compare.tempfiles import clean_stale, create_temp
 

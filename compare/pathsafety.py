@@ -14,7 +14,7 @@ import stat
 import tempfile
 from pathlib import Path
 
-from compare.cli import deferred_interrupts
+from compare.signals import deferred_interrupts
 from compare.terminal import printable
 
 

@@ -15,8 +15,9 @@ from __future__ import annotations
 
 import sys
 
-from compare.cli import command, fail
+from compare.cli import command
 from compare.config import RunConfig, parse_args
+from compare.exits import fail
 
 
 def _check_plotting(cfg: RunConfig) -> None:

@@ -27,8 +27,9 @@ import os
 import sys
 from pathlib import Path
 
-from compare.cli import Parser, command, fail, program
+from compare.cli import Parser, command, program
 from compare.config import RunConfig, path_option, thread_count
+from compare.exits import fail
 from compare.i18n import _, add_lang_option, use
 
 

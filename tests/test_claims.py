@@ -18,7 +18,7 @@ import pytest
 from hypothesis import assume, given
 from hypothesis import strategies as st
 
-from compare import cli, env, harness
+from compare import env, harness, resources
 from compare.config import RunConfig, build_parser, parse_args
 from compare.report import text
 from compare.report.model import (
@@ -128,7 +128,7 @@ def test_the_thread_default_is_the_one_the_help_and_the_readme_state() -> None:
 
 
 def test_the_thread_default_stays_within_the_cpus_this_process_may_use() -> None:
-    assert 1 <= RunConfig().threads <= cli.usable_cpus()
+    assert 1 <= RunConfig().threads <= resources.usable_cpus()
 
 
 # -- 2. the load average in the report ------------------------------------------------------------------------------
@@ -149,11 +149,11 @@ def test_the_load_average_at_start_and_end_is_in_the_json_and_the_header(monkeyp
     assert report.env.load_start != report.env.load_end
     data = json.loads(report.to_json())
     assert data["env"]["load_start"] == list(given_out[0]) and data["env"]["load_end"] == list(given_out[-1])
-    assert data["env"]["usable_cpus"] == cli.usable_cpus()
+    assert data["env"]["usable_cpus"] == resources.usable_cpus()
     first, last = given_out[0], given_out[-1]
     line = (
         f"load average (1, 5, 15 min): {first[0]:.2f} 1.25 0.75 at the start, {last[0]:.2f} 1.25 0.75 at the end; "
-        f"{cli.usable_cpus()} CPU"
+        f"{resources.usable_cpus()} CPU"
     )
     assert line in "\n".join(text.header_lines(Report.from_json(report.to_json())))
 

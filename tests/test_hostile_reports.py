@@ -24,7 +24,6 @@ from pathlib import Path
 import pytest
 from helpers import pinned_threads
 
-from compare.cli import run_main
 from compare.engine.timing import Shape
 from compare.report import codec, csvfiles, tables, teach_doc, text
 from compare.report.__main__ import main as report_main
@@ -34,6 +33,7 @@ from compare.report.model import Report, ScalingPlan
 from compare.run import main as run_cli
 from compare.sections import scaling
 from compare.sections import timing as timing_section
+from compare.supervise import run_main
 from compare.teach import main as teach_main
 
 REPO = Path(__file__).resolve().parents[1]

@@ -11,7 +11,8 @@ Roles, lowest first (a module may import its own level and those below, never ab
    else. Each imports the standard library, its own array library (numpy; torch or jax beside it)
    and ``impl_numpy`` (the shared input checks and initial weights), never ``compare``, the checker
    or one another otherwise (see :data:`IMPL_MAY_IMPORT`);
-1. leaves: ``compare.cli``, ``compare.config``, ``compare.env``, ``compare.files`` (with
+1. leaves: ``compare.cli`` (with ``exits``, ``options``, ``resources``, ``signals``,
+   ``supervise``), ``compare.config``, ``compare.env``, ``compare.files`` (with
    ``manifest``, ``pathsafety``, ``preflight``, ``streams``, ``tempfiles``), ``compare.i18n``,
    ``compare.terminal``, and the
    checker (``dlfs_gradcheck``, below);
@@ -82,7 +83,12 @@ PROJECT = ("compare", "dlfs_gradcheck", *IMPL_MAY_IMPORT)  # the top-level packa
 
 LEAVES = {
     "compare",
-    "compare.cli",
+    "compare.cli",  # what every command shares, and the modules beside it:
+    "compare.exits",
+    "compare.options",
+    "compare.resources",
+    "compare.signals",
+    "compare.supervise",
     "compare.config",
     "compare.env",
     "compare.gradcheck",  # the checker's API, re-exported from dlfs_gradcheck

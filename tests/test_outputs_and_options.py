@@ -28,7 +28,7 @@ import pytest
 from children import CEILING_S, TERMINAL_SIGINT
 from idx_files import tiny_gz_files, write_files
 
-from compare import bench, cli, files, harness, teach, tempfiles
+from compare import bench, exits, files, harness, resources, supervise, teach, tempfiles
 from compare.config import parse_args
 from compare.gradcheck import cli as gradcheck_cli
 from compare.manifest import MANIFEST, read_manifest
@@ -337,7 +337,7 @@ def test_a_folder_where_an_output_file_goes_is_refused_first(tmp_path, no_work, 
 
 def too_many() -> str:
     """One rank more than the usable CPUs carry."""
-    return str(cli.RANKS_PER_CPU * cli.usable_cpus() + 1)
+    return str(resources.RANKS_PER_CPU * resources.usable_cpus() + 1)
 
 
 @pytest.mark.parametrize("option", ["--ranks", "--ddp"])
@@ -352,12 +352,12 @@ def test_gradcheck_and_bench_refuse_more_ranks_than_the_cpus_carry(no_work, caps
     n = too_many()
     assert gradcheck_cli.main(["--ranks", n, "--sizes", "4,3,2", "--batch", "4", "--impl", "numpy"]) == 2
     assert f"--ranks {n} would start" in one_error_line(capsys.readouterr().err)
-    with pytest.raises(cli.UsageError, match=f"--ranks {n} would start"):
+    with pytest.raises(exits.UsageError, match=f"--ranks {n} would start"):
         bench.parse_args(["--ranks", n])
 
 
 def test_as_many_ranks_as_the_cpus_carry_are_accepted() -> None:
-    most = str(cli.RANKS_PER_CPU * cli.usable_cpus())
+    most = str(resources.RANKS_PER_CPU * resources.usable_cpus())
     assert parse_args(["--ranks", most, "--ddp", most]).ddp == int(most)
     assert bench.parse_args(["--ranks", str(max(2, int(most)))]).ranks == max(2, int(most))
 
@@ -371,7 +371,7 @@ def test_as_many_ranks_as_the_cpus_carry_are_accepted() -> None:
     ],
 )
 def test_ddp_options_without_ddp_are_refused(options, message) -> None:
-    with pytest.raises(cli.UsageError) as caught:
+    with pytest.raises(exits.UsageError) as caught:
         parse_args(options)
     assert f"error: {caught.value}".startswith(message)
     assert parse_args([*options, "--ddp", "2"]).ddp == 2
@@ -455,14 +455,14 @@ def test_a_signal_while_a_module_loads_is_an_interrupt(tmp_path, monkeypatch, ca
         __import__("slow_extension")
         return 0
 
-    assert cli.run_main(load) == 130
+    assert supervise.run_main(load) == 130
     assert capsys.readouterr().err == "error: interrupted\n"
 
 
 def test_an_import_error_without_a_signal_stays_an_internal_error(tmp_path, monkeypatch, capsys) -> None:
     (tmp_path / "broken_extension.py").write_text("raise ImportError('initialization failed')\n")
     monkeypatch.syspath_prepend(str(tmp_path))
-    assert cli.run_main(lambda: __import__("broken_extension")) == 3
+    assert supervise.run_main(lambda: __import__("broken_extension")) == 3
     assert capsys.readouterr().err == "error: internal error: ImportError: initialization failed\n"
 
 
@@ -599,7 +599,7 @@ def test_a_reader_that_leaves_early_ends_the_command_quietly_with_141(tmp_path) 
     finally:
         os.close(write_end)
     _, err = child.communicate(timeout=CEILING_S)
-    assert child.returncode == cli.BROKEN_PIPE and err == b"", err
+    assert child.returncode == exits.BROKEN_PIPE and err == b"", err
 
 
 @pytest.mark.skipif(not os.path.exists("/proc/self/mem"), reason="Linux /proc")

@@ -37,7 +37,7 @@ from idx_files import md5_table, tiny_gz_files, write_files
 
 import compare.data.download as download
 import compare.data.mnist as mnist
-from compare import cli, files, pathsafety, preflight, tempfiles
+from compare import exits, files, pathsafety, preflight, resources, supervise, tempfiles
 from compare.data import DataError
 from compare.engine.divergence import Diverged, first_nonfinite
 from compare.gradcheck.cli import main as gradcheck_main
@@ -232,7 +232,7 @@ def test_4_thread_counts_above_the_cores_are_refused(capsys: pytest.CaptureFixtu
     from compare import bench, teach
 
     for parse in (bench.parse_args, teach.parse_args):
-        with pytest.raises(cli.UsageError, match="expected at most"):
+        with pytest.raises(exits.UsageError, match="expected at most"):
             parse(["--threads", too_many])
 
 
@@ -284,7 +284,7 @@ def test_5_an_os_error_in_a_command_is_exit_2_naming_the_file(capsys: pytest.Cap
     def main() -> int:
         raise PermissionError(13, "Permission denied", "/some/where/file.json")
 
-    assert cli.run_main(main) == 2
+    assert supervise.run_main(main) == 2
     assert one_error_line(capsys.readouterr().err) == "error: cannot access /some/where/file.json: Permission denied\n"
 
 
@@ -311,13 +311,13 @@ def test_6_checks_larger_than_memory_are_refused_before_work(
 def test_6_the_book_defaults_fit_and_out_of_memory_is_exit_3(capsys: pytest.CaptureFixture[str]) -> None:
     from compare.config import RunConfig, memory_estimate
 
-    available = cli.available_memory()
+    available = resources.available_memory()
     assert available is not None and memory_estimate(RunConfig())[0] < available
 
     def main() -> int:
         raise MemoryError
 
-    assert cli.run_main(main) == 3
+    assert supervise.run_main(main) == 3
     assert one_error_line(capsys.readouterr().err).startswith("error: internal error: out of memory")
 
 
@@ -352,7 +352,7 @@ def interrupted(self, *args, **kwargs):
     while frame is not None:
         frames.append((frame.f_code.co_name, frame.f_globals.get("__name__")))
         frame = frame.f_back
-    running = ("run_main", "compare.cli") in frames
+    running = ("run_main", "compare.supervise") in frames
     print(getattr(handler, "__module__", None), "in run_main" if running else "before run_main", flush=True)
     os.kill(os.getpid(), signal.SIGINT)
     return parse(self, *args, **kwargs)
@@ -366,7 +366,7 @@ runpy.run_module("compare.run", run_name="__main__", alter_sys=True)
 def test_8_ctrl_c_before_the_run_starts_is_one_line() -> None:
     done = python(EARLY_SIGINT)
     # The signal met the command's own handler, before run_main (else this tests another path).
-    assert done.stdout == "compare.cli before run_main\n", done.stdout + done.stderr
+    assert done.stdout == "compare.signals before run_main\n", done.stdout + done.stderr
     assert done.returncode == 130 and done.stderr == "error: interrupted\n", done.stderr
 
 
@@ -388,7 +388,7 @@ def test_9_divergence_is_exit_3_with_step_loss_and_method(capsys: pytest.Capture
         assert step is not None
         raise Diverged("backprop", step, float(losses[step]))
 
-    assert cli.run_main(main) == 3
+    assert supervise.run_main(main) == 3
     assert one_error_line(capsys.readouterr().err) == "error: training diverged at step 2 (loss inf) for backprop\n"
     assert isinstance(Diverged("m", 0, np.nan), RuntimeError)
 
@@ -419,13 +419,13 @@ def test_9_other_failures_are_exit_3_internal_errors_and_bad_data_stays_2(capsys
     def main() -> int:
         raise ZeroDivisionError("division by zero")
 
-    assert cli.run_main(main) == 3
+    assert supervise.run_main(main) == 3
     assert one_error_line(capsys.readouterr().err) == "error: internal error: ZeroDivisionError: division by zero\n"
 
     def bad_data() -> int:
         raise DataError("MNIST directory /x does not exist")
 
-    assert cli.run_main(bad_data) == 2
+    assert supervise.run_main(bad_data) == 2
     assert one_error_line(capsys.readouterr().err) == "error: MNIST directory /x does not exist\n"
 
 
@@ -466,7 +466,7 @@ WRITE_FOREVER = (
     TERMINAL_SIGINT
     + """
 import sys
-from compare.cli import run_main
+from compare.supervise import run_main
 from compare.files import write_atomic
 def main():
     print("writing", flush=True)
@@ -541,7 +541,7 @@ class _Stall(BaseHTTPRequestHandler):
 
 DOWNLOAD = """
 import sys
-from compare.cli import run_main
+from compare.supervise import run_main
 from compare.data.download import fetch_verified
 sys.exit(run_main(lambda: fetch_verified("f.gz", "0" * 32, [sys.argv[1]], __import__("pathlib").Path(sys.argv[2]))))
 """
@@ -690,7 +690,7 @@ def test_15_control_characters_in_paths_are_escaped(tmp_path: Path, capsys: pyte
 
 SWALLOWED = """
 import os, signal, sys
-from compare import cli
+from compare import supervise
 
 
 class Finalized:
@@ -703,7 +703,7 @@ def main():
     return 0
 
 
-sys.exit(cli.run_main(main))
+sys.exit(supervise.run_main(main))
 """
 
 

@@ -24,7 +24,8 @@ from __future__ import annotations
 import argparse
 import sys
 
-from compare.cli import Parser, UsageError, command, fail, program
+from compare.cli import Parser, command, program
+from compare.exits import UsageError, fail
 
 SUBCOMMANDS = {
     "show": "print a saved run's report",
