@@ -25,7 +25,7 @@ import pytest
 from helpers import pinned_threads
 
 from compare.engine.timing import Shape
-from compare.report import codec, csvfiles, tables, teach_doc, text
+from compare.report import codec, csvfiles, diff_tables, teach_doc, text
 from compare.report.__main__ import main as report_main
 from compare.report.codec import SchemaError
 from compare.report.diff import diff
@@ -354,8 +354,8 @@ def render_everywhere(report: Report, other: Report, tmp: Path) -> None:
     text.render(report, "github")
     csvfiles.write_csv(tmp / "csv", report)
     teach_doc.render_doc(report, {}, "python -m compare.teach --from changed.json")
-    tables.diff_text(diff(report, other, "changed.json", "saved.json"))
-    tables.diff_text(diff(other, report, "saved.json", "changed.json"))
+    diff_tables.diff_text(diff(report, other, "changed.json", "saved.json"))
+    diff_tables.diff_text(diff(other, report, "saved.json", "changed.json"))
 
 
 SECTIONS = ["env", "config", "gradients", "trajectory", "timing", "frameworks", "scaling", "lesson", "summary"]

@@ -22,7 +22,8 @@ Roles, lowest first (a module may import its own level and those below, never ab
    (``compare.distributed``, ``compare.jax_runner``; any other new package too);
 5. the sections: ``compare.sections``;
 6. the harness: ``compare.harness``;
-7. renderers (``compare.report.text``, ``tables``, ``layout``, ``csvfiles``, ``plots``, ``teach_doc``, ``diff``,
+7. renderers (``compare.report.text``, ``tables`` (with ``scaling_tables``, ``lesson_tables``,
+   ``diff_tables``), ``layout``, ``csvfiles``, ``plots``, ``teach_doc``, ``diff``,
    ``__main__``) and entry points (``compare.run``, ``compare.teach``, ``compare.bench``,
    ``compare.gradcheck.cli``).
 
@@ -107,6 +108,9 @@ RENDERERS = {
     for m in (
         "text",
         "tables",
+        "scaling_tables",
+        "lesson_tables",
+        "diff_tables",
         "layout",
         "csvfiles",
         "plots",

@@ -39,9 +39,9 @@ from compare.manifest import MANIFEST
 from compare.report import csvfiles, text
 from compare.report.__main__ import main as report_main
 from compare.report.codec import SchemaError, from_data, to_data
+from compare.report.diff_tables import p_text
 from compare.report.format import format_seconds
 from compare.report.model import SCHEMA_VERSION, Report, ScalingPlan, TrajectoryRow
-from compare.report.tables import p_text
 from compare.run import main
 from compare.sections import scaling
 from compare.sections import timing as timing_section

@@ -22,7 +22,7 @@ from hypothesis import strategies as st
 from compare import harness, teach
 from compare.config import RunConfig, parse_args
 from compare.manifest import MANIFEST
-from compare.report import csvfiles, plots, tables
+from compare.report import csvfiles, lesson_tables, plots, scaling_tables
 from compare.report.format import plain_duration, sci, times
 from compare.report.model import (
     READABLE_VERSIONS,
@@ -164,7 +164,7 @@ def test_study_points_and_fits(tiny_study: tuple[ScalingSection, list[str]]) -> 
 
 def test_study_table_has_a_column_per_method_and_the_slopes(tiny_study: tuple[ScalingSection, list[str]]) -> None:
     section, _ = tiny_study
-    head, rows = tables.series_table(section, "hidden")
+    head, rows = scaling_tables.series_table(section, "hidden")
     assert head[3:] == section.methods
     labels = ["6-2-3", "6-4-3", "6-8-3", "slope vs P (fitted)", "slope range (spread)", "slope expected"]
     assert [r[0] for r in rows] == labels
@@ -223,7 +223,7 @@ def test_sweep_rows_are_consistent(sweep: LessonSection) -> None:
     for r in sweep.rows:
         assert r.rel == pytest.approx(r.max_abs / sweep.grad_max, rel=1e-12)
         assert 0 <= r.median_abs <= r.max_abs
-    head, rows = tables.lesson_table(sweep)
+    head, rows = lesson_tables.lesson_table(sweep)
     notes = {row[0]: row[-1] for row in rows}
     assert "book's h" in notes["1e-04"]
 

@@ -106,7 +106,7 @@ def factor_above_one(text: str) -> float:
 
 def _diff(ns: argparse.Namespace) -> int:
     from compare.report.diff import diff
-    from compare.report.tables import diff_text, gate_text
+    from compare.report.diff_tables import diff_text, gate_text
 
     d = diff(load(ns.a), load(ns.b), ns.a, ns.b)
     print(diff_text(d), end="", flush=True)
