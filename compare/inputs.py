@@ -5,7 +5,7 @@
   and the local modules that file imports (:func:`local_imports`: the book's ``common/layers.py``);
 - ``--dataset mnist``: the four IDX files (``.gz`` or raw) in every place the run may read them
   from or download them into: ``--data-dir`` when given, else ``$DLFS_MNIST_DIR`` and the cache
-  (:func:`compare.data.mnist.search_path`);
+  (:func:`compare.data.mnist_files.search_path`);
 - a saved report (``compare.report show RUN.json``, ``compare.teach --from RUN.json``).
 
 :func:`compare.preflight.check_outputs` refuses an output that is one of them. Usage::
@@ -145,7 +145,7 @@ def module_file(name: str) -> str | None:
 
 def mnist_inputs(data_dir: str | None) -> list[Input]:
     """The MNIST files a run may read or download: in ``data_dir``, else in ``$DLFS_MNIST_DIR`` and the cache."""
-    from compare.data.mnist import FILES, search_path
+    from compare.data.mnist_files import FILES, search_path
 
     try:
         places = search_path(data_dir)

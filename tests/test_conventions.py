@@ -346,19 +346,20 @@ def test_the_report_records_the_version_and_old_reports_still_show(saved_run: Pa
 def test_a_failed_download_says_what_to_do_offline(tmp_path: Path) -> None:
     import socket
 
-    import compare.data.mnist as mnist
+    import compare.data.mnist_files as mnist_files
+    from compare.data import DataError
 
     with socket.socket() as closed:  # bound, never listening: connections are refused
         closed.bind(("127.0.0.1", 0))
         mirror = f"http://127.0.0.1:{closed.getsockname()[1]}/mnist/"
         dest = tmp_path / "cache" / "mnist"
-        with pytest.raises(mnist.DataError) as info:
-            mnist.download_mnist(dest, [mirror], timeout=5.0, progress=False)
+        with pytest.raises(DataError) as info:
+            mnist_files.download_mnist(dest, [mirror], timeout=5.0, progress=False)
     message = str(info.value)
     assert "\n" not in message and message.startswith("could not download train-images-idx3-ubyte.gz")
     assert "copy the four files" in message and f"into {dest}" in message
-    assert "--data-dir DIR" in message and f"${mnist.ENV_VAR}" in message
-    for name in mnist.MNIST_MD5:
+    assert "--data-dir DIR" in message and f"${mnist_files.ENV_VAR}" in message
+    for name in mnist_files.MNIST_MD5:
         assert name in message
 
 

@@ -155,7 +155,7 @@ def level(module: str) -> int:
         return 0
     if module in LEAVES or module.startswith("dlfs_gradcheck"):
         return 1
-    if module == "compare.data" or module.startswith("compare.data."):
+    if module == "compare.data" or module.startswith("compare.data."):  # mnist, mnist_files, idx, ...
         return 2
     if module in MODEL:
         return 3
@@ -196,7 +196,7 @@ def all_imports(path: Path) -> list[tuple[str, int, bool]]:
 
 
 def resolve(name: str) -> str:
-    """The longest known module that ``name`` is or lies in (``compare.data.mnist.FILES`` -> ``compare.data.mnist``).
+    """The longest known module that ``name`` is or lies in (``compare.data.idx.IDXError`` -> ``compare.data.idx``).
 
     A name outside the project (``numpy.linalg``) is returned as it is.
     """

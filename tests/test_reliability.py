@@ -36,7 +36,9 @@ from children import CEILING_S, TERMINAL_SIGINT, read_line
 from idx_files import md5_table, tiny_gz_files, write_files
 
 import compare.data.download as download
+import compare.data.idx as idx
 import compare.data.mnist as mnist
+import compare.data.mnist_files as mnist_files
 from compare import exits, files, pathsafety, preflight, resources, supervise, tempfiles
 from compare.data import DataError
 from compare.engine.divergence import Diverged, first_nonfinite
@@ -274,7 +276,7 @@ def test_5_downloaded_files_follow_the_umask(tmp_path: Path) -> None:
     write_files(src, tiny_gz_files())
     old_mask = os.umask(0o022)
     try:
-        dest = mnist.download_mnist(tmp_path / "dest", [src.as_uri() + "/"], checksums=md5_table(tiny_gz_files()))
+        dest = mnist_files.download_mnist(tmp_path / "dest", [src.as_uri() + "/"], checksums=md5_table(tiny_gz_files()))
     finally:
         os.umask(old_mask)
     assert {stat.S_IMODE(p.stat().st_mode) for p in dest.iterdir()} == {0o644}
@@ -331,9 +333,9 @@ def test_7_a_name_over_the_limit_and_an_unknown_user_are_one_line(
     assert "file name too long" in one_error_line(capsys.readouterr().err)
     assert run_main_cli(["--dataset", "mnist", "--data-dir", "~nosuchuser/x"]) == 2
     assert "no such user 'nosuchuser'" in one_error_line(capsys.readouterr().err)
-    monkeypatch.setenv(mnist.ENV_VAR, "~nosuchuser/x")
+    monkeypatch.setenv(mnist_files.ENV_VAR, "~nosuchuser/x")
     with pytest.raises(DataError, match="nosuchuser"):
-        mnist.find_mnist_dir()
+        mnist_files.find_mnist_dir()
 
 
 # -- 8. an early Ctrl-C -----------------------------------------------------------------------
@@ -585,14 +587,14 @@ def test_12_a_stale_part_file_is_removed_by_the_next_download(tmp_path: Path) ->
 
 
 def test_13_a_file_as_the_mnist_directory_is_not_a_directory(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    monkeypatch.setenv(mnist.ENV_VAR, "/etc/passwd")
+    monkeypatch.setenv(mnist_files.ENV_VAR, "/etc/passwd")
     monkeypatch.setenv("DLFS_CACHE_DIR", str(tmp_path / "cache"))
     with pytest.raises(DataError) as caught:
-        mnist.find_mnist_dir()
+        mnist_files.find_mnist_dir()
     message = str(caught.value)
     assert "/etc/passwd (is not a directory)" in message and "into /etc/passwd" not in message
     with pytest.raises(DataError, match="is not a directory"):
-        mnist.find_mnist_dir("/etc/passwd", download=True, mirrors=["file:///nonexistent/"])
+        mnist_files.find_mnist_dir("/etc/passwd", download=True, mirrors=["file:///nonexistent/"])
 
 
 def test_13_empty_paths_are_refused(capsys: pytest.CaptureFixture[str]) -> None:
@@ -637,7 +639,7 @@ def test_15_a_download_over_its_size_cap_is_refused(tmp_path: Path) -> None:
     (src / "train-labels-idx1-ubyte.gz").write_bytes(junk)
     md5 = {"train-labels-idx1-ubyte.gz": hashlib.md5(junk).hexdigest()}  # even with a matching checksum
     with pytest.raises(DataError, match="allowed"):
-        mnist.download_mnist(tmp_path / "dest", [src.as_uri() + "/"], checksums=md5)
+        mnist_files.download_mnist(tmp_path / "dest", [src.as_uri() + "/"], checksums=md5)
     assert not (tmp_path / "dest").exists()  # 15: nor an empty directory left behind
 
 
@@ -645,18 +647,18 @@ def test_15_a_gzip_bomb_is_stopped_while_it_inflates(tmp_path: Path) -> None:
     write_files(tmp_path, tiny_gz_files())
     labels = b"\x00\x00\x08\x01" + (4_000_000).to_bytes(4, "big") + bytes(4_000_000)  # 4 MB of labels
     (tmp_path / "train-labels-idx1-ubyte.gz").write_bytes(gzip.compress(labels))
-    with pytest.raises(mnist.IDXError, match="inflates to more than"):
+    with pytest.raises(idx.IDXError, match="inflates to more than"):
         mnist.read_mnist_dir(tmp_path)
 
 
 def test_15_the_bounded_gunzip_reads_every_member() -> None:
     data = b"\x00\x00\x08\x01\x00\x00\x00\x03" + bytes([1, 2, 3])
     two_members = gzip.compress(data[:5]) + gzip.compress(data[5:])
-    assert mnist.parse_idx(two_members, mnist.LABEL_MAGIC, max_bytes=len(data)).tolist() == [1, 2, 3]
-    with pytest.raises(mnist.IDXError, match="inflates"):
-        mnist.parse_idx(two_members, mnist.LABEL_MAGIC, max_bytes=len(data) - 1)
-    with pytest.raises(mnist.IDXError, match="truncated gzip"):
-        mnist.parse_idx(two_members[:-12], mnist.LABEL_MAGIC, max_bytes=100)
+    assert idx.parse_idx(two_members, idx.LABEL_MAGIC, max_bytes=len(data)).tolist() == [1, 2, 3]
+    with pytest.raises(idx.IDXError, match="inflates"):
+        idx.parse_idx(two_members, idx.LABEL_MAGIC, max_bytes=len(data) - 1)
+    with pytest.raises(idx.IDXError, match="truncated gzip"):
+        idx.parse_idx(two_members[:-12], idx.LABEL_MAGIC, max_bytes=100)
     assert zlib  # (zlib errors are IDXError too; see test_idx.py)
 
 
@@ -664,7 +666,7 @@ def test_15_a_failed_download_is_one_error_and_no_warning(tmp_path: Path, caplog
     caplog.set_level(logging.WARNING)
     mirrors = [(tmp_path / "m1").as_uri() + "/", (tmp_path / "m2").as_uri() + "/"]
     with pytest.raises(DataError) as caught:
-        mnist.find_mnist_dir(tmp_path / "a" / "b", download=True, mirrors=mirrors)
+        mnist_files.find_mnist_dir(tmp_path / "a" / "b", download=True, mirrors=mirrors)
     assert "every mirror failed" in str(caught.value) and caplog.records == []
     assert list(tmp_path.iterdir()) == []  # no empty a/b left behind
 
