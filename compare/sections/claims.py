@@ -1,7 +1,7 @@
 """What this run's measurements can support: the cost growth with its range, and the caution on noisy timings.
 
 The summary (:mod:`compare.sections.summary`) quotes a growth rate only where the cost-growth
-section judged its fit ``measured`` (:func:`compare.sections.scaling.judge_slope`); otherwise it
+section judged its fit ``measured`` (:func:`compare.sections.slopefit.judge_slope`); otherwise it
 says why this run's times cannot give one, and states the theory as theory. The caution counts
 every ``!`` the report's tables show (the timing tables and the cost-growth tables,
 :mod:`compare.report.tables` and :mod:`compare.report.scaling_tables`), and names the likely
