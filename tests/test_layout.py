@@ -12,10 +12,9 @@ Roles, lowest first (a module may import its own level and those below, never ab
    and ``impl_numpy`` (the shared input checks and initial weights), never ``compare``, the checker
    or one another otherwise (see :data:`IMPL_MAY_IMPORT`);
 1. leaves: ``compare.cli`` (with ``exits``, ``options``, ``resources``, ``signals``,
-   ``supervise``), ``compare.config``, ``compare.env``, ``compare.files`` (with
-   ``manifest``, ``pathsafety``, ``preflight``, ``streams``, ``tempfiles``), ``compare.i18n``,
-   ``compare.terminal``, and the
-   checker (``dlfs_gradcheck``, below);
+   ``supervise``), ``compare.config``, ``compare.env``, ``compare.files`` (with ``manifest``,
+   ``pathsafety``, ``preflight``, ``streams``, ``tempfiles``), ``compare.i18n``,
+   ``compare.terminal``, and the checker (``dlfs_gradcheck``, below);
 2. data: ``compare.data``;
 3. the report model: ``compare.report.model``, ``codec``, ``format``;
 4. the engine: ``compare.engine``, and the plug-in and distributed packages beside it
@@ -29,8 +28,8 @@ Roles, lowest first (a module may import its own level and those below, never ab
 
 The gradient checker is a package of its own, ``dlfs_gradcheck`` (with the adapters of users'
 classes, ``dlfs_gradcheck.usercode``): it imports the implementations and never ``compare``, so
-that it works in a repository with a ``compare`` of its own. ``compare.gradcheck`` re-exports it; its command line
-(``compare.gradcheck.cli``) is an entry point of the harness.
+that it works in a repository with a ``compare`` of its own. ``compare.gradcheck`` re-exports it;
+its command line (``compare.gradcheck.cli``) is an entry point of the harness.
 
 Loops between packages: a package is the folder its modules lie in (``compare.engine``,
 ``compare.distributed``, ``dlfs_gradcheck``, ``dlfs_gradcheck.usercode``, ``impl_numpy``, ...),
@@ -43,8 +42,9 @@ not about where files happen to lie:
   ``compare.cli``, the harness, the entry points) and ``compare/report/`` (the model and the
   renderers) would otherwise loop through every package between their roles
   (``compare.report.plots -> compare.sections -> compare.report.model``), which the role order
-  already allows. ``compare [leaf]`` and ``compare.report [model]`` are nodes; a loop among
-  packages of one role (``compare.engine`` and ``compare.distributed``) is what is left to find;
+  already allows. ``compare [leaf]`` and ``compare.report [model]`` are nodes; what is left to
+  find is a loop among packages of one role (``compare.engine`` and ``compare.distributed``
+  importing each other);
 - a package may import its own subpackages (``dlfs_gradcheck.net_problems`` uses
   ``dlfs_gradcheck.usercode``): they are its parts. The subpackage importing its parent counts
   like any import, so a loop that leaves the parent, reaches the subpackage by another package
@@ -72,8 +72,6 @@ from compare.report.__main__ import main as report_main
 from compare.report.model import schema_text
 
 REPO = Path(__file__).resolve().parents[1]
-PACKAGE = REPO / "compare"
-CHECKER = REPO / "dlfs_gradcheck"
 # implementation -> what it may import besides its own package and the standard library
 IMPL_MAY_IMPORT = {
     "impl_numpy": {"numpy"},  # never torch or jax
