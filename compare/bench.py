@@ -46,18 +46,11 @@ import tracemalloc
 from dataclasses import asdict, dataclass
 from functools import partial
 
-from compare.cli import (
-    Parser,
-    check_processes,
-    command,
-    fail,
-    int_at_least,
-    non_negative_int,
-    positive_int,
-    program,
-    usable_cpus,
-)
+from compare.cli import Parser, command, program
 from compare.config import path_option, thread_count
+from compare.exits import fail
+from compare.options import int_at_least, non_negative_int, positive_int
+from compare.resources import check_processes, usable_cpus
 
 DTYPES = ("float64", "float32")
 
@@ -521,14 +514,17 @@ def main(argv: list[str] | None = None) -> int:
 def _bench(cfg: BenchConfig) -> int:
     import numpy as np
 
-    from compare import files as report
+    from compare.files import to_json, write_atomic
     from compare.harness import environment
+    from compare.pathsafety import OutputError
+    from compare.preflight import check_writable
     from compare.report.codec import to_data
+    from compare.streams import takes_stdout
 
     try:
         if cfg.json_path is not None:
-            report.check_writable(cfg.json_path)
-    except report.OutputError as e:
+            check_writable(cfg.json_path)
+    except OutputError as e:
         return fail(str(e))
     from compare.env import load_average
 
@@ -549,12 +545,12 @@ def _bench(cfg: BenchConfig) -> int:
             t["met"] = None
     result["ok"] = all(r["ok"] for r in numerical["activations"].values())
     # --json -: standard output is the JSON's, the text goes to standard error
-    with contextlib.redirect_stdout(sys.stderr if report.takes_stdout(cfg.json_path) else sys.stdout):
+    with contextlib.redirect_stdout(sys.stderr if takes_stdout(cfg.json_path) else sys.stdout):
         print(render(result))
         bench_sharded(cfg, result)
     if cfg.json_path is not None:
         try:
-            report.write_atomic(cfg.json_path, report.to_json(result))
+            write_atomic(cfg.json_path, to_json(result))
         except OSError as e:
             return fail(str(e))  # OutputError names the file
     return 0 if result["ok"] else 1

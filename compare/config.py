@@ -14,25 +14,20 @@ from __future__ import annotations
 import argparse
 from dataclasses import dataclass
 
-from compare.cli import (  # noqa: F401  (re-exported for the commands)
-    Parser,
-    RunIncomplete,
-    UsageError,
-    check_memory,
-    check_processes,
+from compare.cli import Parser, program  # noqa: F401  (re-exported for the commands)
+from compare.exits import RunIncomplete, UsageError, fail  # noqa: F401
+from compare.i18n import add_lang_option, use
+from compare.options import (  # noqa: F401
     comma_choices,
-    fail,
     int_at_least,
     non_negative_int,
     path_option,
     positive_float,
     positive_int,
-    program,
-    run_main,
     thread_count,
-    usable_cpus,
 )
-from compare.i18n import add_lang_option, use
+from compare.resources import check_memory, check_processes, usable_cpus  # noqa: F401
+from compare.supervise import run_main  # noqa: F401
 
 SECTIONS = ("gradients", "trajectory", "timing", "scaling", "lesson")
 SCALING_FORMS = ("auto", "reduced", "full")

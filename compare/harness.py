@@ -24,7 +24,6 @@ from functools import partial
 import numpy as np
 
 from compare import env
-from compare.cli import check_interrupted, usable_cpus
 from compare.config import RunConfig
 from compare.data import Dataset, load_dataset
 from compare.engine.devices import torch_devices
@@ -33,7 +32,9 @@ from compare.engine.runner import MethodEntry, batch_stream
 from compare.engine.timing import Shape
 from compare.entries import builtin_entries, compile_entries, jax_entries, run_entries
 from compare.report.model import SCHEMA_VERSION, Env, MethodNote, Report, TimingSection
+from compare.resources import usable_cpus
 from compare.sections import frameworks, gradients, lesson, scaling, summary, timing, trajectory
+from compare.signals import check_interrupted
 
 Params = Mapping[str, np.ndarray]
 

@@ -5,10 +5,10 @@
   and the local modules that file imports (:func:`local_imports`: the book's ``common/layers.py``);
 - ``--dataset mnist``: the four IDX files (``.gz`` or raw) in every place the run may read them
   from or download them into: ``--data-dir`` when given, else ``$DLFS_MNIST_DIR`` and the cache
-  (:func:`compare.data.mnist.search_path`);
+  (:func:`compare.data.mnist_files.search_path`);
 - a saved report (``compare.report show RUN.json``, ``compare.teach --from RUN.json``).
 
-:func:`compare.files.check_outputs` refuses an output that is one of them. Usage::
+:func:`compare.preflight.check_outputs` refuses an output that is one of them. Usage::
 
     check_outputs(outputs, [*impl_inputs(cfg.impls), *mnist_inputs(cfg.data_dir)])
 """
@@ -23,7 +23,7 @@ from importlib.machinery import ModuleSpec
 from pathlib import Path
 
 from compare.data import DataError
-from compare.files import Input
+from compare.preflight import Input
 
 
 def impl_inputs(specs: Iterable[str]) -> list[Input]:
@@ -145,7 +145,7 @@ def module_file(name: str) -> str | None:
 
 def mnist_inputs(data_dir: str | None) -> list[Input]:
     """The MNIST files a run may read or download: in ``data_dir``, else in ``$DLFS_MNIST_DIR`` and the cache."""
-    from compare.data.mnist import FILES, search_path
+    from compare.data.mnist_files import FILES, search_path
 
     try:
         places = search_path(data_dir)

@@ -34,10 +34,12 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from compare.cli import Parser, command, fail, non_negative_int, positive_int, program
+from compare.cli import Parser, command, program
 from compare.data import load_digits, make_synthetic
 from compare.engine.runner import batch_stream, epoch_steps
+from compare.exits import fail
 from compare.jax_runner import NOT_INSTALLED, jax_available
+from compare.options import non_negative_int, positive_int
 from impl_numpy import TwoLayerNet, init_params
 
 LR = 0.1

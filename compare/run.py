@@ -15,13 +15,14 @@ from __future__ import annotations
 
 import sys
 
-from compare.cli import command, fail
+from compare.cli import command
 from compare.config import RunConfig, parse_args
+from compare.exits import fail
 
 
 def _check_plotting(cfg: RunConfig) -> None:
     """``--plot`` needs matplotlib (the paths themselves are checked by :func:`check_files`)."""
-    from compare.files import OutputError
+    from compare.pathsafety import OutputError
     from compare.report import plots
 
     if cfg.plot_dir is not None and not plots.available():
@@ -30,20 +31,20 @@ def _check_plotting(cfg: RunConfig) -> None:
 
 def check_files(cfg: RunConfig) -> None:
     """Every output writable, no two on one file, none on a file the run reads: before any work (OutputError)."""
-    from compare import files
     from compare.inputs import impl_inputs, mnist_inputs
+    from compare.preflight import check_outputs
     from compare.report.outputs import report_outputs
 
     outputs = report_outputs(
         cfg.only, json_path=cfg.json_path, markdown_path=cfg.markdown_path, csv_dir=cfg.csv_dir, plot_dir=cfg.plot_dir
     )
     inputs = impl_inputs(cfg.impls) + (mnist_inputs(cfg.data_dir) if cfg.dataset == "mnist" else [])
-    files.check_outputs(outputs, inputs)
+    check_outputs(outputs, inputs)
 
 
 def execute(cfg: RunConfig) -> int:
     """Run with a parsed config (threads already set); return the exit status."""
-    from compare.files import OutputError
+    from compare.pathsafety import OutputError
 
     try:
         check_files(cfg)
@@ -51,9 +52,9 @@ def execute(cfg: RunConfig) -> int:
         return fail(str(e))
     from compare import harness
     from compare.data import DataError
-    from compare.files import takes_stdout
     from compare.report import text
     from compare.report.outputs import write_outputs
+    from compare.streams import takes_stdout
     from dlfs_gradcheck.usercode import SpecError
     from impl_numpy.checks import NetInputError
 

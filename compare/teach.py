@@ -27,8 +27,9 @@ import os
 import sys
 from pathlib import Path
 
-from compare.cli import Parser, command, fail, program
+from compare.cli import Parser, command, program
 from compare.config import RunConfig, path_option, thread_count
+from compare.exits import fail
 from compare.i18n import _, add_lang_option, use
 
 
@@ -89,7 +90,9 @@ def _chart_note(charts: dict[str, str]) -> str:
 
 
 def _regenerate(ns: argparse.Namespace) -> int:
-    from compare import files
+    from compare.files import write_atomic
+    from compare.pathsafety import OutputError, shown
+    from compare.preflight import Input, Output, check_outputs
     from compare.report import plots
     from compare.report.codec import SchemaError
     from compare.report.glossary import glossary_name, render_glossary
@@ -102,12 +105,12 @@ def _regenerate(ns: argparse.Namespace) -> int:
     try:
         saved = _report(ns) if ns.source else None  # reading it is no work; a fresh run comes after the checks
         held = [s for s in plots.CHART_FILES if saved is None or getattr(saved, s, None) is not None]
-        charts_out = files.Output("charts", chart_dir if with_plots else None, ".png", plots.chart_names(held))
-        source = [files.Input("the --from report", ns.source)] if ns.source is not None else []
-        outputs = [files.Output("--doc", ns.doc), files.Output("glossary", glossary), charts_out]
-        files.check_outputs(outputs, source)  # the text: "x.md/" is refused
+        charts_out = Output("charts", chart_dir if with_plots else None, ".png", plots.chart_names(held))
+        source = [Input("the --from report", ns.source)] if ns.source is not None else []
+        outputs = [Output("--doc", ns.doc), Output("glossary", glossary), charts_out]
+        check_outputs(outputs, source)  # the text: "x.md/" is refused
         report = saved or _report(ns)
-    except (files.OutputError, SchemaError) as e:
+    except (OutputError, SchemaError) as e:
         return fail(str(e))
     except OSError as e:
         return fail(f"cannot read {ns.source}: {e.strerror or e}")
@@ -120,13 +123,13 @@ def _regenerate(ns: argparse.Namespace) -> int:
     command += "" if ns.plots else " --no-plots"
     command += f" --from {ns.source}" if ns.source else ""
     try:
-        files.write_atomic(doc, render_doc(report, charts, command, _chart_note(charts)))
-        files.write_atomic(glossary, render_glossary())
+        write_atomic(doc, render_doc(report, charts, command, _chart_note(charts)))
+        write_atomic(glossary, render_glossary())
     except OSError as e:
         return fail(str(e))  # OutputError names the file
-    wrote = _("wrote {page} and {glossary}").format(page=files.shown(doc), glossary=files.shown(glossary))
+    wrote = _("wrote {page} and {glossary}").format(page=shown(doc), glossary=shown(glossary))
     if charts:
-        wrote += _(", and {n} charts in {folder}").format(n=len(charts), folder=files.shown(chart_dir))
+        wrote += _(", and {n} charts in {folder}").format(n=len(charts), folder=shown(chart_dir))
     print(wrote)
     return 0 if report.ok else 1
 

@@ -9,7 +9,8 @@ from pathlib import Path
 
 import numpy as np
 
-from compare.data.mnist import FILES, IMAGE_MAGIC, LABEL_MAGIC
+from compare.data.idx import IMAGE_MAGIC, LABEL_MAGIC
+from compare.data.mnist_files import FILES
 
 
 def idx_bytes(array: np.ndarray) -> bytes:

@@ -18,7 +18,7 @@ import pytest
 from hypothesis import assume, given
 from hypothesis import strategies as st
 
-from compare import cli, env, harness
+from compare import env, harness, resources
 from compare.config import RunConfig, build_parser, parse_args
 from compare.report import text
 from compare.report.model import (
@@ -31,7 +31,7 @@ from compare.report.model import (
     TimingRow,
     TimingSection,
 )
-from compare.sections import claims, scaling, summary
+from compare.sections import claims, scaling, slopefit, summary
 
 REPO = Path(__file__).resolve().parents[1]
 BOOK = "784-50-10 x100"
@@ -128,7 +128,7 @@ def test_the_thread_default_is_the_one_the_help_and_the_docs_state() -> None:
 
 
 def test_the_thread_default_stays_within_the_cpus_this_process_may_use() -> None:
-    assert 1 <= RunConfig().threads <= cli.usable_cpus()
+    assert 1 <= RunConfig().threads <= resources.usable_cpus()
 
 
 # -- 2. the load average in the report ------------------------------------------------------------------------------
@@ -149,11 +149,11 @@ def test_the_load_average_at_start_and_end_is_in_the_json_and_the_header(monkeyp
     assert report.env.load_start != report.env.load_end
     data = json.loads(report.to_json())
     assert data["env"]["load_start"] == list(given_out[0]) and data["env"]["load_end"] == list(given_out[-1])
-    assert data["env"]["usable_cpus"] == cli.usable_cpus()
+    assert data["env"]["usable_cpus"] == resources.usable_cpus()
     first, last = given_out[0], given_out[-1]
     line = (
         f"load average (1, 5, 15 min): {first[0]:.2f} 1.25 0.75 at the start, {last[0]:.2f} 1.25 0.75 at the end; "
-        f"{cli.usable_cpus()} CPU"
+        f"{resources.usable_cpus()} CPU"
     )
     assert line in "\n".join(text.header_lines(Report.from_json(report.to_json())))
 
@@ -305,23 +305,23 @@ def test_the_slope_range_holds_every_fit_through_the_iqr_bands(
     assume(max(sizes) / min(sizes) > 1.5)  # sizes far enough apart for the logarithms to differ
     medians = [1e-3 * (s / min(sizes)) ** slope for s in sizes]
     iqrs = [m * k for m, k in zip(medians, spreads[:n], strict=False)]
-    r = scaling.slope_range(sizes, medians, iqrs)
+    r = slopefit.slope_range(sizes, medians, iqrs)
     inside = [m + w * q for m, w, q in zip(medians, where[:n], iqrs, strict=False)]
-    moved = scaling.fit_slope(sizes, inside).slope
+    moved = slopefit.fit_slope(sizes, inside).slope
     tol = 1e-9 * (1 + abs(moved))  # float rounding of the logarithms
     assert r.low + 2 * r.scatter - tol <= moved <= r.high - 2 * r.scatter + tol
     assert r.scatter == pytest.approx(0.0, abs=1e-9)  # the medians lie on a power law
 
 
 def test_the_judgement_of_a_slope() -> None:
-    tight = scaling.SlopeRange(1.8, 2.0, 0.2, 0.0)
-    assert scaling.judge_slope(1.9, 3, tight) == "measured"
-    assert scaling.judge_slope(1.9, 2, tight) == "few-sizes"
-    assert scaling.judge_slope(math.nan, 3, None) == "few-sizes"
-    assert scaling.judge_slope(-0.5, 3, scaling.SlopeRange(-0.6, -0.4, 0.2, 0.0)) == "implausible"
-    assert scaling.judge_slope(1.9, 3, scaling.SlopeRange(1.0, 2.8, 1.8, 0.0)) == "noisy"
-    assert scaling.judge_slope(1.9, 3, scaling.SlopeRange(1.0, 2.8, 0.1, 0.4)) == "scatter"
-    assert scaling.judge_slope(1.9, 3, scaling.SlopeRange(-np.inf, np.inf, np.inf, 0.0)) == "noisy"
+    tight = slopefit.SlopeRange(1.8, 2.0, 0.2, 0.0)
+    assert slopefit.judge_slope(1.9, 3, tight) == "measured"
+    assert slopefit.judge_slope(1.9, 2, tight) == "few-sizes"
+    assert slopefit.judge_slope(math.nan, 3, None) == "few-sizes"
+    assert slopefit.judge_slope(-0.5, 3, slopefit.SlopeRange(-0.6, -0.4, 0.2, 0.0)) == "implausible"
+    assert slopefit.judge_slope(1.9, 3, slopefit.SlopeRange(1.0, 2.8, 1.8, 0.0)) == "noisy"
+    assert slopefit.judge_slope(1.9, 3, slopefit.SlopeRange(1.0, 2.8, 0.1, 0.4)) == "scatter"
+    assert slopefit.judge_slope(1.9, 3, slopefit.SlopeRange(-np.inf, np.inf, np.inf, 0.0)) == "noisy"
 
 
 def test_the_busy_threshold_leaves_room_for_the_runs_own_threads() -> None:

@@ -23,7 +23,7 @@ from helpers import verdict_of
 
 import compare
 import dlfs_gradcheck
-from compare import files
+from compare import files, pathsafety, preflight, streams
 from compare.config import RunConfig
 from compare.report import text
 from compare.report.model import SCHEMA_VERSION, GradientRow, GradientSection, Report
@@ -136,18 +136,18 @@ def test_write_atomic_to_dash_and_dev_fd(capfd: pytest.CaptureFixture[str]) -> N
     files.write_atomic("/dev/fd/2", "to stderr\n")
     captured = capfd.readouterr()
     assert captured.out == "to stdout\n" and captured.err == "to stderr\n"
-    assert files.stream_fd("-") == 1 and files.stream_fd("/dev/stdout") == 1 and files.stream_fd("/dev/fd/7") == 7
-    assert files.stream_fd("./-") is None and files.stream_fd("out.json") is None
-    assert files.stream_fd(Path("-")) is None  # from code, a Path: a file named "-"
+    assert streams.stream_fd("-") == 1 and streams.stream_fd("/dev/stdout") == 1 and streams.stream_fd("/dev/fd/7") == 7
+    assert streams.stream_fd("./-") is None and streams.stream_fd("out.json") is None
+    assert streams.stream_fd(Path("-")) is None  # from code, a Path: a file named "-"
 
 
 def test_two_outputs_on_one_stream_or_a_directory_on_a_stream_are_refused() -> None:
-    with pytest.raises(files.OutputError, match="--json and --markdown would both write to standard output"):
-        files.check_outputs([files.Output("--json", "-"), files.Output("--markdown", "/dev/stdout")])
-    with pytest.raises(files.OutputError, match="--csv writes several files into a directory"):
-        files.check_outputs([files.Output("--csv", "-", suffix=".csv")])
-    with pytest.raises(files.OutputError, match="file descriptor 97 is not open"):
-        files.check_outputs([files.Output("--json", "/dev/fd/97")])
+    with pytest.raises(pathsafety.OutputError, match="--json and --markdown would both write to standard output"):
+        preflight.check_outputs([preflight.Output("--json", "-"), preflight.Output("--markdown", "/dev/stdout")])
+    with pytest.raises(pathsafety.OutputError, match="--csv writes several files into a directory"):
+        preflight.check_outputs([preflight.Output("--csv", "-", suffix=".csv")])
+    with pytest.raises(pathsafety.OutputError, match="file descriptor 97 is not open"):
+        preflight.check_outputs([preflight.Output("--json", "/dev/fd/97")])
 
 
 def test_run_refuses_json_and_markdown_both_on_stdout(capsys) -> None:
@@ -346,19 +346,20 @@ def test_the_report_records_the_version_and_old_reports_still_show(saved_run: Pa
 def test_a_failed_download_says_what_to_do_offline(tmp_path: Path) -> None:
     import socket
 
-    import compare.data.mnist as mnist
+    import compare.data.mnist_files as mnist_files
+    from compare.data import DataError
 
     with socket.socket() as closed:  # bound, never listening: connections are refused
         closed.bind(("127.0.0.1", 0))
         mirror = f"http://127.0.0.1:{closed.getsockname()[1]}/mnist/"
         dest = tmp_path / "cache" / "mnist"
-        with pytest.raises(mnist.DataError) as info:
-            mnist.download_mnist(dest, [mirror], timeout=5.0, progress=False)
+        with pytest.raises(DataError) as info:
+            mnist_files.download_mnist(dest, [mirror], timeout=5.0, progress=False)
     message = str(info.value)
     assert "\n" not in message and message.startswith("could not download train-images-idx3-ubyte.gz")
     assert "copy the four files" in message and f"into {dest}" in message
-    assert "--data-dir DIR" in message and f"${mnist.ENV_VAR}" in message
-    for name in mnist.MNIST_MD5:
+    assert "--data-dir DIR" in message and f"${mnist_files.ENV_VAR}" in message
+    for name in mnist_files.MNIST_MD5:
         assert name in message
 
 

@@ -22,6 +22,7 @@ from idx_files import md5_table, tiny_arrays, tiny_gz_files, write_files
 
 import compare.data.download as download
 import compare.data.mnist as mnist
+import compare.data.mnist_files as mnist_files
 from compare.data import DataError, load_dataset
 
 FILES = tiny_gz_files()
@@ -131,8 +132,8 @@ def closed_port() -> Iterator[int]:
 @pytest.fixture(autouse=True)
 def isolated_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     """No lookup variable leaks in (CI sets DLFS_MNIST_DIR), no proxy, HOME in tmp, no default mirror."""
-    monkeypatch.setattr(mnist, "DEFAULT_MIRRORS", ())  # a test that forgets its mirrors fails, offline
-    for name in (mnist.ENV_VAR, download.CACHE_ENV_VAR, "XDG_CACHE_HOME"):
+    monkeypatch.setattr(mnist_files, "DEFAULT_MIRRORS", ())  # a test that forgets its mirrors fails, offline
+    for name in (mnist_files.ENV_VAR, download.CACHE_ENV_VAR, "XDG_CACHE_HOME"):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("HOME", str(tmp_path / "home"))
     monkeypatch.setenv("no_proxy", "*")
@@ -145,7 +146,7 @@ def entries(directory: Path) -> set[str]:
 
 
 def fetch(dest: Path, mirrors: list[str] | str, timeout: float = TIMEOUT) -> Path:
-    return mnist.download_mnist(dest, mirrors, timeout, checksums=MD5, progress=False)
+    return mnist_files.download_mnist(dest, mirrors, timeout, checksums=MD5, progress=False)
 
 
 # --- the downloader ---------------------------------------------------------------
@@ -218,7 +219,7 @@ def test_http_error_moves_on_to_the_next_mirror(
 
 
 def test_progress_bars_name_each_file(server: Server, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    mnist.download_mnist(tmp_path / "cache", [server.serve("m1", ok)], TIMEOUT, checksums=MD5, progress=True)
+    mnist_files.download_mnist(tmp_path / "cache", [server.serve("m1", ok)], TIMEOUT, checksums=MD5, progress=True)
     err = capsys.readouterr().err
     assert all(name in err for name in FILES)
 
@@ -303,24 +304,24 @@ def test_cache_root_dlfs_cache_dir_then_xdg_then_home(monkeypatch: pytest.Monkey
     assert download.user_cache_dir() == tmp_path / "home" / ".cache" / "dlfs-compare"
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
     assert download.user_cache_dir() == tmp_path / "xdg" / "dlfs-compare"
-    assert mnist.mnist_cache_dir() == tmp_path / "xdg" / "dlfs-compare" / "mnist"
+    assert mnist_files.mnist_cache_dir() == tmp_path / "xdg" / "dlfs-compare" / "mnist"
     monkeypatch.setenv(download.CACHE_ENV_VAR, str(tmp_path / "mine"))
-    assert mnist.mnist_cache_dir() == tmp_path / "mine" / "mnist"
-    assert mnist.mnist_cache_dir(tmp_path / "arg") == tmp_path / "arg" / "mnist"
+    assert mnist_files.mnist_cache_dir() == tmp_path / "mine" / "mnist"
+    assert mnist_files.mnist_cache_dir(tmp_path / "arg") == tmp_path / "arg" / "mnist"
 
 
 def test_lookup_order_data_dir_then_env_then_cache(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     given = write_files(tmp_path / "given", FILES)
     env = write_files(tmp_path / "env", FILES)
     cache = write_files(tmp_path / "root" / "mnist", FILES)
-    monkeypatch.setenv(mnist.ENV_VAR, str(env))
+    monkeypatch.setenv(mnist_files.ENV_VAR, str(env))
     monkeypatch.setenv(download.CACHE_ENV_VAR, str(tmp_path / "root"))
-    assert mnist.find_mnist_dir(given) == given
-    assert mnist.find_mnist_dir() == env
-    monkeypatch.delenv(mnist.ENV_VAR)
-    assert mnist.find_mnist_dir() == cache
+    assert mnist_files.find_mnist_dir(given) == given
+    assert mnist_files.find_mnist_dir() == env
+    monkeypatch.delenv(mnist_files.ENV_VAR)
+    assert mnist_files.find_mnist_dir() == cache
     other = write_files(tmp_path / "other" / "mnist", FILES)
-    assert mnist.find_mnist_dir(cache_dir=tmp_path / "other") == other
+    assert mnist_files.find_mnist_dir(cache_dir=tmp_path / "other") == other
 
 
 def test_an_explicit_directory_is_never_passed_over(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
@@ -328,12 +329,12 @@ def test_an_explicit_directory_is_never_passed_over(monkeypatch: pytest.MonkeyPa
     # option would otherwise silently train on other files.
     partial = write_files(tmp_path / "given", {FIRST: FILES[FIRST]})
     env = write_files(tmp_path / "env", FILES)
-    monkeypatch.setenv(mnist.ENV_VAR, str(env))
+    monkeypatch.setenv(mnist_files.ENV_VAR, str(env))
     with pytest.raises(DataError, match="is missing train-labels-idx1-ubyte.gz") as err:
-        mnist.find_mnist_dir(partial)
+        mnist_files.find_mnist_dir(partial)
     assert str(partial) in str(err.value)
     with pytest.raises(DataError, match="does not exist"):
-        mnist.find_mnist_dir(tmp_path / "typo")
+        mnist_files.find_mnist_dir(tmp_path / "typo")
 
 
 def test_an_incomplete_env_directory_is_passed_over_with_a_warning(
@@ -341,9 +342,9 @@ def test_an_incomplete_env_directory_is_passed_over_with_a_warning(
 ) -> None:
     partial = write_files(tmp_path / "env", {FIRST: FILES[FIRST]})
     cache_root = tmp_path / "root"
-    write_files(mnist.mnist_cache_dir(cache_root), FILES)
-    monkeypatch.setenv(mnist.ENV_VAR, str(partial))
-    assert mnist.find_mnist_dir(cache_dir=cache_root) == mnist.mnist_cache_dir(cache_root)
+    write_files(mnist_files.mnist_cache_dir(cache_root), FILES)
+    monkeypatch.setenv(mnist_files.ENV_VAR, str(partial))
+    assert mnist_files.find_mnist_dir(cache_dir=cache_root) == mnist_files.mnist_cache_dir(cache_root)
     assert f"{partial} missing train-labels-idx1-ubyte.gz" in caplog.text
 
 
@@ -352,19 +353,19 @@ def test_raw_files_count_as_present(tmp_path: Path) -> None:
 
     raw = {name.removesuffix(".gz"): gzip.decompress(data) for name, data in FILES.items()}
     given = write_files(tmp_path / "given", raw)
-    assert mnist.find_mnist_dir(given) == given
+    assert mnist_files.find_mnist_dir(given) == given
     assert mnist.load_mnist(given, verify=False).train_size == 5
 
 
 def test_nothing_found_lists_every_place_and_the_remedies(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     partial = write_files(tmp_path / "env", {FIRST: FILES[FIRST]})
-    monkeypatch.setenv(mnist.ENV_VAR, str(partial))
+    monkeypatch.setenv(mnist_files.ENV_VAR, str(partial))
     monkeypatch.setenv(download.CACHE_ENV_VAR, str(tmp_path / "root"))
     with pytest.raises(DataError) as info:
         mnist.load_mnist()
     message = str(info.value)
     assert "1. --data-dir: not set" in message
-    assert f"2. ${mnist.ENV_VAR}: {partial} (missing " in message
+    assert f"2. ${mnist_files.ENV_VAR}: {partial} (missing " in message
     assert FIRST not in message.split("\n")[2]  # present, so not listed as missing
     assert "train-labels-idx1-ubyte.gz" in message.split("\n")[2]
     assert f"3. cache: {tmp_path / 'root' / 'mnist'} (does not exist)" in message
@@ -381,14 +382,14 @@ def test_download_goes_to_the_first_place_that_is_set(
         targets.append(Path(dest_dir))
         return write_files(Path(dest_dir), FILES)
 
-    monkeypatch.setattr(mnist, "download_mnist", fake_download)
+    monkeypatch.setattr(mnist_files, "download_mnist", fake_download)
     if set_env:
-        monkeypatch.setenv(mnist.ENV_VAR, str(tmp_path / "env"))
+        monkeypatch.setenv(mnist_files.ENV_VAR, str(tmp_path / "env"))
     data_dir = tmp_path / "given" if set_data_dir else None
     with pytest.raises(DataError):
-        mnist.find_mnist_dir(data_dir, cache_dir=tmp_path / "root")
+        mnist_files.find_mnist_dir(data_dir, cache_dir=tmp_path / "root")
     assert targets == []
-    found = mnist.find_mnist_dir(data_dir, download=True, cache_dir=tmp_path / "root")
+    found = mnist_files.find_mnist_dir(data_dir, download=True, cache_dir=tmp_path / "root")
     expected = data_dir or (tmp_path / "env" if set_env else tmp_path / "root" / "mnist")
     assert targets == [expected] and found == expected
 
@@ -396,9 +397,9 @@ def test_download_goes_to_the_first_place_that_is_set(
 def test_load_mnist_downloads_verifies_and_loads(
     server: Server, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
-    monkeypatch.setattr(mnist, "MNIST_MD5", MD5)  # the tiny files stand in for the real ones
+    monkeypatch.setattr(mnist_files, "MNIST_MD5", MD5)  # the tiny files stand in for the real ones
     mirror = server.serve("m1", ok)
-    monkeypatch.setattr(mnist, "DEFAULT_MIRRORS", (mirror,))  # load_dataset takes the default mirrors
+    monkeypatch.setattr(mnist_files, "DEFAULT_MIRRORS", (mirror,))  # load_dataset takes the default mirrors
     ds = load_dataset("mnist", download=True, cache_dir=str(tmp_path / "root"))
     assert (ds.train_size, ds.input_size, ds.x_test.shape[0]) == (5, 6, 3)
     assert entries(tmp_path / "root" / "mnist") == set(FILES)

@@ -24,9 +24,8 @@ from pathlib import Path
 import pytest
 from helpers import pinned_threads
 
-from compare.cli import run_main
 from compare.engine.timing import Shape
-from compare.report import codec, csvfiles, tables, teach_doc, text
+from compare.report import codec, csvfiles, diff_tables, teach_doc, text
 from compare.report.__main__ import main as report_main
 from compare.report.codec import SchemaError
 from compare.report.diff import diff
@@ -34,6 +33,7 @@ from compare.report.model import Report, ScalingPlan
 from compare.run import main as run_cli
 from compare.sections import scaling
 from compare.sections import timing as timing_section
+from compare.supervise import run_main
 from compare.teach import main as teach_main
 
 REPO = Path(__file__).resolve().parents[1]
@@ -354,8 +354,8 @@ def render_everywhere(report: Report, other: Report, tmp: Path) -> None:
     text.render(report, "github")
     csvfiles.write_csv(tmp / "csv", report)
     teach_doc.render_doc(report, {}, "python -m compare.teach --from changed.json")
-    tables.diff_text(diff(report, other, "changed.json", "saved.json"))
-    tables.diff_text(diff(other, report, "saved.json", "changed.json"))
+    diff_tables.diff_text(diff(report, other, "changed.json", "saved.json"))
+    diff_tables.diff_text(diff(other, report, "saved.json", "changed.json"))
 
 
 SECTIONS = ["env", "config", "gradients", "trajectory", "timing", "frameworks", "scaling", "lesson", "summary"]

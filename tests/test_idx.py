@@ -18,7 +18,9 @@ from hypothesis import strategies as st
 from idx_files import idx_bytes, tiny_arrays, write_files
 
 from compare.data import DataError
-from compare.data.mnist import FILES, IMAGE_MAGIC, LABEL_MAGIC, IDXError, parse_idx, read_idx, read_mnist_dir
+from compare.data.idx import IMAGE_MAGIC, LABEL_MAGIC, IDXError, parse_idx, read_idx
+from compare.data.mnist import read_mnist_dir
+from compare.data.mnist_files import FILES
 
 PROPERTY = settings(max_examples=200)  # more examples than the suite profile (conftest.py): parsing is cheap
 

@@ -1,33 +1,69 @@
-"""The shape of the code: the documented JSON schema and code map, the import direction between roles, sizes.
+"""The shape of the code: the documented JSON schema and code map, the import direction between roles, loops
+between packages, module and function sizes, module names.
 
 Run: ``python -m pytest tests/test_layout.py``. Nothing is imported to check the layout: every
-module under ``compare/`` is parsed with :mod:`ast`, imports inside functions included.
+module under ``compare/``, ``dlfs_gradcheck/``, ``impl_numpy/``, ``impl_torch/`` and ``impl_jax/`` is
+parsed with :mod:`ast`, imports inside functions included.
 
 Roles, lowest first (a module may import its own level and those below, never above):
 
-0. leaves: ``compare.cli``, ``compare.config``, ``compare.env``, ``compare.files``, ``compare.i18n``,
-   ``compare.terminal``, and the
-   checker (``dlfs_gradcheck``, below);
-1. data: ``compare.data``;
-2. the report model: ``compare.report.model``, ``codec``, ``format``;
-3. the engine: ``compare.engine``, and the plug-in and distributed packages beside it
+0. the implementations, ``impl_numpy``, ``impl_torch``, ``impl_jax``: the nets' math and nothing
+   else. Each imports the standard library, its own array library (numpy; torch or jax beside it)
+   and ``impl_numpy`` (the shared input checks and initial weights), never ``compare``, the checker
+   or one another otherwise (see :data:`IMPL_MAY_IMPORT`);
+1. leaves: ``compare.cli`` (with ``exits``, ``options``, ``resources``, ``signals``,
+   ``supervise``), ``compare.config``, ``compare.env``, ``compare.files`` (with ``manifest``,
+   ``pathsafety``, ``preflight``, ``streams``, ``tempfiles``), ``compare.i18n``,
+   ``compare.terminal``, and the checker (``dlfs_gradcheck``, below);
+2. data: ``compare.data``;
+3. the report model: ``compare.report.model``, ``codec``, ``format``;
+4. the engine: ``compare.engine``, and the plug-in and distributed packages beside it
    (``compare.distributed``, ``compare.jax_runner``; any other new package too);
-4. the sections: ``compare.sections``;
-5. the harness: ``compare.harness``;
-6. renderers (``compare.report.text``, ``tables``, ``layout``, ``csvfiles``, ``plots``, ``teach_doc``, ``diff``,
+5. the sections: ``compare.sections``;
+6. the harness: ``compare.harness``;
+7. renderers (``compare.report.text``, ``tables`` (with ``scaling_tables``, ``lesson_tables``,
+   ``diff_tables``), ``layout``, ``csvfiles``, ``plots``, ``teach_doc``, ``diff``,
    ``__main__``) and entry points (``compare.run``, ``compare.teach``, ``compare.bench``,
    ``compare.gradcheck.cli``).
 
 The gradient checker is a package of its own, ``dlfs_gradcheck`` (with the adapters of users'
-classes, ``dlfs_gradcheck.usercode``): it never imports ``compare``, so that it works in a
-repository with a ``compare`` of its own. ``compare.gradcheck`` re-exports it; its command line
-(``compare.gradcheck.cli``) is an entry point of the harness.
+classes, ``dlfs_gradcheck.usercode``): it imports the implementations and never ``compare``, so
+that it works in a repository with a ``compare`` of its own. ``compare.gradcheck`` re-exports it;
+its command line (``compare.gradcheck.cli``) is an entry point of the harness.
+
+Loops between packages: a package is the folder its modules lie in (``compare.engine``,
+``compare.distributed``, ``dlfs_gradcheck``, ``dlfs_gradcheck.usercode``, ``impl_numpy``, ...),
+and package A depends on package B when a module of A imports one of B, inside a function or not.
+No two packages may depend on each other, directly or through others: each package can then be
+read, tested and changed knowing only those below it. Two refinements keep the rule about design,
+not about where files happen to lie:
+
+- a folder that holds modules of several roles is one node per role: ``compare/`` (leaves such as
+  ``compare.cli``, the harness, the entry points) and ``compare/report/`` (the model and the
+  renderers) would otherwise loop through every package between their roles
+  (``compare.report.plots -> compare.sections -> compare.report.model``), which the role order
+  already allows. ``compare [leaf]`` and ``compare.report [model]`` are nodes; what is left to
+  find is a loop among packages of one role (``compare.engine`` and ``compare.distributed``
+  importing each other);
+- a package may import its own subpackages (``dlfs_gradcheck.net_problems`` uses
+  ``dlfs_gradcheck.usercode``): they are its parts. The subpackage importing its parent counts
+  like any import, so a loop that leaves the parent, reaches the subpackage by another package
+  and comes back is still reported.
+
+The module-level cycle check stays beside it: it names the modules of a loop that lies within
+one package.
+
+Names: no two modules share a file name (``__init__.py`` and ``__main__.py`` aside), and no two
+differ only by a trailing ``s`` (``runner`` and ``runners``): a name in a traceback, a search or
+an import then says which module it is.
 """
 
 from __future__ import annotations
 
 import ast
 import re
+import sys
+from collections.abc import Iterable
 from pathlib import Path
 
 import pytest
@@ -36,16 +72,31 @@ from compare.report.__main__ import main as report_main
 from compare.report.model import schema_text
 
 REPO = Path(__file__).resolve().parents[1]
-PACKAGE = REPO / "compare"
-CHECKER = REPO / "dlfs_gradcheck"
+# implementation -> what it may import besides its own package and the standard library
+IMPL_MAY_IMPORT = {
+    "impl_numpy": {"numpy"},  # never torch or jax
+    "impl_torch": {"numpy", "torch", "impl_numpy"},
+    "impl_jax": {"numpy", "jax", "impl_numpy"},
+}
+PROJECT = ("compare", "dlfs_gradcheck", *IMPL_MAY_IMPORT)  # the top-level packages checked here
 
 LEAVES = {
     "compare",
-    "compare.cli",
+    "compare.cli",  # what every command shares, and the modules beside it:
+    "compare.exits",
+    "compare.options",
+    "compare.resources",
+    "compare.signals",
+    "compare.supervise",
     "compare.config",
     "compare.env",
     "compare.gradcheck",  # the checker's API, re-exported from dlfs_gradcheck
-    "compare.files",
+    "compare.files",  # the atomic writer, and the modules it is built from:
+    "compare.manifest",
+    "compare.pathsafety",
+    "compare.preflight",
+    "compare.streams",
+    "compare.tempfiles",
     "compare.i18n",  # the message catalogs: standard library only
     "compare.terminal",
 }
@@ -55,6 +106,9 @@ RENDERERS = {
     for m in (
         "text",
         "tables",
+        "scaling_tables",
+        "lesson_tables",
+        "diff_tables",
         "layout",
         "csvfiles",
         "plots",
@@ -77,11 +131,10 @@ ENTRY_POINTS = {
     "compare.gradcheck.versus",  # a measuring script
     "compare.gradcheck.ranks",  # the rank program of a sharded check (torchrun starts it)
 }
-LEVEL_NAMES = ["leaf", "data", "model", "engine", "sections", "harness", "renderer/entry point"]
+LEVEL_NAMES = ["implementation", "leaf", "data", "model", "engine", "sections", "harness", "renderer/entry point"]
 
 MAX_FUNCTION_LINES = 60
 MAX_MODULE_LINES = 300
-REASON = re.compile(r"Longer than [^.]*\.", re.IGNORECASE)
 
 
 def module_name(path: Path) -> str:
@@ -91,28 +144,30 @@ def module_name(path: Path) -> str:
     return ".".join(parts)
 
 
-MODULES = {module_name(p): p for p in sorted([*PACKAGE.rglob("*.py"), *CHECKER.rglob("*.py")])}
+MODULES = {module_name(p): p for p in sorted(p for top in PROJECT for p in (REPO / top).rglob("*.py"))}
 
 
 def level(module: str) -> int:
-    """The role level of a module under ``compare`` (see the module docstring); the checker is a leaf."""
-    if module in LEAVES or module.startswith("dlfs_gradcheck"):
+    """The role level of a module (see the module docstring); the implementations are below the checker, a leaf."""
+    if module.split(".")[0] in IMPL_MAY_IMPORT:
         return 0
-    if module == "compare.data" or module.startswith("compare.data."):
+    if module in LEAVES or module.startswith("dlfs_gradcheck"):
         return 1
-    if module in MODEL:
+    if module == "compare.data" or module.startswith("compare.data."):  # mnist, mnist_files, idx, ...
         return 2
+    if module in MODEL:
+        return 3
     if module in RENDERERS or module in ENTRY_POINTS:
-        return 6
+        return 7
     if module == "compare.harness":
-        return 5
+        return 6
     if module.startswith("compare.sections") or module == "compare.entries":
-        return 4
-    return 3  # the engine, and packages beside it (adapters, distributed, jax_runner, anything new)
+        return 5
+    return 4  # the engine, and packages beside it (adapters, distributed, jax_runner, anything new)
 
 
-def imports(path: Path) -> list[tuple[str, int, bool]]:
-    """(module imported, line, inside a function) for every import of ``compare`` modules in ``path``."""
+def all_imports(path: Path) -> list[tuple[str, int, bool]]:
+    """(module imported, line, inside a function) for every import in ``path``; the project's resolved to modules."""
     tree = ast.parse(path.read_text(encoding="utf-8"))
     me = module_name(path)
     package = me if path.name == "__init__.py" else me.rpartition(".")[0]
@@ -135,17 +190,33 @@ def imports(path: Path) -> list[tuple[str, int, bool]]:
             visit(child, inner)
 
     visit(tree, False)
-    return [(m, line, lazy) for m, line, lazy in found if m.split(".")[0] in ("compare", "dlfs_gradcheck") and m != me]
+    return [(m, line, lazy) for m, line, lazy in found if m != me]
 
 
 def resolve(name: str) -> str:
-    """The longest known module that ``name`` is or lies in (``compare.data.mnist.FILES`` -> ``compare.data.mnist``)."""
+    """The longest known module that ``name`` is or lies in (``compare.data.idx.IDXError`` -> ``compare.data.idx``).
+
+    A name outside the project (``numpy.linalg``) is returned as it is.
+    """
+    if name.split(".")[0] not in PROJECT:
+        return name
     while name and name not in MODULES:
         name = name.rpartition(".")[0]
     return name
 
 
+def imports(path: Path) -> list[tuple[str, int, bool]]:
+    """(module imported, line, inside a function) for every import of the project's modules in ``path``."""
+    return [(m, line, lazy) for m, line, lazy in all_imports(path) if m.split(".")[0] in PROJECT]
+
+
 GRAPH = {m: imports(p) for m, p in MODULES.items()}
+# implementation module -> (top-level name, line) of each import from outside the project
+OUTSIDE = {
+    m: [(t.split(".")[0], line) for t, line, _ in all_imports(p) if t.split(".")[0] not in PROJECT]
+    for m, p in MODULES.items()
+    if m.split(".")[0] in IMPL_MAY_IMPORT
+}
 
 
 def test_the_walk_sees_the_imports_it_should() -> None:
@@ -158,8 +229,12 @@ def test_the_walk_sees_the_imports_it_should() -> None:
     assert level("compare.sections.scaling") > level("compare.engine.timing") > level("compare.report.model")
     assert level("compare.report.model") > level("compare.data.mnist") > level("compare.config")
     assert level("compare.distributed") == level("compare.jax_runner") == level("compare.engine.runner")
+    assert level("compare.config") > level("impl_numpy.checks") == level("impl_jax.net")
     checker = {m for m, _, _ in GRAPH["dlfs_gradcheck.core"]}
     assert {"dlfs_gradcheck.metrics", "dlfs_gradcheck.diagnose"} <= checker
+    assert {"impl_numpy.checks", "impl_jax.train"} <= {m for m, _, _ in GRAPH["impl_jax.net"]}
+    assert {"numpy", "jax"} <= {top for top, _ in OUTSIDE["impl_jax.net"]}
+    assert ("impl_numpy.checks", 35, False) in GRAPH["impl_jax.net"]  # a line number, as messages give it
 
 
 def upward_imports() -> list[str]:
@@ -167,8 +242,12 @@ def upward_imports() -> list[str]:
     for module, found in GRAPH.items():
         for target, line, _lazy in found:
             where = f"{MODULES[module].relative_to(REPO)}:{line}: {module} imports {target}"
-            if module.startswith("dlfs_gradcheck"):
-                if not target.startswith("dlfs_gradcheck"):
+            if module.split(".")[0] in IMPL_MAY_IMPORT:
+                top = module.split(".")[0]
+                if target.split(".")[0] not in {top, *IMPL_MAY_IMPORT[top]}:
+                    out.append(f"{where} (an implementation imports only {', '.join(sorted(IMPL_MAY_IMPORT[top]))})")
+            elif module.startswith("dlfs_gradcheck"):
+                if not (target.startswith("dlfs_gradcheck") or level(target) == 0):
                     out.append(f"{where} (the checker imports nothing of the harness)")
             elif level(target) > level(module):
                 out.append(f"{where} ({LEVEL_NAMES[level(module)]} imports {LEVEL_NAMES[level(target)]})")
@@ -180,8 +259,26 @@ def test_no_module_imports_against_the_role_order() -> None:
     assert not bad, "imports against the role order:\n  " + "\n  ".join(bad)
 
 
-def cycles() -> list[list[str]]:
-    """Strongly connected components of more than one module (Tarjan's algorithm)."""
+def foreign_imports() -> list[str]:
+    """``path:line: module imports name`` for each library an implementation imports that it may not."""
+    out = []
+    for module, found in OUTSIDE.items():
+        allowed = IMPL_MAY_IMPORT[module.split(".")[0]]
+        for top, line in found:
+            if top not in allowed and top not in sys.stdlib_module_names and top != "__future__":
+                out.append(
+                    f"{MODULES[module].relative_to(REPO)}:{line}: {module} imports {top} (only {sorted(allowed)})"
+                )
+    return out
+
+
+def test_implementations_import_only_their_own_libraries() -> None:
+    bad = foreign_imports()
+    assert not bad, "an implementation imports a library not its own:\n  " + "\n  ".join(bad)
+
+
+def strongly_connected(graph: dict[str, set[str]]) -> list[list[str]]:
+    """Strongly connected components of more than one node of ``graph`` (Tarjan's algorithm)."""
     index: dict[str, int] = {}
     low: dict[str, int] = {}
     stack: list[str] = []
@@ -192,7 +289,7 @@ def cycles() -> list[list[str]]:
         index[v] = low[v] = len(index)
         stack.append(v)
         on_stack.add(v)
-        for w in {t for t, _, _ in GRAPH[v]}:
+        for w in sorted(graph.get(v, ())):
             if w not in index:
                 connect(w)
                 low[v] = min(low[v], low[w])
@@ -209,10 +306,15 @@ def cycles() -> list[list[str]]:
             if len(component) > 1:
                 out.append(sorted(component))
 
-    for v in GRAPH:
+    for v in sorted(graph):
         if v not in index:
             connect(v)
     return out
+
+
+def cycles() -> list[list[str]]:
+    """Groups of modules that import each other, directly or through others."""
+    return strongly_connected({m: {t for t, _, _ in found} for m, found in GRAPH.items()})
 
 
 def test_no_import_cycle_between_modules() -> None:
@@ -220,14 +322,104 @@ def test_no_import_cycle_between_modules() -> None:
     assert not found, "import cycles:\n  " + "\n  ".join(" <-> ".join(c) for c in found)
 
 
+def folder_of(module: str) -> str:
+    """The package ``module`` lies in: the folder of its file, as a dotted name."""
+    return module_name(MODULES[module].parent / "__init__.py")
+
+
+FOLDER_LEVELS: dict[str, set[int]] = {}
+for _module in MODULES:
+    FOLDER_LEVELS.setdefault(folder_of(_module), set()).add(level(_module))
+
+
+def package_of(module: str) -> str:
+    """The node of ``module`` in the package graph: its folder, and its role where the folder holds several."""
+    folder = folder_of(module)
+    if len(FOLDER_LEVELS[folder]) == 1:
+        return folder
+    return f"{folder} [{LEVEL_NAMES[level(module)]}]"
+
+
+def inside(folder: str, parent: str) -> bool:
+    """Whether ``folder`` is a subpackage of ``parent`` (at any depth)."""
+    return folder.startswith(parent + ".")
+
+
+def package_edges() -> list[tuple[str, str, str, int, str]]:
+    """(node, node imported, module, line, module imported) of each import between two nodes that counts.
+
+    A package importing one of its own subpackages does not count: the subpackage is a part of it.
+    """
+    out = set()
+    for module, found in GRAPH.items():
+        for target, line, _ in found:
+            a, b = package_of(module), package_of(target)
+            if a != b and not inside(folder_of(target), folder_of(module)):
+                out.add((a, b, module, line, target))
+    return sorted(out)
+
+
+def package_loops() -> list[str]:
+    """For each group of packages that reach each other: the group, then every import between its packages."""
+    edges = package_edges()
+    graph: dict[str, set[str]] = {}
+    for a, b, _, _, _ in edges:
+        graph.setdefault(a, set()).add(b)
+    out = []
+    for group in strongly_connected(graph):
+        lines = [" <-> ".join(group)]
+        for a, b, module, line, target in edges:
+            if a in group and b in group:
+                lines.append(f"  {a} -> {b}: {MODULES[module].relative_to(REPO)}:{line} ({module} imports {target})")
+        out.append("\n  ".join(lines))
+    return out
+
+
+def test_no_loop_between_packages() -> None:
+    found = package_loops()
+    assert not found, "packages that import each other (see the module docstring):\n  " + "\n  ".join(found)
+
+
 def test_the_cycle_and_order_checks_can_fail(monkeypatch: pytest.MonkeyPatch) -> None:
-    """A planted cycle and a planted upward import are reported."""
+    """A planted cycle, upward import, package loop and foreign library are reported."""
     monkeypatch.setitem(GRAPH, "compare.files", [*GRAPH["compare.files"], ("compare.harness", 1, False)])
     monkeypatch.setitem(GRAPH, "compare.harness", [*GRAPH["compare.harness"], ("compare.files", 1, False)])
     monkeypatch.setitem(GRAPH, "dlfs_gradcheck.core", [*GRAPH["dlfs_gradcheck.core"], ("compare.cli", 1, True)])
+    monkeypatch.setitem(GRAPH, "impl_numpy.layers", [*GRAPH["impl_numpy.layers"], ("impl_torch.net", 7, True)])
+    monkeypatch.setitem(OUTSIDE, "impl_numpy.functions", [*OUTSIDE["impl_numpy.functions"], ("torch", 9)])
     assert any({"compare.harness", "compare.files"} <= set(c) for c in cycles())
     assert any("compare.files imports compare.harness" in line for line in upward_imports())
     assert any("dlfs_gradcheck.core imports compare.cli" in line for line in upward_imports())
+    assert any("impl_numpy.layers imports impl_torch.net (an implementation" in line for line in upward_imports())
+    assert foreign_imports() == ["impl_numpy/functions.py:9: impl_numpy.functions imports torch (only ['numpy'])"]
+    loops = package_loops()
+    assert any(
+        "impl_numpy -> impl_torch: impl_numpy/layers.py:7 (impl_numpy.layers imports impl_torch.net)" in loop
+        and "impl_torch -> impl_numpy: impl_torch/net.py:" in loop
+        for loop in loops
+    ), loops
+
+
+def test_a_loop_through_a_third_package_is_reported(monkeypatch: pytest.MonkeyPatch) -> None:
+    """engine -> model is allowed; model -> data -> engine closes a loop of three packages, each import named."""
+    monkeypatch.setitem(GRAPH, "compare.report.model", [*GRAPH["compare.report.model"], ("compare.data.base", 3, True)])
+    monkeypatch.setitem(GRAPH, "compare.data.base", [*GRAPH["compare.data.base"], ("compare.engine.runner", 5, False)])
+    (loop,) = [line for line in package_loops() if "compare.data -> compare.engine" in line]
+    assert {"compare.data", "compare.engine", "compare.report [model]"} <= set(loop.splitlines()[0].split(" <-> "))
+    assert "compare/report/model.py:3 (compare.report.model imports compare.data.base)" in loop
+    assert "compare.engine -> compare.report [model]: compare/engine/" in loop
+
+
+def test_packages_are_split_by_role_and_own_their_subpackages() -> None:
+    """compare/ and compare/report/ hold several roles: a node each; a package may use its own subpackage."""
+    assert package_of("compare.report.model") == "compare.report [model]" != package_of("compare.report.text")
+    assert (
+        package_of("compare.harness") == "compare [harness]" and package_of("compare.engine.runner") == "compare.engine"
+    )
+    assert package_of("dlfs_gradcheck.usercode.checks") == "dlfs_gradcheck.usercode"
+    edges = {(a, b) for a, b, *_ in package_edges()}
+    assert ("dlfs_gradcheck.usercode", "dlfs_gradcheck") in edges
+    assert ("dlfs_gradcheck", "dlfs_gradcheck.usercode") not in edges  # dlfs_gradcheck.net_problems uses its part
 
 
 # -- sizes -------------------------------------------------------------------------------------------------
@@ -244,42 +436,76 @@ def long_functions(tree: ast.Module) -> list[tuple[str, int]]:
     return out
 
 
-# Exceptions without a stated reason (none: every module over the limits states its reason at its
-# top). The test fails on any other violation, and on an entry here that no longer violates.
-KNOWN_OVER: set[str] = set()
-
-
-def size_violations() -> list[str]:
-    """``path`` (a long module) or ``path: name()`` (a long function) for each one without a stated reason."""
+def size_violations(paths: Iterable[Path] = MODULES.values()) -> list[str]:
+    """``path (N lines)`` for each long module, ``path: name() (N lines)`` for each long function. No exceptions."""
     out = []
-    for path in MODULES.values():
+    for path in paths:
         source = path.read_text(encoding="utf-8")
-        tree = ast.parse(source)
-        if REASON.search(ast.get_docstring(tree) or ""):
-            continue  # the module says why it is long
+        shown = path.relative_to(REPO) if path.is_relative_to(REPO) else path
         n_lines = source.count("\n")
         if n_lines > MAX_MODULE_LINES:
-            out.append(f"{path.relative_to(REPO)}")
-        out += [f"{path.relative_to(REPO)}: {name}()" for name, _ in long_functions(tree)]
+            out.append(f"{shown} ({n_lines} lines)")
+        out += [f"{shown}: {name}() ({n} lines)" for name, n in long_functions(ast.parse(source))]
     return out
 
 
-def test_long_modules_and_functions_say_why() -> None:
-    """Modules over ~300 lines and functions over ~60 need a "Longer than ..." sentence in the module docstring."""
+def test_modules_and_functions_are_short() -> None:
+    """Every module at most ~300 lines and every function at most ~60, in every package checked here."""
     found = size_violations()
-    new = sorted(set(found) - KNOWN_OVER)
-    assert not new, (
-        f"over {MAX_MODULE_LINES} lines a module or {MAX_FUNCTION_LINES} a function, "
-        'with no "Longer than ..." reason in the module docstring:\n  ' + "\n  ".join(new)
+    assert not found, f"over {MAX_MODULE_LINES} lines a module or {MAX_FUNCTION_LINES} a function:\n  " + "\n  ".join(
+        found
     )
-    stale = sorted(KNOWN_OVER - set(found))
-    assert not stale, "no longer over the limits (remove from KNOWN_OVER):\n  " + "\n  ".join(stale)
 
 
 def test_size_check_counts_function_lines() -> None:
     body = "\n".join(f"    x{i} = {i}" for i in range(MAX_FUNCTION_LINES))
     tree = ast.parse(f"def short():\n    pass\n\n\ndef long():\n{body}\n")
     assert long_functions(tree) == [("long", MAX_FUNCTION_LINES + 1)]
+
+
+def test_size_check_sees_every_package_and_exempts_nothing(tmp_path: Path) -> None:
+    """The implementations and the checker are measured too, and a docstring saying why is no exemption."""
+    assert {"impl_numpy", "impl_torch", "impl_jax", "dlfs_gradcheck.usercode"} <= set(map(folder_of, MODULES))
+    planted = tmp_path / "long.py"
+    planted.write_text('"""Longer than 300 lines: it says why."""\n' + "x = 1\n" * MAX_MODULE_LINES, encoding="utf-8")
+    assert size_violations([planted]) == [f"{planted} ({MAX_MODULE_LINES + 1} lines)"]
+
+
+# -- names -------------------------------------------------------------------------------------------------
+
+SHARED_NAMES = {"__init__.py", "__main__.py"}  # every package has them
+
+
+def same_names(paths: Iterable[Path]) -> list[str]:
+    """Modules that share a file name, and module names that differ only by a trailing ``s``."""
+    by_name: dict[str, list[Path]] = {}
+    for path in paths:
+        if path.name not in SHARED_NAMES:
+            by_name.setdefault(path.name, []).append(path)
+    out = [
+        " and ".join(str(p) for p in sorted(found)) + " share a name" for found in by_name.values() if len(found) > 1
+    ]
+    stems = {Path(name).stem: found for name, found in by_name.items()}
+    for stem, found in sorted(stems.items()):
+        if stem + "s" in stems:
+            both = sorted([*found, *stems[stem + "s"]])
+            out.append(" and ".join(str(p) for p in both) + " differ only by a trailing s")
+    return out
+
+
+def test_no_two_modules_share_a_name() -> None:
+    found = same_names(p.relative_to(REPO) for p in MODULES.values())
+    assert not found, "module names that do not say which module they are:\n  " + "\n  ".join(found)
+
+
+def test_the_name_check_can_fail() -> None:
+    found = same_names(
+        map(Path, ["a/timing.py", "b/timing.py", "a/runner.py", "c/runners.py", "a/__init__.py", "b/__init__.py"])
+    )
+    assert found == [
+        "a/timing.py and b/timing.py share a name",
+        "a/runner.py and c/runners.py differ only by a trailing s",
+    ]
 
 
 # -- the documented schema ----------------------------------------------------------------------------------

@@ -12,7 +12,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from compare.data.mnist import ENV_VAR, MNIST_MD5, find_mnist_dir, load_mnist, verify_mnist
+from compare.data.mnist import load_mnist
+from compare.data.mnist_files import ENV_VAR, MNIST_MD5, find_mnist_dir, verify_mnist
 
 MNIST_DIR = os.environ.get(ENV_VAR)
 pytestmark = pytest.mark.skipif(not MNIST_DIR, reason=f"real MNIST not available: set {ENV_VAR} to its directory")

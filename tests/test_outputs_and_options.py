@@ -28,9 +28,10 @@ import pytest
 from children import CEILING_S, TERMINAL_SIGINT
 from idx_files import tiny_gz_files, write_files
 
-from compare import bench, cli, files, harness, teach
+from compare import bench, exits, files, harness, resources, supervise, teach, tempfiles
 from compare.config import parse_args
 from compare.gradcheck import cli as gradcheck_cli
+from compare.manifest import MANIFEST, read_manifest
 from compare.report import plots
 from compare.report.__main__ import main as report_main
 from compare.run import main as run_main
@@ -283,7 +284,7 @@ def test_a_users_own_csv_file_is_kept(mine, capsys) -> None:
     Path("c/timing.csv").write_text("my own timings\n")
     assert run_main(["--csv", "c", *GRADIENTS]) == 0
     assert Path("c/timing.csv").read_text() == "my own timings\n"
-    manifest = json.loads(Path("c", files.MANIFEST).read_text())  # plain JSON
+    manifest = json.loads(Path("c", MANIFEST).read_text())  # plain JSON
     assert list(manifest["files"]) == ["gradients.csv"]
 
 
@@ -292,16 +293,16 @@ def test_only_unchanged_files_of_an_earlier_run_are_removed(tmp_path) -> None:
     files.write_files(folder, {"gradients.csv": "g1", "timing.csv": "t1", "lesson.csv": "l1"}, owned)
     (folder / "lesson.csv").write_text("l1, annotated by hand")
     files.write_files(folder, {"gradients.csv": "g2"}, owned)
-    assert sorted(p.name for p in folder.iterdir()) == [files.MANIFEST, "gradients.csv", "lesson.csv"]
+    assert sorted(p.name for p in folder.iterdir()) == [MANIFEST, "gradients.csv", "lesson.csv"]
     assert (folder / "lesson.csv").read_text() == "l1, annotated by hand"  # changed since: the user's now
-    assert list(files.read_manifest(folder)) == ["gradients.csv"]
+    assert list(read_manifest(folder)) == ["gradients.csv"]
 
 
 def test_a_manifest_entry_of_another_writer_is_kept(tmp_path) -> None:
     """``--csv D --plot D``: the chart writer keeps the CSV writer's entries, so they stay removable."""
     files.write_files(tmp_path, {"gradients.csv": "g"}, ("gradients.csv", "timing.csv"))
     files.write_files(tmp_path, {"lesson.png": b"png"}, ("lesson.png", "scaling.png"))
-    assert sorted(files.read_manifest(tmp_path)) == ["gradients.csv", "lesson.png"]
+    assert sorted(read_manifest(tmp_path)) == ["gradients.csv", "lesson.png"]
 
 
 @pytest.mark.skipif(not plots.available(), reason="matplotlib is not installed (the plot extra)")
@@ -336,7 +337,7 @@ def test_a_folder_where_an_output_file_goes_is_refused_first(tmp_path, no_work, 
 
 def too_many() -> str:
     """One rank more than the usable CPUs carry."""
-    return str(cli.RANKS_PER_CPU * cli.usable_cpus() + 1)
+    return str(resources.RANKS_PER_CPU * resources.usable_cpus() + 1)
 
 
 @pytest.mark.parametrize("option", ["--ranks", "--ddp"])
@@ -351,12 +352,12 @@ def test_gradcheck_and_bench_refuse_more_ranks_than_the_cpus_carry(no_work, caps
     n = too_many()
     assert gradcheck_cli.main(["--ranks", n, "--sizes", "4,3,2", "--batch", "4", "--impl", "numpy"]) == 2
     assert f"--ranks {n} would start" in one_error_line(capsys.readouterr().err)
-    with pytest.raises(cli.UsageError, match=f"--ranks {n} would start"):
+    with pytest.raises(exits.UsageError, match=f"--ranks {n} would start"):
         bench.parse_args(["--ranks", n])
 
 
 def test_as_many_ranks_as_the_cpus_carry_are_accepted() -> None:
-    most = str(cli.RANKS_PER_CPU * cli.usable_cpus())
+    most = str(resources.RANKS_PER_CPU * resources.usable_cpus())
     assert parse_args(["--ranks", most, "--ddp", most]).ddp == int(most)
     assert bench.parse_args(["--ranks", str(max(2, int(most)))]).ranks == max(2, int(most))
 
@@ -370,7 +371,7 @@ def test_as_many_ranks_as_the_cpus_carry_are_accepted() -> None:
     ],
 )
 def test_ddp_options_without_ddp_are_refused(options, message) -> None:
-    with pytest.raises(cli.UsageError) as caught:
+    with pytest.raises(exits.UsageError) as caught:
         parse_args(options)
     assert f"error: {caught.value}".startswith(message)
     assert parse_args([*options, "--ddp", "2"]).ddp == 2
@@ -454,14 +455,14 @@ def test_a_signal_while_a_module_loads_is_an_interrupt(tmp_path, monkeypatch, ca
         __import__("slow_extension")
         return 0
 
-    assert cli.run_main(load) == 130
+    assert supervise.run_main(load) == 130
     assert capsys.readouterr().err == "error: interrupted\n"
 
 
 def test_an_import_error_without_a_signal_stays_an_internal_error(tmp_path, monkeypatch, capsys) -> None:
     (tmp_path / "broken_extension.py").write_text("raise ImportError('initialization failed')\n")
     monkeypatch.syspath_prepend(str(tmp_path))
-    assert cli.run_main(lambda: __import__("broken_extension")) == 3
+    assert supervise.run_main(lambda: __import__("broken_extension")) == 3
     assert capsys.readouterr().err == "error: internal error: ImportError: initialization failed\n"
 
 
@@ -491,7 +492,7 @@ def test_a_temporary_file_of_a_killed_writer_is_removed_by_the_next_run(tmp_path
         writer.kill()  # SIGKILL: no cleanup runs
         writer.wait(timeout=60)
     (left,) = tmp_path.iterdir()
-    assert left.name.startswith(files.temp_prefix(target)) and left.name.endswith(".tmp")
+    assert left.name.startswith(tempfiles.temp_prefix(target)) and left.name.endswith(".tmp")
     check = ["--sizes", "4,3,2", "--batch", "4", "--mode", "fast", "--impl", "numpy", "--quiet", "--json", str(target)]
     done = subprocess.run(
         [sys.executable, "-m", "compare.gradcheck", *check], cwd=ROOT, env=env, capture_output=True, text=True,
@@ -504,14 +505,14 @@ def test_a_temporary_file_of_a_killed_writer_is_removed_by_the_next_run(tmp_path
 def test_a_temporary_file_being_written_is_kept(tmp_path) -> None:
     """A leftover is recognised by its lock, not by its age: a live writer's file is never removed."""
     target = tmp_path / "r.json"
-    fd, live = files.create_temp(target)
+    fd, live = tempfiles.create_temp(target)
     try:
-        assert files.clean_stale(target) == []  # this process: alive
+        assert tempfiles.clean_stale(target) == []  # this process: alive
         os.rename(live, live.with_name(live.name.replace(f".{os.getpid()}.", ".999999999.")))  # a pid gone
-        assert files.clean_stale(target) == []  # but the lock is held
+        assert tempfiles.clean_stale(target) == []  # but the lock is held
     finally:
         os.close(fd)
-    assert [p.name for p in files.clean_stale(target)] == [live.name.replace(f".{os.getpid()}.", ".999999999.")]
+    assert [p.name for p in tempfiles.clean_stale(target)] == [live.name.replace(f".{os.getpid()}.", ".999999999.")]
 
 
 def test_a_packages_init_files_are_inputs_too(tmp_path, no_work, capsys, monkeypatch) -> None:
@@ -572,7 +573,7 @@ def test_an_output_named_like_python_source_is_refused_even_where_none_exists_ye
 def test_a_manifest_that_is_a_link_or_not_a_manifest_is_refused_and_kept(kind, tmp_path, no_work, capsys, monkeypatch):
     monkeypatch.chdir(tmp_path)
     (tmp_path / "c").mkdir()
-    manifest = tmp_path / "c" / files.MANIFEST
+    manifest = tmp_path / "c" / MANIFEST
     (tmp_path / "mine.txt").write_text("my data\n")
     if kind == "link":
         os.symlink("../mine.txt", manifest)  # writing the manifest would replace mine.txt through it
@@ -598,7 +599,7 @@ def test_a_reader_that_leaves_early_ends_the_command_quietly_with_141(tmp_path) 
     finally:
         os.close(write_end)
     _, err = child.communicate(timeout=CEILING_S)
-    assert child.returncode == cli.BROKEN_PIPE and err == b"", err
+    assert child.returncode == exits.BROKEN_PIPE and err == b"", err
 
 
 @pytest.mark.skipif(not os.path.exists("/proc/self/mem"), reason="Linux /proc")

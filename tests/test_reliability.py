@@ -36,11 +36,14 @@ from children import CEILING_S, TERMINAL_SIGINT, read_line
 from idx_files import md5_table, tiny_gz_files, write_files
 
 import compare.data.download as download
+import compare.data.idx as idx
 import compare.data.mnist as mnist
-from compare import cli, files
+import compare.data.mnist_files as mnist_files
+from compare import exits, files, pathsafety, preflight, resources, supervise, tempfiles
 from compare.data import DataError
 from compare.engine.divergence import Diverged, first_nonfinite
 from compare.gradcheck.cli import main as gradcheck_main
+from compare.manifest import MANIFEST
 from compare.run import main as run_main_cli
 from impl_numpy import LabelError, NetInputError, TwoLayerNet, init_params, numerical_gradient
 
@@ -149,12 +152,12 @@ def private(path: Path) -> Path:
 
 
 def test_1_a_device_fifo_or_directory_is_never_replaced(tmp_path: Path) -> None:
-    with pytest.raises(files.OutputError, match="is a device"):
-        files.check_writable("/dev/null")  # a check only: nothing is written, whatever the result
+    with pytest.raises(pathsafety.OutputError, match="is a device"):
+        preflight.check_writable("/dev/null")  # a check only: nothing is written, whatever the result
     fifo = tmp_path / "fifo"
     os.mkfifo(fifo)
     for target, kind in ((fifo, "FIFO"), (tmp_path, "directory")):
-        with pytest.raises(files.OutputError, match=kind):
+        with pytest.raises(pathsafety.OutputError, match=kind):
             files.write_atomic(target, "report")
     assert stat.S_ISFIFO(os.lstat(fifo).st_mode)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["fifo"]  # and no temporary file
@@ -207,14 +210,16 @@ def test_2_two_outputs_on_one_file_are_refused(tmp_path: Path, capsys: pytest.Ca
     assert "--json and --csv would both write" in one_error_line(capsys.readouterr().err)
     # A JSON report beside the CSV files does not clash with them.
     d = tmp_path / "d"
-    files.check_outputs([files.Output("--json", d / "r.json"), files.Output("--csv", d, suffix=".csv")])
+    preflight.check_outputs([preflight.Output("--json", d / "r.json"), preflight.Output("--csv", d, suffix=".csv")])
 
 
 def test_2_a_symlink_to_the_other_output_is_the_same_file(tmp_path: Path) -> None:
     (tmp_path / "a.json").write_text("")
     (tmp_path / "b.json").symlink_to(tmp_path / "a.json")
-    with pytest.raises(files.OutputError, match="both write"):
-        files.check_outputs([files.Output("--json", tmp_path / "a.json"), files.Output("--md", tmp_path / "b.json")])
+    with pytest.raises(pathsafety.OutputError, match="both write"):
+        preflight.check_outputs(
+            [preflight.Output("--json", tmp_path / "a.json"), preflight.Output("--md", tmp_path / "b.json")]
+        )
 
 
 # -- 4. thread counts -------------------------------------------------------------------------
@@ -229,7 +234,7 @@ def test_4_thread_counts_above_the_cores_are_refused(capsys: pytest.CaptureFixtu
     from compare import bench, teach
 
     for parse in (bench.parse_args, teach.parse_args):
-        with pytest.raises(cli.UsageError, match="expected at most"):
+        with pytest.raises(exits.UsageError, match="expected at most"):
             parse(["--threads", too_many])
 
 
@@ -271,7 +276,7 @@ def test_5_downloaded_files_follow_the_umask(tmp_path: Path) -> None:
     write_files(src, tiny_gz_files())
     old_mask = os.umask(0o022)
     try:
-        dest = mnist.download_mnist(tmp_path / "dest", [src.as_uri() + "/"], checksums=md5_table(tiny_gz_files()))
+        dest = mnist_files.download_mnist(tmp_path / "dest", [src.as_uri() + "/"], checksums=md5_table(tiny_gz_files()))
     finally:
         os.umask(old_mask)
     assert {stat.S_IMODE(p.stat().st_mode) for p in dest.iterdir()} == {0o644}
@@ -281,7 +286,7 @@ def test_5_an_os_error_in_a_command_is_exit_2_naming_the_file(capsys: pytest.Cap
     def main() -> int:
         raise PermissionError(13, "Permission denied", "/some/where/file.json")
 
-    assert cli.run_main(main) == 2
+    assert supervise.run_main(main) == 2
     assert one_error_line(capsys.readouterr().err) == "error: cannot access /some/where/file.json: Permission denied\n"
 
 
@@ -308,13 +313,13 @@ def test_6_checks_larger_than_memory_are_refused_before_work(
 def test_6_the_book_defaults_fit_and_out_of_memory_is_exit_3(capsys: pytest.CaptureFixture[str]) -> None:
     from compare.config import RunConfig, memory_estimate
 
-    available = cli.available_memory()
+    available = resources.available_memory()
     assert available is not None and memory_estimate(RunConfig())[0] < available
 
     def main() -> int:
         raise MemoryError
 
-    assert cli.run_main(main) == 3
+    assert supervise.run_main(main) == 3
     assert one_error_line(capsys.readouterr().err).startswith("error: internal error: out of memory")
 
 
@@ -328,9 +333,9 @@ def test_7_a_name_over_the_limit_and_an_unknown_user_are_one_line(
     assert "file name too long" in one_error_line(capsys.readouterr().err)
     assert run_main_cli(["--dataset", "mnist", "--data-dir", "~nosuchuser/x"]) == 2
     assert "no such user 'nosuchuser'" in one_error_line(capsys.readouterr().err)
-    monkeypatch.setenv(mnist.ENV_VAR, "~nosuchuser/x")
+    monkeypatch.setenv(mnist_files.ENV_VAR, "~nosuchuser/x")
     with pytest.raises(DataError, match="nosuchuser"):
-        mnist.find_mnist_dir()
+        mnist_files.find_mnist_dir()
 
 
 # -- 8. an early Ctrl-C -----------------------------------------------------------------------
@@ -349,7 +354,7 @@ def interrupted(self, *args, **kwargs):
     while frame is not None:
         frames.append((frame.f_code.co_name, frame.f_globals.get("__name__")))
         frame = frame.f_back
-    running = ("run_main", "compare.cli") in frames
+    running = ("run_main", "compare.supervise") in frames
     print(getattr(handler, "__module__", None), "in run_main" if running else "before run_main", flush=True)
     os.kill(os.getpid(), signal.SIGINT)
     return parse(self, *args, **kwargs)
@@ -363,7 +368,7 @@ runpy.run_module("compare.run", run_name="__main__", alter_sys=True)
 def test_8_ctrl_c_before_the_run_starts_is_one_line() -> None:
     done = python(EARLY_SIGINT)
     # The signal met the command's own handler, before run_main (else this tests another path).
-    assert done.stdout == "compare.cli before run_main\n", done.stdout + done.stderr
+    assert done.stdout == "compare.signals before run_main\n", done.stdout + done.stderr
     assert done.returncode == 130 and done.stderr == "error: interrupted\n", done.stderr
 
 
@@ -385,7 +390,7 @@ def test_9_divergence_is_exit_3_with_step_loss_and_method(capsys: pytest.Capture
         assert step is not None
         raise Diverged("backprop", step, float(losses[step]))
 
-    assert cli.run_main(main) == 3
+    assert supervise.run_main(main) == 3
     assert one_error_line(capsys.readouterr().err) == "error: training diverged at step 2 (loss inf) for backprop\n"
     assert isinstance(Diverged("m", 0, np.nan), RuntimeError)
 
@@ -416,13 +421,13 @@ def test_9_other_failures_are_exit_3_internal_errors_and_bad_data_stays_2(capsys
     def main() -> int:
         raise ZeroDivisionError("division by zero")
 
-    assert cli.run_main(main) == 3
+    assert supervise.run_main(main) == 3
     assert one_error_line(capsys.readouterr().err) == "error: internal error: ZeroDivisionError: division by zero\n"
 
     def bad_data() -> int:
         raise DataError("MNIST directory /x does not exist")
 
-    assert cli.run_main(bad_data) == 2
+    assert supervise.run_main(bad_data) == 2
     assert one_error_line(capsys.readouterr().err) == "error: MNIST directory /x does not exist\n"
 
 
@@ -431,7 +436,7 @@ def test_9_other_failures_are_exit_3_internal_errors_and_bad_data_stays_2(capsys
 
 def test_10_a_250_byte_name_is_written(tmp_path: Path) -> None:
     target = tmp_path / ("r" * 245 + ".json")  # 250 bytes: valid, but ".name.<random>.tmp" is not
-    files.check_writable(target)
+    preflight.check_writable(target)
     files.write_atomic(target, "{}")
     files.write_atomic(target, "{}\n")  # and replaced
     assert [p.name for p in tmp_path.iterdir()] == [target.name] and target.read_text() == "{}\n"
@@ -463,7 +468,7 @@ WRITE_FOREVER = (
     TERMINAL_SIGINT
     + """
 import sys
-from compare.cli import run_main
+from compare.supervise import run_main
 from compare.files import write_atomic
 def main():
     print("writing", flush=True)
@@ -504,9 +509,9 @@ def dead_pid() -> int:
 def test_12_stale_temporary_files_of_killed_runs_are_removed(tmp_path: Path) -> None:
     dead = dead_pid()
     target = tmp_path / "out.json"
-    stale = tmp_path / f"{files.temp_prefix(target)}{dead}.0badc0de.tmp"
-    held = tmp_path / f"{files.temp_prefix(target)}{dead}.00c0ffee.tmp"  # locked: another host's live write
-    live = tmp_path / f"{files.temp_prefix(target)}{os.getppid()}.0000beef.tmp"  # a process that still runs
+    stale = tmp_path / f"{tempfiles.temp_prefix(target)}{dead}.0badc0de.tmp"
+    held = tmp_path / f"{tempfiles.temp_prefix(target)}{dead}.00c0ffee.tmp"  # locked: another host's live write
+    live = tmp_path / f"{tempfiles.temp_prefix(target)}{os.getppid()}.0000beef.tmp"  # a process that still runs
     foreign = tmp_path / ".out.json.user-notes.tmp"  # not our pattern
     for p in (stale, held, live, foreign):
         p.write_text("partial")
@@ -538,7 +543,7 @@ class _Stall(BaseHTTPRequestHandler):
 
 DOWNLOAD = """
 import sys
-from compare.cli import run_main
+from compare.supervise import run_main
 from compare.data.download import fetch_verified
 sys.exit(run_main(lambda: fetch_verified("f.gz", "0" * 32, [sys.argv[1]], __import__("pathlib").Path(sys.argv[2]))))
 """
@@ -571,7 +576,7 @@ def test_12_a_stale_part_file_is_removed_by_the_next_download(tmp_path: Path) ->
     dest = tmp_path / "dest"
     dest.mkdir()
     name = next(iter(tiny))
-    stale = dest / f"{files.temp_prefix(dest / name)}{dead_pid()}.0badc0de.part"
+    stale = dest / f"{tempfiles.temp_prefix(dest / name)}{dead_pid()}.0badc0de.part"
     stale.write_bytes(b"2.4 MB of an interrupted download")
     os.utime(stale, (1e9, 1e9))
     download.fetch_verified(name, md5_table(tiny)[name], [src.as_uri() + "/"], dest)
@@ -582,14 +587,14 @@ def test_12_a_stale_part_file_is_removed_by_the_next_download(tmp_path: Path) ->
 
 
 def test_13_a_file_as_the_mnist_directory_is_not_a_directory(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    monkeypatch.setenv(mnist.ENV_VAR, "/etc/passwd")
+    monkeypatch.setenv(mnist_files.ENV_VAR, "/etc/passwd")
     monkeypatch.setenv("DLFS_CACHE_DIR", str(tmp_path / "cache"))
     with pytest.raises(DataError) as caught:
-        mnist.find_mnist_dir()
+        mnist_files.find_mnist_dir()
     message = str(caught.value)
     assert "/etc/passwd (is not a directory)" in message and "into /etc/passwd" not in message
     with pytest.raises(DataError, match="is not a directory"):
-        mnist.find_mnist_dir("/etc/passwd", download=True, mirrors=["file:///nonexistent/"])
+        mnist_files.find_mnist_dir("/etc/passwd", download=True, mirrors=["file:///nonexistent/"])
 
 
 def test_13_empty_paths_are_refused(capsys: pytest.CaptureFixture[str]) -> None:
@@ -634,7 +639,7 @@ def test_15_a_download_over_its_size_cap_is_refused(tmp_path: Path) -> None:
     (src / "train-labels-idx1-ubyte.gz").write_bytes(junk)
     md5 = {"train-labels-idx1-ubyte.gz": hashlib.md5(junk).hexdigest()}  # even with a matching checksum
     with pytest.raises(DataError, match="allowed"):
-        mnist.download_mnist(tmp_path / "dest", [src.as_uri() + "/"], checksums=md5)
+        mnist_files.download_mnist(tmp_path / "dest", [src.as_uri() + "/"], checksums=md5)
     assert not (tmp_path / "dest").exists()  # 15: nor an empty directory left behind
 
 
@@ -642,18 +647,18 @@ def test_15_a_gzip_bomb_is_stopped_while_it_inflates(tmp_path: Path) -> None:
     write_files(tmp_path, tiny_gz_files())
     labels = b"\x00\x00\x08\x01" + (4_000_000).to_bytes(4, "big") + bytes(4_000_000)  # 4 MB of labels
     (tmp_path / "train-labels-idx1-ubyte.gz").write_bytes(gzip.compress(labels))
-    with pytest.raises(mnist.IDXError, match="inflates to more than"):
+    with pytest.raises(idx.IDXError, match="inflates to more than"):
         mnist.read_mnist_dir(tmp_path)
 
 
 def test_15_the_bounded_gunzip_reads_every_member() -> None:
     data = b"\x00\x00\x08\x01\x00\x00\x00\x03" + bytes([1, 2, 3])
     two_members = gzip.compress(data[:5]) + gzip.compress(data[5:])
-    assert mnist.parse_idx(two_members, mnist.LABEL_MAGIC, max_bytes=len(data)).tolist() == [1, 2, 3]
-    with pytest.raises(mnist.IDXError, match="inflates"):
-        mnist.parse_idx(two_members, mnist.LABEL_MAGIC, max_bytes=len(data) - 1)
-    with pytest.raises(mnist.IDXError, match="truncated gzip"):
-        mnist.parse_idx(two_members[:-12], mnist.LABEL_MAGIC, max_bytes=100)
+    assert idx.parse_idx(two_members, idx.LABEL_MAGIC, max_bytes=len(data)).tolist() == [1, 2, 3]
+    with pytest.raises(idx.IDXError, match="inflates"):
+        idx.parse_idx(two_members, idx.LABEL_MAGIC, max_bytes=len(data) - 1)
+    with pytest.raises(idx.IDXError, match="truncated gzip"):
+        idx.parse_idx(two_members[:-12], idx.LABEL_MAGIC, max_bytes=100)
     assert zlib  # (zlib errors are IDXError too; see test_idx.py)
 
 
@@ -661,7 +666,7 @@ def test_15_a_failed_download_is_one_error_and_no_warning(tmp_path: Path, caplog
     caplog.set_level(logging.WARNING)
     mirrors = [(tmp_path / "m1").as_uri() + "/", (tmp_path / "m2").as_uri() + "/"]
     with pytest.raises(DataError) as caught:
-        mnist.find_mnist_dir(tmp_path / "a" / "b", download=True, mirrors=mirrors)
+        mnist_files.find_mnist_dir(tmp_path / "a" / "b", download=True, mirrors=mirrors)
     assert "every mirror failed" in str(caught.value) and caplog.records == []
     assert list(tmp_path.iterdir()) == []  # no empty a/b left behind
 
@@ -676,7 +681,7 @@ def test_15_an_output_directory_is_made_only_for_files_and_keeps_no_stale_ones(t
     files.write_files(tmp_path / "csv", {"gradients.csv": "a", "trajectory.csv": "b"}, owned)
     (tmp_path / "csv" / "mine.csv").write_text("the user's")
     files.write_files(tmp_path / "csv", {"gradients.csv": "c"}, owned)
-    assert sorted(p.name for p in (tmp_path / "csv").iterdir()) == [files.MANIFEST, "gradients.csv", "mine.csv"]
+    assert sorted(p.name for p in (tmp_path / "csv").iterdir()) == [MANIFEST, "gradients.csv", "mine.csv"]
 
 
 def test_15_control_characters_in_paths_are_escaped(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -687,7 +692,7 @@ def test_15_control_characters_in_paths_are_escaped(tmp_path: Path, capsys: pyte
 
 SWALLOWED = """
 import os, signal, sys
-from compare import cli
+from compare import supervise
 
 
 class Finalized:
@@ -700,7 +705,7 @@ def main():
     return 0
 
 
-sys.exit(cli.run_main(main))
+sys.exit(supervise.run_main(main))
 """
 
 

@@ -16,7 +16,7 @@ from rendered import SIG3, close, gradient_section, report, scaling_section, sec
 from rendered import trajectory_section as trajectory
 from test_rendered_timing import lesson_section
 
-from compare.report import diff, tables, teach_doc
+from compare.report import diff, diff_tables, lesson_tables, teach_doc
 from compare.report.model import Report, TimingSection
 from compare.sections import summary
 
@@ -105,7 +105,7 @@ def test_diff_shows_each_rows_medians_their_ratio_p_and_verdict() -> None:
     from scipy.stats import mannwhitneyu
 
     a, b = report(gradients=gradient_section(), timing=TimingSection(timing_rows())), second_run()
-    _, rows = table_with(tables.diff_text(diff.diff(a, b), "github"), "A median", "B / A")
+    _, rows = table_with(diff_tables.diff_text(diff.diff(a, b), "github"), "A median", "B / A")
     assert [row["method"] for row in rows] == [r.label for r in a.timing.rows]
     for row, ra, rb in zip(rows, a.timing.rows, b.timing.rows, strict=True):
         assert close(seconds_of(row["A median"]), ra.median_s, SIG3)
@@ -122,7 +122,7 @@ def test_diff_shows_each_rows_medians_their_ratio_p_and_verdict() -> None:
 
 def test_diff_shows_each_gradient_pairs_errors_and_status_in_both_runs() -> None:
     a, b = report(gradients=gradient_section()), second_run()
-    _, rows = table_with(tables.diff_text(diff.diff(a, b), "github"), "gradient pair", "A max rel")
+    _, rows = table_with(diff_tables.diff_text(diff.diff(a, b), "github"), "gradient pair", "A max rel")
     assert len(rows) == len(a.gradients.rows)
     for row, ga, gb in zip(rows, a.gradients.rows, b.gradients.rows, strict=True):
         assert row["gradient pair"] == f"{ga.method_a} vs {ga.method_b} {ga.param}"
@@ -133,7 +133,7 @@ def test_diff_shows_each_gradient_pairs_errors_and_status_in_both_runs() -> None
 
 def test_the_slower_gate_names_the_slower_row_with_its_ratio() -> None:
     a, b = report(timing=TimingSection(timing_rows())), second_run()
-    line, failed = tables.gate_text(diff.diff(a, b), 1.2)
+    line, failed = diff_tables.gate_text(diff.diff(a, b), 1.2)
     ratios = {ra.label: rb.median_s / ra.median_s for ra, rb in zip(a.timing.rows, b.timing.rows, strict=True)}
     named = dict(re.findall(r"^  (\S+) \S+ \S+: B / A ([0-9.]+)", line, re.MULTILINE))
     assert failed and set(named) == {k for k, v in ratios.items() if v > 1.2}
@@ -142,7 +142,7 @@ def test_the_slower_gate_names_the_slower_row_with_its_ratio() -> None:
 
 def test_the_lesson_sentence_quotes_the_rows_at_the_books_h() -> None:
     section = lesson_section()
-    sentence = re.search(r"At h = .*?\)\.", tables.lesson_text(section), re.DOTALL)[0].replace("\n", " ")
+    sentence = re.search(r"At h = .*?\)\.", lesson_tables.lesson_text(section), re.DOTALL)[0].replace("\n", " ")
     lo, hi = (next(r for r in section.rows if r.dtype == d and r.h == section.book_h) for d in ("float64", "float32"))
     m = re.search(r"float32 errs by (\S+), about 10\^(\d+) times float64's (\S+); on the median entry float32 errs "
                   r"by (\S+), (noise: as large as|against) the median gradient entry \((\S+)\)", sentence)  # fmt: skip

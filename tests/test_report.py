@@ -29,19 +29,19 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from compare import files as report_files
-from compare import harness
+from compare import harness, pathsafety, preflight
 from compare.config import SECTIONS
 from compare.engine import timer
 from compare.engine.runner import epoch_steps
 from compare.engine.significance import rank_test
 from compare.engine.timing import Shape
-from compare.files import MANIFEST
+from compare.manifest import MANIFEST
 from compare.report import csvfiles, text
 from compare.report.__main__ import main as report_main
 from compare.report.codec import SchemaError, from_data, to_data
+from compare.report.diff_tables import p_text
 from compare.report.format import format_seconds
 from compare.report.model import SCHEMA_VERSION, Report, ScalingPlan, TrajectoryRow
-from compare.report.tables import p_text
 from compare.run import main
 from compare.sections import scaling
 from compare.sections import timing as timing_section
@@ -462,15 +462,15 @@ def test_write_atomic_cleans_up_when_interrupted(monkeypatch: pytest.MonkeyPatch
 
 
 def test_check_writable_probes_without_leaving_files(tmp_path: Path) -> None:
-    report_files.check_writable(tmp_path / "r.json")
-    report_files.check_writable(tmp_path / "csv", directory=True)  # a new --csv directory: its parent exists
+    preflight.check_writable(tmp_path / "r.json")
+    preflight.check_writable(tmp_path / "csv", directory=True)  # a new --csv directory: its parent exists
     assert list(tmp_path.rglob("*")) == []  # nothing created: a refused run leaves nothing behind
-    with pytest.raises(report_files.OutputError, match="directory"):
-        report_files.check_writable(tmp_path)
-    with pytest.raises(report_files.OutputError, match="does not exist"):
-        report_files.check_writable(tmp_path / "missing" / "r.json")
-    with pytest.raises(report_files.OutputError, match="does not exist"):
-        report_files.check_writable(tmp_path / "missing" / "csv", directory=True)
+    with pytest.raises(pathsafety.OutputError, match="directory"):
+        preflight.check_writable(tmp_path)
+    with pytest.raises(pathsafety.OutputError, match="does not exist"):
+        preflight.check_writable(tmp_path / "missing" / "r.json")
+    with pytest.raises(pathsafety.OutputError, match="does not exist"):
+        preflight.check_writable(tmp_path / "missing" / "csv", directory=True)
 
 
 # -- the timer -----------------------------------------------------------------------------------

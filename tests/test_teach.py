@@ -21,8 +21,8 @@ from hypothesis import strategies as st
 
 from compare import harness, teach
 from compare.config import RunConfig, parse_args
-from compare.files import MANIFEST
-from compare.report import csvfiles, plots, tables
+from compare.manifest import MANIFEST
+from compare.report import csvfiles, lesson_tables, plots, scaling_tables
 from compare.report.format import plain_duration, sci, times
 from compare.report.model import (
     READABLE_VERSIONS,
@@ -42,7 +42,7 @@ from compare.report.model import (
 )
 from compare.report.teach_doc import COMMAND, render_doc
 from compare.run import main
-from compare.sections import lesson, scaling, summary
+from compare.sections import lesson, scaling, slopefit, summary
 
 BOOK = "784-50-10 x100"
 OWN = "64-50-10 x100"
@@ -68,7 +68,7 @@ def test_fit_slope_recovers_known_exponents_from_noisy_timings(exponent: float, 
     sizes = np.geomspace(1e3, 2e5, 7)  # like the hidden-size series: 7,960 ... 159,010
     sigma = 0.1
     seconds = scale * sizes**exponent * np.exp(rng.normal(0.0, sigma, sizes.size))
-    fit = scaling.fit_slope(sizes, seconds)
+    fit = slopefit.fit_slope(sizes, seconds)
     lx = np.log(sizes)
     stderr = sigma / math.sqrt(float(np.sum((lx - lx.mean()) ** 2)))
     assert abs(fit.slope - exponent) <= 5 * stderr, (fit.slope, exponent, stderr)
@@ -79,7 +79,7 @@ def test_fit_slope_recovers_known_exponents_from_noisy_timings(exponent: float, 
 def test_fit_slope_is_exact_on_a_power_law(exponent: float) -> None:
     sizes = [7_960, 19_885, 39_760, 79_510, 159_010]
     seconds = [3e-9 * p**exponent for p in sizes]
-    fit = scaling.fit_slope(sizes, seconds)
+    fit = slopefit.fit_slope(sizes, seconds)
     assert fit.slope == pytest.approx(exponent, abs=1e-12)  # only float rounding of the logarithms
     assert fit.intercept == pytest.approx(math.log(3e-9), abs=1e-9)
     assert fit.r2 == pytest.approx(1.0, abs=1e-12)
@@ -91,9 +91,9 @@ def test_fit_slope_of_the_two_costs() -> None:
     numerical = 2 * sizes * (1e-9 * sizes)  # 2P loss evaluations, each ∝ P
     backprop = 3e-9 * sizes
     with_overhead = 3e-9 * sizes + 1e-4  # a fixed cost per call flattens the line
-    assert scaling.fit_slope(sizes, numerical).slope == pytest.approx(2.0, abs=1e-12)
-    assert scaling.fit_slope(sizes, backprop).slope == pytest.approx(1.0, abs=1e-12)
-    assert scaling.fit_slope(sizes, with_overhead).slope < 0.95
+    assert slopefit.fit_slope(sizes, numerical).slope == pytest.approx(2.0, abs=1e-12)
+    assert slopefit.fit_slope(sizes, backprop).slope == pytest.approx(1.0, abs=1e-12)
+    assert slopefit.fit_slope(sizes, with_overhead).slope < 0.95
 
 
 @pytest.mark.parametrize(
@@ -103,7 +103,7 @@ def test_fit_slope_of_the_two_costs() -> None:
 )
 def test_fit_slope_refuses_data_without_a_slope(sizes: list[float], seconds: list[float]) -> None:
     with pytest.raises(ValueError):
-        scaling.fit_slope(sizes, seconds)
+        slopefit.fit_slope(sizes, seconds)
 
 
 def test_book_loop_calls_the_loss_twice_per_parameter() -> None:
@@ -154,7 +154,7 @@ def test_study_points_and_fits(tiny_study: tuple[ScalingSection, list[str]]) -> 
             assert len(pts) == n
             assert [p.n_params for p in pts] == sorted(p.n_params for p in pts)
             fit = next(f for f in section.fits if f.series == series and f.method == m)
-            expected = scaling.fit_slope([p.n_params for p in pts], [p.median_s for p in pts]).slope
+            expected = slopefit.fit_slope([p.n_params for p in pts], [p.median_s for p in pts]).slope
             assert fit.slope == expected
     book_loop = [p for p in section.points if p.method == "numerical"]
     assert all(p.forward_passes == 2 * p.n_params for p in book_loop)
@@ -164,7 +164,7 @@ def test_study_points_and_fits(tiny_study: tuple[ScalingSection, list[str]]) -> 
 
 def test_study_table_has_a_column_per_method_and_the_slopes(tiny_study: tuple[ScalingSection, list[str]]) -> None:
     section, _ = tiny_study
-    head, rows = tables.series_table(section, "hidden")
+    head, rows = scaling_tables.series_table(section, "hidden")
     assert head[3:] == section.methods
     labels = ["6-2-3", "6-4-3", "6-8-3", "slope vs P (fitted)", "slope range (spread)", "slope expected"]
     assert [r[0] for r in rows] == labels
@@ -223,7 +223,7 @@ def test_sweep_rows_are_consistent(sweep: LessonSection) -> None:
     for r in sweep.rows:
         assert r.rel == pytest.approx(r.max_abs / sweep.grad_max, rel=1e-12)
         assert 0 <= r.median_abs <= r.max_abs
-    head, rows = tables.lesson_table(sweep)
+    head, rows = lesson_tables.lesson_table(sweep)
     notes = {row[0]: row[-1] for row in rows}
     assert "book's h" in notes["1e-04"]
 

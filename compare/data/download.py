@@ -31,9 +31,10 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import BinaryIO
 
-from compare.cli import deferred_interrupts
 from compare.data.base import DataError
-from compare.files import clean_stale, create_temp, shown
+from compare.pathsafety import shown
+from compare.signals import deferred_interrupts
+from compare.tempfiles import clean_stale, create_temp
 
 log = logging.getLogger(__name__)
 

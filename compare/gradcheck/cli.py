@@ -366,8 +366,11 @@ def main(argv: list[str] | None = None) -> int:
 
 def _execute(cfg: GradcheckConfig) -> int:
     from compare.data import DataError
-    from compare.files import Output, OutputError, check_outputs, takes_stdout, to_json, write_atomic
+    from compare.files import to_json, write_atomic
     from compare.inputs import impl_inputs
+    from compare.pathsafety import OutputError
+    from compare.preflight import Output, check_outputs
+    from compare.streams import takes_stdout
     from dlfs_gradcheck.errors import GradcheckError
     from dlfs_gradcheck.usercode import SpecError
     from impl_numpy.checks import NetInputError

@@ -23,7 +23,8 @@ from collections.abc import Callable
 
 import numpy as np
 
-from compare.cli import Parser, UsageError, fail
+from compare.cli import Parser
+from compare.exits import UsageError, fail
 
 NAMES = ("W1", "b1", "W2", "b2")
 Grads = dict[str, np.ndarray]

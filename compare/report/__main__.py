@@ -24,7 +24,8 @@ from __future__ import annotations
 import argparse
 import sys
 
-from compare.cli import Parser, UsageError, command, fail, program
+from compare.cli import Parser, command, program
+from compare.exits import UsageError, fail
 
 SUBCOMMANDS = {
     "show": "print a saved run's report",
@@ -75,9 +76,10 @@ def load(path: str):
 
 def _show(ns: argparse.Namespace) -> int:
     from compare.config import SECTIONS
-    from compare.files import Input, check_outputs, takes_stdout
+    from compare.preflight import Input, check_outputs
     from compare.report import plots, text
     from compare.report.outputs import report_outputs, write_outputs
+    from compare.streams import takes_stdout
 
     report = load(ns.run)
     sections = [s for s in SECTIONS if getattr(report, s) is not None]
@@ -104,7 +106,7 @@ def factor_above_one(text: str) -> float:
 
 def _diff(ns: argparse.Namespace) -> int:
     from compare.report.diff import diff
-    from compare.report.tables import diff_text, gate_text
+    from compare.report.diff_tables import diff_text, gate_text
 
     d = diff(load(ns.a), load(ns.b), ns.a, ns.b)
     print(diff_text(d), end="", flush=True)
@@ -118,7 +120,7 @@ def _diff(ns: argparse.Namespace) -> int:
 
 
 def execute(ns: argparse.Namespace) -> int:
-    from compare.files import OutputError
+    from compare.pathsafety import OutputError
     from compare.report.codec import SchemaError
 
     if ns.command == "schema":

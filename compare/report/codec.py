@@ -27,7 +27,7 @@ import types
 import typing
 from typing import Any, Union
 
-from compare.files import file_kind, shown
+from compare.pathsafety import file_kind, shown
 
 NON_FINITE = {"inf": math.inf, "-inf": -math.inf, "nan": math.nan}
 MAX_FILE_BYTES = 250_000_000  # a report of the book's 10,000 steps is about 2 MB: a far bigger file is not one

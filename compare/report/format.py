@@ -121,7 +121,7 @@ def count(n: int, noun: str) -> str:
     return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
 
 
-# Why a fitted slope is not quoted as this run's growth rate, by its claim (compare.sections.scaling.judge_slope).
+# Why a fitted slope is not quoted as this run's growth rate, by its claim (compare.sections.slopefit.judge_slope).
 SLOPE_REASONS = {  # marked for the catalogs: the teaching page translates them
     "few-sizes": N_("too few sizes were timed to show how the time grows"),
     "noisy": N_("the times at each size spread too widely"),

@@ -238,7 +238,7 @@ class ScalingPoint:
     sampled: int
 
 
-# What a ScalingFit's claim "measured" requires (compare.sections.scaling.judge_slope).
+# What a ScalingFit's claim "measured" requires (compare.sections.slopefit.judge_slope).
 SLOPE_WIDTH = 0.5  # widest slope range quoted as measured: doubling P's effect then known within 2^±0.25 (±19%)
 PLAUSIBLE_SLOPES = (0.3, 3.0)  # no method here grows slower (fixed costs aside) or faster: beyond, the times drifted
 MIN_SIZES = 3  # a line passes through any two points: a third size is the least that can show a power law

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 from collections.abc import Collection
 
-from compare.files import Output, write_atomic
+from compare.files import write_atomic
+from compare.preflight import Output
 from compare.report import csvfiles, plots, text
 from compare.report.model import Report
 

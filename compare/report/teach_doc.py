@@ -12,7 +12,7 @@ from tabulate import tabulate
 
 from compare import i18n
 from compare.i18n import _
-from compare.report import tables, teach_learn, text
+from compare.report import lesson_tables, scaling_tables, tables, teach_learn, text
 from compare.report.format import escaped, format_seconds
 from compare.report.model import GradientSection, Report
 
@@ -83,7 +83,7 @@ def _scaling(out: Out, report: Report, charts: dict[str, str]) -> None:
         )
         + "\n\n"
     )
-    out.append(tables.scaling_text(report.scaling, "github"))
+    out.append(scaling_tables.scaling_text(report.scaling, "github"))
     out.append(_chart(charts, "scaling.png", _("time per gradient against P, log-log, one line per method")))
 
 
@@ -152,7 +152,7 @@ def _lesson(out: Out, report: Report, charts: dict[str, str]) -> None:
         "rounding arm of float32's."
     )
     out.append(body + "\n\n")
-    out.append(tables.lesson_text(sec, "github"))
+    out.append(lesson_tables.lesson_text(sec, "github"))
     out.append(_chart(charts, "lesson.png", _("numerical-gradient error against h, float64 and float32")))
 
 

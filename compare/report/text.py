@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from tabulate import tabulate
 
 from compare.i18n import _
-from compare.report import layout, tables
+from compare.report import layout, lesson_tables, scaling_tables, tables
 from compare.report.format import WIDTH, count, escaped, fill, format_seconds
 from compare.report.model import Env, Report
 
@@ -256,10 +256,10 @@ def render(report: Report, fmt: str = "simple") -> str:
         _frameworks(doc, report)
     if report.scaling is not None:
         doc.title("4. Cost growth: time per gradient against the number of parameters P")
-        doc.write(tables.scaling_text(report.scaling, fmt))
+        doc.write(scaling_tables.scaling_text(report.scaling, fmt))
     if report.lesson is not None:
         doc.title(_("5. The float32 lesson: numerical-gradient error against the step h"))
-        doc.write(tables.lesson_text(report.lesson, fmt))
+        doc.write(lesson_tables.lesson_text(report.lesson, fmt))
     if report.summary is not None and report.summary.lines:
         doc.title("Why backprop? This run's numbers in plain words")
         doc.write(tables.summary_text(report.summary.lines, markdown=doc.md))

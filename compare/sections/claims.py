@@ -1,11 +1,12 @@
 """What this run's measurements can support: the cost growth with its range, and the caution on noisy timings.
 
 The summary (:mod:`compare.sections.summary`) quotes a growth rate only where the cost-growth
-section judged its fit ``measured`` (:func:`compare.sections.scaling.judge_slope`); otherwise it
+section judged its fit ``measured`` (:func:`compare.sections.slopefit.judge_slope`); otherwise it
 says why this run's times cannot give one, and states the theory as theory. The caution counts
 every ``!`` the report's tables show (the timing tables and the cost-growth tables,
-:mod:`compare.report.tables`), and names the likely cause from the load average the run recorded
-at its start and end against the CPUs it may use and the threads it ran, and the remedy.
+:mod:`compare.report.tables` and :mod:`compare.report.scaling_tables`), and names the likely
+cause from the load average the run recorded at its start and end against the CPUs it may use
+and the threads it ran, and the remedy.
 
 Usage::
 
@@ -84,7 +85,7 @@ DRIFT_CLAIMS = ("noisy", "scatter", "implausible")  # slopes the machine's load 
 
 
 def noisy_marks(report: Report) -> tuple[int, int]:
-    """(timing-table marks, cost-growth-table marks): the ``!`` the report's tables show (compare.report.tables)."""
+    """(timing-table marks, cost-growth-table marks): the ``!`` the report's tables show."""
     in_timing = sum(r.noisy for r in report.timing.rows) if report.timing else 0
     in_scaling = 0
     if report.scaling is not None:

@@ -21,9 +21,6 @@ entries, with the net held in float64 and in float32, for h = 1e-1 ... 1e-10. Th
 taken against float64 backprop (exact up to float64 rounding) at the weights and inputs as
 each dtype holds them (rounded to float32 for the float32 rows), so that rounding the inputs
 is not counted as the differences' error.
-
-Longer than 60 lines for ``h_sweep``: its docstring documents the sweep's inputs and outputs in
-full.
 """
 
 from __future__ import annotations
@@ -46,6 +43,46 @@ SAMPLE = 100  # entries on which the book's loop runs per (dtype, h): 2 loss eva
 def _rounded(a: np.ndarray, dtype: str) -> np.ndarray:
     """``a`` rounded to ``dtype`` and back to float64."""
     return np.asarray(a).astype(dtype).astype(np.float64)
+
+
+def _reference(
+    params: Mapping[str, np.ndarray],
+    x: np.ndarray,
+    t: np.ndarray,
+    entries: Mapping[str, np.ndarray],
+    dtype: str,
+    activation: str,
+) -> np.ndarray:
+    """(k,) exact float64 backprop on the sampled entries, at the weights and inputs as ``dtype`` holds them.
+
+    Rounding the inputs to float32 is then not counted as the float32 differences' error.
+    """
+    ref_net = TwoLayerNet.from_params({k: _rounded(v, dtype) for k, v in params.items()}, activation=activation)
+    exact = ref_net.gradient(_rounded(x, dtype), t)
+    return np.concatenate([exact[k].ravel()[idx] for k, idx in entries.items()])  # (k,)
+
+
+def _row(
+    net: TwoLayerNet,
+    x: np.ndarray,
+    t: np.ndarray,
+    entries: Mapping[str, np.ndarray],
+    h: float,
+    ref: np.ndarray,
+    scale: np.ndarray,
+    dtype: str,
+) -> LessonRow:
+    """The book loop's error at step ``h`` on the sampled entries, against ``ref`` (both (k,))."""
+    got = net.numerical_gradient_at(x, t, entries, h)
+    values = np.concatenate([np.asarray(got[k], dtype=np.float64) for k in entries])  # (k,)
+    err = np.abs(values - ref)
+    return LessonRow(
+        dtype=dtype,
+        h=float(h),
+        max_abs=float(err.max()),
+        rel=float(err.max() / scale.max()),
+        median_abs=float(np.median(err)),
+    )
 
 
 def h_sweep(
@@ -79,32 +116,12 @@ def h_sweep(
     shapes = {k: np.shape(v) for k, v in params.items()}
     n_params = sum(int(np.prod(s)) for s in shapes.values())
     entries = sample_entries(shapes, min(sample, n_params), seed)
-
-    def reference(dtype: str) -> np.ndarray:
-        # Exact float64 backprop at the weights and inputs as this dtype holds them, so that
-        # rounding the inputs to float32 is not counted as the float32 differences' error.
-        ref_net = TwoLayerNet.from_params({k: _rounded(v, dtype) for k, v in params.items()}, activation=activation)
-        exact = ref_net.gradient(_rounded(x, dtype), t)
-        return np.concatenate([exact[k].ravel()[idx] for k, idx in entries.items()])  # (k,)
-
-    scale = np.abs(reference("float64"))  # the gradient's own size, for the relative errors
+    scale = np.abs(_reference(params, x, t, entries, "float64", activation))  # the gradient's own size
     rows = []
     for dtype in dtypes:
-        ref = reference(dtype)
+        ref = _reference(params, x, t, entries, dtype, activation)
         net = TwoLayerNet.from_params(params, activation=activation, dtype=dtype)
-        for h in hs:
-            got = net.numerical_gradient_at(x, t, entries, h)
-            values = np.concatenate([np.asarray(got[k], dtype=np.float64) for k in entries])  # (k,)
-            err = np.abs(values - ref)
-            rows.append(
-                LessonRow(
-                    dtype=dtype,
-                    h=float(h),
-                    max_abs=float(err.max()),
-                    rel=float(err.max() / scale.max()),
-                    median_abs=float(np.median(err)),
-                )
-            )
+        rows += [_row(net, x, t, entries, h, ref, scale, dtype) for h in hs]
     best = {}
     for dtype in dtypes:
         mine = [r for r in rows if r.dtype == dtype]

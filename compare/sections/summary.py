@@ -10,9 +10,6 @@ Usage::
 
     s = build(report, iters=10_000, h=1e-4, dtype="float64", book_shape="784-50-10 x100")
     print("\\n".join(s.lines))
-
-Longer than 60 lines for ``build``: the summary's sentences are written in the order they are
-read, each next to the numbers it quotes.
 """
 
 from __future__ import annotations
@@ -99,110 +96,131 @@ def _worst(rows: list[GradientRow], a: str, b_prefix: str) -> tuple[str, float, 
     return b, max(r.max_rel for r in mine), all(r.ok for r in mine)
 
 
-def build(report: Report, *, iters: int, h: float, dtype: str, book_shape: str) -> Summary:
-    """The summary of ``report``: its sentences and the figures they quote.
-
-    ``iters`` is the training length to project (the book's 10,000), ``h`` the run's
-    central-difference step, ``dtype`` the run's backprop/autograd dtype and ``book_shape``
-    the timing shape of the book's net (``"784-50-10 x100"``).
-    """
-    numbers: dict[str, object] = {"iters": iters}
-    lines: list[str] = []
-    book = book_shape.split()[0]
-    own = report.shape
+def _net_lines(book: str, own: str, numbers: dict[str, object]) -> list[str]:
+    """The nets' sizes P, and what a numerical gradient costs at the book's (``numbers`` gets P of each)."""
     p_book, p_own = n_params_of(book), n_params_of(own)
     numbers.update(p_book=p_book, p_own=p_own, loss_evaluations_book=2 * p_book)
-
     if own == book:
-        lines.append(f"The net {book} has P = {p_book:,} parameters (weights and biases).")
+        first = f"The net {book} has P = {p_book:,} parameters (weights and biases)."
     else:
-        lines.append(
-            f"This run's net {own} has P = {p_own:,} parameters; the book's MNIST net {book} has P = {p_book:,}."
-        )
-    lines.append(
+        first = f"This run's net {own} has P = {p_own:,} parameters; the book's MNIST net {book} has P = {p_book:,}."
+    return [
+        first,
         f"The book's numerical gradient nudges one parameter at a time and evaluates the loss twice for each: "
         f"2P = {2 * p_book:,} loss evaluations (full forward passes) per gradient at {book}. "
-        "Backprop gets all P entries from one forward and one backward pass."
-    )
+        "Backprop gets all P entries from one forward and one backward pass.",
+    ]
 
+
+def _timing_lines(
+    report: Report, own: str, book_shape: str, dtype: str, iters: int, numbers: dict[str, object]
+) -> tuple[list[str], dict | None]:
+    """The measured times per gradient and the projected training; also the times the projection used."""
     rows = report.timing.rows if report.timing else []
     at_book = _times(rows, book_shape, dtype)
     own_shapes = [r.shape for r in rows if r.shape.split()[0] == own and r.shape != book_shape]
     at_own = _times(rows, own_shapes[0], dtype) if own_shapes else None
     main = at_book or at_own
     if main is None:
-        lines.append("(The timing section was not run: no times per gradient or projections.)")
-    else:
-        numbers["timing"] = {"book": at_book, "own": at_own}
-        for t in (at_book, at_own):
-            if t is None:
-                continue
-            how = f" (timed on {t['sampled']:,} of its {t['n_params']:,} parameters, scaled)" if t["sampled"] else ""
-            where = "the book's net" if t is at_book else "this run's net"
-            numerical = _time_text(t["numerical_s"], t["numerical_iqr_s"], t["numerical_noisy"])
-            backprop = _time_text(t["backprop_s"], t["backprop_iqr_s"], t["backprop_noisy"])
-            lines.append(
-                f"Measured time per gradient on {where}, {_shape_text(t['shape'])}: "
-                f"numerical {numerical}{how}, backprop {backprop}: {_ratio_text(t)}."
-            )
-        slow, fast = main["numerical_s"] * iters, main["backprop_s"] * iters
-        numbers.update(projected_numerical_s=slow, projected_backprop_s=fast, projected_shape=main["shape"])
-        noisy = " from noisy times" if main["numerical_noisy"] or main["backprop_noisy"] else ""
+        return ["(The timing section was not run: no times per gradient or projections.)"], None
+    lines = []
+    numbers["timing"] = {"book": at_book, "own": at_own}
+    for t in (at_book, at_own):
+        if t is None:
+            continue
+        how = f" (timed on {t['sampled']:,} of its {t['n_params']:,} parameters, scaled)" if t["sampled"] else ""
+        where = "the book's net" if t is at_book else "this run's net"
+        numerical = _time_text(t["numerical_s"], t["numerical_iqr_s"], t["numerical_noisy"])
+        backprop = _time_text(t["backprop_s"], t["backprop_iqr_s"], t["backprop_noisy"])
         lines.append(
-            f"Projected {iters:,}-step training (as in the book's {BOOK_SCRIPT}) at {main['shape'].split()[0]}: "
-            f"{plain_duration(slow)} with the numerical gradient versus {plain_duration(fast)} with backprop "
-            f"(a projection{noisy}: {iters:,} × the time per gradient)."
+            f"Measured time per gradient on {where}, {_shape_text(t['shape'])}: "
+            f"numerical {numerical}{how}, backprop {backprop}: {_ratio_text(t)}."
         )
+    slow, fast = main["numerical_s"] * iters, main["backprop_s"] * iters
+    numbers.update(projected_numerical_s=slow, projected_backprop_s=fast, projected_shape=main["shape"])
+    noisy = " from noisy times" if main["numerical_noisy"] or main["backprop_noisy"] else ""
+    lines.append(
+        f"Projected {iters:,}-step training (as in the book's {BOOK_SCRIPT}) at {main['shape'].split()[0]}: "
+        f"{plain_duration(slow)} with the numerical gradient versus {plain_duration(fast)} with backprop "
+        f"(a projection{noisy}: {iters:,} × the time per gradient)."
+    )
+    return lines, main
 
+
+def _trained_lines(report: Report, own: str, numbers: dict[str, object]) -> list[str]:
+    """How long the trajectory section's numerical and backprop runs actually took."""
     runs = report.trajectory.runs if report.trajectory else []
     shown = [r for r in runs if r.method == "numerical"] + [r for r in runs if r.method.startswith("backprop")]
-    if shown:
-        numbers["trained"] = {r.method: {"steps": r.steps, "seconds": r.seconds} for r in shown}
-        parts = [
-            f"{r.method} {r.steps:,} steps in {format_seconds(r.seconds)} "
-            f"({format_seconds(r.seconds / r.steps)} per step)"
-            for r in shown
-            if r.steps
-        ]
-        lines.append(f"Actually trained in this run on {own}: " + "; ".join(parts) + ".")
+    if not shown:
+        return []
+    numbers["trained"] = {r.method: {"steps": r.steps, "seconds": r.seconds} for r in shown}
+    parts = [
+        f"{r.method} {r.steps:,} steps in {format_seconds(r.seconds)} ({format_seconds(r.seconds / r.steps)} per step)"
+        for r in shown
+        if r.steps
+    ]
+    return [f"Actually trained in this run on {own}: " + "; ".join(parts) + "."]
 
+
+def _agreement_lines(report: Report, dtype: str, h: float, numbers: dict[str, object]) -> list[str]:
+    """How closely backprop matches autograd, and the numerical gradient matches backprop."""
     grad_rows = report.gradients.rows if report.gradients else []
     exact = _worst(grad_rows, "backprop", "autograd")
     numeric = _worst(grad_rows, "numerical", "backprop")
-    if exact or numeric:
-        parts = []
-        if exact:
-            numbers["agreement_backprop_autograd"] = exact[1]
-            why = f"{dtype} rounding" if exact[2] else "MORE than rounding explains: see the FAIL rows"
-            parts.append(f"backprop and {exact[0]} agree to {sci(exact[1])} (relative; {why})")
-        if numeric:
-            numbers["agreement_numerical_backprop"] = numeric[1]
-            why = (
-                f"within what central differences with h = {sci(h)} reach in float64"
-                if numeric[2]
-                else "MORE than central differences explain: see the FAIL rows"
-            )
-            parts.append(f"the numerical gradient agrees with backprop to {sci(numeric[1])}, {why}")
-        ok = all(x[2] for x in (exact, numeric) if x)
-        lead = "The methods compute the same gradient: " if ok else "The agreement checks found a difference: "
-        lines.append(lead + "; ".join(parts) + ".")
+    if not (exact or numeric):
+        return []
+    parts = []
+    if exact:
+        numbers["agreement_backprop_autograd"] = exact[1]
+        why = f"{dtype} rounding" if exact[2] else "MORE than rounding explains: see the FAIL rows"
+        parts.append(f"backprop and {exact[0]} agree to {sci(exact[1])} (relative; {why})")
+    if numeric:
+        numbers["agreement_numerical_backprop"] = numeric[1]
+        why = (
+            f"within what central differences with h = {sci(h)} reach in float64"
+            if numeric[2]
+            else "MORE than central differences explain: see the FAIL rows"
+        )
+        parts.append(f"the numerical gradient agrees with backprop to {sci(numeric[1])}, {why}")
+    ok = all(x[2] for x in (exact, numeric) if x)
+    lead = "The methods compute the same gradient: " if ok else "The agreement checks found a difference: "
+    return [lead + "; ".join(parts) + "."]
 
+
+def _lesson_lines(report: Report, h: float, numbers: dict[str, object]) -> list[str]:
+    """What the book's h does in float32, against float64 (from the lesson's h sweep)."""
+    lesson = report.lesson
+    lo, hi = (lesson.at("float64", h), lesson.at("float32", h)) if lesson else (None, None)
+    if not (lo and hi):
+        return []
+    numbers["lesson"] = {"float64": lo.max_abs, "float32": hi.max_abs}
+    return [
+        f"In float32 the book's h = {sci(h)} fails: the numerical gradient errs by {sci(hi.max_abs)}, about "
+        f"{orders_of_magnitude(hi.max_abs, lo.max_abs)} times float64's {sci(lo.max_abs)}, so "
+        "reference gradients are computed in float64."
+    ]
+
+
+def build(report: Report, *, iters: int, h: float, dtype: str, book_shape: str) -> Summary:
+    """The summary of ``report``: its sentences and the figures they quote.
+
+    ``iters`` is the training length to project (the book's 10,000), ``h`` the run's
+    central-difference step, ``dtype`` the run's backprop/autograd dtype and ``book_shape``
+    the timing shape of the book's net (``"784-50-10 x100"``). The sentences come in the order
+    they are read; each helper adds the figures its sentences quote to ``numbers``.
+    """
+    numbers: dict[str, object] = {"iters": iters}
+    own = report.shape
+    lines = _net_lines(book_shape.split()[0], own, numbers)
+    timing, main = _timing_lines(report, own, book_shape, dtype, iters, numbers)
+    lines += timing
+    lines += _trained_lines(report, own, numbers)
+    lines += _agreement_lines(report, dtype, h, numbers)
     growth = growth_fits(report.scaling.fits if report.scaling else [])
     if growth is not None:
         numbers["slopes"] = growth
         lines.append(growth_line(growth))
-
-    lesson = report.lesson
-    if lesson:
-        lo, hi = lesson.at("float64", h), lesson.at("float32", h)
-        if lo and hi:
-            numbers["lesson"] = {"float64": lo.max_abs, "float32": hi.max_abs}
-            lines.append(
-                f"In float32 the book's h = {sci(h)} fails: the numerical gradient errs by {sci(hi.max_abs)}, about "
-                f"{orders_of_magnitude(hi.max_abs, lo.max_abs)} times float64's {sci(lo.max_abs)}, so "
-                "reference gradients are computed in float64."
-            )
-
+    lines += _lesson_lines(report, h, numbers)
     if main is not None:
         lines.append(so_line(main, growth))
     warned = caution(report, growth)
