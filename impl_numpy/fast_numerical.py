@@ -102,52 +102,67 @@ def fast_numerical_gradient(
     x = np.asarray(x, dtype=np.float64)
     t = np.asarray(t, dtype=np.intp)
     n, d = x.shape
-    hidden, c = w2.shape
-    rows = np.arange(n)
 
     a = x @ w1 + b1  # (N, H) pre-activations
     z = act(a)  # (N, H)
     p = softmax(z @ w2 + b2)  # (N, C)
-    onehot = np.zeros((n, c))
-    onehot[rows, t] = 1.0  # (N, C)
-    signs = np.array([1.0, -1.0])  # +h and -h side by side
+    onehot = np.zeros((n, w2.shape[1]))
+    onehot[np.arange(n), t] = 1.0  # (N, C)
+    g_w2, g_b2 = _output_layer(p, onehot, z, h)
+    # b1[j] and W1[d, j]: hidden unit j's pre-activation moves by ±h s_n, where s = 1 for b1 and
+    # s = x[:, d] for W1[d, j]. Treat b1 as an extra input column of ones.
+    shifts = np.concatenate([x, np.ones((n, 1))], axis=1)  # (N, D + 1)
+    g_hidden = _hidden_layer(a, z, p, w2, t, shifts, h, activation, max_bytes)
+    return {"W1": g_hidden[:d], "b1": g_hidden[d].copy(), "W2": g_w2, "b2": g_b2}
 
-    # -- b2[c]: logit column c moves by ±h for every sample.
+
+def _output_layer(p: np.ndarray, onehot: np.ndarray, z: np.ndarray, h: float) -> tuple[np.ndarray, np.ndarray]:
+    """(dL/dW2, dL/db2) by central differences, from the probabilities ``p`` (N, C) and hidden outputs ``z``."""
+    n = p.shape[0]
+    signs = np.array([1.0, -1.0])  # +h and -h side by side
+    # b2[c]: logit column c moves by ±h for every sample.
     delta = h * signs[None, :, None] * np.ones((n, 1, 1))  # (N, 2, 1)
     dl = _column_shift_delta(p[:, None, :], onehot[:, None, :], delta)  # (2, C)
     g_b2 = (dl[0] - dl[1]) / (2 * h * n)
-
-    # -- W2[j, c]: logit column c moves by ±h z[n, j].
+    # W2[j, c]: logit column c moves by ±h z[n, j].
     delta = h * signs[None, :, None, None] * z[:, None, :, None]  # (N, 2, H, 1)
     dl = _column_shift_delta(p[:, None, None, :], onehot[:, None, None, :], delta)  # (2, H, C)
-    g_w2 = (dl[0] - dl[1]) / (2 * h * n)
+    return (dl[0] - dl[1]) / (2 * h * n), g_b2
 
-    # -- b1[j] and W1[d, j]: hidden unit j's pre-activation moves by ±h s_n, where
-    # s = 1 for b1 and s = x[:, d] for W1[d, j]. Treat b1 as an extra input column of ones.
-    shifts = np.concatenate([x, np.ones((n, 1))], axis=1)  # (N, D + 1)
+
+def _activation_change(activation: str, a: np.ndarray, z: np.ndarray, h: float):
+    """(base, step, unit, change): ``change(v, out)`` is the hidden outputs' change at shifted ``v``, over ``unit``."""
     if activation == "sigmoid":
         # sigmoid(v) = (1 + tanh(v/2)) / 2: no overflow, no branches; the 1/2 is folded into the moments.
         base = a * 0.5  # (N, H)
         f_base = np.tanh(base)  # (N, H)
-        step, unit = 0.5 * h, 0.5
 
         def change(v: np.ndarray, out: np.ndarray) -> np.ndarray:  # 2 u
             np.tanh(v, out=out)
             return np.subtract(out, f_base[:, None, None, :], out=out)
-    else:
-        base, f_base, step, unit = a, z, h, 1.0
 
-        def change(v: np.ndarray, out: np.ndarray) -> np.ndarray:  # u
-            np.maximum(v, 0.0, out=out)
-            return np.subtract(out, f_base[:, None, None, :], out=out)
+        return base, 0.5 * h, 0.5, change
 
+    def change_relu(v: np.ndarray, out: np.ndarray) -> np.ndarray:  # u
+        np.maximum(v, 0.0, out=out)
+        return np.subtract(out, z[:, None, None, :], out=out)
+
+    return a, h, 1.0, change_relu
+
+
+def _hidden_layer(a, z, p, w2, t, shifts, h: float, activation: str, max_bytes: int) -> np.ndarray:
+    """dL/d(W1; b1) (D + 1, H) by central differences, ``shifts`` (N, D + 1) chunk by chunk."""
+    n, hidden = a.shape
+    columns = shifts.shape[1]
+    base, step, unit, change = _activation_change(activation, a, z, h)
+    signs = np.array([1.0, -1.0])
     # Scaled moments unit^k/k! M_k (N, H), with M_k = sum_c P[n, c] W2[j, c]^k.
     moments = [p @ (w2.T**k) * (unit**k / math.factorial(k)) for k in range(1, MAX_TERMS + 1)]
     w_true = w2.T[t] * unit  # (N, H): W2[j, t_n], scaled like u
     w_max = float(np.max(np.abs(w2), initial=0.0))
-    chunk = max(1, min(d + 1, max_bytes // (n * 2 * hidden * 8 * 4)))  # ~4 live (N, chunk, 2, H) arrays
-    g_hidden = np.empty((d + 1, hidden))
-    for start in range(0, d + 1, chunk):
+    chunk = max(1, min(columns, max_bytes // (n * 2 * hidden * 8 * 4)))  # ~4 live (N, chunk, 2, H) arrays
+    g_hidden = np.empty((columns, hidden))
+    for start in range(0, columns, chunk):
         s = shifts[:, start : start + chunk]  # (N, k)
         delta = step * s[:, :, None, None] * signs[None, None, :, None]  # (N, k, 2, 1)
         v = base[:, None, None, :] + delta  # (N, k, 2, H) shifted pre-activations
@@ -166,7 +181,7 @@ def fast_numerical_gradient(
         total -= u * w_true[:, None, None, :]
         dl = np.sum(total, axis=0)  # (k, 2, H)
         g_hidden[start : start + chunk] = (dl[:, 0] - dl[:, 1]) / (2 * h * n)
-    return {"W1": g_hidden[:d], "b1": g_hidden[d].copy(), "W2": g_w2, "b2": g_b2}
+    return g_hidden
 
 
 def _direct_class_sum(u: np.ndarray, p: np.ndarray, w2: np.ndarray) -> np.ndarray:
