@@ -184,10 +184,12 @@ def _small_smooth(
         if a.shape != r.shape or not _fits(a, r):
             return None
         worst = max(worst, _norm(a - r) / max(_norm(a), _norm(r)))  # relative to the gradient's size
-    if not 0 < worst < SMALL_REL:
+    if not 0 < worst < FIT_RTOL:  # above it, _scaled names a factor
         return None
     names = ", ".join(failed)
     k = _near_one_factor(pairs, failed)
+    if k is None and worst >= SMALL_REL:
+        return None
     if k is not None:
         return Diagnosis(
             "scaled",
@@ -201,7 +203,7 @@ def _small_smooth(
             "errors"
             if context.dtype == "float32"
             else "in a float64 computation, with no pattern: a float32 array inside it (an astype(np.float32), a "
-            "float32 constant)?"
+            "float32 constant), or a tiny term added to it?"
         )
         rounding = f"{names}: a mismatch of {worst:.1e} of the gradient's norm, the size of float32 rounding {how}"
         return Diagnosis("float32-rounding", tuple(failed), rounding)

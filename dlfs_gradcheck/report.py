@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from dlfs_gradcheck.diagnose import Diagnosis
+from dlfs_gradcheck.diagnose import Diagnosis, factor_text
 from dlfs_gradcheck.metrics import Tolerance
 
 WIDTH = 100  # the table's lines fit this many columns (a pytest failure, a CI log)
@@ -268,7 +268,8 @@ def _g(v: float) -> str:
 
 
 def _r(v: float) -> str:
-    return f"{v:.4g}" if math.isfinite(v) else str(v)
+    """A ratio with enough digits to tell it from 1 (``1.0001``, never ``1`` for a mismatch)."""
+    return factor_text(v) if math.isfinite(v) else str(v)
 
 
 def _x(v: float) -> str:

@@ -272,7 +272,7 @@ FAULTS = [
      "not the cross-entropy of predict"),
     ("float32-sigmoid-grad", "common/functions.py", "return (1.0 - sigmoid(x)) * sigmoid(x)",
      "return ((1.0 - sigmoid(x)) * sigmoid(x)).astype(np.float32)", CH4, "sigmoid", "gradient", "float32-gradient",
-     "agrees with backprop only to float32 rounding (W1, b1:"),
+     "agrees with backprop only to about float32 rounding (W1, b1:"),
     ("softmax-kept-from-the-first-call", "ch04/two_layer_net.py",
      "        y = softmax(a2)\n        \n        # backward",
      "        self.y = getattr(self, 'y', None)\n        if self.y is None: self.y = softmax(a2)\n        y = self.y\n"
@@ -376,6 +376,8 @@ def test_the_books_ch4_class_on_float32_params_gets_float32_tolerances_everywher
     status, doc = run(tmp_path, "--impl", f"mine={root / CH4}")
     assert status == 0, [r for r in doc["gradients"]["rows"] if not r["ok"]]
     assert any("params are float32: compared at float32 tolerances" in n for n in notes(doc, "mine"))
+    # The book's 1e-7 moves its loss by ~1e-6, below float32's rounding: not called "exact".
+    assert any("float32 cannot tell the exact one from the book's" in n for n in notes(doc, "mine"))
     rows = [r for r in doc["gradients"]["rows"] if {r["method_a"], r["method_b"]} == {"backprop", "mine"}]
     assert rows and all(r["rtol"] == 1e-4 for r in rows)  # LOW_PRECISION: float32's ε with margin
     assert "mine" in {r["method"] for r in doc["trajectory"]["runs"]}

@@ -14,7 +14,7 @@ import pytest
 from rendered import SIG3, SIG6, close, gradient_section, report, table_with, trajectory_section
 
 from compare.report import text
-from compare.report.model import GradientRow, TrajectoryRow
+from compare.report.model import GradientRow, MethodNote, TrajectoryRow
 
 
 @pytest.fixture(scope="module")
@@ -96,7 +96,7 @@ def test_loss_heading_and_wall_times_come_from_the_model(markdown: str) -> None:
 
 
 def verdict_counts(line: str, what: str) -> tuple[int, int]:
-    m = re.search(rf"{what} (\d+)/(\d+) ok", line)
+    m = re.search(rf"{what} (\d+)/(\d+) (?:rows )?ok", line)
     assert m, line
     return int(m[1]), int(m[2])
 
@@ -114,6 +114,17 @@ def test_the_verdict_counts_the_ok_rows_and_names_the_failing_ones() -> None:
     for r in failing:  # every failing parameter is named, no passing one is
         assert r.param in line
     assert "numerical vs backprop W2" in line and "numerical vs backprop b1" not in line
+
+
+def test_a_method_that_failed_outright_is_named_beside_rows_that_are_all_ok() -> None:
+    """Its rows may all agree (it has none, or its gradient was right): never "44/44 ok" beside a bare FAIL."""
+    section = gradient_section()
+    rows = [r for r in section.rows if r.ok]
+    section.rows, section.ok = rows, False
+    section.notes = [MethodNote("mine", "FAIL", "accuracy: returns 0"), MethodNote("mine", "FAIL", "loss: ...")]
+    line = text.verdict(report(gradients=section))
+    assert line.startswith("FAILED:") and f"gradients {len(rows)}/{len(rows)} rows ok, but mine failed" in line
+    assert "(FAIL:" not in line and line.count("mine") == 1
 
 
 def test_an_all_ok_report_says_ok_with_full_counts() -> None:

@@ -115,21 +115,25 @@ def verdict(report: Report) -> str:
     if report.gradients is not None:
         rows = report.gradients.rows
         bad = failing_pairs([(r.method_a, r.method_b, r.param) for r in rows if not r.ok])
-        bad += [f"{n.method} failed" for n in report.gradients.notes if n.status == "FAIL"]
         ok = sum(r.ok for r in rows)
-        parts.append(f"gradients {ok}/{len(rows)} ok" + (f" (FAIL: {'; '.join(bad)})" if bad else ""))
+        parts.append(_counted("gradients", ok, len(rows), bad, report.gradients.notes))
     if report.trajectory is not None:
         pairs = [p for p in report.trajectory.pairs if p.checked]
         bad = failing_pairs([(p.method_a, p.method_b, "") for p in pairs if not p.ok])
-        bad += [f"{n.method} failed" for n in report.trajectory.notes if n.status == "FAIL"]
         shown = len(report.trajectory.pairs) - len(pairs)
-        parts.append(
-            f"trajectories {sum(p.ok for p in pairs)}/{len(pairs)} ok"
-            + (f" (FAIL: {'; '.join(bad)})" if bad else "")
-            + (f", {shown} reported only" if shown else "")
-        )
+        counted = _counted("trajectories", sum(p.ok for p in pairs), len(pairs), bad, report.trajectory.notes)
+        parts.append(counted + (f", {shown} reported only" if shown else ""))
     word = "OK" if report.ok else "FAILED"
     return f"{word}: " + ("; ".join(parts) if parts else "no agreement checks run")
+
+
+def _counted(what: str, ok: int, total: int, bad: list[str], notes) -> str:
+    """``gradients 28/44 ok (FAIL: ...)``; with a method that failed outright, its rows are called rows:
+    ``gradients 44/44 rows ok, but mine failed`` (its FAIL line says why), never "44/44 ok" beside a FAIL."""
+    failed = [n.method for n in notes if n.status == "FAIL"]
+    failed = list(dict.fromkeys(failed))  # one name per method, in order
+    text = f"{what} {ok}/{total} {'rows ' if failed else ''}ok" + (f" (FAIL: {'; '.join(bad)})" if bad else "")
+    return text + (f", but {', '.join(failed)} failed" if failed else "")
 
 
 class _Doc:

@@ -195,9 +195,9 @@ def bias_point(net, x: np.ndarray, t: np.ndarray) -> None:
             if rounding is not None:
                 net.gradient_fault = _fault(
                     net,
-                    f"agrees with backprop only to float32 rounding ({', '.join(off)}: {rounding:.1e} of their norm) "
-                    "while its params and predict are float64: a float32 array inside gradient (an astype(np.float32), "
-                    "a float32 constant) loses half the digits",
+                    f"agrees with backprop only to about float32 rounding ({', '.join(off)}: {rounding:.1e} of their "
+                    "norm, with no pattern) while its params and predict are float64: a float32 array inside gradient "
+                    "(an astype(np.float32), a float32 constant), or a tiny term added to it?",
                     "float32-gradient",
                     off,
                 )

@@ -224,7 +224,11 @@ def describe(net) -> str:
         parts.append(f"predict returns {what}{layer if net.deterministic else ' that change from call to call'}")
     elif net.activation:  # no predict: the caller named the book's net that stands in for it
         parts.append(f"no predict: the reference is the book's {net.activation} net at its weights")
-    if net.loss_kind is not None:
+    if net.loss_kind == "exact" and net.dtype != np.float64:  # the 1e-7 moves it by ~1e-6: below float32's rounding
+        parts.append(
+            "loss is the cross-entropy (float32 cannot tell the exact one from the book's, 1e-7 inside the log)"
+        )
+    elif net.loss_kind is not None:
         parts.append(
             {
                 "exact": "loss is the exact cross-entropy",
