@@ -109,8 +109,8 @@ def _divergence_notes(
             MethodNote(
                 m.label,
                 "FAIL",
-                f"training diverged at step {step} (loss {loss:.6g}) while {ref.label} did not: its gradient is wrong "
-                "(the gradient section says where)",
+                f"training diverged at step {step} (loss {loss:.6g}) while {ref.label} did not: the steps it takes "
+                "are wrong (what the gradient section says of it, its rows or its lines, shows why)",
             )
         )
     return out
