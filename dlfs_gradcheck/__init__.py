@@ -36,7 +36,7 @@ import importlib
 
 # name -> the module of this package that defines it
 _LAZY = {
-    "MODES": "core",
+    "MODES": "validation",
     "assert_gradients": "core",
     "check_gradients": "core",
     "ConfigError": "errors",
