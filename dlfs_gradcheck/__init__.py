@@ -36,7 +36,7 @@ import importlib
 
 # name -> the module of this package that defines it
 _LAZY = {
-    "MODES": "core",
+    "MODES": "validation",
     "assert_gradients": "core",
     "check_gradients": "core",
     "ConfigError": "errors",
@@ -55,9 +55,9 @@ _LAZY = {
     "GradProblem": "problems",
     "numpy_loss_fn": "problems",
     "numpy_net_problem": "problems",
-    "torch_function_problem": "problems",
-    "torch_module_problem": "problems",
-    "torch_net_problem": "problems",
+    "torch_function_problem": "torch_problems",
+    "torch_module_problem": "torch_problems",
+    "torch_net_problem": "torch_problems",
     "book_net_problem": "net_problems",
     "torch_module_net_problem": "net_problems",
     "jax_problem": "jax_problems",

@@ -117,153 +117,28 @@ so float32 fast mode catches wrong blocks (a missing factor, a sign, a
 transpose, zeros) but not a 1% error in one of 39,200 entries: check that in
 float64.
 
-Longer than 300 lines, and 60 for ``check_gradients``: the checker's options, refusals and
-tolerances are documented and applied in one place.
+Where the parts live: :mod:`dlfs_gradcheck.validation` (the options and the point), :mod:`dlfs_gradcheck.resolution`
+(the tolerances and the refusals), :mod:`dlfs_gradcheck.entrywise` (full mode), :mod:`dlfs_gradcheck.fast` (fast mode).
 """
 
 from __future__ import annotations
 
-import math
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import replace
+from dataclasses import dataclass, replace
 
 import numpy as np
 
 from dlfs_gradcheck.diagnose import Context, diagnose
 from dlfs_gradcheck.entrywise import EntryShard, Tolerances, full_mode
-from dlfs_gradcheck.errors import ConfigError, DtypeError, LossScaleError, NonFiniteError, ShapeError
+from dlfs_gradcheck.errors import ShapeError
 from dlfs_gradcheck.fast import fast_mode
-from dlfs_gradcheck.metrics import FLOAT64_EPS, Tolerance, gradient_tolerance, loosest, reference_tolerance
-from dlfs_gradcheck.probe import REFERENCES, LossFn, Probe, default_step
+from dlfs_gradcheck.probe import LossFn, Probe, default_step
 from dlfs_gradcheck.report import GradcheckReport, ParamResult
+from dlfs_gradcheck.resolution import check_resolution, tolerances
+from dlfs_gradcheck.validation import check_options, validate_grads, validate_params
 
-MODES = ("full", "fast")
 GradFn = Callable[[dict[str, np.ndarray]], Mapping[str, object]]
-MAX_REFERENCE_RTOL = 1e-3  # a reference must resolve 0.1 % of the derivatives it checks
-
-# -- validation ------------------------------------------------------------------------------------
-
-
-def _as_array(value: object, what: str) -> np.ndarray:
-    """``value`` (an array, a torch tensor, nested lists) as an ndarray; ``what`` names it in errors."""
-    if hasattr(value, "detach"):  # a torch tensor
-        value = value.detach().cpu().numpy()
-    try:
-        return np.asarray(value)
-    except ValueError as exc:  # ragged nested sequences
-        raise ShapeError(f"{what} is not an array of one shape (ragged nested sequences?): {exc}") from None
-
-
-def _validate_params(params: Mapping[str, object]) -> dict[str, np.ndarray]:
-    """Copies of ``params`` in their own dtype, after checking names, dtypes and values."""
-    if not isinstance(params, Mapping) or not params:
-        raise ShapeError(f"params must be a non-empty dict of arrays, got {type(params).__name__}")
-    out = {}
-    for name, value in params.items():
-        if not isinstance(name, str):
-            raise ShapeError(f"parameter names must be strings, got {name!r}")
-        arr = _as_array(value, f"parameter {name}")
-        if arr.dtype not in (np.float32, np.float64):
-            raise DtypeError(f"parameter {name} has dtype {arr.dtype}; gradcheck needs float32 or float64 parameters")
-        bad = int(arr.size - np.count_nonzero(np.isfinite(arr)))
-        if bad:
-            raise NonFiniteError(f"parameter {name} contains {bad} NaN or Inf value(s)")
-        out[name] = np.array(arr, order="C")  # a copy
-    return out
-
-
-def _validate_grads(grads: object, params: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
-    """The gradients as arrays in their own dtype, after checking them against ``params``."""
-    if not isinstance(grads, Mapping):
-        raise ShapeError(f"grad_fn must return a dict of arrays, got {type(grads).__name__}")
-    missing = [k for k in params if k not in grads]
-    extra = [k for k in grads if k not in params]
-    if missing or extra:
-        problems = [f"no gradient for {missing}"] if missing else []
-        problems += [f"gradients for unknown parameters {extra}"] if extra else []
-        raise ShapeError(f"grad_fn returned {' and '.join(problems)}")
-    out = {}
-    for name, p in params.items():
-        g = _as_array(grads[name], f"the gradient of {name}")
-        if g.shape != p.shape:
-            raise ShapeError(f"the gradient of {name} has shape {g.shape} but {name} has shape {p.shape}")
-        if g.dtype not in (np.float32, np.float64):
-            raise DtypeError(f"the gradient of {name} has dtype {g.dtype}; expected float32 or float64")
-        bad = int(g.size - np.count_nonzero(np.isfinite(g)))
-        if bad:
-            raise NonFiniteError(f"the gradient of {name} contains {bad} NaN or Inf value(s)")
-        out[name] = g
-    return out
-
-
-def _check_options(
-    mode: str,
-    reference: str,
-    eps: float | None,
-    rtol: float | None,
-    atol: float | None,
-    max_entries: int | None,
-    directions: int,
-    worst: int,
-    seed: int,
-) -> None:
-    if mode not in MODES:
-        raise ConfigError(f"unknown mode {mode!r}; choose one of {', '.join(MODES)}")
-    if reference not in REFERENCES:
-        raise ConfigError(f"unknown reference {reference!r}; choose one of {', '.join(REFERENCES)}")
-    for name, value in (("eps", eps), ("rtol", rtol), ("atol", atol)):
-        number = isinstance(value, (int, float, np.floating, np.integer)) and not isinstance(value, (bool, np.bool_))
-        if value is not None and not (number and math.isfinite(value) and value > 0):
-            raise ConfigError(f"{name} must be a positive finite number, got {value!r}")
-    counts = (("max_entries", max_entries, 1), ("directions", directions, 1), ("worst", worst, 0), ("seed", seed, 0))
-    for name, value, low in counts:
-        if value is None and name == "max_entries":
-            continue
-        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < low:
-            raise ConfigError(f"{name} must be an integer >= {low}, got {value!r}")
-
-
-def tolerances(
-    reference: str,
-    dtype: str,
-    loss_value: float,
-    step: float,
-    rtol: float | None,
-    atol: float | None,
-    noise: float = 0.0,
-) -> Tolerances:
-    """The :class:`Tolerances` of a check; see the module docstring. ``noise``: the loss's measured rounding."""
-    tested = gradient_tolerance("exact", "exact", dtype)
-    try:
-        ref = reference_tolerance(reference, loss_value, step)
-    except OverflowError:  # a step like 1e300: h² has no float
-        raise ConfigError(
-            f"eps={step:g} is unusable with the {reference} reference: its error bound overflows; leave eps unset "
-            "for the default step"
-        ) from None
-    # A step so large (truncation) or so small (rounding) that the reference's own error bound
-    # would let a wrong gradient through is refused rather than reported as a pass.
-    if (
-        rtol is None
-        and atol is None
-        and (ref.rtol > MAX_REFERENCE_RTOL or ref.atol > MAX_REFERENCE_RTOL * max(1.0, abs(loss_value)))
-    ):
-        raise ConfigError(
-            f"eps={step:g} is unusable with the {reference} reference: its error bound (rtol {ref.rtol:.2g}, "
-            f"atol {ref.atol:.2g}) would pass a wrong gradient; leave eps unset for the default step"
-        )
-    ref = reference_tolerance(reference, loss_value, step, noise)  # the step is usable: now with the loss's noise
-    entry = loosest(tested, ref)
-    if rtol is None and atol is None:
-        return Tolerances(entry=entry, tested=tested, reference=ref)
-    given = Tolerance(
-        rtol=entry.rtol if rtol is None else float(rtol), atol=entry.atol if atol is None else float(atol)
-    )
-    return Tolerances(entry=given, tested=given, reference=given)
-
-
-# -- the public functions ------------------------------------------------------------------------
 
 
 def check_gradients(
@@ -288,105 +163,42 @@ def check_gradients(
 
     Parameters
     ----------
-    loss_fn : callable
-        ``loss_fn(params) -> scalar``: float64 (or complex128) arrays in, a float
-        (complex) out; a float32 result is refused. Must not modify its argument.
-    grad_fn : callable
-        ``grad_fn(params) -> dict``: the code under test, called once with copies
-        of ``params`` in their own dtype; returns arrays (numpy or torch) of the
-        parameters' shapes.
-    params : dict of name -> float32 or float64 array, any shapes
-        The point. Never modified. float32 parameters (or float32 gradients)
-        make float32 the tested dtype, which sets the default tolerance.
-    mode : {"full", "fast"}
-        ``full``: every entry (or ``max_entries`` per parameter); ``fast``:
-        ``directions`` Gaussian directions per parameter, narrowed down on failure.
-    reference : {"central", "richardson", "complex"}
-        How the float64 reference derivative is computed (``complex`` needs a
-        complex-safe ``loss_fn``).
-    eps : float, optional
-        Base step ``h``; each entry's step is ``h max(1, |x|)``. Default: see
-        :func:`dlfs_gradcheck.probe.default_step`.
-    rtol, atol : float, optional
-        Replace the default per-entry tolerance (see the module docstring).
-    seed : int
-        Seeds the fast-mode directions and the full-mode sample.
-    max_entries : int, optional
-        Full mode: check a seeded sample of this many entries of each larger parameter.
-    directions : int
-        Fast mode: directions per parameter block.
-    worst : int
-        Entries listed per parameter (and fast mode's narrowing stops after this many offenders).
-    label : str
-        A name for the report's title.
-    shard : EntryShard, optional
-        Full mode on the ranks of a job: every rank calls this with the same arguments and
-        computes its share of each parameter's entries (see :mod:`compare.gradcheck.ranks`);
-        the report is the one a single process gives.
-    context : dlfs_gradcheck.diagnose.Context, optional
-        What is known beyond the numbers (the batch size, whether the loss has a log), for the
-        diagnoses of a failure.
+    loss_fn : ``loss_fn(params) -> scalar``: float64 (or complex128) arrays in, a float (complex) out; a float32
+        result is refused. Must not modify its argument.
+    grad_fn : ``grad_fn(params) -> dict``: the code under test, called once with copies of ``params`` in their own
+        dtype; returns arrays (numpy or torch) of the parameters' shapes.
+    params : dict of name -> float32 or float64 array, any shapes: the point, never modified. float32 parameters
+        (or float32 gradients) make float32 the tested dtype, which sets the default tolerance.
+    mode : ``"full"``: every entry (or ``max_entries`` per parameter, a seeded sample); ``"fast"``: ``directions``
+        Gaussian directions per parameter, narrowed down on failure.
+    reference : ``"central"``, ``"richardson"`` or ``"complex"`` (needs a complex-safe ``loss_fn``): how the
+        float64 reference derivative is computed.
+    eps : base step ``h``; each entry's step is ``h max(1, |x|)``. Default: :func:`dlfs_gradcheck.probe.default_step`.
+    rtol, atol : replace the default per-entry tolerance (see the module docstring).
+    seed : seeds the fast-mode directions and the full-mode sample.
+    worst : entries listed per parameter (and fast mode's narrowing stops after this many offenders).
+    label : a name for the report's title.
+    shard : :class:`EntryShard`, full mode on the ranks of a job: every rank calls this with the same arguments and
+        computes its share of each parameter's entries (:mod:`compare.gradcheck.ranks`); the report is the one a
+        single process gives.
+    context : :class:`dlfs_gradcheck.diagnose.Context`, what is known beyond the numbers (the batch size, whether
+        the loss has a log), for the diagnoses of a failure.
 
-    Returns
-    -------
-    GradcheckReport
-        ``.ok``, ``.table()``, ``.to_dict()``, and one :class:`ParamResult` per parameter.
+    Returns a :class:`GradcheckReport`: ``.ok``, ``.table()``, ``.to_dict()``, one :class:`ParamResult` per parameter.
 
-    Raises
-    ------
-    ShapeError, DtypeError, NonFiniteError, ConfigError, LossScaleError
-        (all :class:`dlfs_gradcheck.GradcheckError`, a ``ValueError``) for
-        mismatched names or shapes (a ragged gradient included), non-float dtypes,
-        NaN or Inf in parameters, gradients or the loss (at the point or any
-        shifted point), a ``loss_fn`` that is not complex-safe under
-        ``reference="complex"``, a bad option (a step the reference cannot use,
-        ``True`` for a number), or a loss too large (or flat) for the reference to
-        resolve its gradient; the message names the parameter or the loss value.
+    Raises ShapeError, DtypeError, NonFiniteError, ConfigError, LossScaleError (all
+    :class:`dlfs_gradcheck.GradcheckError`, a ``ValueError``) for mismatched names or shapes (a ragged gradient
+    included), non-float dtypes, NaN or Inf in parameters, gradients or the loss (at the point or any shifted point),
+    a ``loss_fn`` that is not complex-safe under ``reference="complex"``, a bad option (a step the reference cannot
+    use, ``True`` for a number), or a loss too large (or flat) for the reference to resolve its gradient; the message
+    names the parameter or the loss value.
     """
     start = time.perf_counter()
-    _check_options(mode, reference, eps, rtol, atol, max_entries, directions, worst, seed)
-    if shard is not None and mode != "full":
-        raise ConfigError("a shard applies to full mode only (fast mode makes too few loss evaluations to share)")
-    theirs = _validate_params(params)
-    grads = _validate_grads(grad_fn({k: v.copy() for k, v in theirs.items()}), theirs)
-    low = any(a.dtype == np.float32 for a in (*theirs.values(), *grads.values()))
-    dtype = "float32" if low else "float64"
-    step = default_step(reference) if eps is None else float(eps)
-    probe = Probe(loss_fn, theirs, reference, step)
-    noise = probe.noise(seed) if rtol is None and atol is None else 0.0
-    tols = tolerances(reference, dtype, probe.f0, step, rtol, atol, noise)
-    results = []
-    for position, (name, g) in enumerate(grads.items()):
-        a = g.astype(np.float64).reshape(-1)  # (size,)
-        shape = theirs[name].shape
-        if mode == "full":
-            rng = np.random.default_rng([seed, position])
-            results.append(full_mode(probe, name, shape, a, tols, rng, max_entries, worst, shard))
-        else:
-            rng = np.random.default_rng([seed, position, 1])
-            results.append(fast_mode(probe, name, shape, a, tols, rng, directions, worst))
-    changed = probe.modified()
-    if changed:
-        raise ShapeError(f"loss_fn modified its argument ({', '.join(changed)}); it must not write to params")
-    check_resolution(results, probe.f0, reference, step, noise)
-    failed = [p.name for p in results if not p.ok]
-    pairs = {p.name: p.compared for p in results if p.compared is not None and np.size(p.compared[0])}
-    context = replace(context or Context(), dtype=dtype)
-    return GradcheckReport(
-        mode=mode,
-        reference=reference,
-        step=step,
-        dtype=dtype,
-        seed=seed,
-        loss=probe.f0,
-        tolerance=tols.entry,
-        params=results,
-        n_loss_evals=probe.n_evals,
-        seconds=time.perf_counter() - start,
-        label=label,
-        diagnoses=diagnose(pairs, failed, context, agreed=[p.name for p in results if p.ok and p.size]),
-        noise=noise,
-    )
+    check_options(mode, reference, eps, rtol, atol, max_entries, directions, worst, seed, sharded=shard is not None)
+    setup = _setup(loss_fn, grad_fn, params, reference, eps, rtol, atol, seed)
+    results = _compare(setup, mode, max_entries, directions, worst, shard)
+    _refuse(setup, results)
+    return _report(setup, results, mode, label, context, start)
 
 
 def assert_gradients(loss_fn: LossFn, grad_fn: GradFn, params: Mapping[str, object], **options) -> GradcheckReport:
@@ -401,49 +213,87 @@ def assert_gradients(loss_fn: LossFn, grad_fn: GradFn, params: Mapping[str, obje
     return report
 
 
-# -- is the check meaningful at all? -------------------------------------------------------------
+@dataclass(frozen=True)
+class _Setup:
+    """A check's validated point and gradients, and what they are compared with."""
+
+    reference: str  # how the reference derivative is computed
+    seed: int  # seeds the fast-mode directions and the full-mode sample
+    params: dict[str, np.ndarray]  # copies of the point, in their own dtype
+    grads: dict[str, np.ndarray]  # the gradients under test, in their own dtype
+    dtype: str  # the tested dtype: "float32" when any parameter or gradient is float32, else "float64"
+    step: float  # the base step h
+    probe: Probe  # loss evaluations around the point
+    noise: float  # the loss's measured rounding near the point (0.0 when rtol or atol is given)
+    tols: Tolerances  # what an entry (and a direction) is judged by
 
 
-def check_resolution(results: list[ParamResult], loss: float, reference: str, step: float, noise: float = 0.0) -> None:
-    """Refuse a check whose reference cannot resolve the derivatives it compares (see the module docstring).
-
-    Per parameter, ``resolution`` is the reference's rounding error for one entry's
-    derivative and ``magnitude`` the largest derivative compared there. A parameter
-    is *resolved* when its resolution is at most 0.1 % of its magnitude, *silent*
-    when its magnitude is within its resolution (nothing measurable: a zero
-    gradient, or one the loss's rounding hides). A parameter in between, or a silent
-    one whose resolution is above 0.1 % of the smallest resolved magnitude, or no
-    resolved parameter at all, means a wrong gradient could pass: LossScaleError.
-    """
-    resolved = [p.magnitude for p in results if p.resolution <= MAX_REFERENCE_RTOL * p.magnitude]
-    smallest = min(resolved, default=0.0)
-    for p in results:
-        if p.resolution <= MAX_REFERENCE_RTOL * p.magnitude:
-            continue
-        silent = p.magnitude <= p.resolution
-        if silent and resolved and p.resolution <= MAX_REFERENCE_RTOL * smallest:
-            continue
-        largest = max(q.magnitude for q in results)
-        scale = p.magnitude if not silent else (smallest if resolved else largest)
-        raise LossScaleError(_resolution_message(p, scale, loss, reference, step, bool(resolved), noise))
+def _setup(
+    loss_fn: LossFn,
+    grad_fn: GradFn,
+    params: Mapping[str, object],
+    reference: str,
+    eps: float | None,
+    rtol: float | None,
+    atol: float | None,
+    seed: int,
+) -> _Setup:
+    """Validate the point, call ``grad_fn`` once, evaluate the loss at the point and settle the tolerances."""
+    theirs = validate_params(params)
+    grads = validate_grads(grad_fn({k: v.copy() for k, v in theirs.items()}), theirs)
+    low = any(a.dtype == np.float32 for a in (*theirs.values(), *grads.values()))
+    dtype = "float32" if low else "float64"
+    step = default_step(reference) if eps is None else float(eps)
+    probe = Probe(loss_fn, theirs, reference, step)
+    noise = probe.noise(seed) if rtol is None and atol is None else 0.0
+    tols = tolerances(reference, dtype, probe.f0, step, rtol, atol, noise)
+    return _Setup(reference, seed, theirs, grads, dtype, step, probe, noise, tols)
 
 
-def _resolution_message(
-    p: ParamResult, scale: float, loss: float, reference: str, step: float, any_ok: bool, noise: float
-) -> str:
-    if scale == 0 and abs(loss) <= 1:
-        return (
-            f"the loss ({loss:.6g}) does not change measurably when the parameters change (every derivative "
-            "compared is 0 within the reference's rounding): there is nothing to check"
-        )
-    advice = "subtract a constant from the loss (only its differences matter)" if abs(loss) > 1 else "scale it up"
-    if reference != "complex":
-        advice += ", or use reference='complex', which does not subtract loss values"
-    size = "large" if abs(loss) > 1 else "small"
-    what = "it must check" if any_ok else "it saw"
-    return (
-        f"the loss value {loss:.6g} is too {size} for its gradient: each loss evaluation carries about "
-        f"{max(FLOAT64_EPS * max(1.0, abs(loss)), noise):.2g} of rounding, so the {reference} reference (h={step:.2g}) "
-        f"resolves {p.name}'s derivatives only to ±{p.resolution:.2g}, more than {MAX_REFERENCE_RTOL:g} of the "
-        f"derivatives {what} ({scale:.2g}); a wrong gradient could pass. {advice[0].upper()}{advice[1:]}"
+def _compare(
+    setup: _Setup, mode: str, max_entries: int | None, directions: int, worst: int, shard: EntryShard | None
+) -> list[ParamResult]:
+    """One :class:`ParamResult` per parameter, in order; each draws from its own seeded generator."""
+    results = []
+    for position, (name, g) in enumerate(setup.grads.items()):
+        a = g.astype(np.float64).reshape(-1)  # (size,)
+        shape = setup.params[name].shape
+        if mode == "full":
+            rng = np.random.default_rng([setup.seed, position])
+            results.append(full_mode(setup.probe, name, shape, a, setup.tols, rng, max_entries, worst, shard))
+        else:
+            rng = np.random.default_rng([setup.seed, position, 1])
+            results.append(fast_mode(setup.probe, name, shape, a, setup.tols, rng, directions, worst))
+    return results
+
+
+def _refuse(setup: _Setup, results: list[ParamResult]) -> None:
+    """Refuse a ``loss_fn`` that wrote to its argument, and a check its reference cannot resolve."""
+    changed = setup.probe.modified()
+    if changed:
+        raise ShapeError(f"loss_fn modified its argument ({', '.join(changed)}); it must not write to params")
+    check_resolution(results, setup.probe.f0, setup.reference, setup.step, setup.noise)
+
+
+def _report(
+    setup: _Setup, results: list[ParamResult], mode: str, label: str, context: Context | None, start: float
+) -> GradcheckReport:
+    """The report of a check that was made, with the diagnoses of any failure; ``start``: its perf_counter."""
+    failed = [p.name for p in results if not p.ok]
+    pairs = {p.name: p.compared for p in results if p.compared is not None and np.size(p.compared[0])}
+    context = replace(context or Context(), dtype=setup.dtype)
+    return GradcheckReport(
+        mode=mode,
+        reference=setup.reference,
+        step=setup.step,
+        dtype=setup.dtype,
+        seed=setup.seed,
+        loss=setup.probe.f0,
+        tolerance=setup.tols.entry,
+        params=results,
+        n_loss_evals=setup.probe.n_evals,
+        seconds=time.perf_counter() - start,
+        label=label,
+        diagnoses=diagnose(pairs, failed, context, agreed=[p.name for p in results if p.ok and p.size]),
+        noise=setup.noise,
     )

@@ -3,9 +3,6 @@
 See :mod:`dlfs_gradcheck.core` for the tolerance ``τ`` and what fast mode is
 guaranteed to catch. Costs O(blocks × directions) loss evaluations, plus about
 ``4 log2(n)`` per offending entry when a block fails.
-
-Longer than 60 lines for ``fast_mode``: the directions, the bisection and the count of wrong
-entries of one parameter are one loop whose guarantee is easiest to check in one piece.
 """
 
 from __future__ import annotations
@@ -121,16 +118,10 @@ def fast_mode(
 ) -> ParamResult:
     """Check one parameter block along ``directions`` Gaussian directions; narrow it down when one fails."""
     size = a.size
-    x = probe.base[name].reshape(-1)
-    scale = np.maximum(1.0, np.abs(x))  # (size,) per-entry step scale
-    everything = np.arange(size)
-    tried: list[tuple[np.ndarray, Outcome]] = []
-    for _ in range(directions if size else 0):
-        u = scale * rng.standard_normal(size)  # (size,) signed Gaussian, scaled like the steps
-        tried.append((u, _direction(probe, name, everything, u, a, tols)))
+    scale = np.maximum(1.0, np.abs(probe.base[name].reshape(-1)))  # (size,) per-entry step scale
+    tried = _along_directions(probe, name, a, tols, rng, directions if size else 0, scale)
     failed = [(u, d) for u, d in tried if d.status == "fail"]
     unresolved = [(u, d) for u, d in tried if d.status == "unresolved"]
-    conclusive = [d for _, d in tried if d.status in ("pass", "fail")]
     note = ""
     checks: list[Entries] = []
     complete = True
@@ -139,37 +130,10 @@ def fast_mode(
         checks, complete, note = _narrow(probe, name, a, u, tols)
     e = _merge(checks)
     confirmed = bool(e.mismatch.any())
-    if unresolved and not failed and not confirmed:
-        note = (
-            f"{len(unresolved)} direction(s) not smooth at any step, matching neither one-sided slope "
-            "(kinks on both sides); narrowing found no offending entry, so they count as kinks"
-        )
-    n_failed = len(failed) + (len(unresolved) if confirmed else 0)
-    tau = max((d.allowed for d in conclusive), default=0.0)
-    if conclusive:
-        catch = 2 * math.sqrt(2 / math.pi) * tau * MISS_PROBABILITY ** (-1 / len(conclusive))
-    else:
-        catch = math.inf
-    unverified = sum(1 for _, d in tried if d.status == "kink") + (0 if confirmed else len(unresolved))
-    summary = DirectionSummary(
-        count=len(tried),
-        failed=n_failed,
-        kinks=unverified + sum(1 for _, d in tried if d.status == "pass" and d.straddled),
-        unverified=unverified,
-        max_ratio=max((d.err / d.allowed for d in conclusive), default=0.0),
-        tau=tau,
-        catch_norm=catch if size else 0.0,
-    )
-    if size and not conclusive and not n_failed:
-        advice = "no direction was conclusive (kinks): use reference='complex' or full mode"
-        note = f"{note}; {advice}" if note else advice
+    summary = _summary(tried, confirmed, size)
+    note = _note(note, tried, summary, confirmed, size)
     kept = ~e.kink
     abs_err = np.abs(e.analytic - e.numerical)
-    magnitude = max(
-        float(np.max(np.abs(a), initial=0.0)),
-        max((abs(d.value) / np.linalg.norm(u) for u, d in tried if np.any(u)), default=0.0),  # RMS-like
-        float(np.max(np.abs(e.numerical), initial=0.0)),
-    )
     compared = (e.analytic[kept], e.numerical[kept])
     if failed and _transposed(a, shape, tried):  # what the diagnoses see: the reference, as the directions say
         compared = (a.reshape(shape), a.reshape(shape).T)
@@ -182,14 +146,86 @@ def fast_mode(
         mismatches=int(np.count_nonzero(e.mismatch)),
         complete=complete,
         resolution=tols.reference.atol / float(np.min(scale, initial=np.inf)) if size else 0.0,
-        magnitude=float(magnitude),
+        magnitude=_magnitude(a, e, tried),
         compared=compared,
         kinks=summary.kinks + int(np.count_nonzero(e.kink)),
         max_abs=float(np.max(abs_err[kept], initial=0.0)),
         max_rel=float(np.max(e.rel[kept], initial=0.0)),
-        ok=n_failed == 0,
+        ok=summary.failed == 0,
         worst=entry_results(name, shape, e, e.mismatch, "mismatch", worst),
         kink_entries=entry_results(name, shape, e, e.kink, "kink", worst),
         directions=summary,
         note=note,
     )
+
+
+def _along_directions(
+    probe: Probe,
+    name: str,
+    a: np.ndarray,
+    tols: Tolerances,
+    rng: np.random.Generator,
+    count: int,
+    scale: np.ndarray,
+) -> list[tuple[np.ndarray, Outcome]]:
+    """``count`` signed Gaussian directions ``u`` (scaled like the steps) and the comparison along each."""
+    everything = np.arange(a.size)
+    tried: list[tuple[np.ndarray, Outcome]] = []
+    for _ in range(count):
+        u = scale * rng.standard_normal(a.size)  # (size,) signed Gaussian, scaled like the steps
+        tried.append((u, _direction(probe, name, everything, u, a, tols)))
+    return tried
+
+
+def _summary(tried: list[tuple[np.ndarray, Outcome]], confirmed: bool, size: int) -> DirectionSummary:
+    """What the directions showed: failures, kinks, the largest ratio to ``τ``, and ``catch_norm``.
+
+    Directions on kinks on both sides (``unresolved``) count as failures when narrowing confirmed
+    an offending entry, and as unverified kinks otherwise.
+    """
+    n_failed = sum(1 for _, d in tried if d.status == "fail")
+    n_unresolved = sum(1 for _, d in tried if d.status == "unresolved")
+    conclusive = [d for _, d in tried if d.status in ("pass", "fail")]
+    tau = max((d.allowed for d in conclusive), default=0.0)
+    if conclusive:
+        catch = 2 * math.sqrt(2 / math.pi) * tau * MISS_PROBABILITY ** (-1 / len(conclusive))
+    else:
+        catch = math.inf
+    unverified = sum(1 for _, d in tried if d.status == "kink") + (0 if confirmed else n_unresolved)
+    return DirectionSummary(
+        count=len(tried),
+        failed=n_failed + (n_unresolved if confirmed else 0),
+        kinks=unverified + sum(1 for _, d in tried if d.status == "pass" and d.straddled),
+        unverified=unverified,
+        max_ratio=max((d.err / d.allowed for d in conclusive), default=0.0),
+        tau=tau,
+        catch_norm=catch if size else 0.0,
+    )
+
+
+def _note(
+    note: str, tried: list[tuple[np.ndarray, Outcome]], summary: DirectionSummary, confirmed: bool, size: int
+) -> str:
+    """The narrowing's ``note``, or why unresolved directions count as kinks; and advice when nothing was conclusive."""
+    n_failed = sum(1 for _, d in tried if d.status == "fail")
+    n_unresolved = sum(1 for _, d in tried if d.status == "unresolved")
+    if n_unresolved and not n_failed and not confirmed:
+        note = (
+            f"{n_unresolved} direction(s) not smooth at any step, matching neither one-sided slope "
+            "(kinks on both sides); narrowing found no offending entry, so they count as kinks"
+        )
+    conclusive = [d for _, d in tried if d.status in ("pass", "fail")]
+    if size and not conclusive and not summary.failed:
+        advice = "no direction was conclusive (kinks): use reference='complex' or full mode"
+        note = f"{note}; {advice}" if note else advice
+    return note
+
+
+def _magnitude(a: np.ndarray, e: Entries, tried: list[tuple[np.ndarray, Outcome]]) -> float:
+    """The largest derivative seen: of the gradient, along a direction (RMS-like), or of the entries compared."""
+    magnitude = max(
+        float(np.max(np.abs(a), initial=0.0)),
+        max((abs(d.value) / np.linalg.norm(u) for u, d in tried if np.any(u)), default=0.0),  # RMS-like
+        float(np.max(np.abs(e.numerical), initial=0.0)),
+    )
+    return float(magnitude)

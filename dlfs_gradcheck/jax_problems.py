@@ -27,9 +27,6 @@ numbers needed, ~1e-10 relative) is the reference to use.
 
 JAX is imported when :func:`jax_problem` is called, never when
 :mod:`dlfs_gradcheck` is imported.
-
-Longer than 60 lines for ``jax_problem``: the float64 and complex references of a JAX loss are
-built in the closure that checks them.
 """
 
 from __future__ import annotations
@@ -78,14 +75,7 @@ def jax_problem(
 
     # isort: on
 
-    if not isinstance(params, Mapping) or not params:
-        raise ShapeError(f"params must be a non-empty dict of arrays, got {type(params).__name__}")
-    point = {}
-    for name, value in params.items():
-        arr = np.array(value)  # a copy, numpy or jax alike
-        if arr.dtype not in (np.float32, np.float64):
-            raise DtypeError(f"parameter {name} has dtype {arr.dtype}; jax_problem needs float32 or float64")
-        point[name] = arr
+    point = _point(params)
     grad = jax.grad(fn)
     loss = fn
     if jit:
@@ -103,3 +93,16 @@ def jax_problem(
 
     name = label or f"jax {getattr(fn, '__name__', type(fn).__name__)}"
     return GradProblem(loss_fn, grad_fn, point, name)
+
+
+def _point(params: Mapping[str, object]) -> dict[str, np.ndarray]:
+    """Numpy copies of ``params`` in their own dtype, refused unless a non-empty dict of float32 or float64 arrays."""
+    if not isinstance(params, Mapping) or not params:
+        raise ShapeError(f"params must be a non-empty dict of arrays, got {type(params).__name__}")
+    point = {}
+    for name, value in params.items():
+        arr = np.array(value)  # a copy, numpy or jax alike
+        if arr.dtype not in (np.float32, np.float64):
+            raise DtypeError(f"parameter {name} has dtype {arr.dtype}; jax_problem needs float32 or float64")
+        point[name] = arr
+    return point

@@ -385,7 +385,8 @@ def test_import_loads_neither_torch_nor_the_nets_nor_the_harness() -> None:
         """
         import sys
         import compare.gradcheck
-        heavy = ("torch", "impl_numpy", "impl_torch", "compare.harness", "compare.engine", "dlfs_gradcheck.problems")
+        heavy = ("torch", "impl_numpy", "impl_torch", "compare.harness", "compare.engine", "dlfs_gradcheck.problems",
+                 "dlfs_gradcheck.torch_problems")
         print(sorted(m for m in heavy if m in sys.modules))
         compare.gradcheck.numpy_net_problem  # the adapters load on first use
         print("impl_numpy" in sys.modules)

@@ -231,7 +231,8 @@ def test_the_walk_sees_the_imports_it_should() -> None:
     assert level("compare.distributed") == level("compare.jax_runner") == level("compare.engine.runner")
     assert level("compare.config") > level("impl_numpy.checks") == level("impl_jax.net")
     checker = {m for m, _, _ in GRAPH["dlfs_gradcheck.core"]}
-    assert {"dlfs_gradcheck.metrics", "dlfs_gradcheck.diagnose"} <= checker
+    assert {"dlfs_gradcheck.validation", "dlfs_gradcheck.diagnose"} <= checker
+    assert "dlfs_gradcheck.metrics" in {m for m, _, _ in GRAPH["dlfs_gradcheck.resolution"]}
     assert {"impl_numpy.checks", "impl_jax.train"} <= {m for m, _, _ in GRAPH["impl_jax.net"]}
     assert {"numpy", "jax"} <= {top for top, _ in OUTSIDE["impl_jax.net"]}
     assert ("impl_numpy.checks", 35, False) in GRAPH["impl_jax.net"]  # a line number, as messages give it

@@ -19,7 +19,7 @@ from collections.abc import Callable
 
 import numpy as np
 import pytest
-from hypothesis import given, settings
+from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 from dlfs_gradcheck import check_gradients
@@ -117,9 +117,13 @@ def off_by(grad: Callable, name: str, flat: int, fraction: float) -> Callable:
 )
 def test_a_correct_gradient_passes_full_mode_and_a_wrong_entry_fails(family, n, d, seed, offset, scale) -> None:
     loss, grad, params = FAMILIES[family](n, d, seed, offset, scale)
+    name = next(iter(params))
+    # A saturated softmax (scale 30, one row) has derivatives of 1e-16 to 1e-7 beside a loss rounding of ~2e-16: no
+    # float64 difference resolves them to 0.1 %, and the checker refuses such a loss (LossScaleError) rather than
+    # judge it. The property is about losses it judges: derivatives above 1e-5 (the families' are ~1e-3 and up).
+    assume(float(np.max(np.abs(grad(params)[name]))) > 1e-5)
     report = check_gradients(loss, grad, params, mode="full")
     assert report.ok, report.table()
-    name = next(iter(params))
     flat = int(np.random.default_rng(seed).integers(params[name].size))
     bad = check_gradients(loss, off_by(grad, name, flat, 0.01), params, mode="full")
     assert not bad.ok and bad[name].mismatches == 1, bad.table()

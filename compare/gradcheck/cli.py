@@ -261,7 +261,8 @@ def run(cfg: GradcheckConfig, shard: EntryShard | None = None) -> tuple[bool, di
 
 def _run(cfg: GradcheckConfig, shard: EntryShard | None = None) -> tuple[bool, dict[str, object], str]:
     from compare.data import make_synthetic
-    from dlfs_gradcheck.problems import numpy_net_problem, torch_net_problem
+    from dlfs_gradcheck.problems import numpy_net_problem
+    from dlfs_gradcheck.torch_problems import torch_net_problem
     from impl_numpy import init_params
 
     d, h, c = cfg.sizes
