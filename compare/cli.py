@@ -31,6 +31,7 @@ import traceback
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
+from compare.incomplete import RunIncomplete  # noqa: F401  (exit status 3; raised below the command line)
 from compare.terminal import printable, use_stand_ins
 from dlfs_gradcheck.interrupts import SignalInterrupt
 
@@ -39,10 +40,6 @@ SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
 class UsageError(ValueError):
     """A bad command-line option (exit status 2)."""
-
-
-class RunIncomplete(RuntimeError):
-    """A run that could not complete, e.g. training diverged (exit status 3)."""
 
 
 EXIT_STATUSES = (
@@ -184,7 +181,7 @@ if _main_is_a_command():  # `python -m compare.X`: an early Ctrl-C is one line, 
 
 
 # Bad input found while running (exit 2), named by module so that this module needs no numpy.
-INPUT_ERRORS = (("compare.data.base", "DataError"), ("impl_numpy.checks", "NetInputError"))
+INPUT_ERRORS = (("compare.data.base", "DataError"), ("impl_numpy.validation", "NetInputError"))
 
 
 def _input_errors() -> tuple[type[BaseException], ...]:

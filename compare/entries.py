@@ -1,9 +1,9 @@
 """Which methods a run compares: the project's own, compiled PyTorch, JAX, distributed ranks and plugged-in classes.
 
-Each is a :class:`~compare.engine.runner.MethodEntry` (what it is, and how to build its
+Each is a :class:`~compare.engine.protocol.MethodEntry` (what it is, and how to build its
 runner at given shared weights); the harness hands the list to every section. A framework
 that is not installed, or a distributed method the device cannot run, is a runner that
-raises :class:`~compare.engine.runner.NotProvided`: its rows say why, nothing crashes.
+raises :class:`~compare.engine.protocol.NotProvided`: its rows say why, nothing crashes.
 """
 
 from __future__ import annotations
@@ -13,9 +13,9 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 
 from compare.config import RunConfig
+from compare.engine.builtin_runners import AUTOGRAD, BACKPROP, NUMERICAL, NUMERICAL_FAST, builtin_info, builtin_runner
 from compare.engine.devices import dtype_supported
-from compare.engine.runner import MethodEntry, MethodInfo, NotProvided
-from compare.engine.runners import AUTOGRAD, BACKPROP, NUMERICAL, NUMERICAL_FAST, builtin_info, builtin_runner
+from compare.engine.protocol import MethodEntry, MethodInfo, NotProvided
 
 Params = Mapping[str, np.ndarray]
 
@@ -23,12 +23,22 @@ Params = Mapping[str, np.ndarray]
 def _builtin(family: str, dtype: str, device: str, cfg: RunConfig, **kw) -> MethodEntry:
     info = builtin_info(family, dtype, device)
     # --ranks N: the book loop's gradient on N local ranks, --threads each (bit-identical to one process)
-    sharded = {"ranks": cfg.ranks, "threads": cfg.threads} if family == NUMERICAL and cfg.ranks > 1 else {}
+    sharded = _sharded(cfg) if family == NUMERICAL and cfg.ranks > 1 else None
 
     def make(params: Params):
-        return builtin_runner(info, params, cfg.activation, cfg.h, **sharded)
+        return builtin_runner(info, params, cfg.activation, cfg.h, sharded)
 
     return MethodEntry(info, make, **kw)
+
+
+def _sharded(cfg: RunConfig):
+    """The book loop's gradient on ``--ranks`` local ranks, ``--threads`` BLAS threads each."""
+    from compare.distributed import sharded_numerical_gradient
+
+    def gradient(params: Params, x: np.ndarray, t: np.ndarray, activation: str, h: float) -> dict[str, np.ndarray]:
+        return sharded_numerical_gradient(params, x, t, activation, h, cfg.ranks, threads=cfg.threads)
+
+    return gradient
 
 
 def builtin_entries(cfg: RunConfig, devices: Sequence[str], dtypes: Sequence[str] | None = None) -> list[MethodEntry]:
@@ -106,7 +116,7 @@ def distributed_entries(cfg: RunConfig) -> list[MethodEntry]:
         info = MethodInfo(label, "ddp", "exact", cfg.dtype, device, "torch")
 
         def make(params: Params, method: str = method):
-            from compare.distributed.runner import DistributedRunner
+            from compare.distributed.ddp_runner import DistributedRunner
 
             return DistributedRunner(
                 params, cfg.activation, cfg.ddp, method=method, weighting=cfg.ddp_weighting, dtype=cfg.dtype

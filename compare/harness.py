@@ -8,7 +8,7 @@
 then a plain-words summary of the numbers (compare.sections.summary).
 
 Every method — the project's own and any plugged in — is a
-:class:`~compare.engine.runner.MethodEntry` whose runner follows one protocol; the harness
+:class:`~compare.engine.protocol.MethodEntry` whose runner follows one protocol; the harness
 never reaches into a net. Rendering lives in :mod:`compare.report`.
 """
 
@@ -28,9 +28,9 @@ from compare.cli import check_interrupted, usable_cpus
 from compare.config import RunConfig
 from compare.data import Dataset, load_dataset
 from compare.engine.devices import torch_devices
+from compare.engine.gradient_timing import Shape
 from compare.engine.plugins import plugin_entries
-from compare.engine.runner import MethodEntry, batch_stream
-from compare.engine.timing import Shape
+from compare.engine.protocol import MethodEntry, batch_stream
 from compare.entries import builtin_entries, compile_entries, jax_entries, run_entries
 from compare.report.model import SCHEMA_VERSION, Env, MethodNote, Report, TimingSection
 from compare.sections import frameworks, gradients, lesson, scaling, summary, timing, trajectory

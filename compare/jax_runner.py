@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from compare.engine.runner import MethodInfo, TrainRecord
+from compare.engine.protocol import MethodInfo, TrainRecord
 
 if TYPE_CHECKING:
     from compare.data import Dataset

@@ -15,7 +15,7 @@ from helpers import assert_close, assert_grads_close
 from compare.config import parse_args
 from compare.data import Dataset
 from compare.engine.compiled import FALLBACK, INDUCTOR, CompiledTorchRunner, compile_backend, compiled_info
-from compare.engine.runner import batch_stream
+from compare.engine.protocol import batch_stream
 from compare.entries import compile_entries, run_entries
 from dlfs_gradcheck.metrics import EXACT_F64, LOW_PRECISION, Tolerance
 from impl_numpy import TwoLayerNet, init_params

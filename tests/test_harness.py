@@ -24,9 +24,7 @@ from compare import harness
 from compare.config import parse_args
 from compare.data import Dataset
 from compare.engine.agreement import TRAJECTORY_RTOL, trajectory_row
-from compare.engine.devices import torch_devices
-from compare.engine.runner import TrainRecord, batch_stream, epoch_steps
-from compare.engine.runners import (
+from compare.engine.builtin_runners import (
     AUTOGRAD,
     BACKPROP,
     NUMERICAL,
@@ -35,6 +33,8 @@ from compare.engine.runners import (
     builtin_info,
     builtin_runner,
 )
+from compare.engine.devices import torch_devices
+from compare.engine.protocol import TrainRecord, batch_stream, epoch_steps
 from compare.entries import run_entries
 from compare.report.model import Report
 from compare.run import main

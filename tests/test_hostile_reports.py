@@ -25,7 +25,7 @@ import pytest
 from helpers import pinned_threads
 
 from compare.cli import run_main
-from compare.engine.timing import Shape
+from compare.engine.gradient_timing import Shape
 from compare.report import codec, csvfiles, tables, teach_doc, text
 from compare.report.__main__ import main as report_main
 from compare.report.codec import SchemaError

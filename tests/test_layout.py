@@ -6,6 +6,7 @@ module under ``compare/`` is parsed with :mod:`ast`, imports inside functions in
 Roles, lowest first (a module may import its own level and those below, never above):
 
 0. leaves: ``compare.cli``, ``compare.config``, ``compare.env``, ``compare.files``, ``compare.i18n``,
+   ``compare.incomplete``,
    ``compare.terminal``, and the
    checker (``dlfs_gradcheck``, below);
 1. data: ``compare.data``;
@@ -16,12 +17,12 @@ Roles, lowest first (a module may import its own level and those below, never ab
 5. the harness: ``compare.harness``;
 6. renderers (``compare.report.text``, ``tables``, ``layout``, ``csvfiles``, ``plots``, ``teach_doc``, ``diff``,
    ``__main__``) and entry points (``compare.run``, ``compare.teach``, ``compare.bench``,
-   ``compare.gradcheck.cli``).
+   ``compare.gradcheck.command``).
 
 The gradient checker is a package of its own, ``dlfs_gradcheck`` (with the adapters of users'
 classes, ``dlfs_gradcheck.usercode``): it never imports ``compare``, so that it works in a
 repository with a ``compare`` of its own. ``compare.gradcheck`` re-exports it; its command line
-(``compare.gradcheck.cli``) is an entry point of the harness.
+(``compare.gradcheck.command``) is an entry point of the harness.
 """
 
 from __future__ import annotations
@@ -47,6 +48,7 @@ LEAVES = {
     "compare.gradcheck",  # the checker's API, re-exported from dlfs_gradcheck
     "compare.files",
     "compare.i18n",  # the message catalogs: standard library only
+    "compare.incomplete",  # the error of a run that could not complete (exit status 3)
     "compare.terminal",
 }
 MODEL = {"compare.report", "compare.report.model", "compare.report.codec", "compare.report.format"}
@@ -72,7 +74,7 @@ ENTRY_POINTS = {
     "compare.teach",
     "compare.bench",
     "compare.jax_bench",
-    "compare.gradcheck.cli",
+    "compare.gradcheck.command",
     "compare.gradcheck.__main__",
     "compare.gradcheck.versus",  # a measuring script
     "compare.gradcheck.ranks",  # the rank program of a sharded check (torchrun starts it)
@@ -155,9 +157,9 @@ def test_the_walk_sees_the_imports_it_should() -> None:
     lazy = {m for m, _, inside in GRAPH["compare.run"] if inside}
     assert {"compare.harness", "compare.report.text"} <= lazy
     assert level("compare.report.text") > level("compare.harness") > level("compare.sections.scaling")
-    assert level("compare.sections.scaling") > level("compare.engine.timing") > level("compare.report.model")
+    assert level("compare.sections.scaling") > level("compare.engine.gradient_timing") > level("compare.report.model")
     assert level("compare.report.model") > level("compare.data.mnist") > level("compare.config")
-    assert level("compare.distributed") == level("compare.jax_runner") == level("compare.engine.runner")
+    assert level("compare.distributed") == level("compare.jax_runner") == level("compare.engine.protocol")
     checker = {m for m, _, _ in GRAPH["dlfs_gradcheck.core"]}
     assert {"dlfs_gradcheck.metrics", "dlfs_gradcheck.diagnose"} <= checker
 

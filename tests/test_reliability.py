@@ -40,7 +40,7 @@ import compare.data.mnist as mnist
 from compare import cli, files
 from compare.data import DataError
 from compare.engine.divergence import Diverged, first_nonfinite
-from compare.gradcheck.cli import main as gradcheck_main
+from compare.gradcheck.command import main as gradcheck_main
 from compare.run import main as run_main_cli
 from impl_numpy import LabelError, NetInputError, TwoLayerNet, init_params, numerical_gradient
 

@@ -20,11 +20,11 @@ import pytest
 from helpers import verdict_of
 
 from compare.config import RunConfig
-from compare.engine import runners as runners_module
-from compare.engine import timing
+from compare.engine import builtin_runners as runners_module
+from compare.engine import gradient_timing as timing
 from compare.engine.agreement import trajectory_row
-from compare.engine.runner import TrainRecord, batch_stream
-from compare.engine.runners import AUTOGRAD, BACKPROP, NUMERICAL, NumpyRunner, TorchRunner, builtin_info
+from compare.engine.builtin_runners import AUTOGRAD, BACKPROP, NUMERICAL, NumpyRunner, TorchRunner, builtin_info
+from compare.engine.protocol import TrainRecord, batch_stream
 from compare.engine.timer import Timing, summarize
 from compare.harness import environment
 from compare.report import tables, text

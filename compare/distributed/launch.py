@@ -37,8 +37,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from compare.cli import RunIncomplete
 from compare.distributed.jobfiles import FAILURES, RESULT, SPEC, read_beats, read_json, write_json
+from compare.incomplete import RunIncomplete
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]  # the folder holding compare/ and impl_*/
 

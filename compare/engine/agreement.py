@@ -15,10 +15,10 @@ from itertools import combinations
 
 import numpy as np
 
-from compare.engine.runner import MethodInfo, TrainRecord
+from compare.engine.protocol import MethodInfo, TrainRecord
 from compare.report.model import GradientRow, TrajectoryRow
 from dlfs_gradcheck import metrics
-from impl_numpy.checks import PARAM_NAMES
+from impl_numpy.validation import PARAM_NAMES
 
 # -- gradients on one batch -----------------------------------------------------------------
 

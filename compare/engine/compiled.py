@@ -28,7 +28,7 @@ from collections.abc import Callable, Iterable, Mapping
 import numpy as np
 
 from compare.data import Dataset
-from compare.engine.runner import MethodInfo, NotProvided, TrainRecord, progress_bar
+from compare.engine.protocol import MethodInfo, NotProvided, TrainRecord, progress_bar
 
 FAMILY = "autograd+compile"
 INDUCTOR, FALLBACK = "inductor", "aot_eager"

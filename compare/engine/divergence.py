@@ -19,7 +19,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from compare.cli import RunIncomplete
+from compare.incomplete import RunIncomplete
 
 
 class Diverged(RunIncomplete):

@@ -33,7 +33,7 @@ import numpy as np
 
 from compare.data import Dataset
 from compare.engine.divergence import BLOW_UP
-from compare.engine.runner import MethodInfo, TrainRecord
+from compare.engine.protocol import MethodInfo, TrainRecord
 from dlfs_gradcheck.usercode import BookNet, ImplementationFailure, LoadedImpl, NotProvided, TorchModuleNet, build_net
 from dlfs_gradcheck.usercode.checks import PARAM_NAMES
 

@@ -3,7 +3,7 @@
 Each spec is loaded once (:func:`dlfs_gradcheck.usercode.load_impls`; a bad spec raises
 :class:`~dlfs_gradcheck.usercode.SpecError`, exit status 2). At the run's weights and first batch its
 class is built and probed (:func:`compare.engine.plugin_runner.plugin_runners`), which tells
-which methods it offers; each becomes a :class:`~compare.engine.runner.MethodEntry` whose
+which methods it offers; each becomes a :class:`~compare.engine.protocol.MethodEntry` whose
 runner, at another net shape (the timing tables' 784-50-10), is built anew and probed on a
 seeded synthetic batch of that shape.
 """
@@ -16,7 +16,7 @@ import numpy as np
 
 from compare.data import make_synthetic
 from compare.engine.plugin_runner import plugin_runners
-from compare.engine.runner import MethodEntry
+from compare.engine.protocol import MethodEntry
 from compare.report.model import MethodNote
 from dlfs_gradcheck.usercode import ImplementationFailure, LoadedImpl, check_activation, load_impls
 

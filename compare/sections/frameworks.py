@@ -13,14 +13,14 @@ import ast
 import importlib.util
 from pathlib import Path
 
-from compare.engine.runners import BACKPROP, NUMERICAL, NUMERICAL_FAST
+from compare.engine.builtin_runners import BACKPROP, NUMERICAL, NUMERICAL_FAST
 from compare.report.model import FrameworkRow, FrameworkSection, GradientSection, TimingSection
 
 # The files that hold each framework's model (the net, its layers and math), by package.
 MODEL_FILES = {
     "numpy": ("impl_numpy", ("two_layer_net.py", "layers.py", "functions.py")),
-    "torch": ("impl_torch", ("net.py",)),
-    "jax": ("impl_jax", ("net.py", "functions.py")),
+    "torch": ("impl_torch", ("torch_two_layer_net.py",)),
+    "jax": ("impl_jax", ("jax_two_layer_net.py", "jax_functions.py")),
 }
 FAMILY_FRAMEWORK = {"backprop": "numpy", "autograd": "torch", "autograd+compile": "torch", "ddp": "torch", "jax": "jax"}
 REFERENCE = "backprop"  # float64 numpy backprop's label: every gradient is compared with it (when it ran)

@@ -29,7 +29,7 @@ range (median ± IQR / 2), widened by two standard errors of the points' scatter
 not in any one size's IQR). A slope is quoted as measured only with at least three sizes, a range
 at most :data:`SLOPE_WIDTH` wide, and a value a net's cost can take (:data:`PLAUSIBLE_SLOPES`).
 
-Every point is timed with :func:`compare.engine.timing.time_runners` (warm-up, median of several
+Every point is timed with :func:`compare.engine.gradient_timing.time_runners` (warm-up, median of several
 runs; the book's loop on a seeded sample of k parameters, scaled by P / k). numpy methods
 are timed at every shape first, then torch ones: the two are never interleaved.
 
@@ -46,9 +46,9 @@ import numpy as np
 
 from compare.config import SECTIONS, RunConfig
 from compare.data import make_synthetic
+from compare.engine.builtin_runners import AUTOGRAD, BACKPROP, NUMERICAL, NUMERICAL_FAST, builtin_info, builtin_runner
 from compare.engine.devices import dtype_supported
-from compare.engine.runners import AUTOGRAD, BACKPROP, NUMERICAL, NUMERICAL_FAST, builtin_info, builtin_runner
-from compare.engine.timing import Shape, time_runners
+from compare.engine.gradient_timing import Shape, time_runners
 from compare.report.model import (
     MIN_SIZES,
     PLAUSIBLE_SLOPES,

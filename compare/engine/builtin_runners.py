@@ -1,4 +1,4 @@
-"""The project's own methods as runners (:mod:`compare.engine.runner`): numpy and PyTorch.
+"""The project's own methods as runners (:mod:`compare.engine.protocol`): numpy and PyTorch.
 
 - ``numerical``: the book's central-difference loop (numpy, always float64: 2P loss evaluations);
 - ``numerical-fast``: the same differences with ~100× less work (:mod:`impl_numpy.fast_numerical`);
@@ -20,15 +20,17 @@ from typing import Any
 import numpy as np
 
 from compare.data import Dataset
-from compare.engine.runner import MethodInfo, TrainRecord, progress_bar
+from compare.engine.protocol import MethodInfo, TrainRecord, progress_bar
 from impl_numpy import TwoLayerNet
-from impl_numpy.checks import PARAM_NAMES
+from impl_numpy.validation import PARAM_NAMES
 
 NUMERICAL = "numerical"
 NUMERICAL_FAST = "numerical-fast"
 BACKPROP = "backprop"
 AUTOGRAD = "autograd"
 NUMPY_FAMILIES = (NUMERICAL, NUMERICAL_FAST, BACKPROP)
+# (params, x, t, activation, h) -> the book's numerical gradient computed elsewhere (on local ranks)
+ShardedGradient = Callable[[Mapping[str, np.ndarray], np.ndarray, np.ndarray, str, float], dict[str, np.ndarray]]
 
 
 def builtin_info(family: str, dtype: str = "float64", device: str = "cpu") -> MethodInfo:
@@ -45,10 +47,10 @@ def builtin_info(family: str, dtype: str = "float64", device: str = "cpu") -> Me
 class NumpyRunner:
     """``numerical``, ``numerical-fast`` or ``backprop`` on a numpy :class:`TwoLayerNet`.
 
-    ``ranks > 1`` (``numerical`` only): :meth:`gradient` splits the book's loop over that many
-    local ranks of a torchrun job, ``threads`` BLAS threads each
-    (:func:`compare.distributed.sharded_numerical_gradient`): bit-identical to this process at
-    the same thread count. Training steps and timed calls stay in this process.
+    ``sharded`` (``numerical`` only): what computes :meth:`gradient` instead of this process,
+    ``sharded(params, x, t, activation, h)``: the book's loop split over local ranks
+    (:func:`compare.distributed.sharded_numerical_gradient`, bit-identical to this process at the
+    same thread count). Training steps and timed calls stay in this process.
     """
 
     def __init__(
@@ -58,12 +60,11 @@ class NumpyRunner:
         activation: str,
         h: float = 1e-4,
         *,
-        ranks: int = 1,
-        threads: int = 1,
+        sharded: ShardedGradient | None = None,
     ) -> None:
         self.info = info
         self.h = h
-        self.activation, self.ranks, self.threads = activation, ranks, threads
+        self.activation, self.sharded = activation, sharded
         self.net = TwoLayerNet.from_params(params, activation=activation, dtype=info.dtype)
 
     def _numerical(self, x: np.ndarray, t: np.ndarray) -> dict[str, np.ndarray]:
@@ -72,11 +73,8 @@ class NumpyRunner:
         return self.net.numerical_gradient(x, t, h=self.h)
 
     def gradient(self, x: np.ndarray, t: np.ndarray) -> dict[str, np.ndarray]:
-        if self.info.family == NUMERICAL and self.ranks > 1:
-            from compare.distributed import sharded_numerical_gradient
-
-            p, h = self.net.params, self.h
-            return sharded_numerical_gradient(p, x, t, self.activation, h, self.ranks, threads=self.threads)
+        if self.info.family == NUMERICAL and self.sharded is not None:
+            return self.sharded(self.net.params, x, t, self.activation, self.h)
         grads = self._numerical(x, t) if self.info.kind == "numerical" else self.net.gradient(x, t)
         return {k: np.asarray(g, dtype=np.float64).copy() for k, g in grads.items()}
 
@@ -224,12 +222,16 @@ class TorchRunner:
 
 
 def builtin_runner(
-    info: MethodInfo, params: Mapping[str, np.ndarray], activation: str, h: float = 1e-4, **numpy_options: int
+    info: MethodInfo,
+    params: Mapping[str, np.ndarray],
+    activation: str,
+    h: float = 1e-4,
+    sharded: ShardedGradient | None = None,
 ):
     """A fresh runner of one of the project's own methods, holding a copy of ``params``.
 
-    ``numpy_options``: ``ranks`` and ``threads`` of :class:`NumpyRunner` (the book loop's sharded gradient).
+    ``sharded``: the book loop's gradient on local ranks (:class:`NumpyRunner`).
     """
     if info.framework == "torch":
         return TorchRunner(info, params, activation)
-    return NumpyRunner(info, params, activation, h, **numpy_options)
+    return NumpyRunner(info, params, activation, h, sharded=sharded)

@@ -19,11 +19,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from compare.engine.runner import Runner
-from compare.engine.runners import NUMERICAL
+from compare.engine.builtin_runners import NUMERICAL
+from compare.engine.protocol import Runner
 from compare.engine.timer import measure
 from compare.report.model import TimingRow
-from impl_numpy.checks import PARAM_NAMES
+from impl_numpy.validation import PARAM_NAMES
 
 FRAMEWORK_ORDER = ("numpy", "torch", "jax", "user")  # timed group by group, never interleaved
 

@@ -13,7 +13,7 @@ too large for the reference to resolve its gradient; one line on stderr), 130 wh
 interrupted. Installed, the same command is ``dlfs-gradcheck``.
 
 ``--ranks N`` (full mode) splits each parameter's entries over N local ranks of a torchrun
-job (:func:`compare.distributed.api.sharded_gradcheck`): every rank rebuilds the same seeded
+job (:func:`compare.gradcheck.sharded.sharded_gradcheck`): every rank rebuilds the same seeded
 problem from this configuration, computes its share of the reference derivatives, and the
 shares are gathered as float64 tensors; the report equals one process's at the same
 ``--threads`` (per rank). A rank that fails ends the job: exit 3, one line, no JSON written.
@@ -369,12 +369,12 @@ def _execute(cfg: GradcheckConfig) -> int:
     from compare.inputs import impl_inputs
     from dlfs_gradcheck.errors import GradcheckError
     from dlfs_gradcheck.usercode import SpecError
-    from impl_numpy.checks import NetInputError
+    from impl_numpy.validation import NetInputError
 
     try:
         check_outputs([Output("--json", cfg.json_path)], impl_inputs(cfg.plugins))  # an empty path is refused
         if cfg.ranks > 1:
-            from compare.distributed.api import sharded_gradcheck
+            from compare.gradcheck.sharded import sharded_gradcheck
 
             ok, doc, text = sharded_gradcheck(asdict(cfg), cfg.ranks, cfg.threads)
         else:

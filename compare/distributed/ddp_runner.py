@@ -21,8 +21,8 @@ import numpy as np
 
 from compare.distributed.api import ddp_gradient, ddp_train
 from compare.distributed.launch import choose_backend
-from compare.engine.runner import MethodInfo, NotProvided
-from impl_numpy.checks import check_params
+from compare.engine.protocol import MethodInfo, NotProvided
+from impl_numpy.validation import check_params
 
 
 class DistributedRunner:
