@@ -20,7 +20,7 @@ import pytest
 import torch
 from helpers import assert_close, verdict_of
 
-from compare import harness
+from compare import harness, registry
 from compare.config import parse_args
 from compare.data import Dataset
 from compare.engine.agreement import TRAJECTORY_RTOL, trajectory_row
@@ -35,7 +35,6 @@ from compare.engine.builtin_runners import (
 )
 from compare.engine.devices import torch_devices
 from compare.engine.protocol import TrainRecord, batch_stream, epoch_steps
-from compare.entries import run_entries
 from compare.report.model import Report
 from compare.run import main
 from dlfs_gradcheck.metrics import Tolerance
@@ -114,7 +113,7 @@ def test_wrong_backprop_gradient_fails_the_run_and_names_the_parameter(
     # backprop is compared with every other method (numerical, autograd on each device, ...): each
     # of those pairs fails, on `param` only, and no pair without backprop fails.
     cfg = parse_args(args)
-    methods = run_entries(cfg, torch_devices(cfg.device, cfg.dtype))
+    methods = registry.entries(cfg, torch_devices(cfg.device, cfg.dtype))
     assert len(rows) == len(methods) - 1, out
     for row in rows:
         assert f" {param} " in row and "backprop" in row, row

@@ -108,7 +108,7 @@ def level(module: str) -> int:
         return 6
     if module == "compare.harness":
         return 5
-    if module.startswith("compare.sections") or module == "compare.entries":
+    if module.startswith("compare.sections"):
         return 4
     return 3  # the engine, and packages beside it (adapters, distributed, jax_runner, anything new)
 
@@ -153,7 +153,7 @@ GRAPH = {m: imports(p) for m, p in MODULES.items()}
 def test_the_walk_sees_the_imports_it_should() -> None:
     """The parser itself: known imports of the harness, a relative import, one inside a function."""
     harness = {m for m, _, _ in GRAPH["compare.harness"]}
-    assert {"compare.sections.gradients", "compare.entries", "compare.report.model"} <= harness
+    assert {"compare.sections.gradients", "compare.registry", "compare.report.model"} <= harness
     lazy = {m for m, _, inside in GRAPH["compare.run"] if inside}
     assert {"compare.harness", "compare.report.text"} <= lazy
     assert level("compare.report.text") > level("compare.harness") > level("compare.sections.scaling")

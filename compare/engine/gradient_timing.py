@@ -25,8 +25,6 @@ from compare.engine.timer import measure
 from compare.report.model import TimingRow
 from impl_numpy.validation import PARAM_NAMES
 
-FRAMEWORK_ORDER = ("numpy", "torch", "jax", "user")  # timed group by group, never interleaved
-
 
 @dataclass(frozen=True)
 class Shape:
@@ -58,9 +56,15 @@ def sample_entries(shapes: dict[str, tuple[int, ...]], k: int, seed: int) -> dic
 
 
 def by_framework(runners: Sequence[Runner]) -> list[Runner]:
-    """``runners`` grouped by framework (numpy, torch, jax, then the rest), order kept within a group."""
-    rank = {f: i for i, f in enumerate(FRAMEWORK_ORDER)}
-    return sorted(runners, key=lambda r: rank.get(r.info.framework, len(rank)))
+    """``runners`` grouped by framework, groups in the order they first appear, order kept within a group.
+
+    The run lists its methods in the registry's order (:mod:`compare.registry`), so numpy's are
+    timed first, then torch's, and so on: two frameworks' thread pools never take turns.
+    """
+    first: dict[str, int] = {}
+    for r in runners:
+        first.setdefault(r.info.framework, len(first))
+    return sorted(runners, key=lambda r: first[r.info.framework])
 
 
 def time_runners(
