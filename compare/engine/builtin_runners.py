@@ -12,15 +12,15 @@ then the next one starts (interleaving makes both thread pools fight: ~30× slow
 
 from __future__ import annotations
 
-import math
-import time
-from collections.abc import Callable, Iterable, Mapping
+import contextlib
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import numpy as np
 
 from compare.data import Dataset
-from compare.engine.protocol import MethodInfo, TrainRecord, progress_bar
+from compare.engine.protocol import MethodInfo
+from compare.engine.training import SteppedRunner
 from impl_numpy import TwoLayerNet
 from impl_numpy.validation import PARAM_NAMES
 
@@ -44,7 +44,7 @@ def builtin_info(family: str, dtype: str = "float64", device: str = "cpu") -> Me
     return MethodInfo(label, family, kind, dtype, "cpu", "numpy")
 
 
-class NumpyRunner:
+class NumpyRunner(SteppedRunner):
     """``numerical``, ``numerical-fast`` or ``backprop`` on a numpy :class:`TwoLayerNet`.
 
     ``sharded`` (``numerical`` only): what computes :meth:`gradient` instead of this process,
@@ -101,53 +101,31 @@ class NumpyRunner:
             net.params[k] -= learning_rate * grads[k]
         return loss
 
-    def train(
-        self,
-        data: Dataset,
-        batches: np.ndarray,
-        learning_rate: float,
-        eval_at: list[int],
-        snapshot_at: Iterable[int] = (),
-        progress: bool = False,
-        time_budget_s: float | None = None,
-    ) -> TrainRecord:
-        """Train along ``batches``; with ``time_budget_s``, stop after the step that uses it up.
+    # -- the step interface of the one training loop (compare.engine.training) ---------------------
+    def begin(self, data: Dataset, batches: np.ndarray) -> None:
+        dtype = self.net.dtype
+        self._x_train, self._x_test = data.x_train.astype(dtype), data.x_test.astype(dtype)  # (N, D), (M, D)
+        self._t_train, self._t_test, self._batches = data.t_train, data.t_test, batches
 
-        The weights after the last step made are always kept as a snapshot.
-        """
-        net = self.net
-        start = time.perf_counter()
-        x_train, x_test = data.x_train.astype(net.dtype), data.x_test.astype(net.dtype)
-        steps = batches.shape[0]
-        losses = np.empty(steps)
-        evals, snaps = set(eval_at), set(snapshot_at)
-        record = TrainRecord(losses, [], np.empty(0), np.empty(0))
-        train_acc, test_acc = [], []
+    def session(self) -> contextlib.AbstractContextManager:
         # A diverging run is reported once by the caller (compare.engine.divergence), not warned on per step.
-        with np.errstate(over="ignore", invalid="ignore"):
-            for i in progress_bar(range(steps), steps, self.info.label, progress):
-                idx = batches[i]
-                losses[i] = self._step(x_train[idx], data.t_train[idx], learning_rate)  # (B, D), (B,)
-                if not math.isfinite(losses[i]):  # diverged: stop here
-                    steps = i + 1
-                    break
-                if i + 1 in snaps:
-                    record.snapshots[i + 1] = {k: v.astype(np.float64) for k, v in net.params.items()}
-                if i in evals:
-                    record.eval_steps.append(i)
-                    train_acc.append(net.accuracy(x_train, data.t_train))
-                    test_acc.append(net.accuracy(x_test, data.t_test))
-                if time_budget_s is not None and time.perf_counter() - start >= time_budget_s:
-                    steps = i + 1
-                    break
-        record.losses = losses[:steps]
-        record.snapshots[steps] = {k: v.astype(np.float64) for k, v in net.params.items()}
-        record.train_acc, record.test_acc = np.array(train_acc), np.array(test_acc)
-        return record
+        return np.errstate(over="ignore", invalid="ignore")
+
+    def step(self, i: int, learning_rate: float) -> float:
+        idx = self._batches[i]
+        return self._step(self._x_train[idx], self._t_train[idx], learning_rate)  # (B, D), (B,)
+
+    def accuracy(self) -> tuple[float, float]:
+        return self.net.accuracy(self._x_train, self._t_train), self.net.accuracy(self._x_test, self._t_test)
+
+    def export(self) -> dict[str, np.ndarray]:
+        return {k: v.astype(np.float64) for k, v in self.net.params.items()}
 
 
-class TorchRunner:
+class TorchRunner(SteppedRunner):
     """``autograd`` on a :class:`impl_torch.TorchTwoLayerNet` on one device."""
+
+    host_losses = False  # losses and accuracies stay on the device until the run ends (no per-step host sync)
 
     def __init__(self, info: MethodInfo, params: Mapping[str, np.ndarray], activation: str) -> None:
         import torch
@@ -178,47 +156,45 @@ class TorchRunner:
 
         return grad, self.sync
 
-    def train(
-        self,
-        data: Dataset,
-        batches: np.ndarray,
-        learning_rate: float,
-        eval_at: list[int],
-        snapshot_at: Iterable[int] = (),
-        progress: bool = False,
-        time_budget_s: float | None = None,  # exact methods train the whole stream
-    ) -> TrainRecord:
-        torch, net = self.torch, self.net
-        dev, dt = net.device, net.dtype
-        # The whole data set and batch stream go to the device once; losses and
-        # accuracies stay there until the run ends (no per-step host sync).
-        x_train = torch.as_tensor(data.x_train).to(dev, dt)
-        t_train = torch.as_tensor(data.t_train.astype(np.int64)).to(dev)
-        x_test = torch.as_tensor(data.x_test).to(dev, dt)
-        t_test = torch.as_tensor(data.t_test.astype(np.int64)).to(dev)
-        idx_all = torch.as_tensor(batches.astype(np.int64)).to(dev)  # (steps, B)
-        steps = batches.shape[0]
-        losses: list = []  # 0-d device tensors, stacked once at the end
-        accs: list = []  # (train, test) pairs of 0-d device tensors
-        evals, snaps = set(eval_at), set(snapshot_at)
-        record = TrainRecord(np.empty(0), [], np.empty(0), np.empty(0))
-        for i in progress_bar(range(steps), steps, self.info.label, progress):
-            idx = idx_all[i]
-            losses.append(net.train_step(x_train[idx], t_train[idx], learning_rate))
-            if i + 1 in snaps:
-                record.snapshots[i + 1] = net.export_params()  # a host copy, but only a few times per run
-            if i in evals:
-                with torch.no_grad():
-                    train_acc = (net(x_train).argmax(dim=1) == t_train).to(torch.float64).mean()
-                    test_acc = (net(x_test).argmax(dim=1) == t_test).to(torch.float64).mean()
-                accs.append(torch.stack([train_acc, test_acc]))
-                record.eval_steps.append(i)
-        # One transfer each, after the run: the only host syncs of the loop (besides snapshots).
-        record.losses = torch.stack(losses).to("cpu", torch.float64).numpy() if losses else np.empty(0)
-        host_accs = torch.stack(accs).cpu().numpy() if accs else np.empty((0, 2))
-        record.train_acc, record.test_acc = host_accs[:, 0].copy(), host_accs[:, 1].copy()
-        record.snapshots[steps] = net.export_params()
-        return record
+    # -- the step interface of the one training loop (compare.engine.training) ---------------------
+    def begin(self, data: Dataset, batches: np.ndarray) -> None:
+        self._data = DeviceData(self.torch, data, batches, self.net.device, self.net.dtype)
+
+    def step(self, i: int, learning_rate: float):
+        d = self._data
+        idx = d.idx[i]  # (B,)
+        return self.net.train_step(d.x_train[idx], d.t_train[idx], learning_rate)  # a 0-d device tensor
+
+    def accuracy(self):
+        d, torch = self._data, self.torch
+        with torch.no_grad():
+            train_acc = (self.net(d.x_train).argmax(dim=1) == d.t_train).to(torch.float64).mean()
+            test_acc = (self.net(d.x_test).argmax(dim=1) == d.t_test).to(torch.float64).mean()
+        return torch.stack([train_acc, test_acc])  # (2,) on the device
+
+    def export(self) -> dict[str, np.ndarray]:
+        return self.net.export_params()  # a host copy, but only a few times per run
+
+    def finish(self, losses: list, accuracies: list) -> tuple[np.ndarray, np.ndarray]:
+        return device_finish(self.torch, losses, accuracies)
+
+
+class DeviceData:
+    """The data set and the batch stream on a torch device, sent once per run."""
+
+    def __init__(self, torch, data: Dataset, batches: np.ndarray, device, dtype) -> None:
+        self.x_train = torch.as_tensor(data.x_train).to(device, dtype)  # (N, D)
+        self.t_train = torch.as_tensor(data.t_train.astype(np.int64)).to(device)  # (N,)
+        self.x_test = torch.as_tensor(data.x_test).to(device, dtype)  # (M, D)
+        self.t_test = torch.as_tensor(data.t_test.astype(np.int64)).to(device)  # (M,)
+        self.idx = torch.as_tensor(batches.astype(np.int64)).to(device)  # (steps, B)
+
+
+def device_finish(torch, losses: list, accuracies: list) -> tuple[np.ndarray, np.ndarray]:
+    """Device losses (0-d each) and accuracies ((2,) each) as float64 host arrays: one transfer each."""
+    host_losses = torch.stack(losses).to("cpu", torch.float64).numpy() if losses else np.empty(0)
+    host_accs = torch.stack(accuracies).cpu().numpy() if accuracies else np.empty((0, 2))
+    return host_losses, host_accs
 
 
 def builtin_runner(
