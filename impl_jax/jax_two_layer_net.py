@@ -31,7 +31,7 @@ import jax
 import numpy as np
 
 from impl_jax import jax_functions as F
-from impl_jax.train import StreamResult, chunk_plan, eval_flags
+from impl_jax.train import StreamResult, check_batches, chunk_plan, eval_flags
 from impl_numpy import validation
 
 DTYPES = ("float64", "float32")
@@ -239,11 +239,7 @@ class JaxTwoLayerNet:
         after the chunk of steps that uses the budget up; ``on_chunk(steps_done)``
         is called after each chunk (both wait for the chunk to finish).
         """
-        xs, ts = validation.check_batch(x_train, t_train, self.input_size, self.output_size)
-        xv, tv = validation.check_batch(x_test, t_test, self.input_size, self.output_size)
-        batches = _check_batches(batches, xs.shape[0])
-        if isinstance(chunk, bool) or not isinstance(chunk, int) or chunk < 1:
-            raise validation.ConfigError(f"chunk must be a positive integer, got {chunk!r}")
+        xs, ts, xv, tv, batches = self._checked_stream(x_train, t_train, x_test, t_test, batches, chunk)
         start_time = time.perf_counter()
         steps = batches.shape[0]
         data = tuple(
@@ -279,19 +275,16 @@ class JaxTwoLayerNet:
         result.snapshots[done] = self.export_params()
         return result
 
+    def _checked_stream(self, x_train, t_train, x_test, t_test, batches, chunk: int) -> tuple:
+        """The inputs of :meth:`train_stream`, validated: (x_train, t_train, x_test, t_test, batches)."""
+        xs, ts = validation.check_batch(x_train, t_train, self.input_size, self.output_size)
+        xv, tv = validation.check_batch(x_test, t_test, self.input_size, self.output_size)
+        batches = check_batches(batches, xs.shape[0])
+        if isinstance(chunk, bool) or not isinstance(chunk, int) or chunk < 1:
+            raise validation.ConfigError(f"chunk must be a positive integer, got {chunk!r}")
+        return xs, ts, xv, tv, batches
+
 
 def _host64(params: Mapping[str, jax.Array]) -> dict[str, np.ndarray]:
     """Float64 numpy copies of device arrays (one transfer each, waits for them)."""
     return {k: np.array(jax.device_get(v), dtype=np.float64) for k, v in params.items()}
-
-
-def _check_batches(batches: object, train_size: int) -> np.ndarray:
-    """A (steps >= 1, B >= 1) integer array of row indices in ``[0, train_size)``."""
-    arr = np.asarray(batches)
-    if arr.ndim != 2 or arr.size == 0 or arr.dtype.kind not in "iu":
-        raise validation.ShapeError(
-            f"batches must be a (steps >= 1, B >= 1) integer array, got {arr.dtype} {arr.shape}"
-        )
-    if arr.min() < 0 or arr.max() >= train_size:
-        raise validation.ShapeError(f"batch indices must lie in [0, {train_size}), got {arr.min()} to {arr.max()}")
-    return arr

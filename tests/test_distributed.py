@@ -31,8 +31,8 @@ from compare.distributed.measure import summarize_rounds
 from compare.distributed.rank_train import fsdp_unsupported, shard_bounds
 from compare.engine.builtin_runners import NumpyRunner, builtin_info
 from compare.engine.protocol import batch_stream
-from compare.gradcheck.command import GradcheckConfig
 from compare.gradcheck.command import main as gradcheck_main
+from compare.gradcheck.options import GradcheckConfig
 from compare.gradcheck.sharded import sharded_gradcheck
 from compare.run import main as run_main
 from dlfs_gradcheck.metrics import Tolerance

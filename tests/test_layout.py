@@ -10,7 +10,7 @@ Roles, lowest first (a module may import its own level and those below, never ab
    ``compare.terminal``, and the
    checker (``dlfs_gradcheck``, below);
 1. data: ``compare.data``;
-2. the report model: ``compare.report.model``, ``codec``, ``format``;
+2. the report model: ``compare.report.model``, ``model_studies``, ``codec``, ``format``;
 3. the engine: ``compare.engine``, and the plug-in and distributed packages beside it
    (``compare.distributed``, ``compare.jax_runner``; any other new package too);
 4. the sections: ``compare.sections``;
@@ -51,7 +51,13 @@ LEAVES = {
     "compare.incomplete",  # the error of a run that could not complete (exit status 3)
     "compare.terminal",
 }
-MODEL = {"compare.report", "compare.report.model", "compare.report.codec", "compare.report.format"}
+MODEL = {
+    "compare.report",
+    "compare.report.model",
+    "compare.report.model_studies",
+    "compare.report.codec",
+    "compare.report.format",
+}
 RENDERERS = {
     f"compare.report.{m}"
     for m in (

@@ -383,7 +383,7 @@ import os, sys
 os.sched_setaffinity(0, {min(os.sched_getaffinity(0))})  # as taskset -c N does
 from compare import bench, teach
 from compare.config import RunConfig, parse_args
-from compare.gradcheck.command import parse_args as gradcheck_args
+from compare.gradcheck.options import parse_args as gradcheck_args
 for parse in (parse_args, gradcheck_args, bench.parse_args, teach.parse_args):
     try:
         parse(["--threads", "2"])

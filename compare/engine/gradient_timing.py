@@ -8,8 +8,8 @@ parameter (~12 s at 784-50-10 here), so unless ``full`` is set it is timed on a
 seeded random sample of k parameters and scaled by P / k: each entry costs the
 same two forward passes, so the estimate is the full loop's time up to noise.
 
-Longer than 60 lines for ``time_runners``: the sampled book loop, its P / k scaling and the row
-it fills are kept together so that the scaling cannot be lost.
+The sampled call and its P / k scale come from one function (:func:`_timed_call`), so that the
+scaling cannot be lost between them.
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from compare.config import param_count
 from compare.engine.builtin_runners import NUMERICAL
 from compare.engine.protocol import Runner
 from compare.engine.timer import measure
@@ -35,8 +36,7 @@ class Shape:
 
     @property
     def n_params(self) -> int:
-        d, h, c = self.input_size, self.hidden_size, self.output_size
-        return d * h + h + h * c + c
+        return param_count(self.input_size, self.hidden_size, self.output_size)
 
     def __str__(self) -> str:
         return f"{self.input_size}-{self.hidden_size}-{self.output_size} x{self.batch_size}"
@@ -90,20 +90,8 @@ def time_runners(
     rows = []
     for r in by_framework(runners):
         info = r.info
-        if info.family == NUMERICAL and not full and sample < p_total:
-            entries = sample_entries(
-                {
-                    "W1": (shape.input_size, shape.hidden_size),
-                    "b1": (shape.hidden_size,),
-                    "W2": (shape.hidden_size, shape.output_size),
-                    "b2": (shape.output_size,),
-                },
-                sample,
-                seed,
-            )
-            fn, sync, counted = r.timed_gradient_at(x, t, entries), None, sample  # type: ignore[attr-defined]
-        else:
-            (fn, sync), counted = r.timed_gradient(x, t), p_total
+        sampled = info.family == NUMERICAL and not full  # the book's loop, on a sample unless full
+        fn, sync, counted = _timed_call(r, x, t, shape, sample if sampled else p_total, seed)
         slow = info.kind == "numerical"
         timing = measure(fn, sync=sync, runs=runs or (7 if slow else 9), warmup=1 if slow else 3)
         scale = p_total / counted  # 1 unless sampled: every parameter costs the same two forward passes
@@ -132,6 +120,17 @@ def time_runners(
         )
     fill_ratios(rows)
     return rows
+
+
+def _timed_call(r: Runner, x: np.ndarray, t: np.ndarray, shape: Shape, sample: int, seed: int):
+    """(call, sync, parameters it covers): the whole gradient, or the book's loop on ``sample`` of them."""
+    if sample >= shape.n_params:
+        fn, sync = r.timed_gradient(x, t)
+        return fn, sync, shape.n_params
+    h, shapes = shape.hidden_size, {"W1": (shape.input_size, shape.hidden_size), "b1": (shape.hidden_size,)}
+    shapes |= {"W2": (h, shape.output_size), "b2": (shape.output_size,)}
+    entries = sample_entries(shapes, sample, seed)
+    return r.timed_gradient_at(x, t, entries), None, sample  # type: ignore[attr-defined]
 
 
 def fill_ratios(rows: list[TimingRow]) -> None:

@@ -31,8 +31,8 @@ from compare.distributed import worker
 from compare.distributed.jobfiles import RESULT, write_json, write_text
 from compare.distributed.rank_numgrad import entry_range
 from compare.files import to_json
-from compare.gradcheck.command import GradcheckConfig
 from compare.gradcheck.command import run as run_check
+from compare.gradcheck.options import GradcheckConfig
 from compare.gradcheck.sharded import GRADCHECK_DOC, GRADCHECK_REFUSED
 from dlfs_gradcheck.errors import GradcheckError
 from impl_numpy.validation import NetInputError

@@ -33,7 +33,7 @@ def sharded_gradcheck(
     """``python -m compare.gradcheck --mode full`` on ``ranks`` local ranks: ``(ok, JSON doc, text)``.
 
     ``config`` is the checker's configuration as a JSON-ready dict (``dataclasses.asdict`` of
-    :class:`compare.gradcheck.command.GradcheckConfig`); every rank rebuilds the problem from it
+    :class:`compare.gradcheck.options.GradcheckConfig`); every rank rebuilds the problem from it
     (see :mod:`compare.gradcheck.ranks`, the rank program). The doc equals one process's at ``threads``
     BLAS threads, except its ``seconds`` (rank 0's) and ``config["ranks"]``. A check that cannot
     be made raises :class:`compare.gradcheck.GradcheckError` as in one process; a failed job,
