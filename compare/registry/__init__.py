@@ -1,7 +1,7 @@
 """The frameworks a run can compare, one module each; everything that lists frameworks reads :data:`FRAMEWORKS`.
 
 To add one: its model in an ``impl_<name>`` package (never importing ``compare``), a module here
-that exports one :class:`~compare.registry.framework.Framework`, its line in :data:`FRAMEWORKS`,
+that exports one :class:`~compare.registry.framework_info.Framework`, its line in :data:`FRAMEWORKS`,
 and its extra in ``pyproject.toml`` (docs/contributing.md). ``tests/test_conformance.py`` then
 holds it against numpy's backprop.
 """
@@ -15,7 +15,7 @@ from compare.config import RunConfig
 from compare.engine.protocol import MethodEntry
 from compare.registry.compile_framework import TORCH_COMPILE
 from compare.registry.ddp_framework import DISTRIBUTED
-from compare.registry.framework import Framework
+from compare.registry.framework_info import Framework
 from compare.registry.jax_framework import JAX
 from compare.registry.numpy_framework import NUMPY
 from compare.registry.torch_framework import TORCH

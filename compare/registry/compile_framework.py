@@ -13,7 +13,7 @@ import numpy as np
 from compare.config import RunConfig
 from compare.engine.compiled import FAMILY, CompiledTorchRunner, compile_backend, compiled_info
 from compare.engine.protocol import MethodEntry, MethodInfo
-from compare.registry.framework import Framework
+from compare.registry.framework_info import Framework
 
 Params = Mapping[str, np.ndarray]
 

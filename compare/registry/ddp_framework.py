@@ -12,7 +12,7 @@ import numpy as np
 
 from compare.config import RunConfig
 from compare.engine.protocol import MethodEntry, MethodInfo
-from compare.registry.framework import Framework
+from compare.registry.framework_info import Framework
 
 Params = Mapping[str, np.ndarray]
 FAMILY = "ddp"

@@ -14,7 +14,7 @@ import numpy as np
 from compare.config import RunConfig
 from compare.engine.protocol import MethodEntry, MethodInfo, NotProvided
 from compare.jax_runner import FAMILY
-from compare.registry.framework import Framework
+from compare.registry.framework_info import Framework
 
 Params = Mapping[str, np.ndarray]
 

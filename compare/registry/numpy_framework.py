@@ -18,7 +18,7 @@ import numpy as np
 from compare.config import RunConfig
 from compare.engine.builtin_runners import BACKPROP, NUMERICAL, NUMERICAL_FAST, builtin_info, builtin_runner
 from compare.engine.protocol import MethodEntry
-from compare.registry.framework import Framework
+from compare.registry.framework_info import Framework
 
 Params = Mapping[str, np.ndarray]
 

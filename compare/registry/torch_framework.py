@@ -14,7 +14,7 @@ from compare.config import RunConfig
 from compare.engine.builtin_runners import AUTOGRAD, builtin_info, builtin_runner
 from compare.engine.devices import dtype_supported
 from compare.engine.protocol import MethodEntry
-from compare.registry.framework import Framework
+from compare.registry.framework_info import Framework
 
 Params = Mapping[str, np.ndarray]
 

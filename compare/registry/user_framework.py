@@ -8,6 +8,6 @@ It is registered so that its rows are timed last, in a group of their own.
 from __future__ import annotations
 
 from compare.engine.plugin_runner import FAMILY
-from compare.registry.framework import Framework
+from compare.registry.framework_info import Framework
 
 USER = Framework(name="user", title="your class (--impl)", group="user", families=(FAMILY,))
