@@ -5,8 +5,8 @@ learning rate 0.1, 10,000 iterations, init std 0.01) on the bundled digits.
 This module imports only the standard library, so the command line can be
 parsed and thread counts set before numpy or torch start.
 
-Longer than 60 lines for ``build_parser``: one argparse group after another, every option of
-the run in one place.
+The parser is built group by group (data and model, training, where and how, output), every
+option of the run in this one module.
 """
 
 from __future__ import annotations
@@ -102,7 +102,13 @@ def build_parser() -> argparse.ArgumentParser:
     data.add_argument("--download", action="store_true", help="download MNIST (md5-verified) if it is not found")
     data.add_argument("--activation", choices=ACTIVATIONS, default=d.activation, help="default: %(default)s")
     data.add_argument("--hidden-size", type=positive_int, default=d.hidden_size, help="default: %(default)s")
-    train = p.add_argument_group("training (the book's scheme)")
+    _training_options(p.add_argument_group("training (the book's scheme)"), d)
+    _run_options(p.add_argument_group("where and how"), d)
+    _output_options(p.add_argument_group("output"))
+    return p
+
+
+def _training_options(train: argparse._ArgumentGroup, d: RunConfig) -> None:
     train.add_argument("--batch-size", type=positive_int, default=d.batch_size, help="default: %(default)s")
     train.add_argument(
         "--learning-rate", "--lr", type=positive_float, default=d.learning_rate, help="default: %(default)s"
@@ -130,7 +136,9 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument(
         "--seed", type=non_negative_int, default=d.seed, help="weights and batch stream (default: %(default)s)"
     )
-    run = p.add_argument_group("where and how")
+
+
+def _run_options(run: argparse._ArgumentGroup, d: RunConfig) -> None:
     run.add_argument("--dtype", choices=DTYPES, default=d.dtype, help="backprop/autograd dtype (default: %(default)s)")
     run.add_argument("--device", choices=DEVICES, default=d.device, help="torch device (default: %(default)s)")
     run.add_argument(
@@ -149,26 +157,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="check your own implementation too: [LABEL=]path/to/file.py:ClassName or package.module:ClassName "
         "(a book-style class or a torch.nn.Module; repeatable)",
     )
-    run.add_argument("--no-jax", dest="jax", action="store_false", help="leave out the JAX rows")
-    run.add_argument(
-        "--compile",
-        action="store_true",
-        help="also autograd+compile rows: torch.compile of the gradient and the SGD step (CPU; compile time apart)",
-    )
-    run.add_argument(
-        "--ddp",
-        type=non_negative_int,
-        default=d.ddp,
-        metavar="N",
-        help="also train on N local ranks with DistributedDataParallel through torchrun (gloo on CPU)",
-    )
-    run.add_argument(
-        "--ddp-weighting",
-        choices=("ddp", "batch"),
-        help="with --ddp N: ddp: DDP's mean of per-rank means (differs from one process when N does not divide "
-        f"the batch); batch: each rank's loss weighted by its share of the batch (default: {d.ddp_weighting})",
-    )
-    run.add_argument("--fsdp", action="store_true", help="with --ddp N, also FSDP2 (fully_shard) rows")
+    _framework_options(run, d)
     run.add_argument(
         "--ranks",
         type=positive_int,
@@ -191,7 +180,33 @@ def build_parser() -> argparse.ArgumentParser:
         help="cost-growth study: reduced (a few seconds), full, or auto: full when --only names the sections, "
         "reduced in a run of all of them (default: %(default)s)",
     )
-    out = p.add_argument_group("output")
+
+
+def _framework_options(run: argparse._ArgumentGroup, d: RunConfig) -> None:
+    """The switches of the optional frameworks' rows (compare.registry): JAX, torch.compile, DDP / FSDP2."""
+    run.add_argument("--no-jax", dest="jax", action="store_false", help="leave out the JAX rows")
+    run.add_argument(
+        "--compile",
+        action="store_true",
+        help="also autograd+compile rows: torch.compile of the gradient and the SGD step (CPU; compile time apart)",
+    )
+    run.add_argument(
+        "--ddp",
+        type=non_negative_int,
+        default=d.ddp,
+        metavar="N",
+        help="also train on N local ranks with DistributedDataParallel through torchrun (gloo on CPU)",
+    )
+    run.add_argument(
+        "--ddp-weighting",
+        choices=("ddp", "batch"),
+        help="with --ddp N: ddp: DDP's mean of per-rank means (differs from one process when N does not divide "
+        f"the batch); batch: each rank's loss weighted by its share of the batch (default: {d.ddp_weighting})",
+    )
+    run.add_argument("--fsdp", action="store_true", help="with --ddp N, also FSDP2 (fully_shard) rows")
+
+
+def _output_options(out: argparse._ArgumentGroup) -> None:
     out.add_argument(
         "--json",
         dest="json_path",
@@ -213,7 +228,6 @@ def build_parser() -> argparse.ArgumentParser:
     out.add_argument("--quiet", action="store_true", help="print only the verdict")
     out.add_argument("--no-progress", dest="progress", action="store_false", help="no progress bars")
     add_lang_option(out)
-    return p
 
 
 def parse_args(argv: list[str] | None = None) -> RunConfig:
@@ -248,6 +262,11 @@ def _check_ddp_options(ns: argparse.Namespace) -> None:
         check_processes("--ddp", ns.ddp)
 
 
+def param_count(input_size: int, hidden_size: int, output_size: int) -> int:
+    """P, the two-layer net's parameters: W1 (D, H), b1 (H,), W2 (H, C), b2 (C,)."""
+    return input_size * hidden_size + hidden_size + hidden_size * output_size + output_size
+
+
 def memory_estimate(cfg: RunConfig) -> tuple[int, str]:
     """(bytes, the options that need them): a generous estimate of the run's peak memory.
 
@@ -259,7 +278,7 @@ def memory_estimate(cfg: RunConfig) -> tuple[int, str]:
     d, c, n_train, n_test = DATA_SHAPES[cfg.dataset]
     h, b = cfg.hidden_size, cfg.batch_size
     terms = {
-        f"--hidden-size {h}": 16 * (d * h + h + h * c + c) + 2 * (n_train + n_test) * (h + c),
+        f"--hidden-size {h}": 16 * param_count(d, h, c) + 2 * (n_train + n_test) * (h + c),
         f"--batch-size {b}": 8 * b * (d + h + c),
         f"--iters {cfg.iters} at --batch-size {b}": cfg.iters * (b + 8),
     }

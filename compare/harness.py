@@ -8,7 +8,7 @@
 then a plain-words summary of the numbers (compare.sections.summary).
 
 Every method — the project's own and any plugged in — is a
-:class:`~compare.engine.runner.MethodEntry` whose runner follows one protocol; the harness
+:class:`~compare.engine.protocol.MethodEntry` whose runner follows one protocol; the harness
 never reaches into a net. Rendering lives in :mod:`compare.report`.
 """
 
@@ -23,30 +23,19 @@ from functools import partial
 
 import numpy as np
 
-from compare import env
+from compare import env, registry
 from compare.config import RunConfig
 from compare.data import Dataset, load_dataset
 from compare.engine.devices import torch_devices
+from compare.engine.gradient_timing import Shape
 from compare.engine.plugins import plugin_entries
-from compare.engine.runner import MethodEntry, batch_stream
-from compare.engine.timing import Shape
-from compare.entries import builtin_entries, compile_entries, jax_entries, run_entries
+from compare.engine.protocol import MethodEntry, batch_stream
 from compare.report.model import SCHEMA_VERSION, Env, MethodNote, Report, TimingSection
 from compare.resources import usable_cpus
 from compare.sections import frameworks, gradients, lesson, scaling, summary, timing, trajectory
 from compare.signals import check_interrupted
 
 Params = Mapping[str, np.ndarray]
-
-
-def _installed_version(package: str) -> str | None:
-    """A package's version without importing it (None when it is not installed)."""
-    from importlib.metadata import PackageNotFoundError, version
-
-    try:
-        return version(package)
-    except PackageNotFoundError:
-        return None
 
 
 def environment(
@@ -72,7 +61,7 @@ def environment(
         git=env.git_revision(),
         date=dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC"),
         seed=seed,
-        jax=_installed_version("jax"),
+        jax=registry.versions().get("jax"),  # the report keeps the one optional framework's version
         version=env.package_version(),
         usable_cpus=usable_cpus(),
         load_start=load_start,
@@ -109,12 +98,12 @@ def setup(cfg: RunConfig, extra: Sequence[MethodEntry] = ()) -> Setup:
     d, c = data.input_size, data.n_classes
     params = init_params(d, cfg.hidden_size, c, weight_init_std=cfg.weight_init_std, seed=cfg.seed)
     batches = batch_stream(data.train_size, cfg.batch_size, cfg.iters, cfg.seed)  # (iters, B)
-    entries = run_entries(cfg, devices)
+    entries = registry.entries(cfg, devices)
     x0, t0 = data.x_train[batches[0]], data.t_train[batches[0]]
     taken = [e.info.label for e in entries]
     plugged, notes = plugin_entries(
         cfg.impls, taken, params, x0, t0, weight_init_std=cfg.weight_init_std, seed=cfg.seed,
-        numerical_iters=cfg.numerical_iters, activation=cfg.activation,
+        numerical_iters=cfg.numerical_iters, activation=cfg.activation, reserved=registry.reserved_labels(),
     )  # fmt: skip
     extra = list(extra) + plugged
     return Setup(cfg, data, devices, params, batches, entries + extra, extra, notes)
@@ -123,9 +112,7 @@ def setup(cfg: RunConfig, extra: Sequence[MethodEntry] = ()) -> Setup:
 def _timing(s: Setup, note: Callable[[str], None]) -> TimingSection:
     cfg, both = s.cfg, ("float64", "float32")
     own = Shape(s.data.input_size, cfg.hidden_size, s.data.n_classes, cfg.batch_size)
-    timed = builtin_entries(cfg, s.devices, both) + compile_entries(cfg, both)
-    timed += (jax_entries(cfg, both) if cfg.jax else []) + s.extra
-    timed = [e for e in timed if e.timed]
+    timed = registry.timed_entries(cfg, s.devices, both) + [e for e in s.extra if e.timed]
     run_timing = partial(timing.run, threads=cfg.threads, full=cfg.full, sample=cfg.sample, seed=cfg.seed)
     return run_timing(timed, s.data, own, weight_init_std=cfg.weight_init_std, note=note)
 

@@ -36,7 +36,7 @@ import numpy as np
 
 from compare.cli import Parser, command, program
 from compare.data import load_digits, make_synthetic
-from compare.engine.runner import batch_stream, epoch_steps
+from compare.engine.protocol import batch_stream, epoch_steps
 from compare.exits import fail
 from compare.jax_runner import NOT_INSTALLED, jax_available
 from compare.options import non_negative_int, positive_int

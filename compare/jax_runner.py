@@ -21,7 +21,8 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from compare.engine.runner import MethodInfo, TrainRecord
+from compare.engine.protocol import MethodInfo, TrainRecord
+from compare.engine.training import Schedule
 
 if TYPE_CHECKING:
     from compare.data import Dataset
@@ -94,7 +95,8 @@ class JaxRunner:
         the torch runner; only snapshots (and ``progress`` or a time budget, once
         per chunk of steps) wait for the device.
         """
-        bar = _progress_bar(batches.shape[0], self.info.label) if progress else None
+        schedule = Schedule.of(batches, eval_at, snapshot_at, time_budget_s)  # the one loop's schedule, in chunks
+        bar = _progress_bar(schedule.steps, self.info.label) if progress else None
         try:
             result = self.net.train_stream(
                 data.x_train,
@@ -103,9 +105,9 @@ class JaxRunner:
                 data.t_test,
                 batches,
                 learning_rate,
-                eval_at,
-                snapshot_at,
-                time_budget_s=time_budget_s,
+                sorted(schedule.eval_at),
+                sorted(schedule.snapshot_at),
+                time_budget_s=schedule.time_budget_s,
                 on_chunk=None if bar is None else (lambda done: bar.update(done - bar.n)),
             )
         finally:

@@ -56,7 +56,7 @@ def execute(cfg: RunConfig) -> int:
     from compare.report.outputs import write_outputs
     from compare.streams import takes_stdout
     from dlfs_gradcheck.usercode import SpecError
-    from impl_numpy.checks import NetInputError
+    from impl_numpy.validation import NetInputError
 
     show_progress = cfg.progress and not cfg.quiet and sys.stderr.isatty()
 

@@ -34,7 +34,7 @@ def _leave_if_threads_linger(status: int) -> None:
 
 
 # Bad input found while running (exit 2), named by module so that this module needs no numpy.
-INPUT_ERRORS = (("compare.data.base", "DataError"), ("impl_numpy.checks", "NetInputError"))
+INPUT_ERRORS = (("compare.data.base", "DataError"), ("impl_numpy.validation", "NetInputError"))
 
 
 def _input_errors() -> tuple[type[BaseException], ...]:

@@ -36,7 +36,7 @@ import importlib
 
 # name -> the module of this package that defines it
 _LAZY = {
-    "MODES": "validation",
+    "MODES": "check_arguments",
     "assert_gradients": "core",
     "check_gradients": "core",
     "ConfigError": "errors",

@@ -117,8 +117,9 @@ so float32 fast mode catches wrong blocks (a missing factor, a sign, a
 transpose, zeros) but not a 1% error in one of 39,200 entries: check that in
 float64.
 
-Where the parts live: :mod:`dlfs_gradcheck.validation` (the options and the point), :mod:`dlfs_gradcheck.resolution`
-(the tolerances and the refusals), :mod:`dlfs_gradcheck.entrywise` (full mode), :mod:`dlfs_gradcheck.fast` (fast mode).
+Where the parts live: :mod:`dlfs_gradcheck.check_arguments` (the options and the point),
+:mod:`dlfs_gradcheck.resolution` (the tolerances and the refusals), :mod:`dlfs_gradcheck.entrywise` (full mode),
+:mod:`dlfs_gradcheck.fast` (fast mode).
 """
 
 from __future__ import annotations
@@ -129,6 +130,7 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
+from dlfs_gradcheck.check_arguments import check_options, validate_grads, validate_params
 from dlfs_gradcheck.diagnose import Context, diagnose
 from dlfs_gradcheck.entrywise import EntryShard, Tolerances, full_mode
 from dlfs_gradcheck.errors import ShapeError
@@ -136,7 +138,6 @@ from dlfs_gradcheck.fast import fast_mode
 from dlfs_gradcheck.probe import LossFn, Probe, default_step
 from dlfs_gradcheck.report import GradcheckReport, ParamResult
 from dlfs_gradcheck.resolution import check_resolution, tolerances
-from dlfs_gradcheck.validation import check_options, validate_grads, validate_params
 
 GradFn = Callable[[dict[str, np.ndarray]], Mapping[str, object]]
 

@@ -36,7 +36,7 @@ from collections.abc import Callable, Mapping
 import numpy as np
 
 from dlfs_gradcheck.problems import GradProblem
-from impl_numpy.checks import DtypeError, ShapeError
+from impl_numpy.validation import DtypeError, ShapeError
 
 
 def jax_problem(

@@ -31,7 +31,7 @@ from dlfs_gradcheck.errors import ConfigError
 from dlfs_gradcheck.probe import LossFn
 from dlfs_gradcheck.report import GradcheckReport
 from impl_numpy import TwoLayerNet
-from impl_numpy.checks import check_activation, check_params
+from impl_numpy.validation import check_activation, check_params
 
 LOSSES = ("exact", "book")
 

@@ -33,7 +33,7 @@ if TYPE_CHECKING:
     from dlfs_gradcheck.report import GradcheckReport
 
 # The choices of the options, spelled out so that loading the plugin imports nothing else
-# (a test checks them against dlfs_gradcheck.validation.MODES and dlfs_gradcheck.probe.REFERENCES).
+# (a test checks them against dlfs_gradcheck.check_arguments.MODES and dlfs_gradcheck.probe.REFERENCES).
 MODES = ("full", "fast")
 REFERENCES = ("central", "richardson", "complex")
 

@@ -28,7 +28,7 @@ from dlfs_gradcheck.diagnose import Context
 from dlfs_gradcheck.errors import ConfigError, DtypeError
 from dlfs_gradcheck.probe import LossFn
 from dlfs_gradcheck.problems import GradProblem, float_dtype, numpy_loss_fn
-from impl_numpy.checks import check_params
+from impl_numpy.validation import check_params
 
 if TYPE_CHECKING:
     import torch

@@ -17,7 +17,7 @@ except ImportError as exc:  # jax missing, or jaxlib missing beneath it
 
 jax.config.update("jax_enable_x64", True)
 
-from impl_jax.net import (  # noqa: E402  (after the x64 switch, which must come first)
+from impl_jax.jax_two_layer_net import (  # noqa: E402  (after the x64 switch, which must come first)
     DEVICES,
     JaxTwoLayerNet,
     StreamResult,

@@ -13,6 +13,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from impl_numpy import validation
+
 
 @dataclass
 class StreamResult:
@@ -72,3 +74,15 @@ def chunk_plan(steps: int, snapshot_at: Iterable[int], chunk: int) -> Iterator[t
             count = min(chunk, end - first)
             yield first, count, first + count == end and end != steps
             first += count
+
+
+def check_batches(batches: object, train_size: int) -> np.ndarray:
+    """A (steps >= 1, B >= 1) integer array of row indices in ``[0, train_size)``."""
+    arr = np.asarray(batches)
+    if arr.ndim != 2 or arr.size == 0 or arr.dtype.kind not in "iu":
+        raise validation.ShapeError(
+            f"batches must be a (steps >= 1, B >= 1) integer array, got {arr.dtype} {arr.shape}"
+        )
+    if arr.min() < 0 or arr.max() >= train_size:
+        raise validation.ShapeError(f"batch indices must lie in [0, {train_size}), got {arr.min()} to {arr.max()}")
+    return arr

@@ -4,7 +4,11 @@ Reference: Deep Learning from Scratch (Saito), ch. 4 and 5. This package never
 imports torch.
 """
 
-from impl_numpy.checks import (
+from impl_numpy.central_difference import numerical_gradient
+from impl_numpy.functions import cross_entropy, cross_entropy_error, relu, sigmoid, softmax
+from impl_numpy.layers import Affine, Relu, Sigmoid, SoftmaxWithLoss
+from impl_numpy.two_layer_net import TwoLayerNet, init_params
+from impl_numpy.validation import (
     ConfigError,
     DtypeError,
     LabelError,
@@ -12,10 +16,6 @@ from impl_numpy.checks import (
     NonFiniteError,
     ShapeError,
 )
-from impl_numpy.functions import cross_entropy, cross_entropy_error, relu, sigmoid, softmax
-from impl_numpy.gradient import numerical_gradient
-from impl_numpy.layers import Affine, Relu, Sigmoid, SoftmaxWithLoss
-from impl_numpy.two_layer_net import TwoLayerNet, init_params
 
 __all__ = [
     "Affine",

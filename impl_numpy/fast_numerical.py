@@ -47,8 +47,8 @@ from collections.abc import Mapping
 
 import numpy as np
 
-from impl_numpy.checks import PARAM_NAMES, check_step
 from impl_numpy.functions import relu, sigmoid, softmax
+from impl_numpy.validation import PARAM_NAMES, check_step
 
 SERIES_TOL = 1e-20  # bound on the truncated series' remainder, per sample
 MAX_TERMS = 12

@@ -70,7 +70,7 @@ def labels_to_indices(t: np.ndarray, n_classes: int | None = None) -> np.ndarray
     """Class indices (N,) from labels given as indices (N,) or one-hot rows (N, C).
 
     No validation beyond the shape: callers that take user input validate first
-    (see :mod:`impl_numpy.checks`).
+    (see :mod:`impl_numpy.validation`).
     """
     t = np.asarray(t)
     if t.ndim == 2:

@@ -21,10 +21,10 @@ from collections.abc import Callable, Mapping
 
 import numpy as np
 
-from impl_numpy import checks
+from impl_numpy import validation
+from impl_numpy.central_difference import numerical_gradient, numerical_gradient_at
 from impl_numpy.fast_numerical import fast_numerical_gradient
 from impl_numpy.functions import cross_entropy, cross_entropy_error, relu, sigmoid, softmax
-from impl_numpy.gradient import numerical_gradient, numerical_gradient_at
 from impl_numpy.layers import Affine, Relu, Sigmoid, SoftmaxWithLoss
 
 
@@ -43,8 +43,8 @@ def init_params(
     """
     for name, size in (("input_size", input_size), ("hidden_size", hidden_size), ("output_size", output_size)):
         if isinstance(size, bool) or not isinstance(size, numbers.Integral) or size < 1:
-            raise checks.ShapeError(f"{name} must be a positive integer, got {size!r}")
-    checks.check_init(weight_init_std, seed)
+            raise validation.ShapeError(f"{name} must be a positive integer, got {size!r}")
+    validation.check_init(weight_init_std, seed)
     rng = np.random.default_rng(seed)
     return {
         "W1": weight_init_std * rng.standard_normal((input_size, hidden_size)),
@@ -95,22 +95,22 @@ class TwoLayerNet:
         pass and the losses are complex-safe (``gradient`` is not meant for them).
         """
         net = cls.__new__(cls)
-        checked = checks.check_params(params, allow_complex=True)
+        checked = validation.check_params(params, allow_complex=True)
         common = np.result_type(*checked.values())  # one complex param makes the net complex
         net._setup(checked, activation, common if dtype is None else dtype)
         return net
 
     def _setup(self, params: Mapping[str, np.ndarray], activation: str, dtype: np.dtype | type | str) -> None:
-        self.activation = checks.check_activation(activation)
+        self.activation = validation.check_activation(activation)
         try:
             dt = np.dtype(dtype)
         except TypeError:
-            raise checks.ConfigError(f"unknown dtype {dtype!r}; use a float dtype such as float64") from None
+            raise validation.ConfigError(f"unknown dtype {dtype!r}; use a float dtype such as float64") from None
         if dt.kind not in "fc":
-            raise checks.DtypeError(f"the net's dtype must be a float (or complex) dtype, got {dt}")
+            raise validation.DtypeError(f"the net's dtype must be a float (or complex) dtype, got {dt}")
         self.dtype = dt
         # np.array copies: the net never aliases the caller's arrays.
-        self.params = {k: np.array(params[k], dtype=dt) for k in checks.PARAM_NAMES}
+        self.params = {k: np.array(params[k], dtype=dt) for k in validation.PARAM_NAMES}
         self.input_size, self.hidden_size = self.params["W1"].shape
         self.output_size = self.params["W2"].shape[1]
         self._act = sigmoid if activation == "sigmoid" else relu
@@ -123,7 +123,7 @@ class TwoLayerNet:
 
     # -- validation --------------------------------------------------------------
     def _check(self, x: object, t: object) -> tuple[np.ndarray, np.ndarray]:
-        return checks.check_batch(x, t, self.input_size, self.output_size)
+        return validation.check_batch(x, t, self.input_size, self.output_size)
 
     def _cast(self, x: np.ndarray) -> np.ndarray:
         return x if x.dtype == self.dtype else x.astype(self.dtype)
@@ -131,7 +131,7 @@ class TwoLayerNet:
     # -- forward -----------------------------------------------------------------
     def predict(self, x: np.ndarray) -> np.ndarray:
         """Logits (N, C) for inputs ``x`` (N, D)."""
-        x = self._cast(checks.check_inputs(x, self.input_size))
+        x = self._cast(validation.check_inputs(x, self.input_size))
         return self._predict(x)
 
     def _predict(self, x: np.ndarray) -> np.ndarray:
@@ -159,7 +159,7 @@ class TwoLayerNet:
     def numerical_gradient(self, x: np.ndarray, t: np.ndarray, h: float = 1e-4) -> dict[str, np.ndarray]:
         """The book's numerical gradient of :meth:`loss`: 2 loss evaluations per parameter."""
         f = self._loss_of_params(x, t)
-        return {k: numerical_gradient(f, self.params[k], h) for k in checks.PARAM_NAMES}
+        return {k: numerical_gradient(f, self.params[k], h) for k in validation.PARAM_NAMES}
 
     def numerical_gradient_fast(self, x: np.ndarray, t: np.ndarray, h: float = 1e-4) -> dict[str, np.ndarray]:
         """The same central differences as :meth:`numerical_gradient`, ~100× less work (float64).
@@ -168,7 +168,7 @@ class TwoLayerNet:
         """
         x, t = self._check(x, t)
         if self.dtype.kind != "f":
-            raise checks.DtypeError(f"the fast numerical gradient needs float params, the net holds {self.dtype}")
+            raise validation.DtypeError(f"the fast numerical gradient needs float params, the net holds {self.dtype}")
         return fast_numerical_gradient(self.params, x, t, self.activation, h)
 
     def numerical_gradient_at(
@@ -222,10 +222,10 @@ class TwoLayerNet:
         the weights *before* the update. Only the labels' range is checked here
         (a -1 would silently pick the last class); the rest costs too much per step.
         """
-        checks.check_label_range(t, self.output_size)
+        validation.check_label_range(t, self.output_size)
         # Backprop with dout = learning_rate at the top gives learning_rate * grads
         # throughout (every layer is linear in dout): no extra pass to scale them.
         steps, loss = self.backprop(x, t, scale=learning_rate)
-        for k in checks.PARAM_NAMES:
+        for k in validation.PARAM_NAMES:
             self.params[k] -= steps[k]  # in place: the layers see it
         return loss

@@ -5,6 +5,6 @@ parameters in the book's numpy layout so it can start from the same weights as
 ``impl_numpy``.
 """
 
-from impl_torch.net import TorchTwoLayerNet, available_devices, resolve_device, resolve_dtype
+from impl_torch.torch_two_layer_net import TorchTwoLayerNet, available_devices, resolve_device, resolve_dtype
 
 __all__ = ["TorchTwoLayerNet", "available_devices", "resolve_device", "resolve_dtype"]

@@ -1,4 +1,4 @@
-"""Bad inputs raise the specific exception of impl_numpy.checks, with a message naming the problem.
+"""Bad inputs raise the specific exception of impl_numpy.validation, with a message naming the problem.
 
 Run: ``python -m pytest tests/test_bad_input.py``. Each case runs against the
 numpy net and the PyTorch net, through every public entry point that takes it.
@@ -23,7 +23,7 @@ from impl_numpy import (
     init_params,
 )
 from impl_torch import TorchTwoLayerNet, resolve_device
-from impl_torch.net import mps_available
+from impl_torch.torch_two_layer_net import mps_available
 
 D, H, C, N = 5, 4, 3, 4  # a 5-4-3 net and batches of 4
 KINDS = ["numpy", "torch"]

@@ -21,7 +21,7 @@ from pathlib import Path
 import pytest
 from children import CEILING_S
 
-from compare.gradcheck.cli import main as check_main
+from compare.gradcheck.command import main as check_main
 from compare.run import main as run_main
 
 BOOK = os.environ.get("DLFS_BOOK_DIR", "")

@@ -40,7 +40,7 @@ COMMANDS = {
     "compare.teach": "compare.teach:main",
     "compare.bench": "compare.bench:main",
     "compare.jax_bench": "compare.jax_bench:main",
-    "compare.gradcheck": "compare.gradcheck.cli:main",
+    "compare.gradcheck": "compare.gradcheck.command:main",
 }
 TIMEOUT = 300  # seconds for one subprocess on a busy 2-core machine (they take 1-10 s)
 

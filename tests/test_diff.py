@@ -99,8 +99,8 @@ def cell(out: str, label: str, column: str) -> str:
 
 
 def test_timing_rows_keep_every_timed_runs_time(one_thread) -> None:
-    from compare.engine.runners import BACKPROP, NUMERICAL, builtin_info, builtin_runner
-    from compare.engine.timing import Shape, time_runners
+    from compare.engine.builtin_runners import BACKPROP, NUMERICAL, builtin_info, builtin_runner
+    from compare.engine.gradient_timing import Shape, time_runners
     from impl_numpy import init_params
 
     shape = Shape(10, 4, 3, 5)  # P = 63: the book's loop is timed on 8 of them and scaled by 63 / 8
@@ -161,7 +161,7 @@ def test_a_file_of_a_version_this_code_does_not_read_is_refused(tmp_path: Path, 
 
 @pytest.fixture(scope="module")
 def significance():
-    from compare.engine import significance
+    from compare.report import significance
 
     return significance
 

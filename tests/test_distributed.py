@@ -24,20 +24,21 @@ from threadpoolctl import threadpool_limits
 
 from compare.distributed import DistributedFailure, api, ddp_gradient, ddp_train, sharded_numerical_gradient
 from compare.distributed.api import uneven_explanation
+from compare.distributed.ddp_runner import DistributedRunner
 from compare.distributed.jobfiles import write_json
 from compare.distributed.launch import _diagnose
 from compare.distributed.measure import summarize_rounds
 from compare.distributed.rank_train import fsdp_unsupported, shard_bounds
-from compare.distributed.runner import DistributedRunner
-from compare.engine.runner import batch_stream
-from compare.engine.runners import NumpyRunner, builtin_info
-from compare.gradcheck.cli import GradcheckConfig
-from compare.gradcheck.cli import main as gradcheck_main
+from compare.engine.builtin_runners import NumpyRunner, builtin_info
+from compare.engine.protocol import batch_stream
+from compare.gradcheck.command import main as gradcheck_main
+from compare.gradcheck.command_options import GradcheckConfig
+from compare.gradcheck.sharded import sharded_gradcheck
 from compare.run import main as run_main
 from dlfs_gradcheck.metrics import Tolerance
 from dlfs_gradcheck.probe import setup_evals
 from impl_numpy import TwoLayerNet, init_params
-from impl_numpy.checks import ConfigError
+from impl_numpy.validation import ConfigError
 
 pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="torchrun with gloo on POSIX only")
 
@@ -175,7 +176,7 @@ import sys
 sys.path.insert(0, {root!r})
 from compare.data import load_digits
 from compare.distributed import ddp_train
-from compare.engine.runner import batch_stream
+from compare.engine.protocol import batch_stream
 from impl_numpy import init_params
 data = load_digits()
 ddp_train(init_params(64, 10, 10), data, batch_stream(1500, 20, 50, 0), 0.1, [], ranks=2,
@@ -252,8 +253,8 @@ def test_runner_describes_itself_without_starting_a_job(digits_params):
 @pytest.fixture
 def bounded_jobs(monkeypatch):
     """Jobs started by the commands get this test's limits instead of the 30-minute default."""
-    real = api._limits
-    monkeypatch.setattr(api, "_limits", lambda timeout_s, stall_s: real(120.0, min(stall_s, 30.0)))
+    real = api.job_limits
+    monkeypatch.setattr(api, "job_limits", lambda timeout_s, stall_s: real(120.0, min(stall_s, 30.0)))
 
 
 def gradcheck_doc(tmp_path: Path, options: list[str], ranks: int) -> tuple[int, dict]:
@@ -301,7 +302,7 @@ def test_a_failing_rank_ends_the_sharded_check(private_tmp):
     config = asdict(GradcheckConfig(sizes=(20, 6, 3), batch=8, max_entries=None, ranks=2))
     fault = {"rank": 1, "at_step": 90, "kind": "raise"}  # position 90 of W1's 120 entries lies in rank 1's half
     with pytest.raises(DistributedFailure, match="rank 1 raised ValueError: fault injected at step 90"):
-        api.sharded_gradcheck(config, 2, fault=fault, **LIMIT)
+        sharded_gradcheck(config, 2, fault=fault, **LIMIT)
     assert_nothing_left(private_tmp)
 
 
@@ -356,7 +357,7 @@ def test_sharded_rounds_report_medians_spreads_and_speedups():
 
 def test_a_failed_job_is_exit_3_with_one_line(monkeypatch, capsys):
     """``compare.run --ddp 2``: the job's failure (tested above with real ranks) ends the command with exit 3."""
-    from compare.distributed.runner import DistributedRunner
+    from compare.distributed.ddp_runner import DistributedRunner
     from compare.run import main
 
     def killed(self, *args, **kwargs):

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import pytest
 
+from compare import registry
 from compare.report import tables, text
 from compare.report.codec import from_data
 from compare.report.format import format_seconds
@@ -54,7 +55,7 @@ class Net:
 
 
 def test_model_files_are_found_for_each_framework() -> None:
-    files = frameworks.model_files()
+    files = registry.model_files()
     assert {"numpy", "torch"} <= set(files)
     assert [p.name for p in files["numpy"]] == ["two_layer_net.py", "layers.py", "functions.py"]
     assert all(p.is_file() for paths in files.values() for p in paths)

@@ -33,7 +33,7 @@ from compare.gradcheck import (
     torch_module_problem,
     torch_net_problem,
 )
-from compare.gradcheck.cli import main
+from compare.gradcheck.command import main
 from dlfs_gradcheck.errors import ConfigError, DtypeError, NonFiniteError, ShapeError
 from dlfs_gradcheck.metrics import EXACT_F64, LOW_PRECISION, Tolerance, loosest, reference_tolerance
 from dlfs_gradcheck.probe import NOISE_POINTS, setup_evals

@@ -30,7 +30,7 @@ from compare.gradcheck import (
     numpy_net_problem,
     torch_function_problem,
 )
-from compare.gradcheck.cli import main
+from compare.gradcheck.command import main
 from impl_numpy import init_params
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -405,12 +405,13 @@ def test_console_scripts_work_beside_a_compare_py(tmp_path: Path) -> None:
     broken = subprocess.run([sys.executable, "-m", "compare.gradcheck", *args], **here)
     assert broken.returncode != 0 and "compare" in broken.stderr
     scripts = (ROOT / "pyproject.toml").read_text()
-    assert 'dlfs-gradcheck = "compare.gradcheck.cli:main"' in scripts and 'dlfs-compare = "compare.run:main"' in scripts
+    assert 'dlfs-gradcheck = "compare.gradcheck.command:main"' in scripts
+    assert 'dlfs-compare = "compare.run:main"' in scripts
     # What pip's console-script wrapper does: the script's own folder, not the working directory, is sys.path[0].
     bin_dir = tmp_path / "bin"
     bin_dir.mkdir()
     script = bin_dir / "dlfs-gradcheck"
-    script.write_text("import sys\nfrom compare.gradcheck.cli import main\nsys.exit(main())\n")
+    script.write_text("import sys\nfrom compare.gradcheck.command import main\nsys.exit(main())\n")
     done = subprocess.run([sys.executable, str(script), *args], **here)
     assert done.returncode == 0 and done.stdout.strip() == "gradcheck: ok", done.stdout + done.stderr
     script.write_text("import sys\nfrom compare.run import main\nsys.exit(main())\n")

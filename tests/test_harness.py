@@ -20,13 +20,11 @@ import pytest
 import torch
 from helpers import assert_close, verdict_of
 
-from compare import harness
+from compare import harness, registry
 from compare.config import parse_args
 from compare.data import Dataset
 from compare.engine.agreement import TRAJECTORY_RTOL, trajectory_row
-from compare.engine.devices import torch_devices
-from compare.engine.runner import TrainRecord, batch_stream, epoch_steps
-from compare.engine.runners import (
+from compare.engine.builtin_runners import (
     AUTOGRAD,
     BACKPROP,
     NUMERICAL,
@@ -35,7 +33,8 @@ from compare.engine.runners import (
     builtin_info,
     builtin_runner,
 )
-from compare.entries import run_entries
+from compare.engine.devices import torch_devices
+from compare.engine.protocol import TrainRecord, batch_stream, epoch_steps
 from compare.report.model import Report
 from compare.run import main
 from dlfs_gradcheck.metrics import Tolerance
@@ -114,7 +113,7 @@ def test_wrong_backprop_gradient_fails_the_run_and_names_the_parameter(
     # backprop is compared with every other method (numerical, autograd on each device, ...): each
     # of those pairs fails, on `param` only, and no pair without backprop fails.
     cfg = parse_args(args)
-    methods = run_entries(cfg, torch_devices(cfg.device, cfg.dtype))
+    methods = registry.entries(cfg, torch_devices(cfg.device, cfg.dtype))
     assert len(rows) == len(methods) - 1, out
     for row in rows:
         assert f" {param} " in row and "backprop" in row, row

@@ -24,7 +24,7 @@ from pathlib import Path
 import pytest
 from helpers import pinned_threads
 
-from compare.engine.timing import Shape
+from compare.engine.gradient_timing import Shape
 from compare.report import codec, csvfiles, diff_tables, teach_doc, text
 from compare.report.__main__ import main as report_main
 from compare.report.codec import SchemaError

@@ -17,7 +17,7 @@ jax = pytest.importorskip("jax")
 import jax.numpy as jnp  # noqa: E402
 
 from compare.data import Dataset  # noqa: E402
-from compare.engine.runner import batch_stream, epoch_steps  # noqa: E402
+from compare.engine.protocol import batch_stream, epoch_steps  # noqa: E402
 from compare.gradcheck import jax_problem  # noqa: E402
 from compare.jax_runner import JaxRunner, jax_available  # noqa: E402
 from dlfs_gradcheck.metrics import EXACT_F64, LOW_PRECISION, Tolerance  # noqa: E402

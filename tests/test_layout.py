@@ -16,7 +16,7 @@ Roles, lowest first (a module may import its own level and those below, never ab
    ``pathsafety``, ``preflight``, ``streams``, ``tempfiles``), ``compare.i18n``,
    ``compare.terminal``, and the checker (``dlfs_gradcheck``, below);
 2. data: ``compare.data``;
-3. the report model: ``compare.report.model``, ``codec``, ``format``;
+3. the report model: ``compare.report.model``, ``model_studies``, ``codec``, ``format``;
 4. the engine: ``compare.engine``, and the plug-in and distributed packages beside it
    (``compare.distributed``, ``compare.jax_runner``; any other new package too);
 5. the sections: ``compare.sections``;
@@ -24,12 +24,12 @@ Roles, lowest first (a module may import its own level and those below, never ab
 7. renderers (``compare.report.text``, ``tables`` (with ``scaling_tables``, ``lesson_tables``,
    ``diff_tables``), ``layout``, ``csvfiles``, ``plots``, ``teach_doc``, ``diff``,
    ``__main__``) and entry points (``compare.run``, ``compare.teach``, ``compare.bench``,
-   ``compare.gradcheck.cli``).
+   ``compare.gradcheck.command``).
 
 The gradient checker is a package of its own, ``dlfs_gradcheck`` (with the adapters of users'
 classes, ``dlfs_gradcheck.usercode``): it imports the implementations and never ``compare``, so
 that it works in a repository with a ``compare`` of its own. ``compare.gradcheck`` re-exports it;
-its command line (``compare.gradcheck.cli``) is an entry point of the harness.
+its command line (``compare.gradcheck.command``) is an entry point of the harness.
 
 Loops between packages: a package is the folder its modules lie in (``compare.engine``,
 ``compare.distributed``, ``dlfs_gradcheck``, ``dlfs_gradcheck.usercode``, ``impl_numpy``, ...),
@@ -100,7 +100,13 @@ LEAVES = {
     "compare.i18n",  # the message catalogs: standard library only
     "compare.terminal",
 }
-MODEL = {"compare.report", "compare.report.model", "compare.report.codec", "compare.report.format"}
+MODEL = {
+    "compare.report",
+    "compare.report.model",
+    "compare.report.model_studies",
+    "compare.report.codec",
+    "compare.report.format",
+}
 RENDERERS = {
     f"compare.report.{m}"
     for m in (
@@ -126,7 +132,7 @@ ENTRY_POINTS = {
     "compare.teach",
     "compare.bench",
     "compare.jax_bench",
-    "compare.gradcheck.cli",
+    "compare.gradcheck.command",
     "compare.gradcheck.__main__",
     "compare.gradcheck.versus",  # a measuring script
     "compare.gradcheck.ranks",  # the rank program of a sharded check (torchrun starts it)
@@ -161,7 +167,7 @@ def level(module: str) -> int:
         return 7
     if module == "compare.harness":
         return 6
-    if module.startswith("compare.sections") or module == "compare.entries":
+    if module.startswith("compare.sections"):
         return 5
     return 4  # the engine, and packages beside it (adapters, distributed, jax_runner, anything new)
 
@@ -222,20 +228,22 @@ OUTSIDE = {
 def test_the_walk_sees_the_imports_it_should() -> None:
     """The parser itself: known imports of the harness, a relative import, one inside a function."""
     harness = {m for m, _, _ in GRAPH["compare.harness"]}
-    assert {"compare.sections.gradients", "compare.entries", "compare.report.model"} <= harness
+    assert {"compare.sections.gradients", "compare.registry", "compare.report.model"} <= harness
     lazy = {m for m, _, inside in GRAPH["compare.run"] if inside}
     assert {"compare.harness", "compare.report.text"} <= lazy
     assert level("compare.report.text") > level("compare.harness") > level("compare.sections.scaling")
-    assert level("compare.sections.scaling") > level("compare.engine.timing") > level("compare.report.model")
+    assert level("compare.sections.scaling") > level("compare.engine.gradient_timing") > level("compare.report.model")
     assert level("compare.report.model") > level("compare.data.mnist") > level("compare.config")
-    assert level("compare.distributed") == level("compare.jax_runner") == level("compare.engine.runner")
-    assert level("compare.config") > level("impl_numpy.checks") == level("impl_jax.net")
+    assert level("compare.distributed") == level("compare.jax_runner") == level("compare.engine.protocol")
+    assert level("compare.config") > level("impl_numpy.validation") == level("impl_jax.jax_two_layer_net")
     checker = {m for m, _, _ in GRAPH["dlfs_gradcheck.core"]}
-    assert {"dlfs_gradcheck.validation", "dlfs_gradcheck.diagnose"} <= checker
+    assert {"dlfs_gradcheck.check_arguments", "dlfs_gradcheck.diagnose"} <= checker
     assert "dlfs_gradcheck.metrics" in {m for m, _, _ in GRAPH["dlfs_gradcheck.resolution"]}
-    assert {"impl_numpy.checks", "impl_jax.train"} <= {m for m, _, _ in GRAPH["impl_jax.net"]}
-    assert {"numpy", "jax"} <= {top for top, _ in OUTSIDE["impl_jax.net"]}
-    assert ("impl_numpy.checks", 35, False) in GRAPH["impl_jax.net"]  # a line number, as messages give it
+    assert {"impl_numpy.validation", "impl_jax.train"} <= {m for m, _, _ in GRAPH["impl_jax.jax_two_layer_net"]}
+    assert {"numpy", "jax"} <= {top for top, _ in OUTSIDE["impl_jax.jax_two_layer_net"]}
+    assert ("impl_numpy.validation", 35, False) in GRAPH[
+        "impl_jax.jax_two_layer_net"
+    ]  # a line number, as messages give it
 
 
 def upward_imports() -> list[str]:
@@ -386,17 +394,23 @@ def test_the_cycle_and_order_checks_can_fail(monkeypatch: pytest.MonkeyPatch) ->
     monkeypatch.setitem(GRAPH, "compare.files", [*GRAPH["compare.files"], ("compare.harness", 1, False)])
     monkeypatch.setitem(GRAPH, "compare.harness", [*GRAPH["compare.harness"], ("compare.files", 1, False)])
     monkeypatch.setitem(GRAPH, "dlfs_gradcheck.core", [*GRAPH["dlfs_gradcheck.core"], ("compare.cli", 1, True)])
-    monkeypatch.setitem(GRAPH, "impl_numpy.layers", [*GRAPH["impl_numpy.layers"], ("impl_torch.net", 7, True)])
+    monkeypatch.setitem(
+        GRAPH, "impl_numpy.layers", [*GRAPH["impl_numpy.layers"], ("impl_torch.torch_two_layer_net", 7, True)]
+    )
     monkeypatch.setitem(OUTSIDE, "impl_numpy.functions", [*OUTSIDE["impl_numpy.functions"], ("torch", 9)])
     assert any({"compare.harness", "compare.files"} <= set(c) for c in cycles())
     assert any("compare.files imports compare.harness" in line for line in upward_imports())
     assert any("dlfs_gradcheck.core imports compare.cli" in line for line in upward_imports())
-    assert any("impl_numpy.layers imports impl_torch.net (an implementation" in line for line in upward_imports())
+    assert any(
+        "impl_numpy.layers imports impl_torch.torch_two_layer_net (an implementation" in line
+        for line in upward_imports()
+    )
     assert foreign_imports() == ["impl_numpy/functions.py:9: impl_numpy.functions imports torch (only ['numpy'])"]
     loops = package_loops()
     assert any(
-        "impl_numpy -> impl_torch: impl_numpy/layers.py:7 (impl_numpy.layers imports impl_torch.net)" in loop
-        and "impl_torch -> impl_numpy: impl_torch/net.py:" in loop
+        "impl_numpy -> impl_torch: impl_numpy/layers.py:7 (impl_numpy.layers imports impl_torch.torch_two_layer_net)"
+        in loop
+        and "impl_torch -> impl_numpy: impl_torch/torch_two_layer_net.py:" in loop
         for loop in loops
     ), loops
 
@@ -404,7 +418,9 @@ def test_the_cycle_and_order_checks_can_fail(monkeypatch: pytest.MonkeyPatch) ->
 def test_a_loop_through_a_third_package_is_reported(monkeypatch: pytest.MonkeyPatch) -> None:
     """engine -> model is allowed; model -> data -> engine closes a loop of three packages, each import named."""
     monkeypatch.setitem(GRAPH, "compare.report.model", [*GRAPH["compare.report.model"], ("compare.data.base", 3, True)])
-    monkeypatch.setitem(GRAPH, "compare.data.base", [*GRAPH["compare.data.base"], ("compare.engine.runner", 5, False)])
+    monkeypatch.setitem(
+        GRAPH, "compare.data.base", [*GRAPH["compare.data.base"], ("compare.engine.protocol", 5, False)]
+    )
     (loop,) = [line for line in package_loops() if "compare.data -> compare.engine" in line]
     assert {"compare.data", "compare.engine", "compare.report [model]"} <= set(loop.splitlines()[0].split(" <-> "))
     assert "compare/report/model.py:3 (compare.report.model imports compare.data.base)" in loop
@@ -415,7 +431,8 @@ def test_packages_are_split_by_role_and_own_their_subpackages() -> None:
     """compare/ and compare/report/ hold several roles: a node each; a package may use its own subpackage."""
     assert package_of("compare.report.model") == "compare.report [model]" != package_of("compare.report.text")
     assert (
-        package_of("compare.harness") == "compare [harness]" and package_of("compare.engine.runner") == "compare.engine"
+        package_of("compare.harness") == "compare [harness]"
+        and package_of("compare.engine.protocol") == "compare.engine"
     )
     assert package_of("dlfs_gradcheck.usercode.checks") == "dlfs_gradcheck.usercode"
     edges = {(a, b) for a, b, *_ in package_edges()}
@@ -577,7 +594,7 @@ def test_the_code_map_names_every_package_and_module_and_nothing_else() -> None:
 
 def test_the_code_map_check_sees_a_missing_module(monkeypatch: pytest.MonkeyPatch) -> None:
     mapped = code_map()
-    mapped["compare/engine/"] = mapped["compare/engine/"] - {"runner.py"}
+    mapped["compare/engine/"] = mapped["compare/engine/"] - {"protocol.py"}
     monkeypatch.setitem(globals(), "code_map", lambda: mapped)
-    with pytest.raises(AssertionError, match="compare/engine/runner.py: not in its row"):
+    with pytest.raises(AssertionError, match="compare/engine/protocol.py: not in its row"):
         test_the_code_map_names_every_package_and_module_and_nothing_else()

@@ -14,8 +14,8 @@ from test_teach import fake_report, run_of
 
 from compare import i18n, teach
 from compare.report import fonts, plots
+from compare.report.learner import backprop_cost, loss_clock
 from compare.report.model import TrajectorySection
-from compare.sections.learner import backprop_cost, loss_clock
 
 
 def test_backprop_cost_in_forward_passes() -> None:

@@ -30,7 +30,7 @@ from idx_files import tiny_gz_files, write_files
 
 from compare import bench, exits, files, harness, resources, supervise, teach, tempfiles
 from compare.config import parse_args
-from compare.gradcheck import cli as gradcheck_cli
+from compare.gradcheck import command as gradcheck_cli
 from compare.manifest import MANIFEST, read_manifest
 from compare.report import plots
 from compare.report.__main__ import main as report_main
@@ -384,7 +384,7 @@ import os, sys
 os.sched_setaffinity(0, {min(os.sched_getaffinity(0))})  # as taskset -c N does
 from compare import bench, teach
 from compare.config import RunConfig, parse_args
-from compare.gradcheck.cli import parse_args as gradcheck_args
+from compare.gradcheck.command_options import parse_args as gradcheck_args
 for parse in (parse_args, gradcheck_args, bench.parse_args, teach.parse_args):
     try:
         parse(["--threads", "2"])
@@ -417,7 +417,7 @@ INTERRUPTED_CHECK = (
     TERMINAL_SIGINT
     + """
 import signal, sys
-from compare.gradcheck import cli
+from compare.gradcheck import command as cli
 
 def interrupted(*args, **kwargs):
     signal.raise_signal(signal.SIGINT)

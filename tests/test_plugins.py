@@ -16,11 +16,11 @@ import numpy as np
 import pytest
 from helpers import assert_grads_close
 
+from compare.engine.builtin_runners import NumpyRunner, builtin_info
 from compare.engine.plugin_runner import plugin_runners
-from compare.engine.runner import batch_stream
-from compare.engine.runners import NumpyRunner, builtin_info
+from compare.engine.protocol import batch_stream
 from compare.gradcheck import book_net_problem, torch_module_net_problem
-from compare.gradcheck.cli import main as gradcheck_main
+from compare.gradcheck.command import main as gradcheck_main
 from dlfs_gradcheck.diagnose import Context, diagnose
 from dlfs_gradcheck.metrics import EXACT_F64, LOW_PRECISION, diff, numerical_tolerance
 from dlfs_gradcheck.usercode import BookNet, ImplementationFailure, SpecError, build_net, load_impl, load_impls

@@ -42,7 +42,7 @@ import compare.data.mnist_files as mnist_files
 from compare import exits, files, pathsafety, preflight, resources, supervise, tempfiles
 from compare.data import DataError
 from compare.engine.divergence import Diverged, first_nonfinite
-from compare.gradcheck.cli import main as gradcheck_main
+from compare.gradcheck.command import main as gradcheck_main
 from compare.manifest import MANIFEST
 from compare.run import main as run_main_cli
 from impl_numpy import LabelError, NetInputError, TwoLayerNet, init_params, numerical_gradient

@@ -13,9 +13,9 @@ import numpy as np
 import pytest
 
 from compare.engine.agreement import TRAJECTORY_RTOL, WEIGHT_RTOL_EXACT, trajectory_row
-from compare.engine.runner import TrainRecord
-from compare.engine.runners import AUTOGRAD, BACKPROP, builtin_info
-from impl_numpy.checks import PARAM_NAMES
+from compare.engine.builtin_runners import AUTOGRAD, BACKPROP, builtin_info
+from compare.engine.protocol import TrainRecord
+from impl_numpy.validation import PARAM_NAMES
 
 PAIR = (builtin_info(BACKPROP), builtin_info(AUTOGRAD))
 N_TRAIN, N_TEST = 2, 4  # one sample: 1.5 / 2 = 0.75 and 1.5 / 4 = 0.375, both exact in binary

@@ -32,9 +32,8 @@ from compare import files as report_files
 from compare import harness, pathsafety, preflight
 from compare.config import SECTIONS
 from compare.engine import timer
-from compare.engine.runner import epoch_steps
-from compare.engine.significance import rank_test
-from compare.engine.timing import Shape
+from compare.engine.gradient_timing import Shape
+from compare.engine.protocol import epoch_steps
 from compare.manifest import MANIFEST
 from compare.report import csvfiles, text
 from compare.report.__main__ import main as report_main
@@ -42,6 +41,7 @@ from compare.report.codec import SchemaError, from_data, to_data
 from compare.report.diff_tables import p_text
 from compare.report.format import format_seconds
 from compare.report.model import SCHEMA_VERSION, Report, ScalingPlan, TrajectoryRow
+from compare.report.significance import rank_test
 from compare.run import main
 from compare.sections import scaling
 from compare.sections import timing as timing_section

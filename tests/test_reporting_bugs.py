@@ -20,11 +20,11 @@ import pytest
 from helpers import verdict_of
 
 from compare.config import RunConfig
-from compare.engine import runners as runners_module
-from compare.engine import timing
+from compare.engine import gradient_timing as timing
+from compare.engine import training
 from compare.engine.agreement import trajectory_row
-from compare.engine.runner import TrainRecord, batch_stream
-from compare.engine.runners import AUTOGRAD, BACKPROP, NUMERICAL, NumpyRunner, TorchRunner, builtin_info
+from compare.engine.builtin_runners import AUTOGRAD, BACKPROP, NUMERICAL, NumpyRunner, TorchRunner, builtin_info
+from compare.engine.protocol import TrainRecord, batch_stream
 from compare.engine.timer import Timing, summarize
 from compare.harness import environment
 from compare.report import tables, text
@@ -96,7 +96,7 @@ def test_sampled_book_loop_time_is_scaled_by_p_over_k(monkeypatch: pytest.Monkey
 def test_a_users_own_numerical_gradient_is_timed_in_one_call() -> None:
     """It cannot be sampled; 7 runs and a warm-up of it at 784-50-10 took minutes: one call, its row says 1 run."""
     from compare.engine.plugin_runner import FAMILY as PLUGIN
-    from compare.engine.runner import MethodInfo
+    from compare.engine.protocol import MethodInfo
 
     calls = []
     theirs = SimpleNamespace(
@@ -189,7 +189,7 @@ def test_numerical_run_stops_at_its_time_budget(monkeypatch: pytest.MonkeyPatch,
 
     params = init_params(64, 4, 10, seed=0)
     batches = batch_stream(digits.train_size, 10, 8, seed=0)  # (8, 10)
-    monkeypatch.setattr(runners_module, "time", SimpleNamespace(perf_counter=perf_counter))
+    monkeypatch.setattr(training, "time", SimpleNamespace(perf_counter=perf_counter))
     info = builtin_info(NUMERICAL)
     rec = NumpyRunner(info, params, "sigmoid").train(digits, batches, 0.1, [0], [2], time_budget_s=2.5)
     # start at 0 s; after steps 0, 1, 2 the clock reads 1, 2, 3 s: the third step uses the budget up

@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from compare.gradcheck.cli import main as check_main
+from compare.gradcheck.command import main as check_main
 from compare.run import main as run_main
 from dlfs_gradcheck.usercode import ImplementationFailure, SpecError, build_net, load_impl, parse_spec
 

@@ -5,8 +5,6 @@
 - :func:`ddp_gradient`: the gradient DDP leaves after one backward of a split batch;
 - :func:`sharded_numerical_gradient`: the book's central-difference gradient with its
   entries split over ranks, bit-identical to one process;
-- :func:`sharded_gradcheck`: ``python -m compare.gradcheck --mode full --ranks N``, the
-  full check's reference derivatives split over ranks, the same report as one process;
 - :class:`DistributedFailure`: a job that could not complete (a rank raised, died or hung).
 
 Imports are lazy so that the launcher and worker processes load only what they use.
@@ -14,7 +12,7 @@ Imports are lazy so that the launcher and worker processes load only what they u
 
 from __future__ import annotations
 
-__all__ = ["DistributedFailure", "ddp_gradient", "ddp_train", "sharded_gradcheck", "sharded_numerical_gradient"]
+__all__ = ["DistributedFailure", "ddp_gradient", "ddp_train", "sharded_numerical_gradient"]
 
 
 def __getattr__(name: str) -> object:
@@ -22,7 +20,7 @@ def __getattr__(name: str) -> object:
         from compare.distributed.launch import DistributedFailure
 
         return DistributedFailure
-    if name in ("ddp_train", "ddp_gradient", "sharded_gradcheck", "sharded_numerical_gradient"):
+    if name in ("ddp_train", "ddp_gradient", "sharded_numerical_gradient"):
         from compare.distributed import api
 
         return getattr(api, name)

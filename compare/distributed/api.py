@@ -1,20 +1,18 @@
-"""The Python API of distributed runs: DDP/FSDP training, the sharded numerical gradient and full check.
+"""The Python API of distributed runs: DDP/FSDP training, the distributed and the sharded numerical gradient.
 
 Usage::
 
     record, info = ddp_train(params, data, batches, lr=0.1, eval_at=[0, 15], ranks=2)
     grads = sharded_numerical_gradient(params, x, t, activation="sigmoid", ranks=2)
-    ok, doc, text = sharded_gradcheck(asdict(GradcheckConfig(ranks=2)), ranks=2)
 
-Both start a local torchrun job (:mod:`compare.distributed.launch`), pass the inputs as
+Each starts a local torchrun job (:mod:`compare.distributed.launch`), pass the inputs as
 ``.npy`` files, and read rank 0's outputs back before the job directory is removed.
 A job that cannot complete raises :class:`DistributedFailure` (one line: rank and cause);
-bad arguments raise :class:`impl_numpy.checks.ConfigError` before anything starts.
+bad arguments raise :class:`impl_numpy.validation.ConfigError` before anything starts.
 """
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Iterable, Mapping
 from pathlib import Path
@@ -31,19 +29,16 @@ from compare.distributed.jobfiles import (
     write_arrays,
     write_json,
 )
-from compare.distributed.launch import DistributedFailure, JobDir, Limits, choose_backend, launch
+from compare.distributed.launch import JobDir, Limits, choose_backend, launch
 from compare.distributed.worker import FAULT_KINDS
-from compare.engine.runner import TrainRecord
-from impl_numpy.checks import PARAM_NAMES, ConfigError, check_activation, check_params
+from compare.engine.protocol import TrainRecord
+from impl_numpy.validation import PARAM_NAMES, ConfigError, check_activation, check_params
 
 WEIGHTINGS = ("ddp", "batch")  # ddp: plain mean of per-rank means; batch: full-batch mean gradient
 METHODS = ("ddp", "fsdp")
-GRADCHECK_RANKS = "compare.gradcheck.ranks"  # the rank program of a sharded check (an entry point)
-GRADCHECK_DOC = "gradcheck.json"  # its report, as compare.files.to_json writes it (rank 0)
-GRADCHECK_REFUSED = "refused.json"  # a check that cannot be made: {"rank", "message"}
 
 
-def _limits(timeout_s: float | None, stall_s: float) -> Limits:
+def job_limits(timeout_s: float | None, stall_s: float) -> Limits:
     base = Limits()
     return Limits(timeout_s=base.timeout_s if timeout_s is None else float(timeout_s), stall_s=float(stall_s))
 
@@ -55,7 +50,7 @@ def _check_ranks(ranks: int, batch: int) -> None:
         raise ConfigError(f"{ranks} ranks cannot share a batch of {batch} rows (a rank would get none)")
 
 
-def _check_fault(fault: Mapping | None) -> dict | None:
+def check_fault(fault: Mapping | None) -> dict | None:
     if fault is None:
         return None
     if set(fault) != {"rank", "at_step", "kind"} or fault["kind"] not in FAULT_KINDS:
@@ -120,7 +115,7 @@ def ddp_train(
             job, params, data, batches, lr, eval_at, snapshot_at, activation, weighting, method,
             dtype=dtype, backend=chosen, fault=fault,
         )  # fmt: skip
-        launch(job, spec, ranks, _limits(timeout_s, stall_s))
+        launch(job, spec, ranks, job_limits(timeout_s, stall_s))
         record, info = read_train_job(job)
     info["wall_s"] = time.perf_counter() - start
     return record, info
@@ -157,7 +152,7 @@ def write_train_job(
         "task": "train", "method": method, "weighting": weighting, "backend": backend, "dtype": dtype,
         "activation": check_activation(activation), "lr": float(lr), "batch": int(batches.shape[1]),
         "eval_at": sorted({int(i) for i in eval_at}), "snapshot_at": sorted({int(i) for i in snapshot_at}),
-        "fault": _check_fault(fault), "stall_s": Limits().stall_s,
+        "fault": check_fault(fault), "stall_s": Limits().stall_s,
     }  # fmt: skip
     job = Path(job)
     write_arrays(job, "param_", check_params(params))
@@ -211,7 +206,7 @@ def ddp_gradient(
         write_arrays(job, "param_", check_params(params))
         write_array(job, "x", x)
         write_array(job, "t", t)
-        result = launch(job, spec, ranks, _limits(timeout_s, 60.0))
+        result = launch(job, spec, ranks, job_limits(timeout_s, 60.0))
         if "unsupported" in result:
             return None, info | {"unsupported": result["unsupported"]}
         grads = read_arrays(job, "grad_", PARAM_NAMES)
@@ -247,43 +242,14 @@ def sharded_numerical_gradient(
     if isinstance(ranks, bool) or not isinstance(ranks, int) or not 1 <= ranks <= total:
         raise ConfigError(f"ranks must be an integer from 1 to the {total} parameter entries, got {ranks!r}")
     spec = {"task": "numgrad", "backend": "gloo", "activation": check_activation(activation), "h": float(h)}
-    spec["fault"] = _check_fault(fault)
+    spec["fault"] = check_fault(fault)
     start = time.perf_counter()
     with JobDir() as job:
         write_arrays(job, "param_", {k: np.asarray(v, dtype=np.float64) for k, v in p.items()})
         write_array(job, "x", np.asarray(x, dtype=np.float64))
         write_array(job, "t", np.asarray(t))
-        result = launch(job, spec, ranks, _limits(timeout_s, stall_s), threads=threads)
+        result = launch(job, spec, ranks, job_limits(timeout_s, stall_s), threads=threads)
         grads = read_arrays(job, "grad_", PARAM_NAMES)
     if timings is not None:
         timings.update(result, wall_s=time.perf_counter() - start)
     return grads
-
-
-def sharded_gradcheck(
-    config: Mapping, ranks: int, threads: int = 1, timeout_s: float | None = None, *, stall_s: float = 60.0,
-    fault: Mapping | None = None,
-) -> tuple[bool, dict, str]:  # fmt: skip
-    """``python -m compare.gradcheck --mode full`` on ``ranks`` local ranks: ``(ok, JSON doc, text)``.
-
-    ``config`` is the checker's configuration as a JSON-ready dict (``dataclasses.asdict`` of
-    :class:`compare.gradcheck.cli.GradcheckConfig`); every rank rebuilds the problem from it
-    (see :mod:`compare.gradcheck.ranks`, the rank program). The doc equals one process's at ``threads``
-    BLAS threads, except its ``seconds`` (rank 0's) and ``config["ranks"]``. A check that cannot
-    be made raises :class:`compare.gradcheck.GradcheckError` as in one process; a failed job,
-    :class:`DistributedFailure`.
-    """
-    from dlfs_gradcheck.errors import GradcheckError
-
-    if isinstance(ranks, bool) or not isinstance(ranks, int) or ranks < 1:
-        raise ConfigError(f"ranks must be a positive integer, got {ranks!r}")
-    spec = {"task": "gradcheck", "backend": "gloo", "config": dict(config), "fault": _check_fault(fault)}
-    with JobDir() as job:
-        try:
-            result = launch(job, spec, ranks, _limits(timeout_s, stall_s), threads=threads, module=GRADCHECK_RANKS)
-        except DistributedFailure:
-            if (job / GRADCHECK_REFUSED).exists():  # the check itself cannot be made: not a failure of the job
-                raise GradcheckError(read_json(job / GRADCHECK_REFUSED)["message"]) from None
-            raise
-        doc = json.loads((job / GRADCHECK_DOC).read_text(encoding="utf-8"))
-    return bool(result["ok"]), doc, str(result["text"])

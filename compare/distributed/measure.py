@@ -32,8 +32,8 @@ from threadpoolctl import threadpool_limits
 from compare.data import load_digits, make_synthetic
 from compare.distributed.api import ddp_train, sharded_numerical_gradient
 from compare.distributed.launch import DistributedFailure
-from compare.engine.runner import batch_stream, epoch_steps
-from compare.engine.runners import NumpyRunner, builtin_info
+from compare.engine.builtin_runners import NumpyRunner, builtin_info
+from compare.engine.protocol import batch_stream, epoch_steps
 from impl_numpy import TwoLayerNet, init_params
 
 LOSS_TARGET = 1e-10  # float64, same sums in a different order: ~1e-16 per step, well under this after 10k steps

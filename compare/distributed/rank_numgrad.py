@@ -20,7 +20,7 @@ import torch.distributed as dist
 
 from compare.distributed.jobfiles import RESULT, read_array, read_arrays, write_array, write_json
 from impl_numpy import TwoLayerNet
-from impl_numpy.checks import PARAM_NAMES
+from impl_numpy.validation import PARAM_NAMES
 
 CHUNK = 64  # entries between heartbeats / fault checks
 

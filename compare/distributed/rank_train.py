@@ -23,7 +23,7 @@ import torch.distributed as dist
 import torch.nn.functional as F
 
 from compare.distributed.jobfiles import RESULT, read_array, read_arrays, write_array, write_json
-from impl_numpy.checks import PARAM_NAMES
+from impl_numpy.validation import PARAM_NAMES
 from impl_torch import TorchTwoLayerNet
 
 

@@ -3,9 +3,6 @@
 Both take the methods' outputs (gradient dicts, :class:`TrainRecord` s) and
 compare every pair with the definitions and tolerances of
 :mod:`dlfs_gradcheck.metrics`. They never run numpy and torch interleaved.
-
-Longer than 60 lines for ``trajectory_row``: it fills one row from the three checks (loss,
-accuracy, weights) made just above it.
 """
 
 from __future__ import annotations
@@ -15,10 +12,10 @@ from itertools import combinations
 
 import numpy as np
 
-from compare.engine.runner import MethodInfo, TrainRecord
+from compare.engine.protocol import MethodInfo, TrainRecord
 from compare.report.model import GradientRow, TrajectoryRow
 from dlfs_gradcheck import metrics
-from impl_numpy.checks import PARAM_NAMES
+from impl_numpy.validation import PARAM_NAMES
 
 # -- gradients on one batch -----------------------------------------------------------------
 
@@ -167,8 +164,7 @@ def trajectory_row(
 
     acc_records, acc_diff, acc_ok = _accuracy_check(ra, rb, n_train, n_test)
     tol = weight_tolerance(a, b, steps, learning_rate, float(la[0]) if steps else 1.0, h)
-    w_rtol = tol.rtol
-    w_rel = _final_weights_rel(ra, rb, steps, tol)
+    w_rtol, w_rel = tol.rtol, _final_weights_rel(ra, rb, steps, tol)
     weights_checked = not np.isnan(w_rel)
     checked = not (kinks and (a.kind == "numerical") != (b.kind == "numerical"))
     notes = []

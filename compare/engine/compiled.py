@@ -28,7 +28,9 @@ from collections.abc import Callable, Iterable, Mapping
 import numpy as np
 
 from compare.data import Dataset
-from compare.engine.runner import MethodInfo, NotProvided, TrainRecord, progress_bar
+from compare.engine.builtin_runners import DeviceData, device_finish
+from compare.engine.protocol import MethodInfo, NotProvided
+from compare.engine.training import SteppedRunner
 
 FAMILY = "autograd+compile"
 INDUCTOR, FALLBACK = "inductor", "aot_eager"
@@ -51,8 +53,10 @@ def compiled_info(dtype: str, device: str = "cpu", backend: str = INDUCTOR) -> M
     return MethodInfo(f"{FAMILY}[{device},{dtype}{tail}]", FAMILY, "exact", dtype, device, "torch")
 
 
-class CompiledTorchRunner:
+class CompiledTorchRunner(SteppedRunner):
     """``torch.compile`` of the gradient and of the SGD step of a :class:`~impl_torch.TorchTwoLayerNet`."""
+
+    host_losses = False  # the losses stay on the device until the run ends
 
     def __init__(
         self, info: MethodInfo, params: Mapping[str, np.ndarray], activation: str, backend: str = INDUCTOR
@@ -143,45 +147,30 @@ class CompiledTorchRunner:
         step = self._step
         return (lambda: step(weights, xt, tt, learning_rate)), self.sync
 
-    def train(
-        self,
-        data: Dataset,
-        batches: np.ndarray,
-        learning_rate: float,
-        eval_at: list[int],
-        snapshot_at: Iterable[int] = (),
-        progress: bool = False,
-        time_budget_s: float | None = None,  # exact methods train the whole stream
-    ) -> TrainRecord:
-        """Train along ``batches`` (steps, B); step 0's call compiles (``compile_seconds``)."""
-        torch, net = self.torch, self.net
-        dev, dt = net.device, net.dtype
-        x_train = torch.as_tensor(data.x_train).to(dev, dt)  # (N, D)
-        t_train = torch.as_tensor(data.t_train.astype(np.int64)).to(dev)  # (N,)
-        x_test = torch.as_tensor(data.x_test).to(dev, dt)
-        t_test = torch.as_tensor(data.t_test.astype(np.int64)).to(dev)
-        idx_all = torch.as_tensor(batches.astype(np.int64)).to(dev)  # (steps, B)
-        steps, weights = batches.shape[0], self._weights()
+    # -- the step interface of the one training loop (compare.engine.training) ---------------------
+    def begin(self, data: Dataset, batches: np.ndarray) -> None:
+        """The data on the device; the weights as loaded; the step compiled by step 0's call (``compile_seconds``)."""
+        net = self.net
+        self._data = DeviceData(self.torch, data, batches, net.device, net.dtype)
+        self._trained = self._weights()
         self._step = self._step or self._compile(self._sgd_step)
-        losses, accs = [], []
-        evals, snaps = set(eval_at), set(snapshot_at)
-        record = TrainRecord(np.empty(0), [], np.empty(0), np.empty(0))
-        for i in progress_bar(range(steps), steps, self.info.label, progress):
-            idx = idx_all[i]
-            args = (weights, x_train[idx], t_train[idx], learning_rate)  # (B, D), (B,)
-            weights, loss = self._first_call(self._step, *args) if i == 0 else self._step(*args)
-            losses.append(loss)
-            if i + 1 in snaps:
-                record.snapshots[i + 1] = self._book(weights)
-            if i in evals:
-                train_acc, test_acc = self._accuracy(weights, x_train, t_train), self._accuracy(weights, x_test, t_test)
-                accs.append(torch.stack([train_acc, test_acc]))
-                record.eval_steps.append(i)
-        record.losses = torch.stack(losses).to("cpu", torch.float64).numpy() if losses else np.empty(0)
-        host_accs = torch.stack(accs).cpu().numpy() if accs else np.empty((0, 2))
-        record.train_acc, record.test_acc = host_accs[:, 0].copy(), host_accs[:, 1].copy()
-        record.snapshots[steps] = self._book(weights)
-        return record
+
+    def step(self, i: int, learning_rate: float):
+        d = self._data
+        idx = d.idx[i]
+        args = (self._trained, d.x_train[idx], d.t_train[idx], learning_rate)  # (B, D), (B,)
+        self._trained, loss = self._first_call(self._step, *args) if i == 0 else self._step(*args)
+        return loss
+
+    def accuracy(self):
+        d, w = self._data, self._trained
+        return self.torch.stack([self._accuracy(w, d.x_train, d.t_train), self._accuracy(w, d.x_test, d.t_test)])
+
+    def export(self) -> dict[str, np.ndarray]:
+        return self._book(self._trained)
+
+    def finish(self, losses: list, accuracies: list) -> tuple[np.ndarray, np.ndarray]:
+        return device_finish(self.torch, losses, accuracies)
 
     def _accuracy(self, weights: tuple, x, t):
         """Fraction of rows of ``x`` (N, D) whose largest logit is the label, a 0-d float64 tensor (eager)."""

@@ -15,7 +15,7 @@ def dtype_supported(device: str, dtype: str) -> bool:
 
 def torch_devices(requested: str, dtype: str) -> list[str]:
     """``auto``: the CPU plus every accelerator torch sees (that supports ``dtype``); else the one named, checked."""
-    from impl_torch.net import available_devices, resolve_device, resolve_dtype
+    from impl_torch.torch_two_layer_net import available_devices, resolve_device, resolve_dtype
 
     if requested == "auto":
         return [d for d in available_devices() if dtype_supported(d, dtype)]

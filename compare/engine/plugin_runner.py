@@ -25,15 +25,15 @@ step and keeps what it recorded up to it; a crash at step k is an
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable, Iterable, Mapping
+import contextlib
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
 import numpy as np
 
 from compare.data import Dataset
-from compare.engine.divergence import BLOW_UP
-from compare.engine.runner import MethodInfo, TrainRecord
+from compare.engine.protocol import MethodInfo
+from compare.engine.training import SteppedRunner, diverged
 from dlfs_gradcheck.usercode import BookNet, ImplementationFailure, LoadedImpl, NotProvided, TorchModuleNet, build_net
 from dlfs_gradcheck.usercode.checks import PARAM_NAMES
 
@@ -41,7 +41,7 @@ Net = BookNet | TorchModuleNet
 FAMILY = "plugin"
 
 
-class PluginRunner:
+class PluginRunner(SteppedRunner):
     """One method (``gradient``, ``numerical_gradient``) of a user's net behind the Runner protocol."""
 
     def __init__(
@@ -90,65 +90,47 @@ class PluginRunner:
         labels = net.labels_for(self.method, t)
         return (lambda: func(x, labels)), None
 
-    def train(
-        self,
-        data: Dataset,
-        batches: np.ndarray,
-        learning_rate: float,
-        eval_at: list[int],
-        snapshot_at: Iterable[int] = (),
-        progress: bool = False,
-        time_budget_s: float | None = None,
-    ) -> TrainRecord:
-        """SGD on the user's own object along ``batches``; a crash is a failure naming the step.
-
-        A run that diverges stops at the step where it did (see the module docstring).
-        """
+    # -- the step interface of the one training loop (compare.engine.training) ---------------------
+    def begin(self, data: Dataset, batches: np.ndarray) -> None:
+        """The shared initial weights written into the user's arrays; the loss and accuracy this run records."""
         net = self.net
         net.load(self.initial)
-        start = time.perf_counter()
-        x_train = data.x_train.astype(net.dtype, copy=False)
-        x_test = data.x_test.astype(net.dtype, copy=False)
-        steps = batches.shape[0]
-        losses = np.empty(steps)
-        evals, snaps = set(eval_at), set(snapshot_at)
-        record = TrainRecord(losses, [], np.empty(0), np.empty(0))
-        accs: list[tuple[float, float]] = []
-        step_loss, accuracy = net.loss if self.loss_source.startswith("their loss") else net.exact_loss, net.accuracy
+        self._x_train = data.x_train.astype(net.dtype, copy=False)  # (N, D)
+        self._x_test = data.x_test.astype(net.dtype, copy=False)  # (M, D)
+        self._t_train, self._t_test, self._batches = data.t_train, data.t_test, batches
+        self._loss = net.loss if self.loss_source.startswith("their loss") else net.exact_loss
+        self._accuracy = net.accuracy
         if not {"predict", "loss"} & set(net.provided):  # only params and a gradient: the book's net stands in
-            step_loss, accuracy = self._stand_in_loss, self._stand_in_accuracy
-        i = 0
+            self._loss, self._accuracy = self._stand_in_loss, self._stand_in_accuracy
+        self._first: float | None = None
+
+    def session(self) -> contextlib.AbstractContextManager:
+        stack = contextlib.ExitStack()
+        stack.enter_context(self.net.session())
+        stack.enter_context(np.errstate(over="ignore", invalid="ignore", divide="ignore"))
+        return stack
+
+    def step(self, i: int, learning_rate: float) -> float:
+        """The gradient first, the loss after it (same weights); no update once the loss says the run diverged."""
+        xb, tb = self._x_train[self._batches[i]], self._t_train[self._batches[i]]  # (B, D), (B,)
         try:
-            with net.session(), np.errstate(over="ignore", invalid="ignore", divide="ignore"):
-                for i in _bar(range(steps), steps, self.info.label, progress):
-                    xb, tb = x_train[batches[i]], data.t_train[batches[i]]  # (B, D), (B,)
-                    try:
-                        grads, failure = net.raw_gradient(self.method, xb, tb), None
-                    except ImplementationFailure as e:
-                        grads, failure = None, e
-                    losses[i] = _loss_or_nan(step_loss, xb, tb)
-                    if not _finite_loss(losses[i], losses[0]):  # diverged: stop here
-                        steps = i + 1
-                        break
-                    if failure is not None:  # the loss is fine but the gradient is not: their bug, not divergence
-                        raise failure
-                    net.sgd_step(grads, learning_rate)
-                    if i + 1 in snaps:
-                        record.snapshots[i + 1] = net.params()
-                    if i in evals:
-                        record.eval_steps.append(i)
-                        accs.append((accuracy(x_train, data.t_train), accuracy(x_test, data.t_test)))
-                    if time_budget_s is not None and time.perf_counter() - start >= time_budget_s:
-                        steps = i + 1
-                        break
+            grads, failure = self.net.raw_gradient(self.method, xb, tb), None
         except ImplementationFailure as e:
-            raise e.at_step(i) from None
-        record.losses = losses[:steps]
-        record.snapshots[steps] = net.params()
-        record.train_acc = np.array([a for a, _ in accs])
-        record.test_acc = np.array([b for _, b in accs])
-        record.seconds = time.perf_counter() - start
-        return record
+            grads, failure = None, e
+        loss = _loss_or_nan(self._loss, xb, tb)
+        self._first = loss if self._first is None else self._first
+        if diverged(loss, self._first):  # the loop stops here
+            return loss
+        if failure is not None:  # the loss is fine but the gradient is not: their bug, not divergence
+            raise failure
+        self.net.sgd_step(grads, learning_rate)
+        return loss
+
+    def accuracy(self) -> tuple[float, float]:
+        return self._accuracy(self._x_train, self._t_train), self._accuracy(self._x_test, self._t_test)
+
+    def export(self) -> dict[str, np.ndarray]:
+        return self.net.params()
 
 
 def _loss_or_nan(step_loss: Callable[[np.ndarray, np.ndarray], float], xb: np.ndarray, tb: np.ndarray) -> float:
@@ -159,11 +141,6 @@ def _loss_or_nan(step_loss: Callable[[np.ndarray, np.ndarray], float], xb: np.nd
         if e.error == "non-finite":
             return float("nan")
         raise
-
-
-def _finite_loss(loss: float, first: float) -> bool:
-    """Not diverged: finite and within BLOW_UP times the first loss (compare.engine.divergence)."""
-    return bool(np.isfinite(loss)) and abs(loss) <= BLOW_UP * max(abs(first), np.finfo(np.float64).tiny)
 
 
 def _loss_source(net: Net) -> str:
@@ -183,14 +160,6 @@ def _loss_source(net: Net) -> str:
         None: "they have no loss",
     }[net.loss_kind if "loss" in net.provided else None]
     return f"the exact cross-entropy of their predict ({why})"
-
-
-def _bar(iterable: Iterable[int], total: int, desc: str, enabled: bool) -> Iterable[int]:
-    if not enabled:
-        return iterable
-    from tqdm import tqdm
-
-    return tqdm(iterable, total=total, desc=desc, leave=False, mininterval=0.5)
 
 
 @dataclass

@@ -3,7 +3,7 @@
 Each spec is loaded once (:func:`dlfs_gradcheck.usercode.load_impls`; a bad spec raises
 :class:`~dlfs_gradcheck.usercode.SpecError`, exit status 2). At the run's weights and first batch its
 class is built and probed (:func:`compare.engine.plugin_runner.plugin_runners`), which tells
-which methods it offers; each becomes a :class:`~compare.engine.runner.MethodEntry` whose
+which methods it offers; each becomes a :class:`~compare.engine.protocol.MethodEntry` whose
 runner, at another net shape (the timing tables' 784-50-10), is built anew and probed on a
 seeded synthetic batch of that shape.
 """
@@ -16,9 +16,10 @@ import numpy as np
 
 from compare.data import make_synthetic
 from compare.engine.plugin_runner import plugin_runners
-from compare.engine.runner import MethodEntry
+from compare.engine.protocol import MethodEntry
 from compare.report.model import MethodNote
-from dlfs_gradcheck.usercode import ImplementationFailure, LoadedImpl, check_activation, load_impls
+from dlfs_gradcheck.usercode import ImplementationFailure, LoadedImpl, SpecError, check_activation, load_impls
+from dlfs_gradcheck.usercode.loader import parse_spec
 
 Params = Mapping[str, np.ndarray]
 
@@ -52,6 +53,14 @@ class _Plugged:
         return build
 
 
+def refuse_reserved(specs: Sequence[str], reserved: Sequence[str]) -> None:
+    """:class:`SpecError` when a spec's ``LABEL=`` is (or starts as) a built-in row's label."""
+    for spec in specs:
+        label = parse_spec(spec).label
+        if label is not None and label.split("[", 1)[0] in reserved:
+            raise SpecError(f"label {label!r} is a built-in method's name ({', '.join(reserved)}); choose another")
+
+
 def plugin_entries(
     specs: Sequence[str],
     taken: Sequence[str],
@@ -63,8 +72,13 @@ def plugin_entries(
     seed: int,
     numerical_iters: int,
     activation: str | None = None,
+    reserved: Sequence[str] = (),
 ) -> tuple[list[MethodEntry], list[MethodNote]]:
-    """Entries for every method the plugged classes offer, and notes on what they do not offer or did."""
+    """Entries for every method the plugged classes offer, and notes on what they do not offer or did.
+
+    ``reserved``: label stems of the run's own rows (the registry's); a ``LABEL=`` among them is refused.
+    """
+    refuse_reserved(specs, reserved)
     entries, notes = [], []
     for loaded in load_impls(specs, taken=taken):
         plugged = _Plugged(loaded, weight_init_std, seed, activation or "sigmoid")

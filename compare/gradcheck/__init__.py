@@ -3,7 +3,7 @@
 ``from compare.gradcheck import check_gradients`` and ``from dlfs_gradcheck import
 check_gradients`` give the same function. In a repository with a ``compare.py`` or
 ``compare/`` of its own, import :mod:`dlfs_gradcheck` (and run ``dlfs-gradcheck``): it
-never imports ``compare``. The command line is :mod:`compare.gradcheck.cli`.
+never imports ``compare``. The command line is :mod:`compare.gradcheck.command`.
 """
 
 from __future__ import annotations

@@ -1,5 +1,5 @@
-"""``python -m compare.gradcheck``: see :mod:`compare.gradcheck.cli`."""
+"""``python -m compare.gradcheck``: see :mod:`compare.gradcheck.command`."""
 
-from compare.gradcheck.cli import main
+from compare.gradcheck.command import main
 
 raise SystemExit(main())

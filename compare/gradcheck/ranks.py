@@ -1,6 +1,6 @@
 """The rank program of a sharded full gradient check (``python -m compare.gradcheck --mode full --ranks N``).
 
-:func:`compare.distributed.api.sharded_gradcheck` has torchrun start it on each rank
+:func:`compare.gradcheck.sharded.sharded_gradcheck` has torchrun start it on each rank
 (``torchrun ... -m compare.gradcheck.ranks JOB_DIR``); it runs under
 :func:`compare.distributed.worker.main` (process group, heartbeat, errors). Every rank
 rebuilds the same problem from the checker's configuration in ``spec.json`` (sizes, seed,
@@ -28,14 +28,14 @@ import torch.distributed as dist
 
 from compare.data import DataError
 from compare.distributed import worker
-from compare.distributed.api import GRADCHECK_DOC, GRADCHECK_REFUSED
 from compare.distributed.jobfiles import RESULT, write_json, write_text
 from compare.distributed.rank_numgrad import entry_range
 from compare.files import to_json
-from compare.gradcheck.cli import GradcheckConfig
-from compare.gradcheck.cli import run as run_check
+from compare.gradcheck.command import run as run_check
+from compare.gradcheck.command_options import GradcheckConfig
+from compare.gradcheck.sharded import GRADCHECK_DOC, GRADCHECK_REFUSED
 from dlfs_gradcheck.errors import GradcheckError
-from impl_numpy.checks import NetInputError
+from impl_numpy.validation import NetInputError
 
 
 class TensorShard:

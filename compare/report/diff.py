@@ -4,7 +4,7 @@ Rows are matched by their keys (timing: method label and shape; gradients: the p
 parameter; trajectories: the pair).
 
 A timing row differs *beyond noise* when a two-sided Mann–Whitney rank test of A's timed runs
-against B's (``samples_s``, :mod:`compare.engine.significance`) gives p < alpha **and** the
+against B's (``samples_s``, :mod:`compare.report.significance`) gives p < alpha **and** the
 interval of the ratio B / A at level 1 - alpha lies wholly above or below 1. alpha is
 :data:`FAMILY_ALPHA` shared among the rows compared (Bonferroni): with 16 rows, 0.0031 each, so
 that two runs of unchanged code see a row called beyond noise by chance in at most one diff of
@@ -28,9 +28,9 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 
-from compare.engine.significance import rank_test, ratio_interval, smallest_p
 from compare.report.format import count
 from compare.report.model import Report, TimingRow
+from compare.report.significance import rank_test, ratio_interval, smallest_p
 
 FAMILY_ALPHA = 0.05  # chance, over all rows of one diff, of calling some row beyond noise when nothing changed
 

@@ -6,7 +6,7 @@ Run: ``python -m compare.run --plot plots/``. Writes, for the sections the run m
 - ``lesson.png``   — numerical-gradient error against h (log-log), float64 and float32;
 - ``losses.png``   — loss at every training step, one curve per method;
 - ``accuracy.png`` — train and test accuracy at the book's records, one curve per method;
-- ``loss-time.png`` — loss against wall-clock time, one curve per method (:func:`compare.sections.learner.loss_clock`).
+- ``loss-time.png`` — loss against wall-clock time, one curve per method (:func:`compare.report.learner.loss_clock`).
 
 Labels come from the message catalogs (:mod:`compare.i18n`). For a language written in Han
 characters or kana a CJK-capable font is used when one is installed; without one the labels stay
@@ -32,8 +32,8 @@ from compare.files import write_files
 from compare.i18n import _
 from compare.report.fonts import chart_language, quiet_logger
 from compare.report.format import escaped
+from compare.report.learner import LossClock, loss_clock
 from compare.report.model import LessonSection, Report, ScalingFit, ScalingSection, TrajectorySection
-from compare.sections.learner import LossClock, loss_clock
 from compare.terminal import printable
 
 STYLES = ("-", "--", ":", "-.")  # curves that agree lie on top of each other: different dashes keep both visible

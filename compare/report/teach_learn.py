@@ -1,7 +1,7 @@
 """The learner's parts of the teaching page: how backprop works, loss against time, the answer, the glossary link.
 
 Rendered into ``docs/why-backprop*.md`` by :mod:`compare.report.teach_doc`, in the language in
-use (:mod:`compare.i18n`); the figures come from :mod:`compare.sections.learner`, which reads the
+use (:mod:`compare.i18n`); the figures come from :mod:`compare.report.learner`, which reads the
 run's report. The glossary itself is :mod:`compare.report.glossary`.
 """
 
@@ -11,8 +11,8 @@ from compare import i18n
 from compare.i18n import _
 from compare.report.format import format_seconds, orders_of_magnitude, sci, times
 from compare.report.glossary import glossary_name
+from compare.report.learner import backprop_cost, loss_clock
 from compare.report.model import Report, TrajectorySection
-from compare.sections.learner import backprop_cost, loss_clock
 
 CLOCK_CHART = "loss-time.png"
 

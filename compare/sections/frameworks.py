@@ -10,19 +10,11 @@ compare.bench`` measures; this table leaves it to the benchmark.
 from __future__ import annotations
 
 import ast
-import importlib.util
-from pathlib import Path
 
-from compare.engine.runners import BACKPROP, NUMERICAL, NUMERICAL_FAST
+from compare import registry
+from compare.engine.builtin_runners import BACKPROP, NUMERICAL, NUMERICAL_FAST
 from compare.report.model import FrameworkRow, FrameworkSection, GradientSection, TimingSection
 
-# The files that hold each framework's model (the net, its layers and math), by package.
-MODEL_FILES = {
-    "numpy": ("impl_numpy", ("two_layer_net.py", "layers.py", "functions.py")),
-    "torch": ("impl_torch", ("net.py",)),
-    "jax": ("impl_jax", ("net.py", "functions.py")),
-}
-FAMILY_FRAMEWORK = {"backprop": "numpy", "autograd": "torch", "autograd+compile": "torch", "ddp": "torch", "jax": "jax"}
 REFERENCE = "backprop"  # float64 numpy backprop's label: every gradient is compared with it (when it ran)
 
 
@@ -44,18 +36,6 @@ def code_lines(source: str) -> int:
     return count
 
 
-def model_files() -> dict[str, list[Path]]:
-    """Each framework's model files, found where its package is (a framework not installed still counts)."""
-    out = {}
-    for framework, (package, names) in MODEL_FILES.items():
-        spec = importlib.util.find_spec(package)
-        if spec is None or spec.origin is None:
-            continue
-        folder = Path(spec.origin).parent
-        out[framework] = [folder / name for name in names]
-    return out
-
-
 def _grad_agreement(section: GradientSection | None, reference: str) -> dict[str, tuple[float, bool]]:
     """method label -> (largest max_rel over the parameters, all ok) against ``reference``."""
     out: dict[str, tuple[float, bool]] = {}
@@ -74,7 +54,8 @@ def build(gradients: GradientSection | None, timing: TimingSection | None, shape
     ``dtype``: the run's ``--dtype``, that of the gradient section's methods; gradients are
     compared with float64 backprop, or with backprop in ``dtype`` when float64 did not run.
     """
-    files = model_files()
+    files = registry.model_files()  # the files that hold each framework's model, by group
+    groups = registry.family_groups()
     lines = {fw: sum(code_lines(p.read_text(encoding="utf-8")) for p in paths) for fw, paths in files.items()}
     labels = list(
         dict.fromkeys(name for r in (gradients.rows if gradients else []) for name in (r.method_a, r.method_b))
@@ -91,7 +72,7 @@ def build(gradients: GradientSection | None, timing: TimingSection | None, shape
     for label, (family, row_dtype) in methods.items():
         if family in (NUMERICAL, NUMERICAL_FAST) or label.startswith((NUMERICAL, "book-loss")):
             continue
-        framework = FAMILY_FRAMEWORK.get(family or label.split("[")[0], "user")
+        framework = groups.get(family or label.split("[")[0], "user")
         t = timed.get(label)
         rel, ok = agreement.get(label, (None, None))
         if label == reference and gradients is not None:

@@ -14,8 +14,8 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 
 from compare.engine import agreement
-from compare.engine.runner import ImplementationFailure, MethodEntry, MethodInfo, NotProvided
-from compare.engine.runners import BACKPROP
+from compare.engine.builtin_runners import BACKPROP
+from compare.engine.protocol import ImplementationFailure, MethodEntry, MethodInfo, NotProvided
 from compare.report.model import DiagnosisNote, GradientRow, GradientSection, MethodNote
 from compare.sections.notes import method_note
 from dlfs_gradcheck import diagnose, metrics

@@ -31,7 +31,7 @@ import numpy as np
 
 from compare.config import DTYPES, RunConfig
 from compare.data import Dataset
-from compare.engine.timing import sample_entries
+from compare.engine.gradient_timing import sample_entries
 from compare.report.model import LessonRow, LessonSection
 from impl_numpy import TwoLayerNet
 

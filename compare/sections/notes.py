@@ -7,7 +7,7 @@ the implementation's own code. Every section uses this, so the three tables say 
 
 from __future__ import annotations
 
-from compare.engine.runner import ImplementationFailure, NotProvided
+from compare.engine.protocol import ImplementationFailure, NotProvided
 from compare.report.model import MethodNote
 
 

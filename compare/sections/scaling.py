@@ -22,7 +22,7 @@ quotable or not, by :mod:`compare.sections.slopefit`. Small nets run into a fixe
 (Python, library dispatch) that does not grow with P, which pulls the measured slopes below
 these values; larger nets approach them.
 
-Every point is timed with :func:`compare.engine.timing.time_runners` (warm-up, median of several
+Every point is timed with :func:`compare.engine.gradient_timing.time_runners` (warm-up, median of several
 runs; the book's loop on a seeded sample of k parameters, scaled by P / k). numpy methods
 are timed at every shape first, then torch ones: the two are never interleaved.
 """
@@ -36,9 +36,9 @@ import numpy as np
 
 from compare.config import SECTIONS, RunConfig
 from compare.data import make_synthetic
+from compare.engine.builtin_runners import AUTOGRAD, BACKPROP, NUMERICAL, NUMERICAL_FAST, builtin_info, builtin_runner
 from compare.engine.devices import dtype_supported
-from compare.engine.runners import AUTOGRAD, BACKPROP, NUMERICAL, NUMERICAL_FAST, builtin_info, builtin_runner
-from compare.engine.timing import Shape, time_runners
+from compare.engine.gradient_timing import Shape, time_runners
 from compare.report.model import (
     LossCount,
     ScalingFit,

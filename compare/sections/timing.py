@@ -2,7 +2,7 @@
 
 The book's shape is 784-50-10 with batch 100 on seeded synthetic data; the data set's own
 shape is timed too when it differs. Methods are timed framework by framework, never
-interleaved (:func:`compare.engine.timing.time_runners`). A method that raises is a FAIL note.
+interleaved (:func:`compare.engine.gradient_timing.time_runners`). A method that raises is a FAIL note.
 """
 
 from __future__ import annotations
@@ -12,8 +12,8 @@ from collections.abc import Callable, Sequence
 import numpy as np
 
 from compare.data import Dataset, make_synthetic
-from compare.engine.runner import ImplementationFailure, MethodEntry, NotProvided
-from compare.engine.timing import Shape, by_framework, fill_ratios, time_runners
+from compare.engine.gradient_timing import Shape, by_framework, fill_ratios, time_runners
+from compare.engine.protocol import ImplementationFailure, MethodEntry, NotProvided
 from compare.report.model import MethodNote, TimingRow, TimingSection
 from compare.sections.notes import method_note
 from impl_numpy import init_params

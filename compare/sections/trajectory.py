@@ -23,9 +23,16 @@ import numpy as np
 
 from compare.data import Dataset
 from compare.engine import agreement
+from compare.engine.builtin_runners import BACKPROP
 from compare.engine.divergence import Diverged, first_diverged
-from compare.engine.runner import ImplementationFailure, MethodEntry, MethodInfo, NotProvided, TrainRecord, epoch_steps
-from compare.engine.runners import BACKPROP
+from compare.engine.protocol import (
+    ImplementationFailure,
+    MethodEntry,
+    MethodInfo,
+    NotProvided,
+    TrainRecord,
+    epoch_steps,
+)
 from compare.report.model import MethodNote, TrainingRun, TrajectorySection
 from compare.sections.notes import method_note
 

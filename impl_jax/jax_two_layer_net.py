@@ -1,7 +1,7 @@
 """The book's two-layer net in JAX, holding its weights on one device, with compile time kept apart.
 
 Reference: Deep Learning from Scratch, ch. 4/5 (the same net as ``impl_numpy``).
-The math lives in :mod:`impl_jax.functions`; this class validates inputs, keeps the
+The math lives in :mod:`impl_jax.jax_functions`; this class validates inputs, keeps the
 weights on the device (book layout, no transpose), and compiles each function ahead
 of time (``jax.jit(f).lower(...).compile()``) once per input shape, timing the
 compilation so that it is never mixed into a per-step time.
@@ -15,7 +15,7 @@ Usage::
     result = net.train_stream(x_train, t_train, x_test, t_test, batches, 0.1, eval_at=[0, 15])
 
 Training a whole batch stream runs ``chunk`` steps per call of one compiled loop
-(:func:`impl_jax.functions.train_chunk`). On a 2-core CPU at 784-50-10, batch 100,
+(:func:`impl_jax.jax_functions.train_chunk`). On a 2-core CPU at 784-50-10, batch 100,
 it took 0.82-1.01× the time per step of a compiled step called from a Python loop
 (medians of 15 interleaved rounds; `python -m compare.jax_bench` measures both),
 the Python loop paying a dispatch per step; it also keeps the whole run on the device.
@@ -30,9 +30,9 @@ from functools import partial
 import jax
 import numpy as np
 
-from impl_jax import functions as F
-from impl_jax.train import StreamResult, chunk_plan, eval_flags
-from impl_numpy import checks
+from impl_jax import jax_functions as F
+from impl_jax.train import StreamResult, check_batches, chunk_plan, eval_flags
+from impl_numpy import validation
 
 DTYPES = ("float64", "float32")
 DEVICES = ("auto", "cpu", "gpu")
@@ -46,7 +46,7 @@ def resolve_dtype(dtype: str | np.dtype | type) -> np.dtype:
     except TypeError:
         name = str(dtype)
     if dtype is None or name not in DTYPES:
-        raise checks.ConfigError(f"unknown dtype {dtype!r}; choose one of {', '.join(DTYPES)}")
+        raise validation.ConfigError(f"unknown dtype {dtype!r}; choose one of {', '.join(DTYPES)}")
     return np.dtype(name)
 
 
@@ -65,10 +65,10 @@ def available_devices() -> list[str]:
 def resolve_device(device: str) -> jax.Device:
     """``"auto"`` picks a GPU when jax sees one, else the CPU; ``"gpu"`` must exist."""
     if device not in DEVICES:
-        raise checks.ConfigError(f"unknown device {device!r}; choose one of {', '.join(DEVICES)}")
+        raise validation.ConfigError(f"unknown device {device!r}; choose one of {', '.join(DEVICES)}")
     gpus = _gpus()
     if device == "gpu" and not gpus:
-        raise checks.ConfigError("device 'gpu' requested but jax sees no GPU here (a CPU-only jaxlib?)")
+        raise validation.ConfigError("device 'gpu' requested but jax sees no GPU here (a CPU-only jaxlib?)")
     if device in ("gpu", "auto") and gpus:
         return gpus[0]
     return jax.devices("cpu")[0]
@@ -95,7 +95,7 @@ class JaxTwoLayerNet:
         seed: int = 0,
         params: Mapping[str, np.ndarray] | None = None,
     ) -> None:
-        self.activation = checks.check_activation(activation)
+        self.activation = validation.check_activation(activation)
         self.dtype = resolve_dtype(dtype)
         self.device = resolve_device(device)
         if params is None:
@@ -117,7 +117,7 @@ class JaxTwoLayerNet:
         device: str = "cpu",
     ) -> JaxTwoLayerNet:
         """A net holding a device copy of book-layout numpy ``params`` cast to ``dtype``."""
-        p = checks.check_params(params)
+        p = validation.check_params(params)
         (d, h), c = p["W1"].shape, p["W2"].shape[1]
         return cls(d, h, c, activation=activation, device=device, dtype=dtype, params=p)
 
@@ -128,14 +128,14 @@ class JaxTwoLayerNet:
 
     def load_params(self, params: Mapping[str, np.ndarray]) -> None:
         """Copy book-layout numpy params onto the device in this net's dtype."""
-        p = checks.check_params(params)
+        p = validation.check_params(params)
         expected = (self.input_size, self.hidden_size, self.output_size)
         got = (*p["W1"].shape, p["W2"].shape[1])
         if got != expected:
-            raise checks.ShapeError(
+            raise validation.ShapeError(
                 f"params are for a {got[0]}-{got[1]}-{got[2]} net, this one is {'-'.join(map(str, expected))}"
             )
-        self._params = {k: self._put(np.array(p[k], dtype=self.dtype)) for k in checks.PARAM_NAMES}
+        self._params = {k: self._put(np.array(p[k], dtype=self.dtype)) for k in validation.PARAM_NAMES}
 
     def export_params(self) -> dict[str, np.ndarray]:
         """Book-layout float64 numpy copies: W1 (D, H), b1 (H,), W2 (H, C), b2 (C,)."""
@@ -147,7 +147,7 @@ class JaxTwoLayerNet:
     # -- inputs ------------------------------------------------------------------------
     def to_device_batch(self, x: object, t: object) -> tuple[jax.Array, jax.Array]:
         """Validate a numpy batch and move it to the device: x (N, D) in the net's dtype, t (N,) int32 indices."""
-        xa, ta = checks.check_batch(x, t, self.input_size, self.output_size)
+        xa, ta = validation.check_batch(x, t, self.input_size, self.output_size)
         return self._put(xa.astype(self.dtype)), self._put(ta.astype(np.int32))
 
     # -- compilation -------------------------------------------------------------------
@@ -239,11 +239,7 @@ class JaxTwoLayerNet:
         after the chunk of steps that uses the budget up; ``on_chunk(steps_done)``
         is called after each chunk (both wait for the chunk to finish).
         """
-        xs, ts = checks.check_batch(x_train, t_train, self.input_size, self.output_size)
-        xv, tv = checks.check_batch(x_test, t_test, self.input_size, self.output_size)
-        batches = _check_batches(batches, xs.shape[0])
-        if isinstance(chunk, bool) or not isinstance(chunk, int) or chunk < 1:
-            raise checks.ConfigError(f"chunk must be a positive integer, got {chunk!r}")
+        xs, ts, xv, tv, batches = self._checked_stream(x_train, t_train, x_test, t_test, batches, chunk)
         start_time = time.perf_counter()
         steps = batches.shape[0]
         data = tuple(
@@ -279,17 +275,16 @@ class JaxTwoLayerNet:
         result.snapshots[done] = self.export_params()
         return result
 
+    def _checked_stream(self, x_train, t_train, x_test, t_test, batches, chunk: int) -> tuple:
+        """The inputs of :meth:`train_stream`, validated: (x_train, t_train, x_test, t_test, batches)."""
+        xs, ts = validation.check_batch(x_train, t_train, self.input_size, self.output_size)
+        xv, tv = validation.check_batch(x_test, t_test, self.input_size, self.output_size)
+        batches = check_batches(batches, xs.shape[0])
+        if isinstance(chunk, bool) or not isinstance(chunk, int) or chunk < 1:
+            raise validation.ConfigError(f"chunk must be a positive integer, got {chunk!r}")
+        return xs, ts, xv, tv, batches
+
 
 def _host64(params: Mapping[str, jax.Array]) -> dict[str, np.ndarray]:
     """Float64 numpy copies of device arrays (one transfer each, waits for them)."""
     return {k: np.array(jax.device_get(v), dtype=np.float64) for k, v in params.items()}
-
-
-def _check_batches(batches: object, train_size: int) -> np.ndarray:
-    """A (steps >= 1, B >= 1) integer array of row indices in ``[0, train_size)``."""
-    arr = np.asarray(batches)
-    if arr.ndim != 2 or arr.size == 0 or arr.dtype.kind not in "iu":
-        raise checks.ShapeError(f"batches must be a (steps >= 1, B >= 1) integer array, got {arr.dtype} {arr.shape}")
-    if arr.min() < 0 or arr.max() >= train_size:
-        raise checks.ShapeError(f"batch indices must lie in [0, {train_size}), got {arr.min()} to {arr.max()}")
-    return arr

@@ -10,8 +10,8 @@ same two forward passes, so the estimate is the full loop's time up to noise. A 
 ``numerical_gradient`` cannot be run on a sample: it is timed in one call (its row says 1 run),
 not 7 plus a warm-up, which at 784-50-10 would take minutes.
 
-Longer than 60 lines for ``time_runners``: the sampled book loop, its P / k scaling and the row
-it fills are kept together so that the scaling cannot be lost.
+The sampled call and its P / k scale come from one function (:func:`_timed_call`), so that the
+scaling cannot be lost between them.
 """
 
 from __future__ import annotations
@@ -22,14 +22,13 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from compare.config import param_count
+from compare.engine.builtin_runners import NUMERICAL
 from compare.engine.plugin_runner import FAMILY as PLUGIN
-from compare.engine.runner import Runner
-from compare.engine.runners import NUMERICAL
+from compare.engine.protocol import Runner
 from compare.engine.timer import measure, summarize
 from compare.report.model import TimingRow
-from impl_numpy.checks import PARAM_NAMES
-
-FRAMEWORK_ORDER = ("numpy", "torch", "jax", "user")  # timed group by group, never interleaved
+from impl_numpy.validation import PARAM_NAMES
 
 
 @dataclass(frozen=True)
@@ -41,8 +40,7 @@ class Shape:
 
     @property
     def n_params(self) -> int:
-        d, h, c = self.input_size, self.hidden_size, self.output_size
-        return d * h + h + h * c + c
+        return param_count(self.input_size, self.hidden_size, self.output_size)
 
     def __str__(self) -> str:
         return f"{self.input_size}-{self.hidden_size}-{self.output_size} x{self.batch_size}"
@@ -62,9 +60,15 @@ def sample_entries(shapes: dict[str, tuple[int, ...]], k: int, seed: int) -> dic
 
 
 def by_framework(runners: Sequence[Runner]) -> list[Runner]:
-    """``runners`` grouped by framework (numpy, torch, jax, then the rest), order kept within a group."""
-    rank = {f: i for i, f in enumerate(FRAMEWORK_ORDER)}
-    return sorted(runners, key=lambda r: rank.get(r.info.framework, len(rank)))
+    """``runners`` grouped by framework, groups in the order they first appear, order kept within a group.
+
+    The run lists its methods in the registry's order (:mod:`compare.registry`), so numpy's are
+    timed first, then torch's, and so on: two frameworks' thread pools never take turns.
+    """
+    first: dict[str, int] = {}
+    for r in runners:
+        first.setdefault(r.info.framework, len(first))
+    return sorted(runners, key=lambda r: first[r.info.framework])
 
 
 def time_runners(
@@ -90,20 +94,8 @@ def time_runners(
     rows = []
     for r in by_framework(runners):
         info = r.info
-        if info.family == NUMERICAL and not full and sample < p_total:
-            entries = sample_entries(
-                {
-                    "W1": (shape.input_size, shape.hidden_size),
-                    "b1": (shape.hidden_size,),
-                    "W2": (shape.hidden_size, shape.output_size),
-                    "b2": (shape.output_size,),
-                },
-                sample,
-                seed,
-            )
-            fn, sync, counted = r.timed_gradient_at(x, t, entries), None, sample  # type: ignore[attr-defined]
-        else:
-            (fn, sync), counted = r.timed_gradient(x, t), p_total
+        sampled = info.family == NUMERICAL and not full  # the book's loop, on a sample unless full
+        fn, sync, counted = _timed_call(r, x, t, shape, sample if sampled else p_total, seed)
         slow = info.kind == "numerical"
         if slow and info.family == PLUGIN and runs is None:  # a user's own loop, not sampled: one call, as it is
             timing = summarize([_one_call(fn, sync)])
@@ -144,6 +136,17 @@ def _one_call(fn, sync) -> float:
     if sync:
         sync()
     return time.perf_counter() - start
+
+
+def _timed_call(r: Runner, x: np.ndarray, t: np.ndarray, shape: Shape, sample: int, seed: int):
+    """(call, sync, parameters it covers): the whole gradient, or the book's loop on ``sample`` of them."""
+    if sample >= shape.n_params:
+        fn, sync = r.timed_gradient(x, t)
+        return fn, sync, shape.n_params
+    h, shapes = shape.hidden_size, {"W1": (shape.input_size, shape.hidden_size), "b1": (shape.hidden_size,)}
+    shapes |= {"W2": (h, shape.output_size), "b2": (shape.output_size,)}
+    entries = sample_entries(shapes, sample, seed)
+    return r.timed_gradient_at(x, t, entries), None, sample  # type: ignore[attr-defined]
 
 
 def fill_ratios(rows: list[TimingRow]) -> None:

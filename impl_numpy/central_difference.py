@@ -13,7 +13,7 @@ from collections.abc import Callable
 
 import numpy as np
 
-from impl_numpy.checks import DtypeError, check_step
+from impl_numpy.validation import DtypeError, check_step
 
 
 def numerical_gradient(f: Callable[[np.ndarray], float], x: np.ndarray, h: float = 1e-4) -> np.ndarray:

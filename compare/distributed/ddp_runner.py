@@ -21,8 +21,9 @@ import numpy as np
 
 from compare.distributed.api import ddp_gradient, ddp_train
 from compare.distributed.launch import choose_backend
-from compare.engine.runner import MethodInfo, NotProvided
-from impl_numpy.checks import check_params
+from compare.engine.protocol import MethodInfo, NotProvided
+from compare.engine.training import Schedule
+from impl_numpy.validation import check_params
 
 
 class DistributedRunner:
@@ -81,8 +82,10 @@ class DistributedRunner:
 
         Raises NotProvided with the one line of ``last_info["unsupported"]`` when FSDP2 cannot run here.
         """
+        schedule = Schedule.of(batches, eval_at, snapshot_at, None)  # the one loop's schedule, run by every rank
         record, self.last_info = ddp_train(
-            self.params, data, batches, learning_rate, eval_at, snapshot_at, self.activation,
+            self.params, data, batches, learning_rate, sorted(schedule.eval_at), sorted(schedule.snapshot_at),
+            self.activation,
             dtype=self.dtype, backend=self.backend, **self._common(),
         )  # fmt: skip
         if record is None:

@@ -2,7 +2,7 @@
 
 Reference: Deep Learning from Scratch, ch. 4/5 (the same net as ``impl_numpy``).
 Parameters are a dict in the book's layout, W1 (D, H), b1 (H,), W2 (H, C), b2 (C,),
-so no transpose happens anywhere. Nothing here is compiled yet: :mod:`impl_jax.net`
+so no transpose happens anywhere. Nothing here is compiled yet: :mod:`impl_jax.jax_two_layer_net`
 wraps these functions in ``jax.jit`` and compiles them ahead of time.
 
 The loss is the exact mean cross-entropy ``mean(logsumexp(z) - z[t])`` of the

@@ -27,7 +27,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from impl_numpy import checks
+from impl_numpy import validation
 
 DTYPES = {"float64": torch.float64, "float32": torch.float32}
 DEVICES = ("auto", "cpu", "cuda", "mps")
@@ -36,7 +36,7 @@ DEVICES = ("auto", "cpu", "cuda", "mps")
 def resolve_dtype(dtype: str | torch.dtype | np.dtype | type) -> torch.dtype:
     """``"float64"``/``"float32"`` (or the numpy/torch dtype of that name) as a torch dtype."""
     if dtype is None:
-        raise checks.ConfigError(f"dtype must be one of {', '.join(DTYPES)}, got None")
+        raise validation.ConfigError(f"dtype must be one of {', '.join(DTYPES)}, got None")
     if isinstance(dtype, torch.dtype):
         name = str(dtype).removeprefix("torch.")
     else:
@@ -45,7 +45,7 @@ def resolve_dtype(dtype: str | torch.dtype | np.dtype | type) -> torch.dtype:
         except TypeError:
             name = str(dtype)
     if name not in DTYPES:
-        raise checks.ConfigError(f"unknown dtype {dtype!r}; choose one of {', '.join(DTYPES)}")
+        raise validation.ConfigError(f"unknown dtype {dtype!r}; choose one of {', '.join(DTYPES)}")
     return DTYPES[name]
 
 
@@ -67,16 +67,16 @@ def available_devices() -> list[str]:
 def resolve_device(device: str, dtype: torch.dtype = torch.float64) -> torch.device:
     """``"auto"`` picks CUDA, then MPS, then CPU; a named device must exist."""
     if device not in DEVICES:
-        raise checks.ConfigError(f"unknown device {device!r}; choose one of {', '.join(DEVICES)}")
+        raise validation.ConfigError(f"unknown device {device!r}; choose one of {', '.join(DEVICES)}")
     if device == "auto":
         device = "cuda" if torch.cuda.is_available() else "mps" if mps_available() and dtype != torch.float64 else "cpu"
     if device == "cuda" and not torch.cuda.is_available():
-        raise checks.ConfigError("device 'cuda' requested but torch sees no CUDA device here")
+        raise validation.ConfigError("device 'cuda' requested but torch sees no CUDA device here")
     if device == "mps":
         if not mps_available():
-            raise checks.ConfigError("device 'mps' requested but torch sees no MPS device here")
+            raise validation.ConfigError("device 'mps' requested but torch sees no MPS device here")
         if dtype == torch.float64:
-            raise checks.ConfigError("device 'mps' does not support float64; use --dtype float32")
+            raise validation.ConfigError("device 'mps' does not support float64; use --dtype float32")
     return torch.device(device)
 
 
@@ -103,7 +103,7 @@ class TorchTwoLayerNet(nn.Module):
         params: Mapping[str, np.ndarray] | None = None,
     ) -> None:
         super().__init__()
-        self.activation = checks.check_activation(activation)
+        self.activation = validation.check_activation(activation)
         self.dtype = resolve_dtype(dtype)
         self.device = resolve_device(device, self.dtype)
         if params is None:
@@ -128,18 +128,18 @@ class TorchTwoLayerNet(nn.Module):
         dtype: str | torch.dtype = "float64",
     ) -> TorchTwoLayerNet:
         """A net holding a copy of book-layout numpy ``params`` (W1 (D, H) becomes fc1.weight (H, D))."""
-        p = checks.check_params(params)
+        p = validation.check_params(params)
         (d, h), c = p["W1"].shape, p["W2"].shape[1]
         return cls(d, h, c, activation=activation, device=device, dtype=dtype, params=p)
 
     @torch.no_grad()
     def load_params(self, params: Mapping[str, np.ndarray]) -> None:
         """Copy book-layout numpy params into the module (transposing W1, W2)."""
-        p = checks.check_params(params)
+        p = validation.check_params(params)
         expected = (self.input_size, self.hidden_size, self.output_size)
         got = (*p["W1"].shape, p["W2"].shape[1])
         if got != expected:
-            raise checks.ShapeError(
+            raise validation.ShapeError(
                 f"params are for a {got[0]}-{got[1]}-{got[2]} net, this one is {'-'.join(map(str, expected))}"
             )
         self.fc1.weight.copy_(torch.from_numpy(np.ascontiguousarray(p["W1"].T)))  # (H, D) <- (D, H).T
@@ -163,7 +163,7 @@ class TorchTwoLayerNet(nn.Module):
     # -- inputs ------------------------------------------------------------------------
     def to_device_batch(self, x: object, t: object) -> tuple[torch.Tensor, torch.Tensor]:
         """Validate a numpy batch and move it to this net's device and dtype (labels as int64 indices)."""
-        xa, ta = checks.check_batch(x, t, self.input_size, self.output_size)
+        xa, ta = validation.check_batch(x, t, self.input_size, self.output_size)
         xt = torch.as_tensor(xa).to(self.device, self.dtype)
         tt = torch.as_tensor(ta.astype(np.int64)).to(self.device)
         return xt, tt

@@ -1,0 +1,66 @@
+"""What the harness knows of one framework: the object each module of :mod:`compare.registry` exports.
+
+Everything that lists frameworks (the methods of a run, the timing order, the framework table's
+model files, the labels a plugged-in class may not take, the versions in the report's header)
+reads these objects; nothing else names a framework. A framework's rows are
+:class:`~compare.engine.protocol.MethodEntry` objects whose runners follow the one protocol; those
+that train step by step subclass :class:`~compare.engine.training.SteppedRunner` (load the shared
+weights and the data, take a step on a batch, report loss and accuracy, export the weights) and
+so train through the one loop.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from importlib.metadata import PackageNotFoundError, version
+
+from compare.config import RunConfig
+from compare.engine.protocol import MethodEntry
+
+# (the run's configuration, the torch devices of the run, the dtypes asked for) -> the framework's rows
+EntryMaker = Callable[[RunConfig, Sequence[str], Sequence[str]], list[MethodEntry]]
+
+
+def _no_entries(cfg: RunConfig, devices: Sequence[str], dtypes: Sequence[str]) -> list[MethodEntry]:
+    return []
+
+
+def _always(cfg: RunConfig) -> bool:
+    return True
+
+
+@dataclass(frozen=True)
+class Framework:
+    """One framework: its name, where its model lives, what it needs, and the rows it offers."""
+
+    name: str  # registry key and switch name: "numpy", "torch", "torch.compile", "jax", "distributed", "user"
+    title: str  # how people call it: "PyTorch (autograd)", "JAX (jax.grad + jit)"
+    group: str  # MethodInfo.framework of its rows: timed group by group, never interleaved ("numpy", "torch", ...)
+    reserved: tuple[str, ...] = ()  # row-label stems of its rows, which no plugged-in class may take as its label
+    families: tuple[str, ...] = ()  # MethodInfo.family values of its rows (the framework table's grouping)
+    modules: tuple[str, ...] = ()  # importable modules it needs (besides the always-installed numpy and torch)
+    extra: str | None = None  # the pyproject extra that installs it: pip install ".[extra]"
+    distribution: str | None = None  # the installed distribution whose version the report's header shows
+    model_package: str | None = None  # the package holding its model ("impl_jax")
+    model_files: tuple[str, ...] = ()  # the files of that package the framework table counts lines of
+    entries: EntryMaker = _no_entries  # its rows for given dtypes and devices
+    in_run: Callable[[RunConfig], bool] = _always  # whether a run with this configuration has its rows
+
+    def installed(self) -> bool:
+        """Whether every module it needs can be found (without importing any of them)."""
+        return all(importlib.util.find_spec(m) is not None for m in self.modules)
+
+    def version(self) -> str | None:
+        """The installed version of its distribution (None: none named, or not installed)."""
+        if self.distribution is None:
+            return None
+        try:
+            return version(self.distribution)
+        except PackageNotFoundError:
+            return None
+
+    def not_installed(self) -> str:
+        """The one line a row of it says when it is not installed."""
+        return f'{self.distribution or self.name} not installed (pip install ".[{self.extra}]")'

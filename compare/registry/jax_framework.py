@@ -1,0 +1,56 @@
+"""JAX: ``jax.grad`` + ``jit`` of :class:`impl_jax.JaxTwoLayerNet` on the CPU (optional: ``pip install ".[jax]"``).
+
+Rows in every run unless ``--no-jax``; where jax is not installed, they say so instead of
+crashing. Runner: :class:`compare.jax_runner.JaxRunner` (compiled chunks of steps on the shared
+:class:`~compare.engine.training.Schedule`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+import numpy as np
+
+from compare.config import RunConfig
+from compare.engine.protocol import MethodEntry, MethodInfo, NotProvided
+from compare.jax_runner import FAMILY
+from compare.registry.framework_info import Framework
+
+Params = Mapping[str, np.ndarray]
+
+
+def jax_entries(cfg: RunConfig, devices: Sequence[str], dtypes: Sequence[str]) -> list[MethodEntry]:
+    """``jax[cpu,dtype]`` in each of ``dtypes``; a runner that says so when jax is not installed."""
+    out = []
+    for dtype in dtypes:
+        info = MethodInfo(f"jax[cpu,{dtype}]", FAMILY, "exact", dtype, "cpu", "jax")
+
+        def make(params: Params, dtype: str = dtype):
+            if not JAX.installed():
+                raise NotProvided(JAX.not_installed())
+            from compare.jax_runner import JaxRunner
+
+            return JaxRunner(params, activation=cfg.activation, dtype=dtype, device="cpu")
+
+        out.append(MethodEntry(info, make))
+    return out
+
+
+def _asked(cfg: RunConfig) -> bool:
+    return cfg.jax
+
+
+JAX = Framework(
+    name="jax",
+    title="JAX (jax.grad + jit)",
+    group="jax",
+    reserved=(FAMILY,),
+    families=(FAMILY,),
+    modules=("jax", "jaxlib"),
+    extra="jax",
+    distribution="jax",
+    model_package="impl_jax",
+    model_files=("jax_two_layer_net.py", "jax_functions.py"),
+    entries=jax_entries,
+    in_run=_asked,
+)

@@ -1,0 +1,169 @@
+"""Every registered framework against numpy's backprop: one suite, parametrized over ``compare.registry``.
+
+Run: ``python -m pytest tests/test_conformance.py``. A framework is held to what a run checks, the
+way tinygrad's ``helper_test_op`` runs every op through one helper: from the same shared weights and
+the same batches, its gradient on one batch and a short trajectory (losses, accuracies, final
+weights) agree with float64 backprop within the run's own per-dtype tolerances; a training run of
+no real step (learning rate 0) gives back the weights it was loaded with; its rows are timed (unless
+they are whole jobs) and appear in the framework table under its group; its row labels are refused
+to a plugged-in class. A framework that is not installed is skipped, by name. A new framework
+inherits all of it by being registered (``docs/contributing.md``).
+
+The user's class is registered too: its rows are a correct book-style class plugged in
+(``tests/plugins/ch5/two_layer_net.py``), as ``--impl`` does.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from types import SimpleNamespace
+
+import numpy as np
+import pytest
+from helpers import NET_TOLERANCES, assert_grads_close
+
+from compare import registry
+from compare.config import RunConfig
+from compare.data import Dataset
+from compare.engine.agreement import trajectory_row
+from compare.engine.builtin_runners import BACKPROP, builtin_info, builtin_runner
+from compare.engine.gradient_timing import Shape, time_runners
+from compare.engine.plugins import plugin_entries
+from compare.engine.protocol import MethodEntry, NotProvided, batch_stream
+from compare.sections import frameworks, gradients
+from dlfs_gradcheck.metrics import numerical_tolerance
+from dlfs_gradcheck.usercode import SpecError, loader
+from impl_numpy import init_params
+
+pytestmark = pytest.mark.usefixtures("one_thread")
+
+PLUGIN = str(Path(__file__).parent / "plugins" / "ch5" / "two_layer_net.py") + ":TwoLayerNet"
+HIDDEN, STEPS, LR = 10, 6, 0.1
+DTYPES = ("float64", "float32")
+# Every framework's switch on: the suite holds each one to the reference, asked for or not.
+CFG = RunConfig(hidden_size=HIDDEN, iters=STEPS, compile=True, ddp=2, jax=True, activation="relu")
+
+
+def _ids(fw: registry.Framework) -> str:
+    return fw.name
+
+
+@pytest.fixture(scope="module")
+def setting(digits: Dataset) -> tuple[dict[str, np.ndarray], np.ndarray]:
+    """The shared weights (64-10-10) and the batch stream of every framework here."""
+    params = init_params(digits.input_size, HIDDEN, digits.n_classes, seed=0)
+    return params, batch_stream(digits.train_size, 20, STEPS, seed=0)  # (STEPS, 20)
+
+
+def rows_of(fw: registry.Framework, digits: Dataset, setting, dtypes=DTYPES) -> list[MethodEntry]:
+    """The framework's exact rows in ``dtypes`` (skips when it is not installed or offers none here)."""
+    if not fw.installed():
+        pytest.skip(f"{fw.name} is not installed ({fw.not_installed()})")
+    params, batches = setting
+    if fw is registry.USER:
+        x, t = digits.x_train[batches[0]], digits.t_train[batches[0]]
+        found, _ = plugin_entries(
+            [PLUGIN], [], params, x, t, weight_init_std=0.01, seed=0, numerical_iters=0, activation=CFG.activation
+        )
+        return [e for e in found if e.info.kind == "exact"]
+    found = [e for e in fw.entries(CFG, ["cpu"], dtypes) if e.info.kind == "exact"]
+    if not found:
+        pytest.skip(f"{fw.name} offers no exact row on the CPU here")
+    return found
+
+
+def runner_of(entry: MethodEntry, params: dict[str, np.ndarray]):
+    try:
+        return entry.make(params)
+    except NotProvided as e:
+        pytest.skip(f"{entry.info.label}: {e}")
+
+
+def reference(params: dict[str, np.ndarray]):
+    return builtin_runner(builtin_info(BACKPROP), params, CFG.activation)
+
+
+@pytest.mark.parametrize("fw", registry.FRAMEWORKS, ids=_ids)
+def test_gradient_agrees_with_backprop(fw, digits, setting) -> None:
+    params, batches = setting
+    x, t = digits.x_train[batches[0]], digits.t_train[batches[0]]  # (20, 64), (20,)
+    want = reference(params).gradient(x, t)
+    for entry in rows_of(fw, digits, setting):
+        got = runner_of(entry, params).gradient(x, t)
+        tol = NET_TOLERANCES[entry.info.dtype]
+        if entry.info.kind == "numerical":
+            tol = numerical_tolerance(reference(params).net.loss(x, t), CFG.h)
+        assert_grads_close(got, want, tol, entry.info.label, "backprop")
+
+
+@pytest.mark.parametrize("fw", registry.FRAMEWORKS, ids=_ids)
+def test_short_trajectory_agrees_with_backprop(fw, digits, setting) -> None:
+    params, batches = setting
+    evals, snaps = [0, 3, STEPS - 1], [STEPS]
+    want = reference(params).train(digits, batches, LR, evals, snaps)
+    ref = builtin_info(BACKPROP)
+    for entry in rows_of(fw, digits, setting):
+        got = runner_of(entry, params).train(digits, batches, LR, evals, snaps)
+        assert len(got.losses) == STEPS and got.eval_steps == evals, (entry.info.label, got.eval_steps)
+        row = trajectory_row(
+            entry.info, ref, got, want, n_train=digits.train_size, n_test=len(digits.t_test), learning_rate=LR
+        )
+        assert row.ok and row.weights_checked, (
+            f"{entry.info.label} vs backprop: losses {got.losses} / {want.losses}, accuracy "
+            f"{got.train_acc} / {want.train_acc}, final weights rel err {row.weights_max_rel:.3e} "
+            f"(rtol {row.weights_rtol:.1e}), first bad step {row.first_bad_step}"
+        )
+
+
+@pytest.mark.parametrize("fw", registry.FRAMEWORKS, ids=_ids)
+def test_weights_round_trip(fw, digits, setting) -> None:
+    """Loaded, then a step at learning rate 0, then exported: the weights it was given."""
+    params, batches = setting
+    for entry in rows_of(fw, digits, setting):
+        record = runner_of(entry, params).train(digits, batches[:1], 0.0, [], [])
+        exported = record.snapshots[len(record.losses)]
+        assert sorted(exported) == sorted(params), (entry.info.label, sorted(exported))
+        for name, loaded in params.items():  # W - 0 * grad is W: equal to the last bit, in the row's dtype
+            want = loaded.astype(entry.info.dtype).astype(np.float64)
+            np.testing.assert_array_equal(exported[name], want, err_msg=f"{entry.info.label}: {name}")
+
+
+@pytest.mark.parametrize("fw", registry.FRAMEWORKS, ids=_ids)
+def test_timed_and_in_the_framework_table(fw, digits, setting) -> None:
+    params, batches = setting
+    x, t = digits.x_train[batches[0]], digits.t_train[batches[0]]
+    entries = rows_of(fw, digits, setting, dtypes=("float64",))
+    ref = [e for e in registry.NUMPY.entries(CFG, ["cpu"], ("float64",)) if e.info.family == BACKPROP]
+    section = gradients.run(ref + entries, params, x, t, activation=CFG.activation, h=CFG.h)
+    timed = [e for e in entries if e.timed]
+    listed = {e.info.label for e in registry.timed_entries(CFG, ["cpu"], ("float64",))}
+    assert fw is registry.USER or {e.info.label for e in timed} <= listed, "its timed rows are not in the run's"
+    shape = Shape(digits.input_size, HIDDEN, digits.n_classes, len(t))
+    runners = [runner_of(e, params) for e in ref + timed]
+    timing = SimpleNamespace(rows=time_runners(runners, x, t, shape, threads=1, runs=1))
+    table = frameworks.build(section, timing, str(shape), "float64")
+    by_label = {r.method: r for r in table.rows}
+    for entry in entries:
+        row = by_label.get(entry.info.label)
+        assert row is not None, f"{entry.info.label} is not in the framework table: {sorted(by_label)}"
+        compared = row.grad_ok or (row.method == BACKPROP and row.grad_max_rel == 0.0)  # or the reference itself
+        assert row.framework == fw.group and compared, (row.framework, fw.group, row.grad_ok, row.grad_max_rel)
+        if entry.timed:
+            assert row.gradient_s is not None and row.gradient_s > 0, f"{entry.info.label} has no time"
+    if fw is not registry.USER:  # a framework's model is counted, in its own package or its group's
+        assert registry.model_files().get(fw.group), f"{fw.name}: no model files for the group {fw.group!r}"
+        assert by_label[entries[0].info.label].code_lines, f"{fw.name}: its model's lines were not counted"
+
+
+@pytest.mark.parametrize("fw", [fw for fw in registry.FRAMEWORKS if fw.reserved], ids=_ids)
+def test_its_labels_are_refused_to_a_plugged_in_class(fw, digits, setting, monkeypatch) -> None:
+    """By the run itself, from the registry: the checker's own list (which names the first six) is emptied here."""
+    monkeypatch.setattr(loader, "RESERVED", ())
+    params, batches = setting
+    x, t = digits.x_train[batches[0]], digits.t_train[batches[0]]
+    for stem in fw.reserved:
+        with pytest.raises(SpecError, match="built-in method's name"):
+            plugin_entries(
+                [f"{stem}={PLUGIN}"], [], params, x, t, weight_init_std=0.01, seed=0, numerical_iters=0,
+                reserved=registry.reserved_labels(),
+            )  # fmt: skip
