@@ -155,3 +155,17 @@ def test_lesson_chart_data_is_each_dtypes_relative_error_against_h(full: Report,
     for dtype in ("float64", "float32"):
         rows = [r for r in full.lesson.rows if r.dtype == dtype]
         assert lines[dtype] == ([r.h for r in rows], [r.rel for r in rows])
+
+
+def test_the_scaling_charts_theory_guides_have_each_methods_expected_slope(full: Report, mpl: None) -> None:
+    """Each dotted guide starts at its method's first point and rises with that method's theoretical slope."""
+    section = full.scaling
+    lines = curves(plots.scaling_figure(section))
+    guides = {label: xy for label, xy in lines.items() if label.endswith("(theory)")}
+    assert guides
+    for fit in section.fits:
+        points = sorted((p for p in section.points if p.method == fit.method), key=section.points.index)
+        x, y = guides[f"slope {fit.expected:g} (theory)"]
+        assert x == [p.n_params for p in points] and y[0] == points[0].median_s
+        slopes = [math.log(y[i + 1] / y[i]) / math.log(x[i + 1] / x[i]) for i in range(len(x) - 1)]
+        assert all(math.isclose(s, fit.expected, rel_tol=1e-9) for s in slopes), (fit.method, slopes)

@@ -8,6 +8,7 @@ model's raw fields (a maximum, a count, a list in order), never from the rendere
 
 from __future__ import annotations
 
+import dataclasses
 import re
 
 import pytest
@@ -134,3 +135,17 @@ def test_an_all_ok_report_says_ok_with_full_counts() -> None:
     line = text.verdict(report(gradients=section))
     assert line.startswith("OK:") and verdict_counts(line, "gradients") == (len(rows), len(rows))
     assert "FAIL" not in line
+
+
+def test_the_header_line_names_the_runs_data_net_and_iterations() -> None:
+    r = report(gradients=gradient_section())
+    cfg = r.config
+    r.config = dataclasses.replace(cfg, iters=cfg.iters + 7, numerical_iters=cfg.numerical_iters + 3)
+    for fmt in ("github", "simple"):
+        shown = text.render(r, fmt).replace("\n    ", " ")
+        m = re.search(r"data: (\S+), net (\S+) \((\w+)\), batch (\d+), lr (\S+), (\d+) iterations \((\d+) numerical\), "
+                      r"dtype (\w+)", shown)  # fmt: skip
+        assert m, shown[:600]
+        assert (m[1], m[2], m[3], int(m[4])) == (r.config.dataset, r.shape, r.config.activation, r.config.batch_size)
+        assert float(m[5]) == r.config.learning_rate and m[8] == r.config.dtype
+        assert (int(m[6]), int(m[7])) == (r.config.iters, r.config.numerical_iters)

@@ -1,9 +1,9 @@
-"""Every number of the teaching page's tables, of the summary's sentences and of ``compare.report diff``.
+"""Every number of the teaching page's tables and sentences, of the summary's and of ``compare.report diff``.
 
 Run: ``python -m pytest tests/test_rendered_teach_diff.py``. The page and the diff are
 rendered from the report of :mod:`rendered`; each number is parsed back and compared with
 what the test computes from the model's raw fields (a pair's worst row, B's median over A's,
-scipy's rank test of the raw runs).
+scipy's rank test of the raw runs, a run's time per step). The glossary lists every term it holds.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from rendered import SIG3, close, gradient_section, report, scaling_section, sec
 from rendered import trajectory_section as trajectory
 from test_rendered_timing import lesson_section
 
-from compare.report import diff, diff_tables, lesson_tables, teach_doc
+from compare.report import diff, diff_tables, glossary, lesson_tables, teach_doc
 from compare.report.model import Report, TimingSection
 from compare.sections import summary
 
@@ -167,3 +167,52 @@ def test_the_summary_growth_line_quotes_each_fit_and_what_doubling_costs() -> No
     assert max(abs(slope - fit.slope), abs(low - fit.slope_low), abs(high - fit.slope_high)) <= 5e-3  # %.2f
     for shown, exponent in ((times, fit.slope), (t_low, fit.slope_low), (t_high, fit.slope_high)):
         assert abs(shown - 2**exponent) <= 0.05  # %.1f
+
+
+@pytest.mark.parametrize("factor", [1.0, 2.0, 4.0])
+def test_the_noise_word_follows_the_median_entrys_error_not_the_largest(factor: float) -> None:
+    """float32's median-entry error against half the median gradient entry: below, at (noise) and above it.
+
+    The largest error lies above the threshold every time, so a sentence that judged by it would say noise.
+    """
+    section = lesson_section()
+    hi = next(r for r in section.rows if r.dtype == "float32" and r.h == section.book_h)
+    section.grad_median = factor * hi.median_abs  # factor 2: exactly at the threshold
+    assert hi.max_abs >= 0.5 * section.grad_median
+    sentence = re.search(r"At h = .*?\)\.", lesson_tables.lesson_text(section), re.DOTALL)[0].replace("\n", " ")
+    m = re.search(r"float32 errs by (\S+), (noise: as large as|against) the median gradient entry \((\S+)\)", sentence)
+    assert m, sentence
+    assert close(float(m[1].rstrip(",")), hi.median_abs, 5e-2) and close(float(m[3]), section.grad_median, 5e-2)
+    assert (m[2] == "noise: as large as") == (hi.median_abs >= 0.5 * section.grad_median), (factor, sentence)
+
+
+def test_the_rows_only_one_run_has_are_listed_under_that_runs_name() -> None:
+    rows = timing_rows()
+    a = report(timing=TimingSection(rows[:2]))
+    b = report(timing=TimingSection(rows[1:]))
+    shown = diff_tables.diff_text(diff.diff(a, b, "run-a.json", "run-b.json"))
+    only = dict(re.findall(r"^only in (\S+): (.*)$", shown, re.MULTILINE))
+    assert only == {
+        "run-a.json": f"{rows[0].label} {rows[0].shape}",
+        "run-b.json": f"{rows[2].label} {rows[2].shape}",
+    }
+
+
+def test_the_pages_loss_against_time_sentence_is_the_runs_times_and_losses(page: str) -> None:
+    runs = {r.method: r for r in trajectory().runs}
+    num, bp = runs["numerical"], runs["backprop"]
+    m = re.search(r"in the (\S+ \S+) that the book's numerical gradient spent on ([0-9,]+) steps \(loss (\S+) to "
+                  r"(\S+)\), backprop could make about ([0-9.,]+) steps; this run's ([0-9,]+) backprop steps took "
+                  r"(\S+ \S+) and brought the loss to ([0-9.]+)\.", page.replace("\n", " "))  # fmt: skip
+    assert m, "no loss-against-time sentence"
+    assert close(seconds_of(m[1]), num.seconds, SIG3) and int(m[2].replace(",", "")) == num.steps
+    assert abs(float(m[3]) - num.losses[0]) <= 5e-4 and abs(float(m[4]) - num.losses[-1]) <= 5e-4  # %.3f
+    assert close(float(m[5].replace(",", "")), num.seconds / (bp.seconds / bp.steps), SIG3)  # bp's time per step
+    assert int(m[6].replace(",", "")) == bp.steps and close(seconds_of(m[7]), bp.seconds, SIG3)
+    assert abs(float(m[8]) - bp.losses[-1]) <= 5e-4
+
+
+def test_the_glossary_explains_every_term_once_in_order() -> None:
+    page = glossary.render_glossary()
+    shown = re.findall(r"^- \*\*(.+?)\*\* — (.+)$", page, re.MULTILINE)
+    assert shown == list(glossary.TERMS)  # English: the terms and explanations as the module lists them
