@@ -12,9 +12,10 @@ the patterns real training and checking use, and record on the
 - :func:`staleness`: ``gradient`` right after a forward pass at other weights (:func:`forward_elsewhere`)
   must equal ``gradient`` right after one at the point itself; if not, it back-propagates whatever
   forward ran last instead of running its own (``stale_gradient``);
-- :func:`bias_point`: the shared initial biases are zero, so a forward pass in ``gradient`` that leaves
-  out a bias agrees with backprop there; the gradient is compared with the book's backprop once more
-  at drawn biases.
+- :func:`against_backprop`: the gradient against the book's backprop at the shared weights (a
+  mismatch that is only float32-sized noise in a float64 class is a fault saying so), then at drawn
+  biases (the shared ones are zero, so a forward pass in ``gradient`` that leaves out a bias agrees
+  there) and at drawn weights (agreeing only at the shared point: a value kept from an earlier call).
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ from dlfs_gradcheck.usercode.labelforms import STALE_RTOL, differing
 
 DECOY_SCALE = 0.5  # the forward pass elsewhere runs at weights moved by this fraction of their size (or of 0.1)
 REPEATS = 100  # gradient calls at one point: a class that goes wrong after a few dozen calls is caught
-BIAS_STD = 0.1  # the drawn biases of bias_point (the drawn weights: a tenth of it)
+BIAS_STD = 0.1  # the drawn biases of against_backprop (the drawn weights: a tenth of it)
 FLOAT32_LEVEL = 1e-6  # float32 rounding through a layer's products: a few ε (6e-8) of the gradient's norm
 NOISE_COSINE = 0.5  # |cos| between a mismatch and the gradient below this: no pattern (measured: < 0.15 for rounding)
 
@@ -178,7 +179,7 @@ def _refuted(net, x: np.ndarray, t: np.ndarray, rng: np.random.Generator, prefix
         return _off_backprop(net, x, t)[0]
 
 
-def bias_point(net, x: np.ndarray, t: np.ndarray) -> None:
+def against_backprop(net, x: np.ndarray, t: np.ndarray) -> None:
     """The gradient against the book's backprop at the shared weights and, if it agrees there, elsewhere.
 
     At the shared weights a mismatch is the comparison's to report, unless it is float32 rounding

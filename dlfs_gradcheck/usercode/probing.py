@@ -64,7 +64,7 @@ def probe(net, x: np.ndarray, t: np.ndarray) -> None:
     if "gradient" in net.provided and ({"loss", "predict"} & set(net.provided)) and net.gradient_fault is None:
         callpatterns.staleness(net, x, t)
     if "gradient" in net.provided and net.activation and net.gradient_fault is None:
-        callpatterns.bias_point(net, x, t)
+        callpatterns.against_backprop(net, x, t)
     if (
         {"gradient", "loss", "predict"} <= set(net.provided)
         and net.loss_kind in ("exact", "book")
