@@ -27,11 +27,13 @@ def _step_table(rows_in: list[dict]) -> list[list[str]]:
 def render(result: dict) -> str:
     from tabulate import tabulate
 
+    from compare.report.format import versions_text
+
     lines = []
     env = result["env"]
     lines.append(
-        f"CPU: {env['cpu']} ({env['cores']} cores), {env['threads']} threads; numpy {env['numpy']} "
-        f"(BLAS {env['blas']}), torch {env['torch']}; {env['date']}"
+        f"CPU: {env['cpu']} ({env['cores']} cores), {env['threads']} threads; "
+        f"{versions_text(env['versions'], env['blas'])}; {env['date']}"
     )
     peaks = result["matmul_gflops"]
     lines.append(f"matrix-product peak: {peaks['float64']:.1f} GFLOP/s float64, {peaks['float32']:.1f} GFLOP/s float32")

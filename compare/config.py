@@ -12,7 +12,8 @@ option of the run in this one module.
 from __future__ import annotations
 
 import argparse
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 
 from compare.cli import Parser, program  # noqa: F401  (re-exported for the commands)
 from compare.exits import RunIncomplete, UsageError, fail  # noqa: F401
@@ -64,8 +65,7 @@ class RunConfig:
     device: str = "auto"  # torch device(s): auto = cpu plus every accelerator present
     threads: int = DEFAULT_THREADS  # BLAS / torch threads (why 1 by default: README, Threads)
     only: tuple[str, ...] = SECTIONS  # which sections to run
-    jax: bool = True  # JAX rows when jax is installed (pip install ".[jax]"); --no-jax leaves them out
-    compile: bool = False  # --compile: also autograd+compile rows (torch.compile of the gradient and the SGD step)
+    switches: dict[str, bool] = field(default_factory=dict)  # optional framework -> in the run (--no-jax: jax false)
     ddp: int = 0  # --ddp N: also train on N local ranks with DistributedDataParallel (torchrun)
     ddp_weighting: str = "ddp"  # ddp: DDP's mean of per-rank means | batch: each rank's loss weighted by its share
     fsdp: bool = False  # with --ddp N, also FSDP2 (fully_shard) rows where torch supports it
@@ -82,10 +82,21 @@ class RunConfig:
     progress: bool = True  # tqdm bars on long phases (only when stderr is a terminal)
 
 
+@dataclass(frozen=True)
+class Switch:
+    """The command-line switch of an optional framework (``Framework.switch`` in :mod:`compare.registry`)."""
+
+    name: str  # the framework's registry name: the key of RunConfig.switches
+    flag: str  # "--no-jax" for a framework in every run by default, "--compile" for one left out by default
+    default: bool  # whether its rows are in a run that does not give the flag
+    help: str  # the --help line
+
+
 _sections = comma_choices(SECTIONS, "section(s)")
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(switches: Sequence[Switch] = ()) -> argparse.ArgumentParser:
+    """The run's parser, with the registered frameworks' ``switches`` (the command passes the registry's)."""
     d = RunConfig()
     p = Parser(
         prog=program("compare.run"),
@@ -103,7 +114,7 @@ def build_parser() -> argparse.ArgumentParser:
     data.add_argument("--activation", choices=ACTIVATIONS, default=d.activation, help="default: %(default)s")
     data.add_argument("--hidden-size", type=positive_int, default=d.hidden_size, help="default: %(default)s")
     _training_options(p.add_argument_group("training (the book's scheme)"), d)
-    _run_options(p.add_argument_group("where and how"), d)
+    _run_options(p.add_argument_group("where and how"), d, switches)
     _output_options(p.add_argument_group("output"))
     return p
 
@@ -138,7 +149,7 @@ def _training_options(train: argparse._ArgumentGroup, d: RunConfig) -> None:
     )
 
 
-def _run_options(run: argparse._ArgumentGroup, d: RunConfig) -> None:
+def _run_options(run: argparse._ArgumentGroup, d: RunConfig, switches: Sequence[Switch]) -> None:
     run.add_argument("--dtype", choices=DTYPES, default=d.dtype, help="backprop/autograd dtype (default: %(default)s)")
     run.add_argument("--device", choices=DEVICES, default=d.device, help="torch device (default: %(default)s)")
     run.add_argument(
@@ -157,7 +168,7 @@ def _run_options(run: argparse._ArgumentGroup, d: RunConfig) -> None:
         help="check your own implementation too: [LABEL=]path/to/file.py:ClassName or package.module:ClassName "
         "(a book-style class or a torch.nn.Module; repeatable)",
     )
-    _framework_options(run, d)
+    _framework_options(run, d, switches)
     run.add_argument(
         "--ranks",
         type=positive_int,
@@ -182,14 +193,10 @@ def _run_options(run: argparse._ArgumentGroup, d: RunConfig) -> None:
     )
 
 
-def _framework_options(run: argparse._ArgumentGroup, d: RunConfig) -> None:
-    """The switches of the optional frameworks' rows (compare.registry): JAX, torch.compile, DDP / FSDP2."""
-    run.add_argument("--no-jax", dest="jax", action="store_false", help="leave out the JAX rows")
-    run.add_argument(
-        "--compile",
-        action="store_true",
-        help="also autograd+compile rows: torch.compile of the gradient and the SGD step (CPU; compile time apart)",
-    )
+def _framework_options(run: argparse._ArgumentGroup, d: RunConfig, switches: Sequence[Switch]) -> None:
+    """Each registered switch (stored as ``switch:NAME``, gathered by :func:`parse_args`), then DDP's valued options."""
+    for s in switches:
+        run.add_argument(s.flag, dest=f"switch:{s.name}", action="store_const", const=not s.default, help=s.help)
     run.add_argument(
         "--ddp",
         type=non_negative_int,
@@ -230,15 +237,19 @@ def _output_options(out: argparse._ArgumentGroup) -> None:
     add_lang_option(out)
 
 
-def parse_args(argv: list[str] | None = None) -> RunConfig:
-    """Parse the command line into a :class:`RunConfig`; raise :class:`UsageError` on bad options."""
-    parser = build_parser()
+def parse_args(argv: list[str] | None = None, switches: Sequence[Switch] = ()) -> RunConfig:
+    """Parse the command line into a :class:`RunConfig`; raise :class:`UsageError` on bad options.
+
+    ``switches``: the registered frameworks' (``compare.run`` passes them); each one's state is recorded.
+    """
+    parser = build_parser(switches)
     ns = parser.parse_args(argv)
+    given = {s.name: vars(ns).pop(f"switch:{s.name}") for s in switches}
+    ns.switches = {s.name: s.default if given[s.name] is None else given[s.name] for s in switches}
     if ns.dataset != "mnist" and (ns.data_dir is not None or ns.download):
         parser.error("--data-dir and --download apply to --dataset mnist only")
     ns.impls = tuple(ns.impls)
-    d, c = DATA_SHAPES[ns.dataset][:2]
-    entries = d * ns.hidden_size + ns.hidden_size + ns.hidden_size * c + c
+    entries = param_count(DATA_SHAPES[ns.dataset][0], ns.hidden_size, DATA_SHAPES[ns.dataset][1])
     if ns.ranks > entries:
         parser.error(f"--ranks {ns.ranks} is more than the {entries} parameter entries to share")
     _check_ddp_options(ns)

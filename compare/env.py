@@ -17,9 +17,17 @@ THREAD_VARS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "VE
 
 
 def set_threads(threads: int) -> None:
-    """Pin BLAS/OpenMP thread counts (environment now, torch once it is imported)."""
+    """Pin BLAS/OpenMP thread counts: in the environment, read by a BLAS as it loads, and in those already loaded.
+
+    A command whose parser reads the framework registry has loaded numpy by now, whose BLAS read
+    the environment before this was set: threadpoolctl limits it in place, and torch is told directly.
+    """
     for var in THREAD_VARS:
         os.environ[var] = str(threads)
+    if "numpy" in sys.modules:
+        from threadpoolctl import threadpool_limits
+
+        threadpool_limits(threads, user_api="blas")  # stays in force: nothing restores it
     if "torch" in sys.modules:
         sys.modules["torch"].set_num_threads(threads)
 

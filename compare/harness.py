@@ -42,7 +42,6 @@ def environment(
     seed: int, threads: int, devices: list[str], load_start: list[float] | None, load_end: list[float] | None = None
 ) -> Env:
     """The machine and versions the report's header shows; the load averages are the caller's readings."""
-    import numpy as np
     import torch
 
     gpus = [torch.cuda.get_device_name(i) for i in range(torch.cuda.device_count())] if "cuda" in devices else []
@@ -53,15 +52,13 @@ def environment(
         numpy_threads=env.numpy_threads(),
         torch_threads=torch.get_num_threads(),
         python=platform.python_version(),
-        numpy=np.__version__,
-        torch=str(torch.__version__),  # a str subclass in torch: stored as the plain str it loads back as
+        versions=registry.versions(),  # every registered framework that is installed
         blas=env.blas_info(),
         devices=devices,
         gpus=gpus,
         git=env.git_revision(),
         date=dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC"),
         seed=seed,
-        jax=registry.versions().get("jax"),  # the report keeps the one optional framework's version
         version=env.package_version(),
         usable_cpus=usable_cpus(),
         load_start=load_start,

@@ -15,9 +15,28 @@ from __future__ import annotations
 
 import sys
 
+from compare import config
 from compare.cli import command
-from compare.config import RunConfig, parse_args
+from compare.config import RunConfig
 from compare.exits import fail
+
+
+def build_parser():
+    """The run's parser, with the switches of the registered frameworks (for ``--help`` and the docs)."""
+    from compare import registry
+
+    return config.build_parser(registry.switches())
+
+
+def parse_args(argv: list[str] | None = None) -> RunConfig:
+    """The run's command line, with the switches of the registered frameworks (``--no-jax``, ``--compile``).
+
+    Importing the registry loads numpy: the thread count is still pinned before it computes
+    anything (:func:`compare.env.set_threads` limits a BLAS already loaded).
+    """
+    from compare import registry
+
+    return config.parse_args(argv, registry.switches())
 
 
 def _check_plotting(cfg: RunConfig) -> None:

@@ -67,12 +67,16 @@ class Diff:
         return bool(np.isfinite(self.max_rel) and self.max_rel <= tol.rtol)
 
 
-def rel_error(a: np.ndarray, b: np.ndarray, tol: Tolerance) -> np.ndarray:
-    """``rel_i`` of the module docstring, entry by entry (same shape as ``a``; a NaN counts as ``inf``)."""
+def rel_error(a: np.ndarray, b: np.ndarray, tol: Tolerance | None = None) -> np.ndarray:
+    """``rel_i`` of the module docstring, entry by entry (same shape as ``a``; a NaN counts as ``inf``).
+
+    Without ``tol`` there is no floor: the plain ``|a - b| / max(|a|, |b|)`` (0 where both are 0)
+    that the checker's tables show beside each entry.
+    """
     a = np.asarray(a, dtype=np.float64)
     b = np.asarray(b, dtype=np.float64)
     abs_err = np.abs(a - b)
-    denom = np.maximum(np.maximum(np.abs(a), np.abs(b)), tol.floor)
+    denom = np.maximum(np.maximum(np.abs(a), np.abs(b)), tol.floor if tol is not None else 0.0)
     with np.errstate(invalid="ignore", divide="ignore"):
         rel = np.where(abs_err == 0, 0.0, abs_err / denom)
     return np.where(np.isnan(rel), np.inf, rel)  # a NaN on one side is the worst possible

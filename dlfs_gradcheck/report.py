@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from dlfs_gradcheck.diagnose import Diagnosis, factor_text
-from dlfs_gradcheck.metrics import Tolerance
+from dlfs_gradcheck.metrics import Tolerance, rel_error
 
 WIDTH = 100  # the table's lines fit this many columns (a pytest failure, a CI log)
 
@@ -39,8 +39,7 @@ class EntryResult:
     @property
     def rel_err(self) -> float:
         """Plain relative error ``|analytic - numerical| / max(|analytic|, |numerical|)`` (0 when both are 0)."""
-        big = max(abs(self.analytic), abs(self.numerical))
-        return self.abs_err / big if big > 0 else 0.0
+        return float(rel_error(self.analytic, self.numerical))
 
     @property
     def ratio(self) -> float:

@@ -19,7 +19,7 @@ from hypothesis import assume, given
 from hypothesis import strategies as st
 
 from compare import env, harness, resources
-from compare.config import RunConfig, build_parser, parse_args
+from compare.config import RunConfig, build_parser
 from compare.report import text
 from compare.report.model import (
     SCHEMA_VERSION,
@@ -31,6 +31,7 @@ from compare.report.model import (
     TimingRow,
     TimingSection,
 )
+from compare.run import parse_args
 from compare.sections import claims, scaling, slopefit, summary
 
 REPO = Path(__file__).resolve().parents[1]
@@ -45,8 +46,9 @@ pytestmark = pytest.mark.usefixtures("one_thread")
 
 def machine(threads: int = 1, load_start: list[float] | None = None, load_end: list[float] | None = None) -> Env:
     return Env(
-        "a CPU", 2, threads, f"openblas {threads}", threads, "3.11.7", "2.4.6", "2.13.0", "openblas", ["cpu"], [],
-        None, "2026-01-01 00:00:00 UTC", 0, version="0.1.0", usable_cpus=2, load_start=load_start, load_end=load_end,
+        "a CPU", 2, threads, f"openblas {threads}", threads, "3.11.7", {"numpy": "2.4.6", "torch": "2.13.0"},
+        "openblas", ["cpu"], [], None, "2026-01-01 00:00:00 UTC", 0, version="0.1.0", usable_cpus=2,
+        load_start=load_start, load_end=load_end,
     )  # fmt: skip
 
 
@@ -143,7 +145,7 @@ def test_the_load_average_at_start_and_end_is_in_the_json_and_the_header(monkeyp
         return value
 
     monkeypatch.setattr(env.os, "getloadavg", rising)
-    cfg = RunConfig(only=("gradients",), hidden_size=4, iters=2, threads=1, progress=False, jax=False)
+    cfg = RunConfig(only=("gradients",), hidden_size=4, iters=2, threads=1, progress=False, switches={"jax": False})
     report = harness.run(cfg)
     assert report.env.load_start == list(given_out[0]) and report.env.load_end == list(given_out[-1])
     assert report.env.load_start != report.env.load_end

@@ -13,11 +13,11 @@ import pytest
 from helpers import assert_close, assert_grads_close
 
 from compare import registry
-from compare.config import parse_args
 from compare.data import Dataset
 from compare.engine.compiled import FALLBACK, INDUCTOR, CompiledTorchRunner, compile_backend, compiled_info
 from compare.engine.protocol import batch_stream
 from compare.registry import TORCH_COMPILE
+from compare.run import parse_args
 from dlfs_gradcheck.metrics import EXACT_F64, LOW_PRECISION, Tolerance
 from impl_numpy import TwoLayerNet, init_params
 
@@ -96,8 +96,8 @@ def test_label_names_a_backend_other_than_inductor() -> None:
 
 def test_compile_option_adds_the_rows_only_when_asked() -> None:
     plain, compiled = parse_args([]), parse_args(["--compile"])
-    assert not plain.compile and compiled.compile
-    assert not TORCH_COMPILE.in_run(plain) and TORCH_COMPILE.in_run(compiled)
+    assert not plain.switches["torch.compile"] and compiled.switches["torch.compile"]
+    assert not TORCH_COMPILE.asked(plain) and TORCH_COMPILE.asked(compiled)
     labels = [e.info.label for e in TORCH_COMPILE.entries(compiled, ["cpu"], ("float64", "float32"))]
     assert [label.split("]")[0] for label in labels] == ["autograd+compile[cpu,float64", "autograd+compile[cpu,float32"]
     assert any(e.info.family == "autograd+compile" for e in registry.entries(compiled, ["cpu"]))

@@ -41,7 +41,9 @@ PLUGIN = str(Path(__file__).parent / "plugins" / "ch5" / "two_layer_net.py") + "
 HIDDEN, STEPS, LR = 10, 6, 0.1
 DTYPES = ("float64", "float32")
 # Every framework's switch on: the suite holds each one to the reference, asked for or not.
-CFG = RunConfig(hidden_size=HIDDEN, iters=STEPS, compile=True, ddp=2, jax=True, activation="relu")
+CFG = RunConfig(
+    hidden_size=HIDDEN, iters=STEPS, switches={"torch.compile": True, "jax": True}, ddp=2, activation="relu"
+)
 
 
 def _ids(fw: registry.Framework) -> str:
@@ -167,3 +169,41 @@ def test_its_labels_are_refused_to_a_plugged_in_class(fw, digits, setting, monke
                 [f"{stem}={PLUGIN}"], [], params, x, t, weight_init_std=0.01, seed=0, numerical_iters=0,
                 reserved=registry.reserved_labels(),
             )  # fmt: skip
+
+
+@pytest.mark.parametrize("fw", [fw for fw in registry.FRAMEWORKS if fw.switch], ids=_ids)
+def test_its_switch_is_the_runs_option_and_decides_its_rows(fw) -> None:
+    """``compare.run`` takes the switch the framework declares; the run records its state, given or not."""
+    from compare.run import build_parser, parse_args
+
+    assert fw.switch.flag in build_parser().format_help()
+    plain, flipped = parse_args([]), parse_args([fw.switch.flag])
+    assert plain.switches[fw.name] is fw.switch.default and flipped.switches[fw.name] is not fw.switch.default
+    on, off = (plain, flipped) if fw.switch.default else (flipped, plain)
+    mine = {e.info.label for e in fw.entries(on, ["cpu"], (on.dtype,))}
+    assert mine and mine <= {e.info.label for e in registry.entries(on, ["cpu"])}
+    assert not mine & {e.info.label for e in registry.entries(off, ["cpu"])}
+
+
+def test_a_newly_registered_framework_gets_its_switch_rows_and_version(monkeypatch) -> None:
+    """Registering is all it takes: the run's option, its rows when asked for, its version in the header."""
+    import tabulate
+
+    from compare.config import Switch
+    from compare.engine.builtin_runners import builtin_info
+    from compare.harness import environment
+    from compare.run import parse_args
+
+    def toy_entries(cfg, devices, dtypes) -> list[MethodEntry]:
+        return [MethodEntry(builtin_info(BACKPROP, dt), lambda params: None) for dt in dtypes]
+
+    toy = registry.Framework(
+        name="toy", title="a toy", group="toy", distribution="tabulate", entries=toy_entries,
+        switch=Switch("toy", "--toy", default=False, help="also the toy rows"),
+    )  # fmt: skip
+    monkeypatch.setattr(registry, "FRAMEWORKS", (*registry.FRAMEWORKS, toy))
+    plain, asked = parse_args([]), parse_args(["--toy"])
+    assert asked.switches["toy"] and not plain.switches["toy"]
+    assert len(registry.entries(asked, ["cpu"])) == len(registry.entries(plain, ["cpu"])) + 1
+    env = environment(seed=0, threads=1, devices=["cpu"], load_start=None)
+    assert env.versions["toy"] == tabulate.__version__  # its distribution's version, under its name

@@ -384,8 +384,8 @@ def env_for_tests():
     from compare.report.model import Env
 
     return Env(
-        "a CPU", 2, 2, "openblas 2", 2, "3.11.7", "2.4.6", "2.13.0", "scipy-openblas 0.3.31", ["cpu"], [], None,
-        "2026-01-01 00:00:00 UTC", 0, version="0.1.0",
+        "a CPU", 2, 2, "openblas 2", 2, "3.11.7", {"numpy": "2.4.6", "torch": "2.13.0"}, "scipy-openblas 0.3.31",
+        ["cpu"], [], None, "2026-01-01 00:00:00 UTC", 0, version="0.1.0",
     )  # fmt: skip
 
 

@@ -52,8 +52,8 @@ STEADY = [1.000e-3, 1.004e-3, 0.998e-3, 1.007e-3, 1.001e-3, 0.996e-3, 1.003e-3, 
 
 def environment(cpu: str = "a CPU", numpy: str = "2.4.6") -> Env:
     return Env(
-        cpu, 2, 2, "openblas 2", 2, "3.11.7", numpy, "2.13.0", "scipy-openblas 0.3.31", ["cpu"], [], None,
-        "2026-01-01 00:00:00 UTC", 0,
+        cpu, 2, 2, "openblas 2", 2, "3.11.7", {"numpy": numpy, "torch": "2.13.0"}, "scipy-openblas 0.3.31",
+        ["cpu"], [], None, "2026-01-01 00:00:00 UTC", 0,
     )  # fmt: skip
 
 
@@ -131,9 +131,34 @@ def test_cost_growth_points_keep_every_timed_runs_time(one_thread) -> None:
         assert len(p.samples_s) == 3 and p.median_s == pytest.approx(float(np.median(p.samples_s)), rel=1e-12)
 
 
+def as_written_before_version_4(data: dict, version: int, jax: str | None = None) -> dict:
+    """A report's JSON as versions 2 and 3 wrote it: a field per framework version, and jax and compile switches."""
+    env, config = data["env"], data["config"]
+    versions = env.pop("versions")
+    env |= {"numpy": versions["numpy"], "torch": versions["torch"], "jax": jax}
+    switches = config.pop("switches")
+    config |= {"jax": switches.get("jax", True), "compile": switches.get("torch.compile", False)}
+    return data | {"schema_version": version}
+
+
+def test_a_version_3_report_keeps_its_versions_and_switches(tmp_path: Path, capsys) -> None:
+    """env.numpy/torch/jax and config.jax/compile of a version-3 file are read as versions and switches."""
+    data = json.loads(report([row("backprop", STEADY)]).to_json())
+    data = as_written_before_version_4(data, 3, jax="0.4.30")
+    data["config"] |= {"jax": False, "compile": True}
+    old = tmp_path / "v3.json"
+    old.write_text(json.dumps(data), encoding="utf-8")
+    loaded = Report.load(old)
+    assert loaded.env.versions == {"numpy": "2.4.6", "torch": "2.13.0", "jax": "0.4.30"}
+    assert loaded.config.switches == {"jax": False, "torch.compile": True}
+    assert report_main(["diff", str(old), save(tmp_path / "b.json", report([row("backprop", STEADY)]))]) == 0
+    warned = [x for x in capsys.readouterr().out.splitlines() if x.startswith("warning: not comparable: ")]
+    assert warned == ["warning: not comparable: A had jax 0.4.30, B jax none"]  # B's header names no jax
+
+
 def test_a_version_2_report_loads_and_is_judged_by_the_iqr_rule_saying_so(tmp_path: Path, capsys) -> None:
     data = json.loads(report([row("backprop", TAILS_A)]).to_json())
-    data["schema_version"] = 2
+    data = as_written_before_version_4(data, 2)
     for r in data["timing"]["rows"]:
         del r["samples_s"]  # written before the raw values were kept
     old = tmp_path / "old.json"
@@ -297,7 +322,7 @@ def test_other_machines_threads_and_versions_warn_and_the_same_setup_does_not(tm
     a = report([row("backprop", STEADY)])
     b = report([row("backprop", STEADY)], cpu="another CPU", numpy="2.5.0")
     b.config.threads = b.env.threads = 1
-    b.config.dtype, b.env.torch, b.devices = "float32", "2.14.0", ["cpu", "cuda"]
+    b.config.dtype, b.env.versions["torch"], b.devices = "float32", "2.14.0", ["cpu", "cuda"]
     _, out, _ = diff_of(tmp_path, a, b, capsys=capsys)
     warned = [x for x in out.splitlines() if x.startswith("warning: not comparable: ")]
     assert len(warned) == 6, warned

@@ -21,7 +21,6 @@ import torch
 from helpers import assert_close, verdict_of
 
 from compare import harness, registry
-from compare.config import parse_args
 from compare.data import Dataset
 from compare.engine.agreement import TRAJECTORY_RTOL, trajectory_row
 from compare.engine.builtin_runners import (
@@ -36,7 +35,7 @@ from compare.engine.builtin_runners import (
 from compare.engine.devices import torch_devices
 from compare.engine.protocol import TrainRecord, batch_stream, epoch_steps
 from compare.report.model import Report
-from compare.run import main
+from compare.run import main, parse_args
 from dlfs_gradcheck.metrics import Tolerance
 from impl_numpy import TwoLayerNet, init_params
 

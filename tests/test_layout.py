@@ -16,7 +16,7 @@ Roles, lowest first (a module may import its own level and those below, never ab
    ``pathsafety``, ``preflight``, ``streams``, ``tempfiles``), ``compare.i18n``,
    ``compare.terminal``, and the checker (``dlfs_gradcheck``, below);
 2. data: ``compare.data``;
-3. the report model: ``compare.report.model``, ``model_studies``, ``codec``, ``format``;
+3. the report model: ``compare.report.model``, ``model_studies``, ``codec``, ``format``, ``upgrade``;
 4. the engine: ``compare.engine``, and the plug-in and distributed packages beside it
    (``compare.distributed``, ``compare.jax_runner``; any other new package too);
 5. the sections: ``compare.sections``;
@@ -106,6 +106,7 @@ MODEL = {
     "compare.report.model_studies",
     "compare.report.codec",
     "compare.report.format",
+    "compare.report.upgrade",
 }
 RENDERERS = {
     f"compare.report.{m}"

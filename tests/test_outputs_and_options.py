@@ -29,12 +29,12 @@ from children import CEILING_S, TERMINAL_SIGINT
 from idx_files import tiny_gz_files, write_files
 
 from compare import bench, exits, files, harness, resources, supervise, teach, tempfiles
-from compare.config import parse_args
 from compare.gradcheck import command as gradcheck_cli
 from compare.manifest import MANIFEST, read_manifest
 from compare.report import plots
 from compare.report.__main__ import main as report_main
 from compare.run import main as run_main
+from compare.run import parse_args
 
 ROOT = Path(__file__).resolve().parents[1]
 FAST = ["--hidden-size", "5", "--threads", "1", "--no-jax", "--quiet", "--no-progress"]
@@ -383,7 +383,8 @@ PARSE_UNDER_ONE_CPU = """
 import os, sys
 os.sched_setaffinity(0, {min(os.sched_getaffinity(0))})  # as taskset -c N does
 from compare import bench, teach
-from compare.config import RunConfig, parse_args
+from compare.config import RunConfig
+from compare.run import parse_args
 from compare.gradcheck.command_options import parse_args as gradcheck_args
 for parse in (parse_args, gradcheck_args, bench.parse_args, teach.parse_args):
     try:

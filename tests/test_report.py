@@ -13,6 +13,7 @@ import contextlib
 import copy
 import csv
 import dataclasses
+import importlib.util
 import io
 import json
 import math
@@ -23,7 +24,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from types import SimpleNamespace
 
+import numpy as np
 import pytest
+import torch
 from helpers import pinned_threads, verdict_of
 from hypothesis import given
 from hypothesis import strategies as st
@@ -209,7 +212,13 @@ def test_json_schema(small_run: Run) -> None:
     assert data["schema_version"] == SCHEMA_VERSION
     assert isinstance(data["ok"], bool)
     assert data["config"]["iters"] == ITERS and data["config"]["only"] == list(SECTIONS)
-    assert {"cpu", "threads", "numpy", "torch", "devices", "seed"} <= set(data["env"])
+    assert {"cpu", "threads", "versions", "devices", "seed"} <= set(data["env"])
+    # each installed framework's version, as the library itself says it (not as the registry reads it)
+    versions = data["env"]["versions"]
+    assert versions["numpy"] == np.__version__ and versions["torch"] == torch.__version__
+    assert ("jax" in versions) == (importlib.util.find_spec("jax") is not None)
+    # every optional framework's switch is recorded, given or not: --compile off, JAX on (not --no-jax)
+    assert data["config"]["switches"] == {"torch.compile": False, "jax": True}
     report = small_run.report
 
     assert {row.param for row in report.gradients.rows} == {"W1", "b1", "W2", "b2"}

@@ -20,7 +20,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from compare import harness, teach
-from compare.config import RunConfig, parse_args
+from compare.config import RunConfig
 from compare.manifest import MANIFEST
 from compare.report import csvfiles, lesson_tables, plots, scaling_tables
 from compare.report.format import plain_duration, sci, times
@@ -41,7 +41,7 @@ from compare.report.model import (
     TrajectorySection,
 )
 from compare.report.teach_doc import COMMAND, render_doc
-from compare.run import main
+from compare.run import main, parse_args
 from compare.sections import lesson, scaling, slopefit, summary
 
 BOOK = "784-50-10 x100"

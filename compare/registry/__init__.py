@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
-from compare.config import RunConfig
+from compare.config import RunConfig, Switch
 from compare.engine.protocol import MethodEntry
 from compare.registry.compile_framework import TORCH_COMPILE
 from compare.registry.ddp_framework import DISTRIBUTED
@@ -28,7 +28,7 @@ FRAMEWORKS: tuple[Framework, ...] = (NUMPY, TORCH, TORCH_COMPILE, JAX, DISTRIBUT
 def entries(cfg: RunConfig, devices: Sequence[str], dtypes: Sequence[str] | None = None) -> list[MethodEntry]:
     """Every registered framework's rows that this run asks for (default dtype: the run's ``--dtype``)."""
     dtypes = tuple(dtypes or (cfg.dtype,))
-    return [e for fw in FRAMEWORKS if fw.in_run(cfg) for e in fw.entries(cfg, devices, dtypes)]
+    return [e for fw in FRAMEWORKS if fw.asked(cfg) for e in fw.entries(cfg, devices, dtypes)]
 
 
 def timed_entries(cfg: RunConfig, devices: Sequence[str], dtypes: Sequence[str]) -> list[MethodEntry]:
@@ -60,12 +60,18 @@ def model_files() -> dict[str, list[Path]]:
     return out
 
 
-def versions() -> dict[str, str | None]:
-    """Framework name -> the installed version of its distribution (None: not installed or none named)."""
-    return {fw.name: fw.version() for fw in FRAMEWORKS if fw.distribution}
+def switches() -> list[Switch]:
+    """The command-line switches of the optional frameworks, in registry order (``--compile``, ``--no-jax``)."""
+    return [fw.switch for fw in FRAMEWORKS if fw.switch is not None]
+
+
+def versions() -> dict[str, str]:
+    """Framework name -> the installed version of its distribution, for those installed (the report's header)."""
+    found = {fw.name: fw.version() for fw in FRAMEWORKS if fw.distribution}
+    return {name: v for name, v in found.items() if v is not None}
 
 
 __all__ = [
     "DISTRIBUTED", "FRAMEWORKS", "JAX", "NUMPY", "TORCH", "TORCH_COMPILE", "USER", "Framework",
-    "entries", "family_groups", "model_files", "reserved_labels", "timed_entries", "versions",
+    "entries", "family_groups", "model_files", "reserved_labels", "switches", "timed_entries", "versions",
 ]  # fmt: skip

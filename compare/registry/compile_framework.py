@@ -10,7 +10,7 @@ from collections.abc import Mapping, Sequence
 
 import numpy as np
 
-from compare.config import RunConfig
+from compare.config import RunConfig, Switch
 from compare.engine.compiled import FAMILY, CompiledTorchRunner, compile_backend, compiled_info
 from compare.engine.protocol import MethodEntry, MethodInfo
 from compare.registry.framework_info import Framework
@@ -32,15 +32,16 @@ def compile_entries(cfg: RunConfig, devices: Sequence[str], dtypes: Sequence[str
     return out
 
 
-def _asked(cfg: RunConfig) -> bool:
-    return cfg.compile
-
-
 TORCH_COMPILE = Framework(
     name="torch.compile",
     title="PyTorch (torch.compile)",
     group="torch",
     families=(FAMILY,),  # its label holds a '+', which no plugged-in label may: nothing to reserve
     entries=compile_entries,
-    in_run=_asked,
+    switch=Switch(
+        "torch.compile",
+        "--compile",
+        default=False,
+        help="also autograd+compile rows: torch.compile of the gradient and the SGD step (CPU; compile time apart)",
+    ),
 )

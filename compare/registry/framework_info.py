@@ -16,7 +16,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from importlib.metadata import PackageNotFoundError, version
 
-from compare.config import RunConfig
+from compare.config import RunConfig, Switch
 from compare.engine.protocol import MethodEntry
 
 # (the run's configuration, the torch devices of the run, the dtypes asked for) -> the framework's rows
@@ -46,7 +46,14 @@ class Framework:
     model_package: str | None = None  # the package holding its model ("impl_jax")
     model_files: tuple[str, ...] = ()  # the files of that package the framework table counts lines of
     entries: EntryMaker = _no_entries  # its rows for given dtypes and devices
-    in_run: Callable[[RunConfig], bool] = _always  # whether a run with this configuration has its rows
+    in_run: Callable[[RunConfig], bool] = _always  # whether a run with this configuration has its rows (no switch)
+    switch: Switch | None = None  # the command-line switch that puts an optional framework's rows in or out
+
+    def asked(self, cfg: RunConfig) -> bool:
+        """Whether the run ``cfg`` has its rows: its switch's state (given or default), else :attr:`in_run`."""
+        if self.switch is not None:
+            return cfg.switches.get(self.name, self.switch.default)
+        return self.in_run(cfg)
 
     def installed(self) -> bool:
         """Whether every module it needs can be found (without importing any of them)."""

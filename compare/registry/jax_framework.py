@@ -11,7 +11,7 @@ from collections.abc import Mapping, Sequence
 
 import numpy as np
 
-from compare.config import RunConfig
+from compare.config import RunConfig, Switch
 from compare.engine.protocol import MethodEntry, MethodInfo, NotProvided
 from compare.jax_runner import FAMILY
 from compare.registry.framework_info import Framework
@@ -36,10 +36,6 @@ def jax_entries(cfg: RunConfig, devices: Sequence[str], dtypes: Sequence[str]) -
     return out
 
 
-def _asked(cfg: RunConfig) -> bool:
-    return cfg.jax
-
-
 JAX = Framework(
     name="jax",
     title="JAX (jax.grad + jit)",
@@ -52,5 +48,5 @@ JAX = Framework(
     model_package="impl_jax",
     model_files=("jax_two_layer_net.py", "jax_functions.py"),
     entries=jax_entries,
-    in_run=_asked,
+    switch=Switch("jax", "--no-jax", default=True, help="leave out the JAX rows"),
 )

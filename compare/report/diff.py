@@ -20,7 +20,7 @@ the fewest a run times, reach 0.00058: enough for 85 rows).
 
 The two runs are also compared for what makes timings comparable at all (:func:`mismatches`):
 the data set, the net, dtype and activation, threads, the machine as the report's Env records it
-(CPU model and count; there is no host name), devices, and numpy, torch, jax and Python versions.
+(CPU model and count; there is no host name), devices, each framework's version and Python's.
 """
 
 from __future__ import annotations
@@ -57,7 +57,7 @@ class TimeChange:
 
 @dataclass
 class Mismatch:
-    what: str  # a key of FACTS: "data set", "net", "machine", "numpy", ...
+    what: str  # a key of FACTS ("data set", "net", "machine", ...), a framework name ("numpy", ...) or "python"
     a: str  # run A's value
     b: str
 
@@ -86,12 +86,12 @@ class ReportDiff:
 
 # -- comparability --------------------------------------------------------------------------------------
 
-FACTS = ("data set", "net", "dtype", "activation", "threads", "machine", "devices", "GPUs", "numpy", "torch", "jax")
-FACTS += ("python",)
+# Then each framework's version (the keys of env.versions: "numpy", "torch", "jax", ...), then Python's.
+FACTS = ("data set", "net", "dtype", "activation", "threads", "machine", "devices", "GPUs")
 
 
 def facts(r: Report) -> dict[str, str]:
-    """What a run's timings depend on besides the code, as its report records it (keys: :data:`FACTS`)."""
+    """What a run's timings depend on besides the code, as its report records it (:data:`FACTS`, versions, Python)."""
     env, cfg = r.env, r.config
     return {
         "data set": cfg.dataset,
@@ -102,9 +102,7 @@ def facts(r: Report) -> dict[str, str]:
         "machine": f"{env.cpu} ({env.cores} CPUs)",
         "devices": ", ".join(r.devices) or "none",
         "GPUs": ", ".join(env.gpus) or "none",
-        "numpy": env.numpy,
-        "torch": env.torch,
-        "jax": env.jax or "none",
+        **env.versions,
         "python": env.python,
     }
 
@@ -112,7 +110,8 @@ def facts(r: Report) -> dict[str, str]:
 def mismatches(a: Report, b: Report) -> list[Mismatch]:
     """Every fact of :func:`facts` on which the two runs differ, in the order of :data:`FACTS`."""
     fa, fb = facts(a), facts(b)
-    return [Mismatch(k, fa[k], fb[k]) for k in FACTS if fa[k] != fb[k]]
+    keys = [*FACTS, *dict.fromkeys([*a.env.versions, *b.env.versions]), "python"]
+    return [Mismatch(k, fa.get(k, "none"), fb.get(k, "none")) for k in keys if fa.get(k) != fb.get(k)]
 
 
 # -- timing rows ----------------------------------------------------------------------------------------

@@ -131,6 +131,14 @@ SLOPE_REASONS = {  # marked for the catalogs: the teaching page translates them
 }
 
 
+def versions_text(versions: dict[str, str], blas: str) -> str:
+    """``numpy 2.4.6 (BLAS: OpenBLAS 0.3.29), torch 2.13.0, jax 0.10.2``: each installed framework's version.
+
+    ``blas`` is numpy's BLAS library (the one its arrays compute with), shown beside numpy's version.
+    """
+    return ", ".join(f"{name} {v}" + (f" (BLAS: {blas})" if name == "numpy" else "") for name, v in versions.items())
+
+
 def slope_span(low: float, high: float) -> str:
     """A slope's range for prose and tables: ``"1.80–1.98"``; ``"unbounded"`` when an end is not finite."""
     if not (math.isfinite(low) and math.isfinite(high)):

@@ -41,12 +41,14 @@ from compare.report.model_studies import (  # noqa: F401  (part of the schema; i
     ScalingPoint,
     ScalingSection,
 )
+from compare.report.upgrade import upgrade
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 # The version grows with the format, so that older code names the version of a newer file instead of
-# refusing an "unknown field"; an older version stays readable while every field added since has a
-# default. 3: the timings' raw values (``samples_s``), empty when read from a version-2 report.
-READABLE_VERSIONS = (2, 3)
+# refusing an "unknown field"; an older version stays readable (compare.report.upgrade). 3: the timings'
+# raw values (``samples_s``), empty when read from a version-2 report. 4: the frameworks' versions and
+# switches as maps keyed by the registry's names (``env.versions``, ``config.switches``).
+READABLE_VERSIONS = (2, 3, 4)
 
 
 @dataclass
@@ -57,15 +59,13 @@ class Env:
     numpy_threads: str  # BLAS threads numpy runs with, as threadpoolctl reports them
     torch_threads: int  # torch.get_num_threads()
     python: str  # Python version
-    numpy: str  # numpy version
-    torch: str  # torch version
+    versions: dict[str, str]  # registered framework -> its installed version ("numpy", "torch", "jax" when installed)
     blas: str  # numpy's BLAS library and version
     devices: list[str]  # torch devices compared
     gpus: list[str]  # CUDA device names
     git: str | None  # short commit of the project's own git checkout, when the code runs from one
     date: str  # UTC start time
     seed: int  # seed of the weights and the batch stream
-    jax: str | None = None  # jax version, when installed
     version: str | None = None  # dlfs-compare version that ran ("0+unknown" uninstalled; null in older reports)
     usable_cpus: int | None = None  # CPUs this process may run on (sched_getaffinity; null in older reports)
     load_start: list[float] | None = None  # load average over 1, 5, 15 min as the run started (null: none, older)
@@ -225,7 +225,7 @@ class Report:
             readable = "versions " + " and ".join(map(str, READABLE_VERSIONS))
             raise SchemaError(f"{source} has schema version {version!r}; this version of dlfs-compare reads {readable}")
         try:
-            return from_data(cls, data)
+            return from_data(cls, upgrade(data, version))
         except SchemaError as e:
             raise SchemaError(f"{source}: {e}") from None
 

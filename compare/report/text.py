@@ -13,7 +13,7 @@ from tabulate import tabulate
 
 from compare.i18n import _
 from compare.report import layout, lesson_tables, scaling_tables, tables
-from compare.report.format import WIDTH, count, escaped, fill, format_seconds
+from compare.report.format import WIDTH, count, escaped, fill, format_seconds, versions_text
 from compare.report.model import Env, Report
 
 TITLE = "The book's two-layer net: every implementation from the same weights and batches"
@@ -47,9 +47,7 @@ def header_lines(report: Report) -> list[str]:
         f"CPU: {env.cpu} ({env.cores} cores); threads: {env.threads} "
         f"(numpy BLAS: {env.numpy_threads}, torch: {env.torch_threads})",
         *([load] if load else []),
-        f"numpy {env.numpy} (BLAS: {env.blas}), torch {env.torch}{f', jax {env.jax}' if env.jax else ''}, "
-        f"Python {env.python}; "
-        f"devices: {', '.join(env.devices)}{gpus}",
+        f"{versions_text(env.versions, env.blas)}, Python {env.python}; devices: {', '.join(env.devices)}{gpus}",
         ", ".join([*_provenance(env), env.date, f"seed {env.seed}"]),
         f"data: {cfg.dataset}, net {report.shape} ({cfg.activation}), batch {cfg.batch_size}, "
         f"lr {cfg.learning_rate}, {cfg.iters} iterations ({cfg.numerical_iters} numerical), dtype {cfg.dtype}",

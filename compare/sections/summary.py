@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import math
 
+from compare.config import param_count
 from compare.report.format import format_seconds, orders_of_magnitude, plain_duration, sci, times
 from compare.report.model import GradientRow, Report, Summary, TimingRow
 from compare.sections.claims import caution, caution_line, growth_fits, growth_line, so_line
@@ -26,7 +27,7 @@ BOOK_SCRIPT = "train_neuralnet.py"
 def n_params_of(shape: str) -> int:
     """P of a net written ``"D-H-C"`` (optionally followed by ``" xB"``)."""
     d, h, c = (int(part) for part in shape.split()[0].split("-"))
-    return d * h + h + h * c + c
+    return param_count(d, h, c)
 
 
 def _shape_text(shape: str) -> str:
