@@ -409,6 +409,24 @@ def test_threads_are_compared_with_the_cpus_this_process_may_use() -> None:
     assert lines[4] == "default 1"
 
 
+@pytest.mark.skipif(resources.usable_cpus() < 2, reason="one CPU: a BLAS starts with one thread anyway")
+def test_the_thread_count_holds_for_a_blas_loaded_before_it_was_set() -> None:
+    """The parser reads the framework registry, which loads numpy: its BLAS is still held to --threads 1.
+
+    With no thread variable in the environment a BLAS starts one thread per CPU, so a count that
+    were only written to the environment after numpy loaded would show here as 2 or more.
+    """
+    env = {k: v for k, v in os.environ.items() if not k.endswith("_NUM_THREADS") and k != "VECLIB_MAXIMUM_THREADS"}
+    args = ["--threads", "1", "--only", "gradients", "--hidden-size", "5", "--no-jax", "--quiet", "--json", "-"]
+    done = subprocess.run(
+        [sys.executable, "-m", "compare.run", *args], cwd=ROOT, env={**env, "PYTHONPATH": str(ROOT)},
+        capture_output=True, text=True, timeout=600,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    pools = json.loads(done.stdout)["env"]["numpy_threads"]  # "openblas 1", as threadpoolctl reports it
+    assert pools.split()[-1] == "1", pools
+
+
 # -- 6. interrupts and killed writers ----------------------------------------------------------
 
 
