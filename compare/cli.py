@@ -5,7 +5,8 @@ exit 2), pin the thread count, run under :func:`compare.supervise.run_main`. Wha
 share besides lives beside this module: the exit statuses and the one-line errors
 (:mod:`compare.exits`), the signal handler (:mod:`compare.signals`), the option types
 (:mod:`compare.options`) and the machine's limits (:mod:`compare.resources`). Standard library
-only, so that options are parsed and thread counts set before numpy or torch load.
+only, so that options are parsed and thread counts set before the command computes anything
+(:func:`compare.env.set_threads` also limits a BLAS that a parser's imports have loaded).
 """
 
 from __future__ import annotations
@@ -51,9 +52,10 @@ def command(
 ) -> int:
     """Every command's ``main``: parse (bad usage: exit 2), pin the thread count, run (Ctrl-C: exit 130).
 
-    The thread count (an option's ``threads``) is set before ``execute`` imports numpy or
-    torch: BLAS libraries read it when they load. A terminal that cannot show a character gets
-    an ASCII stand-in for it (:func:`compare.terminal.use_stand_ins`), not a failed command.
+    The thread count (an option's ``threads``) is set before ``execute`` computes anything: in
+    the environment, read by a BLAS as it loads, and in those already loaded. A terminal that
+    cannot show a character gets an ASCII stand-in for it (:func:`compare.terminal.use_stand_ins`),
+    not a failed command.
     """
     use_stand_ins()
     try:

@@ -2,8 +2,10 @@
 
 Defaults reproduce the book's ``train_neuralnet.py`` (hidden 50, batch 100,
 learning rate 0.1, 10,000 iterations, init std 0.01) on the bundled digits.
-This module imports only the standard library, so the command line can be
-parsed and thread counts set before numpy or torch start.
+This module imports only the standard library: a command whose options do not
+come from the framework registry is parsed, and its thread count set, before
+numpy or torch start (``compare.run`` reads the registry's switches, which loads
+numpy first; :func:`compare.env.set_threads` then limits its BLAS in place).
 
 The parser is built group by group (data and model, training, where and how, output), every
 option of the run in this one module.
@@ -12,7 +14,7 @@ option of the run in this one module.
 from __future__ import annotations
 
 import argparse
-from collections.abc import Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from compare.cli import Parser, program  # noqa: F401  (re-exported for the commands)
@@ -86,7 +88,6 @@ class RunConfig:
 class Switch:
     """The command-line switch of an optional framework (``Framework.switch`` in :mod:`compare.registry`)."""
 
-    name: str  # the framework's registry name: the key of RunConfig.switches
     flag: str  # "--no-jax" for a framework in every run by default, "--compile" for one left out by default
     default: bool  # whether its rows are in a run that does not give the flag
     help: str  # the --help line
@@ -95,8 +96,8 @@ class Switch:
 _sections = comma_choices(SECTIONS, "section(s)")
 
 
-def build_parser(switches: Sequence[Switch] = ()) -> argparse.ArgumentParser:
-    """The run's parser, with the registered frameworks' ``switches`` (the command passes the registry's)."""
+def build_parser(switches: Mapping[str, Switch] | None = None) -> argparse.ArgumentParser:
+    """The run's parser, with the ``switches`` of the registered frameworks, by name (the command passes them)."""
     d = RunConfig()
     p = Parser(
         prog=program("compare.run"),
@@ -114,7 +115,7 @@ def build_parser(switches: Sequence[Switch] = ()) -> argparse.ArgumentParser:
     data.add_argument("--activation", choices=ACTIVATIONS, default=d.activation, help="default: %(default)s")
     data.add_argument("--hidden-size", type=positive_int, default=d.hidden_size, help="default: %(default)s")
     _training_options(p.add_argument_group("training (the book's scheme)"), d)
-    _run_options(p.add_argument_group("where and how"), d, switches)
+    _run_options(p.add_argument_group("where and how"), d, switches or {})
     _output_options(p.add_argument_group("output"))
     return p
 
@@ -149,7 +150,7 @@ def _training_options(train: argparse._ArgumentGroup, d: RunConfig) -> None:
     )
 
 
-def _run_options(run: argparse._ArgumentGroup, d: RunConfig, switches: Sequence[Switch]) -> None:
+def _run_options(run: argparse._ArgumentGroup, d: RunConfig, switches: Mapping[str, Switch]) -> None:
     run.add_argument("--dtype", choices=DTYPES, default=d.dtype, help="backprop/autograd dtype (default: %(default)s)")
     run.add_argument("--device", choices=DEVICES, default=d.device, help="torch device (default: %(default)s)")
     run.add_argument(
@@ -193,10 +194,10 @@ def _run_options(run: argparse._ArgumentGroup, d: RunConfig, switches: Sequence[
     )
 
 
-def _framework_options(run: argparse._ArgumentGroup, d: RunConfig, switches: Sequence[Switch]) -> None:
+def _framework_options(run: argparse._ArgumentGroup, d: RunConfig, switches: Mapping[str, Switch]) -> None:
     """Each registered switch (stored as ``switch:NAME``, gathered by :func:`parse_args`), then DDP's valued options."""
-    for s in switches:
-        run.add_argument(s.flag, dest=f"switch:{s.name}", action="store_const", const=not s.default, help=s.help)
+    for name, s in switches.items():
+        run.add_argument(s.flag, dest=f"switch:{name}", action="store_const", const=not s.default, help=s.help)
     run.add_argument(
         "--ddp",
         type=non_negative_int,
@@ -237,15 +238,16 @@ def _output_options(out: argparse._ArgumentGroup) -> None:
     add_lang_option(out)
 
 
-def parse_args(argv: list[str] | None = None, switches: Sequence[Switch] = ()) -> RunConfig:
+def parse_args(argv: list[str] | None = None, switches: Mapping[str, Switch] | None = None) -> RunConfig:
     """Parse the command line into a :class:`RunConfig`; raise :class:`UsageError` on bad options.
 
     ``switches``: the registered frameworks' (``compare.run`` passes them); each one's state is recorded.
     """
+    switches = switches or {}
     parser = build_parser(switches)
     ns = parser.parse_args(argv)
-    given = {s.name: vars(ns).pop(f"switch:{s.name}") for s in switches}
-    ns.switches = {s.name: s.default if given[s.name] is None else given[s.name] for s in switches}
+    given = {name: vars(ns).pop(f"switch:{name}") for name in switches}
+    ns.switches = {name: s.default if given[name] is None else given[name] for name, s in switches.items()}
     if ns.dataset != "mnist" and (ns.data_dir is not None or ns.download):
         parser.error("--data-dir and --download apply to --dataset mnist only")
     ns.impls = tuple(ns.impls)

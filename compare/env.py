@@ -1,7 +1,8 @@
 """Thread settings and the run's header: machine, load, versions, BLAS, devices, the project's version and revision.
 
-:func:`set_threads` must run before numpy or torch is first imported: BLAS
-libraries read their thread count from the environment when they load.
+:func:`set_threads` runs before the command computes anything: a BLAS that loads later reads the
+count from the environment, one already loaded (numpy, when a parser read the framework registry)
+is limited in place with threadpoolctl, and torch is told directly.
 """
 
 from __future__ import annotations

@@ -18,7 +18,7 @@ import datetime as dt
 import os
 import platform
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import partial
 
 import numpy as np
@@ -126,7 +126,9 @@ def run(
     x0, t0 = s.data.x_train[s.batches[0]], s.data.t_train[s.batches[0]]
     shape = f"{s.data.input_size}-{cfg.hidden_size}-{s.data.n_classes}"
     env_ = environment(cfg.seed, cfg.threads, s.devices, load_start)
-    report = Report(SCHEMA_VERSION, True, env_, cfg, s.devices, shape)
+    # every optional framework's state, as the run used it, given or not (a RunConfig built in code names none)
+    switched = {fw.name: fw.asked(cfg) for fw in registry.FRAMEWORKS if fw.switch is not None}
+    report = Report(SCHEMA_VERSION, True, env_, replace(cfg, switches=switched), s.devices, shape)
     if "gradients" in cfg.only:
         note("gradients on the first batch")
         report.gradients = gradients.run(s.entries, s.params, x0, t0, activation=cfg.activation, h=cfg.h)

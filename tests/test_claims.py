@@ -147,6 +147,8 @@ def test_the_load_average_at_start_and_end_is_in_the_json_and_the_header(monkeyp
     monkeypatch.setattr(env.os, "getloadavg", rising)
     cfg = RunConfig(only=("gradients",), hidden_size=4, iters=2, threads=1, progress=False, switches={"jax": False})
     report = harness.run(cfg)
+    # a configuration built in code names one switch; the report holds every one as the run used it
+    assert report.config.switches == {"torch.compile": False, "jax": False} and cfg.switches == {"jax": False}
     assert report.env.load_start == list(given_out[0]) and report.env.load_end == list(given_out[-1])
     assert report.env.load_start != report.env.load_end
     data = json.loads(report.to_json())
@@ -332,3 +334,21 @@ def test_the_busy_threshold_leaves_room_for_the_runs_own_threads() -> None:
     assert claims.likely_cause(machine(threads=1, load_start=[0.2, 0, 0], load_end=[2.6, 1, 1])) == "load"
     assert claims.likely_cause(machine(threads=2, load_start=[0.6, 0, 0], load_end=[2.0, 1, 1])) == "load"
     assert claims.likely_cause(machine(threads=1)) == "no-load"
+
+
+@pytest.mark.parametrize(
+    ("versions", "line"),
+    [
+        ({"numpy": "2.4.6", "torch": "2.13.0"}, "numpy 2.4.6 (BLAS: openblas), torch 2.13.0, Python 3.11.7;"),
+        ({"torch": "2.13.0", "jax": "0.4.30"}, "torch 2.13.0, jax 0.4.30, BLAS: openblas, Python 3.11.7;"),
+        ({}, "BLAS: openblas, Python 3.11.7;"),
+    ],
+    ids=["numpy and torch", "no numpy", "none"],
+)
+def test_the_header_names_each_frameworks_version_and_the_blas_once(versions: dict, line: str) -> None:
+    """Every version the report holds, in its order; numpy's BLAS beside it, or on its own without numpy."""
+    env = machine()
+    env.versions = versions
+    report = Report(SCHEMA_VERSION, True, env, RunConfig(), ["cpu"], "64-50-10")
+    (shown,) = [x for x in text.header_lines(report) if "Python" in x]
+    assert shown.startswith(line) and shown.count("BLAS") == 1, shown

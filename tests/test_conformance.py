@@ -41,9 +41,8 @@ PLUGIN = str(Path(__file__).parent / "plugins" / "ch5" / "two_layer_net.py") + "
 HIDDEN, STEPS, LR = 10, 6, 0.1
 DTYPES = ("float64", "float32")
 # Every framework's switch on: the suite holds each one to the reference, asked for or not.
-CFG = RunConfig(
-    hidden_size=HIDDEN, iters=STEPS, switches={"torch.compile": True, "jax": True}, ddp=2, activation="relu"
-)
+SWITCHES = {fw.name: True for fw in registry.FRAMEWORKS if fw.switch is not None}
+CFG = RunConfig(hidden_size=HIDDEN, iters=STEPS, switches=SWITCHES, ddp=2, activation="relu")
 
 
 def _ids(fw: registry.Framework) -> str:
@@ -199,7 +198,7 @@ def test_a_newly_registered_framework_gets_its_switch_rows_and_version(monkeypat
 
     toy = registry.Framework(
         name="toy", title="a toy", group="toy", distribution="tabulate", entries=toy_entries,
-        switch=Switch("toy", "--toy", default=False, help="also the toy rows"),
+        switch=Switch("--toy", default=False, help="also the toy rows"),
     )  # fmt: skip
     monkeypatch.setattr(registry, "FRAMEWORKS", (*registry.FRAMEWORKS, toy))
     plain, asked = parse_args([]), parse_args(["--toy"])

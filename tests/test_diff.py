@@ -436,3 +436,39 @@ def test_the_console_script_gates_too(tmp_path: Path) -> None:
         check=False,
     )  # generous: the command answers in about a second
     assert proc.returncode == 1 and "FAIL: 1 timing row" in proc.stdout, proc.stderr
+
+
+def test_a_report_written_by_version_3_code_loads_with_its_versions_and_switches(tmp_path: Path, capsys) -> None:
+    """tests/data/report-v3.json: ``compare.run --only gradients --hidden-size 5 --compile`` before version 4."""
+    source = Path(__file__).parent / "data" / "report-v3.json"
+    raw = json.loads(source.read_text(encoding="utf-8"))
+    assert raw["schema_version"] == 3 and "versions" not in raw["env"]  # the file is what version-3 code wrote
+    r = Report.load(source)
+    env = raw["env"]
+    assert r.env.versions == {"numpy": env["numpy"], "torch": env["torch"], "jax": env["jax"]}
+    assert r.config.switches == {"jax": raw["config"]["jax"], "torch.compile": raw["config"]["compile"]}
+    assert r.gradients is not None and len(r.gradients.rows) == len(raw["gradients"]["rows"])
+    assert report_main(["show", str(source)]) == 0
+    assert f"numpy {env['numpy']} (BLAS: {env['blas']}), torch {env['torch']}" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(
+    ("change", "said"),
+    [
+        (lambda d: d["env"].pop("numpy"), "env.numpy: missing"),
+        (lambda d: d["env"].update(versions={"numpy": "1"}), "env: unknown field 'versions'"),
+        (lambda d: d["config"].update(switches={}), "config: unknown field 'switches'"),
+        (lambda d: d["env"].update(torch=None), "env.versions.torch: expected str"),
+        (lambda d: d["config"].update(jax="yes"), "config.switches.jax: expected bool"),
+    ],
+    ids=["no numpy", "a version-4 field", "a version-4 switch", "torch null", "a switch not a bool"],
+)
+def test_a_broken_version_3_report_is_refused_in_one_line(change, said: str, tmp_path: Path, capsys) -> None:
+    """What version-3 code refused stays refused after the upgrade: exit 2, one line naming the field."""
+    data = json.loads((Path(__file__).parent / "data" / "report-v3.json").read_text(encoding="utf-8"))
+    change(data)
+    path = tmp_path / "broken.json"
+    path.write_text(json.dumps(data), encoding="utf-8")
+    assert report_main(["show", str(path)]) == 2
+    out, err = capsys.readouterr()
+    assert out == "" and err.count("\n") == 1 and said in err, err

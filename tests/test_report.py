@@ -32,7 +32,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from compare import files as report_files
-from compare import harness, pathsafety, preflight
+from compare import harness, pathsafety, preflight, registry
 from compare.config import SECTIONS
 from compare.engine import timer
 from compare.engine.gradient_timing import Shape
@@ -217,8 +217,8 @@ def test_json_schema(small_run: Run) -> None:
     versions = data["env"]["versions"]
     assert versions["numpy"] == np.__version__ and versions["torch"] == torch.__version__
     assert ("jax" in versions) == (importlib.util.find_spec("jax") is not None)
-    # every optional framework's switch is recorded, given or not: --compile off, JAX on (not --no-jax)
-    assert data["config"]["switches"] == {"torch.compile": False, "jax": True}
+    # every optional framework's switch is recorded, given or not: here none was given
+    assert data["config"]["switches"] == {fw.name: fw.switch.default for fw in registry.FRAMEWORKS if fw.switch}
     report = small_run.report
 
     assert {row.param for row in report.gradients.rows} == {"W1", "b1", "W2", "b2"}

@@ -60,9 +60,9 @@ def model_files() -> dict[str, list[Path]]:
     return out
 
 
-def switches() -> list[Switch]:
-    """The command-line switches of the optional frameworks, in registry order (``--compile``, ``--no-jax``)."""
-    return [fw.switch for fw in FRAMEWORKS if fw.switch is not None]
+def switches() -> dict[str, Switch]:
+    """Framework name -> its command-line switch, for the optional frameworks in registry order (``--compile``, ...)."""
+    return {fw.name: fw.switch for fw in FRAMEWORKS if fw.switch is not None}
 
 
 def versions() -> dict[str, str]:

@@ -39,7 +39,6 @@ TORCH_COMPILE = Framework(
     families=(FAMILY,),  # its label holds a '+', which no plugged-in label may: nothing to reserve
     entries=compile_entries,
     switch=Switch(
-        "torch.compile",
         "--compile",
         default=False,
         help="also autograd+compile rows: torch.compile of the gradient and the SGD step (CPU; compile time apart)",

@@ -48,5 +48,5 @@ JAX = Framework(
     model_package="impl_jax",
     model_files=("jax_two_layer_net.py", "jax_functions.py"),
     entries=jax_entries,
-    switch=Switch("jax", "--no-jax", default=True, help="leave out the JAX rows"),
+    switch=Switch("--no-jax", default=True, help="leave out the JAX rows"),
 )

@@ -134,9 +134,11 @@ SLOPE_REASONS = {  # marked for the catalogs: the teaching page translates them
 def versions_text(versions: dict[str, str], blas: str) -> str:
     """``numpy 2.4.6 (BLAS: OpenBLAS 0.3.29), torch 2.13.0, jax 0.10.2``: each installed framework's version.
 
-    ``blas`` is numpy's BLAS library (the one its arrays compute with), shown beside numpy's version.
+    ``blas`` is numpy's BLAS library (the one its arrays compute with), shown beside numpy's version,
+    or on its own where a report names no numpy version.
     """
-    return ", ".join(f"{name} {v}" + (f" (BLAS: {blas})" if name == "numpy" else "") for name, v in versions.items())
+    parts = [f"{name} {v}" + (f" (BLAS: {blas})" if name == "numpy" else "") for name, v in versions.items()]
+    return ", ".join(parts if "numpy" in versions else [*parts, f"BLAS: {blas}"])
 
 
 def slope_span(low: float, high: float) -> str:

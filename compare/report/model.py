@@ -222,7 +222,8 @@ class Report:
         data = parse_json(text, source)
         version = data.get("schema_version") if isinstance(data, dict) else None
         if version not in READABLE_VERSIONS:
-            readable = "versions " + " and ".join(map(str, READABLE_VERSIONS))
+            *older, newest = map(str, READABLE_VERSIONS)
+            readable = "versions " + ", ".join(older) + " and " + newest
             raise SchemaError(f"{source} has schema version {version!r}; this version of dlfs-compare reads {readable}")
         try:
             return from_data(cls, upgrade(data, version))
