@@ -6,7 +6,8 @@ the same batches, its gradient on one batch and a short trajectory (losses, accu
 weights) agree with float64 backprop within the run's own per-dtype tolerances; a training run of
 no real step (learning rate 0) gives back the weights it was loaded with; its rows are timed (unless
 they are whole jobs) and appear in the framework table under its group; its row labels are refused
-to a plugged-in class. A framework that is not installed is skipped, by name. A new framework
+to a plugged-in class. Where it offers them, its benchmark step rows run and are found by the
+benchmark's ratios. A framework that is not installed is skipped, by name. A new framework
 inherits all of it by being registered (``docs/contributing.md``).
 
 The user's class is registered too: its rows are a correct book-style class plugged in
@@ -22,7 +23,7 @@ import numpy as np
 import pytest
 from helpers import NET_TOLERANCES, assert_grads_close
 
-from compare import registry
+from compare import bench, registry
 from compare.config import RunConfig
 from compare.data import Dataset
 from compare.engine.agreement import trajectory_row
@@ -167,3 +168,44 @@ def test_its_labels_are_refused_to_a_plugged_in_class(fw, digits, setting, monke
                 [f"{stem}={PLUGIN}"], [], params, x, t, weight_init_std=0.01, seed=0, numerical_iters=0,
                 reserved=registry.reserved_labels(),
             )  # fmt: skip
+
+
+# -- the benchmark's step rows -----------------------------------------------------------------------------
+
+BENCHED = [fw for fw in registry.FRAMEWORKS if fw.bench_steps is not None]
+
+
+def test_the_benchmark_keeps_its_frameworks() -> None:
+    """The frameworks the benchmark named before the registry held them keep their hooks, in this order."""
+    assert [fw.name for fw in BENCHED] == ["numpy", "torch", "torch.compile", "jax"]
+    # a saved benchmark's rows are found by these names when it is judged again (compare.bench_steps.targets)
+    assert [fw.bench_row for fw in BENCHED] == ["numpy backprop", "torch autograd", "torch.compile", "jax.jit"]
+
+
+@pytest.mark.parametrize("fw", BENCHED, ids=_ids)
+def test_its_bench_steps_run_and_the_ratios_find_them(fw, digits, setting) -> None:
+    """Each step row runs as one call and its sync; its name's stem is the framework's ``bench_row``, so that
+    the benchmark's ratios find it against numpy's step with the framework's own target."""
+    if not fw.installed():
+        pytest.skip(f"{fw.name} is not installed ({fw.not_installed()})")
+    params, batches = setting
+    x, t = digits.x_train[batches[0]], digits.t_train[batches[0]]
+    steps = fw.bench_steps(params, x, t, ("float32",), False)
+    if not steps:
+        pytest.skip(f"{fw.name} offers no step rows here")
+    quick = fw.bench_steps(params, x, t, ("float32",), True)  # the smoke run: the same rows or fewer
+    assert {(s.name, s.device) for s in quick} <= {(s.name, s.device) for s in steps}
+    for step in steps:
+        assert step.dtype == "float32" and step.name.split(" (")[0] == fw.bench_row, step
+        step.call()
+        if step.sync is not None:
+            step.sync()
+    base = registry.NUMPY.bench_steps(params, x, t, ("float32",), True)
+    rows = [
+        {"name": s.name, "framework": group, "device": s.device, "dtype": s.dtype, "median_s": 1.0}
+        for group, made in ((registry.NUMPY.group, base), (fw.group, steps))
+        for s in made
+    ]
+    ratios = {r["what"]: r["target"] for r in bench.targets({"rows": rows})}
+    if fw is not registry.NUMPY:  # numpy is the baseline every other framework's ratio is taken against
+        assert ratios.get(f"{fw.name} float32 step / numpy float32 step", "missing") == fw.step_target, ratios

@@ -18,7 +18,7 @@ import numpy as np
 from compare.config import RunConfig
 from compare.engine.builtin_runners import BACKPROP, NUMERICAL, NUMERICAL_FAST, builtin_info, builtin_runner
 from compare.engine.protocol import MethodEntry
-from compare.registry.framework_info import Framework
+from compare.registry.framework_info import BenchStep, Framework
 
 Params = Mapping[str, np.ndarray]
 
@@ -53,6 +53,23 @@ def numpy_entries(cfg: RunConfig, devices: Sequence[str], dtypes: Sequence[str])
     return out + [_entry(BACKPROP, dt, cfg) for dt in dtypes]
 
 
+STEP_ROW = "numpy backprop"  # its rows' name in the benchmark's step section
+
+
+def numpy_bench_steps(
+    params: Params, x: np.ndarray, t: np.ndarray, dtypes: Sequence[str], quick: bool
+) -> list[BenchStep]:
+    """The book's backprop step (``TwoLayerNet.train_step``) in each of ``dtypes``; the baseline of the ratios."""
+    from impl_numpy import TwoLayerNet
+
+    out = []
+    for dtype in dtypes:
+        net = TwoLayerNet.from_params(params, dtype=dtype)
+        xs = x.astype(dtype)
+        out.append(BenchStep(STEP_ROW, "cpu", dtype, lambda net=net, xs=xs: net.train_step(xs, t, 0.0)))
+    return out
+
+
 NUMPY = Framework(
     name="numpy",
     title="numpy (the book's code)",
@@ -63,4 +80,6 @@ NUMPY = Framework(
     model_package="impl_numpy",
     model_files=("two_layer_net.py", "layers.py", "functions.py"),
     entries=numpy_entries,
+    bench_steps=numpy_bench_steps,
+    bench_row=STEP_ROW,
 )

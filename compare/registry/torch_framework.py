@@ -14,7 +14,7 @@ from compare.config import RunConfig
 from compare.engine.builtin_runners import AUTOGRAD, builtin_info, builtin_runner
 from compare.engine.devices import dtype_supported
 from compare.engine.protocol import MethodEntry
-from compare.registry.framework_info import Framework
+from compare.registry.framework_info import BenchStep, Framework
 
 Params = Mapping[str, np.ndarray]
 
@@ -33,6 +33,32 @@ def torch_entries(cfg: RunConfig, devices: Sequence[str], dtypes: Sequence[str])
     return [_entry(dt, d, cfg) for d in devices for dt in dtypes if dtype_supported(d, dt)]
 
 
+STEP_ROW = "torch autograd"  # its rows' name in the benchmark's step section
+
+
+def torch_bench_steps(
+    params: Params, x: np.ndarray, t: np.ndarray, dtypes: Sequence[str], quick: bool
+) -> list[BenchStep]:
+    """Autograd's step on every device torch finds, in each of ``dtypes`` the device supports.
+
+    The batch is put on the device once; each call queues the step and ``sync`` waits for it.
+    """
+    from functools import partial
+
+    from compare.engine.devices import sync
+    from impl_torch import TorchTwoLayerNet, available_devices
+
+    out = []
+    for device in available_devices():
+        for dtype in dtypes:
+            if dtype_supported(device, dtype):
+                net = TorchTwoLayerNet.from_params(params, device=device, dtype=dtype)
+                xt, tt = net.to_device_batch(x, t)
+                call = lambda net=net, xt=xt, tt=tt: net.train_step(xt, tt, 0.0)  # noqa: E731
+                out.append(BenchStep(STEP_ROW, device, dtype, call, partial(sync, device)))
+    return out
+
+
 TORCH = Framework(
     name="torch",
     title="PyTorch (autograd)",
@@ -43,4 +69,7 @@ TORCH = Framework(
     model_package="impl_torch",
     model_files=("torch_two_layer_net.py",),
     entries=torch_entries,
+    bench_steps=torch_bench_steps,
+    bench_row=STEP_ROW,
+    step_target=1.25,  # python -m compare.bench: autograd's step at most 1.25x the book's, same dtype
 )
