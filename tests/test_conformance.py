@@ -7,8 +7,9 @@ weights) agree with float64 backprop within the run's own per-dtype tolerances; 
 no real step (learning rate 0) gives back the weights it was loaded with; its rows are timed (unless
 they are whole jobs) and appear in the framework table under its group; its row labels are refused
 to a plugged-in class. Where it offers them, its benchmark step rows run and are found by the
-benchmark's ratios. A framework that is not installed is skipped, by name. A new framework
-inherits all of it by being registered (``docs/contributing.md``).
+benchmark's ratios, and the gradient checker's problem for its own net passes. A framework that
+is not installed is skipped, by name. A new framework inherits all of it by being registered
+(``docs/contributing.md``).
 
 The user's class is registered too: its rows are a correct book-style class plugged in
 (``tests/plugins/ch5/two_layer_net.py``), as ``--impl`` does.
@@ -170,9 +171,10 @@ def test_its_labels_are_refused_to_a_plugged_in_class(fw, digits, setting, monke
             )  # fmt: skip
 
 
-# -- the benchmark's step rows -----------------------------------------------------------------------------
+# -- the benchmark's step rows and the gradient checker's nets ----------------------------------------------
 
 BENCHED = [fw for fw in registry.FRAMEWORKS if fw.bench_steps is not None]
+CHECKED = [fw for fw in registry.FRAMEWORKS if fw.checker_problem is not None]
 
 
 def test_the_benchmark_keeps_its_frameworks() -> None:
@@ -180,6 +182,11 @@ def test_the_benchmark_keeps_its_frameworks() -> None:
     assert [fw.name for fw in BENCHED] == ["numpy", "torch", "torch.compile", "jax"]
     # a saved benchmark's rows are found by these names when it is judged again (compare.bench_steps.targets)
     assert [fw.bench_row for fw in BENCHED] == ["numpy backprop", "torch autograd", "torch.compile", "jax.jit"]
+
+
+def test_the_checker_keeps_its_frameworks() -> None:
+    """The nets the checker named before the registry held them (``--impl numpy,torch``), in this order."""
+    assert [fw.name for fw in CHECKED] == ["numpy", "torch"]
 
 
 @pytest.mark.parametrize("fw", BENCHED, ids=_ids)
@@ -209,3 +216,19 @@ def test_its_bench_steps_run_and_the_ratios_find_them(fw, digits, setting) -> No
     ratios = {r["what"]: r["target"] for r in bench.targets({"rows": rows})}
     if fw is not registry.NUMPY:  # numpy is the baseline every other framework's ratio is taken against
         assert ratios.get(f"{fw.name} float32 step / numpy float32 step", "missing") == fw.step_target, ratios
+
+
+@pytest.mark.parametrize("reference", ["central", "complex"])
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("fw", CHECKED, ids=_ids)
+def test_its_checker_problem_passes_for_its_own_net(fw, dtype, reference, small_problem) -> None:
+    """The checker's problem for the framework's own net: it passes, and its report is labelled with the name."""
+    if not fw.installed():
+        pytest.skip(f"{fw.name} is not installed ({fw.not_installed()})")
+    params, x, t = small_problem
+    options = SimpleNamespace(activation="sigmoid", dtype=dtype, loss="exact", device="cpu", reference=reference)
+    problem, label = fw.checker_problem(params, x, t, options)
+    report = problem.check(label=label, mode="fast", reference=reference, seed=0)
+    assert report.ok, report.table()
+    assert report.label == label and label.split()[0] == fw.name, label
+    assert "exact" in fw.checker_losses

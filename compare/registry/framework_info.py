@@ -25,6 +25,8 @@ if TYPE_CHECKING:
 
     import numpy as np
 
+    from dlfs_gradcheck.problems import GradProblem
+
 # (the run's configuration, the torch devices of the run, the dtypes asked for) -> the framework's rows
 EntryMaker = Callable[[RunConfig, Sequence[str], Sequence[str]], list[MethodEntry]]
 
@@ -53,10 +55,13 @@ class Framework:
     model_files: tuple[str, ...] = ()  # the files of that package the framework table counts lines of
     entries: EntryMaker = _no_entries  # its rows for given dtypes and devices
     in_run: Callable[[RunConfig], bool] = _always  # whether a run with this configuration has its rows
-    # The benchmark's training-step section (python -m compare.bench): a framework without the hook has no row there.
+    # The benchmark's training-step section (python -m compare.bench) and the gradient checker's own nets
+    # (python -m compare.gradcheck --impl NAME): a framework without these hooks is in neither.
     bench_steps: StepMaker | None = None  # its timed training steps at the shared weights (None: no rows)
     bench_row: str | None = None  # the stem of those rows' names ("torch autograd"), by which the ratios find them
     step_target: float | None = None  # the benchmark's target for its step over numpy's, same dtype (at most)
+    checker_problem: ProblemMaker | None = None  # the checker's problem for its own net (None: no --impl name)
+    checker_losses: tuple[str, ...] = ("exact",)  # the checker's --loss values its net can be checked with
 
     def installed(self) -> bool:
         """Whether every module it needs can be found (without importing any of them)."""
@@ -105,3 +110,24 @@ class StepMaker(Protocol):
     def __call__(
         self, params: Mapping[str, np.ndarray], x: np.ndarray, t: np.ndarray, dtypes: Sequence[str], quick: bool
     ) -> list[BenchStep]: ...
+
+
+class CheckerOptions(Protocol):
+    """What a checker problem reads of the checker's options (``compare.gradcheck.command_options.GradcheckConfig``).
+
+    A protocol, not that class: the checker's command imports the registry, not the other way round.
+    """
+
+    activation: str  # "sigmoid" | "relu"
+    dtype: str  # the dtype of the code under test
+    loss: str  # one of the framework's checker_losses
+    device: str  # the torch device of the code under test
+    reference: str  # "central" | "richardson" | "complex"
+
+
+class ProblemMaker(Protocol):
+    """The checker's problem for a framework's own net at ``params`` on ``(x, t)``, and the label its report gets."""
+
+    def __call__(
+        self, params: Mapping[str, np.ndarray], x: np.ndarray, t: np.ndarray, options: CheckerOptions
+    ) -> tuple[GradProblem, str]: ...

@@ -12,13 +12,17 @@ stop at the ``--numerical-seconds`` budget. Runners: :mod:`compare.engine.builti
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from compare.config import RunConfig
 from compare.engine.builtin_runners import BACKPROP, NUMERICAL, NUMERICAL_FAST, builtin_info, builtin_runner
 from compare.engine.protocol import MethodEntry
-from compare.registry.framework_info import BenchStep, Framework
+from compare.registry.framework_info import BenchStep, CheckerOptions, Framework
+
+if TYPE_CHECKING:
+    from dlfs_gradcheck.problems import GradProblem
 
 Params = Mapping[str, np.ndarray]
 
@@ -70,6 +74,20 @@ def numpy_bench_steps(
     return out
 
 
+def numpy_checker_problem(
+    params: Params, x: np.ndarray, t: np.ndarray, options: CheckerOptions
+) -> tuple[GradProblem, str]:
+    """The checker's problem for the book's backprop against its exact loss, or (``--loss book``) the book's.
+
+    The book's loss (``1e-7`` inside the log) is not what backprop differentiates: checked
+    against it, backprop fails by design, which is what the option shows.
+    """
+    from dlfs_gradcheck.problems import numpy_net_problem
+
+    problem = numpy_net_problem(params, x, t, activation=options.activation, dtype=options.dtype, loss=options.loss)
+    return problem, problem.label
+
+
 NUMPY = Framework(
     name="numpy",
     title="numpy (the book's code)",
@@ -82,4 +100,6 @@ NUMPY = Framework(
     entries=numpy_entries,
     bench_steps=numpy_bench_steps,
     bench_row=STEP_ROW,
+    checker_problem=numpy_checker_problem,
+    checker_losses=("exact", "book"),
 )

@@ -7,6 +7,7 @@ sync per step).
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -14,7 +15,10 @@ from compare.config import RunConfig
 from compare.engine.builtin_runners import AUTOGRAD, builtin_info, builtin_runner
 from compare.engine.devices import dtype_supported
 from compare.engine.protocol import MethodEntry
-from compare.registry.framework_info import BenchStep, Framework
+from compare.registry.framework_info import BenchStep, CheckerOptions, Framework
+
+if TYPE_CHECKING:
+    from dlfs_gradcheck.problems import GradProblem
 
 Params = Mapping[str, np.ndarray]
 
@@ -59,6 +63,19 @@ def torch_bench_steps(
     return out
 
 
+def torch_checker_problem(
+    params: Params, x: np.ndarray, t: np.ndarray, options: CheckerOptions
+) -> tuple[GradProblem, str]:
+    """The checker's problem for autograd in ``--dtype`` on ``--device``, against a float64 CPU copy of the net."""
+    from dlfs_gradcheck.torch_problems import torch_net_problem
+
+    problem = torch_net_problem(params, x, t, activation=options.activation, dtype=options.dtype, device=options.device)
+    label = problem.label
+    if options.reference == "complex":  # torch's cross_entropy is not complex-safe
+        label += " (complex-step reference: the numpy forward pass)"
+    return problem, label
+
+
 TORCH = Framework(
     name="torch",
     title="PyTorch (autograd)",
@@ -72,4 +89,5 @@ TORCH = Framework(
     bench_steps=torch_bench_steps,
     bench_row=STEP_ROW,
     step_target=1.25,  # python -m compare.bench: autograd's step at most 1.25x the book's, same dtype
+    checker_problem=torch_checker_problem,
 )
