@@ -10,16 +10,16 @@ Usage::
 
 What it measures, all in one process and one run:
 
-1. One training step (gradient + SGD update) for numpy backprop, torch autograd,
-   torch.compile (not with ``--quick``) and JAX (``jax.jit``, when installed), float64
-   and float32, and the matrix-product peak (a large square product), all in
-   interleaved rounds: each round runs every method in blocks long enough for thread
-   pools to settle, one method after another, never call by call (numpy and torch
-   thread pools fight). Every ratio is taken within a round and shown with its
-   spread over rounds; a ratio whose second half of rounds moved from its first half
-   by more than the spread within a round (and 5%) is flagged as drift. Targets:
-   numpy f64 step ≤ 1.4× FLOP-limited, numpy f64 ≤ 0.5× torch f64, torch ≤ 1.25×
-   numpy at the same dtype. Compile times are shown apart.
+1. One training step (gradient + SGD update) for each registered framework that offers
+   one (:mod:`compare.registry`: numpy backprop, torch autograd, torch.compile (not with
+   ``--quick``) and JAX (``jax.jit``, when installed)), float64 and float32, and the
+   matrix-product peak (a large square product), all in interleaved rounds: each round
+   runs every method in blocks long enough for thread pools to settle, one method after
+   another, never call by call (numpy and torch thread pools fight). Every ratio is
+   taken within a round and shown with its spread over rounds; a ratio whose second half
+   of rounds moved from its first half by more than the spread within a round (and 5%)
+   is flagged as drift. Targets: numpy f64 step ≤ 1.4× FLOP-limited, numpy f64 ≤ 0.5×
+   torch f64, torch ≤ 1.25× numpy at the same dtype. Compile times are shown apart.
 2. The book's numerical-gradient loop versus the fast exact one at 784-50-10,
    batch 100, float64, both activations: the values (they must agree to 1e-9
    relative above the book loop's rounding floor), the time ratio (target ≥ 50×)

@@ -2,14 +2,18 @@
 
 Part of ``python -m compare.bench`` (:mod:`compare.bench`, which documents what is measured and
 why in interleaved rounds); :func:`targets` turns the rounds into the ratios the report judges.
+
+The steps are the registered frameworks' (each one's ``bench_steps``, :mod:`compare.registry`),
+and so are the ratios: every framework with step rows against numpy's backprop, the baseline.
 """
 
 from __future__ import annotations
 
-from functools import partial
 from typing import Protocol
 
 DTYPES = ("float64", "float32")
+FLOP_TARGET = 1.4  # numpy's f64 step at most this many times its FLOP-limited time
+TORCH_TARGET = 0.5  # numpy's f64 step at most this many times torch's
 
 
 class StepOptions(Protocol):
@@ -30,64 +34,30 @@ def step_flops(n: int, d: int, h: int, c: int) -> int:
     return 2 * n * d * h * 2 + 2 * n * h * c * 3
 
 
-def _step_calls(np, cfg: StepOptions, params: dict, x, t) -> tuple[dict[str, dict], dict, dict]:
-    """Every method's training step at fixed weights (lr = 0: each call does the same work).
+def _step_calls(cfg: StepOptions, params: dict, x, t) -> tuple[dict[str, dict], dict, dict]:
+    """Every framework's training steps at fixed weights (lr = 0: each call does the same work).
 
-    Returns each method's row (what it is, its compile seconds), its call and its device sync,
-    keyed alike. numpy backprop, torch autograd per device, torch.compile (unless ``--quick``),
-    JAX when installed; float64 and float32 each.
+    Returns each step's row (what it is, its compile seconds), its call and its device sync,
+    keyed alike, framework by framework in the registry's order, float64 and float32 each
+    (numpy backprop, torch autograd per device, torch.compile unless ``--quick``, JAX when
+    installed: see each framework's ``bench_steps``).
     """
-    import torch
+    import torch  # a dependency: its thread pool serves the torch rows and the products timed alone
 
-    from compare.engine import devices
-    from compare.engine.devices import dtype_supported
-    from compare.jax_runner import jax_available
-    from impl_numpy import TwoLayerNet
+    from compare import registry
 
     torch.set_num_threads(cfg.threads)
-    from impl_torch import TorchTwoLayerNet, available_devices
-
     rows, calls, syncs = {}, {}, {}
-
-    def add(name: str, framework: str, device: str, dtype: str, call, sync=None, compile_s=None) -> None:
-        key = f"{name} {device} {dtype}"
-        rows[key] = {"name": name, "framework": framework, "device": device, "dtype": dtype, "compile_s": compile_s}
-        calls[key], syncs[key] = call, sync
-
-    for dtype in ("float64", "float32"):
-        net = TwoLayerNet.from_params(params, dtype=dtype)
-        xs = x.astype(dtype)
-        add("numpy backprop", "numpy", "cpu", dtype, lambda net=net, xs=xs: net.train_step(xs, t, 0.0))
-    for device in available_devices():
-        for dtype in ("float64", "float32"):
-            if dtype_supported(device, dtype):
-                tnet = TorchTwoLayerNet.from_params(params, device=device, dtype=dtype)
-                xt, tt = tnet.to_device_batch(x, t)
-                call = lambda tnet=tnet, xt=xt, tt=tt: tnet.train_step(xt, tt, 0.0)  # noqa: E731
-                add("torch autograd", "torch", device, dtype, call, partial(devices.sync, device))
-    if not cfg.quick:  # compiling takes seconds (tens, with a cold cache): not in the smoke run
-        from compare.engine.compiled import CompiledTorchRunner, compile_backend, compiled_info
-
-        backend = compile_backend()
-        for dtype in ("float64", "float32"):
-            runner = CompiledTorchRunner(compiled_info(dtype, "cpu", backend), params, "sigmoid", backend)
-            call, sync = runner.timed_step(x, t, 0.0)
-            add(f"torch.compile ({backend})", "torch", "cpu", dtype, call, sync, runner.compile_seconds)
-    if jax_available():
-        import jax
-
-        from impl_jax import JaxTwoLayerNet
-
-        for dtype in ("float64", "float32"):
-            jnet = JaxTwoLayerNet.from_params(params, dtype=dtype)
-            xj, tj = jnet.to_device_batch(x, t)
-            compile_s = jnet.compile_step(xj, tj)
-            last: list = []  # the latest step's loss: the sync waits for it
-
-            def call(jnet=jnet, xj=xj, tj=tj, last=last) -> None:
-                last[:] = [jnet.train_step(xj, tj, 0.0)]
-
-            add("jax.jit", "jax", "cpu", dtype, call, lambda last=last: jax.block_until_ready(last), compile_s)
+    for fw in registry.FRAMEWORKS:
+        if fw.bench_steps is None:  # no row in this section (distributed jobs, a user's class)
+            continue
+        for step in fw.bench_steps(params, x, t, DTYPES, cfg.quick):
+            key = f"{step.name} {step.device} {step.dtype}"
+            rows[key] = {
+                "name": step.name, "framework": fw.group, "device": step.device, "dtype": step.dtype,
+                "compile_s": step.compile_s,
+            }  # fmt: skip
+            calls[key], syncs[key] = step.call, step.sync
     return rows, calls, syncs
 
 
@@ -107,7 +77,7 @@ def bench_steps(np, cfg: StepOptions) -> dict:
     t = rng.integers(0, c, size=n)
     params = init_params(d, h, c, seed=cfg.seed)
     flops = step_flops(n, d, h, c)
-    rows, calls, syncs = _step_calls(np, cfg, params, x, t)
+    rows, calls, syncs = _step_calls(cfg, params, x, t)
     size = 500 if cfg.quick else 2000
     for dtype in DTYPES:
         a = np.random.default_rng(0).random((size, size)).astype(dtype)
@@ -145,20 +115,25 @@ def _spread_dict(sp) -> dict:
 
 
 def _gemm_times(np, rows: list[dict], params: dict, x, t) -> None:
-    """The step's two big products alone, numpy and torch CPU (after the rounds, one framework at a time)."""
+    """The step's two big products alone, numpy and torch CPU (after the rounds, one framework at a time).
+
+    Written for these two frameworks' arrays and layouts (torch keeps ``W1`` transposed), so it
+    names them; their rows are found by the registry's row names all the same.
+    """
     import torch
 
+    from compare import registry
     from compare.engine.timer import measure
 
     n, h = x.shape[0], params["W1"].shape[1]
     for r in rows:
-        if r["name"] == "numpy backprop":
+        if r["name"] == registry.NUMPY.bench_row:
             a, w, dz = x.astype(r["dtype"]), params["W1"].astype(r["dtype"]), np.ones((n, h), dtype=r["dtype"])
             fwd = measure(lambda a=a, w=w: a @ w, runs=15, warmup=20)
             bwd = measure(lambda a=a, dz=dz: a.T @ dz, runs=15, warmup=20)
             r["gemm_s"] = fwd.median_s + bwd.median_s  # the two big products alone
     for r in rows:
-        if r["name"] == "torch autograd" and r["device"] == "cpu":
+        if r["name"] == registry.TORCH.bench_row and r["device"] == "cpu":
             dt = getattr(torch, r["dtype"])
             xt, w1 = torch.as_tensor(x, dtype=dt), torch.as_tensor(params["W1"].T.copy(), dtype=dt)  # (H, D)
             dz = torch.ones((n, h), dtype=dt)
@@ -178,39 +153,42 @@ def _ratio(a: dict, b: dict) -> dict:
 
 
 def targets(steps: dict) -> list[dict]:
-    """The issue's speed targets and the framework ratios, measured in this run (each with its spread over rounds)."""
+    """The issue's speed targets and the framework ratios, measured in this run (each with its spread over rounds).
 
-    def find(name: str, dtype: str, device: str = "cpu") -> dict | None:
+    Every registered framework with step rows is measured against numpy's backprop at the same
+    dtype, in the registry's order, against its own ``step_target``; numpy's f64 step is judged
+    against the FLOP-limited time and against torch's too. Rows are found by name (each
+    framework's ``bench_row``), so that a saved benchmark's steps can be judged again.
+    """
+    from compare import registry
+
+    baseline, versus = registry.NUMPY, registry.TORCH
+
+    def find(fw: registry.Framework, dtype: str, device: str = "cpu") -> dict | None:
         for r in steps["rows"]:
-            if r["name"].split(" (")[0] == name and (r["dtype"], r["device"]) == (dtype, device):
+            if r["name"].split(" (")[0] == fw.bench_row and (r["dtype"], r["device"]) == (dtype, device):
                 return r
         return None
 
-    out = []
-    np64, th64 = find("numpy backprop", "float64"), find("torch autograd", "float64")
+    out, me = [], baseline.name
+    np64, th64 = find(baseline, "float64"), find(versus, "float64")
     if np64:
         vs_flop = np64.get("vs_flop_limited") or {"value": np64["median_s"] / np64["flop_limited_s"]}
-        out.append({"what": "numpy f64 step / FLOP-limited time", **vs_flop, "target": 1.4})
-        out.append(
-            {
-                "what": "numpy f64: its two GEMMs alone / FLOP-limited time",
-                "value": np64["gemm_s"] / np64["flop_limited_s"],
-                "target": None,
-            }
-        )
-        out.append(
-            {"what": "numpy f64 step / its two GEMMs alone", "value": np64["median_s"] / np64["gemm_s"], "target": None}
-        )
+        out.append({"what": f"{me} f64 step / FLOP-limited time", **vs_flop, "target": FLOP_TARGET})
+        gemms = np64["gemm_s"] / np64["flop_limited_s"]
+        out.append({"what": f"{me} f64: its two GEMMs alone / FLOP-limited time", "value": gemms, "target": None})
+        alone = np64["median_s"] / np64["gemm_s"]
+        out.append({"what": f"{me} f64 step / its two GEMMs alone", "value": alone, "target": None})
     if np64 and th64:
-        out.append({"what": "numpy f64 step / torch f64 step", **_ratio(np64, th64), "target": 0.5})
+        out.append({"what": f"{me} f64 step / {versus.name} f64 step", **_ratio(np64, th64), "target": TORCH_TARGET})
+    others = [fw for fw in registry.FRAMEWORKS if fw.bench_steps is not None and fw is not baseline]
     for dtype in DTYPES:
-        base = find("numpy backprop", dtype)
-        for name, short, target in (("torch autograd", "torch", 1.25), ("torch.compile", "torch.compile", None),
-                                    ("jax.jit", "jax", None)):  # fmt: skip
-            other = find(name, dtype)
+        base = find(baseline, dtype)
+        for fw in others:
+            other = find(fw, dtype)
             if base and other:
-                what = f"{short} {dtype} step / numpy {dtype} step"
-                out.append({"what": what, **_ratio(other, base), "target": target})
+                what = f"{fw.name} {dtype} step / {me} {dtype} step"
+                out.append({"what": what, **_ratio(other, base), "target": fw.step_target})
     for o in out:
         o["le"] = True
         o["met"] = None if o["target"] is None else o["value"] <= o["target"]

@@ -7,11 +7,13 @@ command runs, that the fast and book-loop values agree, and that the report is w
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
-from compare import bench
+from compare import bench, registry
+from compare.registry.framework_info import Framework
 
 
 def test_quick_run_writes_a_complete_report(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -74,6 +76,37 @@ def test_targets_are_ratios_of_the_rows() -> None:
     assert got["numpy f64 step / torch f64 step"] == (0.75, False)
     assert got["torch float64 step / numpy float64 step"] == (pytest.approx(4 / 3), False)
     assert got["torch float32 step / numpy float32 step"] == (pytest.approx(1.2), True)
+
+
+def test_a_registered_framework_gets_step_rows_and_ratios(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A framework registered with a step hook is timed after the ones before it, and measured against numpy's step
+    with its own target; one registered without torch leaves out the numpy-vs-torch ratio."""
+
+    def steps(params, x, t, dtypes, quick):  # numpy's steps under the new framework's name (and a detail after it)
+        made = registry.NUMPY.bench_steps(params, x, t, dtypes, quick)
+        return [replace(s, name="fake step (numpy inside)") for s in made]
+
+    fake = Framework(name="fake", title="a test's framework", group="fakes", bench_steps=steps, bench_row="fake step",
+                     step_target=3.0)  # fmt: skip
+    monkeypatch.setattr(registry, "FRAMEWORKS", (registry.NUMPY, fake, registry.USER))
+    out = tmp_path / "bench.json"
+    assert bench.main(["--quick", "--book-runs", "1", "--threads", "1", "--json", str(out)]) == 0
+    assert "fake step (numpy inside)" in capsys.readouterr().out
+    result = json.loads(out.read_text())
+    assert [(r["name"], r["framework"], r["dtype"]) for r in result["steps"]["rows"]] == [
+        ("numpy backprop", "numpy", "float64"),
+        ("numpy backprop", "numpy", "float32"),
+        ("fake step (numpy inside)", "fakes", "float64"),
+        ("fake step (numpy inside)", "fakes", "float32"),
+    ]
+    targets = {t["what"]: t for t in result["targets"]}
+    for dtype in ("float64", "float32"):
+        ratio = targets[f"fake {dtype} step / numpy {dtype} step"]
+        assert ratio["target"] == 3.0 and ratio["value"] > 0, ratio
+    assert "numpy f64 step / FLOP-limited time" in targets
+    assert not any("torch" in what for what in targets), sorted(targets)
 
 
 def test_bad_usage_exits_2(capsys: pytest.CaptureFixture[str]) -> None:

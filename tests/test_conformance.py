@@ -6,8 +6,10 @@ the same batches, its gradient on one batch and a short trajectory (losses, accu
 weights) agree with float64 backprop within the run's own per-dtype tolerances; a training run of
 no real step (learning rate 0) gives back the weights it was loaded with; its rows are timed (unless
 they are whole jobs) and appear in the framework table under its group; its row labels are refused
-to a plugged-in class. A framework that is not installed is skipped, by name. A new framework
-inherits all of it by being registered (``docs/contributing.md``).
+to a plugged-in class. Where it offers them, its benchmark step rows run and are found by the
+benchmark's ratios, and the gradient checker's problem for its own net passes. A framework that
+is not installed is skipped, by name. A new framework inherits all of it by being registered
+(``docs/contributing.md``).
 
 The user's class is registered too: its rows are a correct book-style class plugged in
 (``tests/plugins/ch5/two_layer_net.py``), as ``--impl`` does.
@@ -22,7 +24,7 @@ import numpy as np
 import pytest
 from helpers import NET_TOLERANCES, assert_grads_close
 
-from compare import registry
+from compare import bench, registry
 from compare.config import RunConfig
 from compare.data import Dataset
 from compare.engine.agreement import trajectory_row
@@ -206,3 +208,66 @@ def test_a_newly_registered_framework_gets_its_switch_rows_and_version(monkeypat
     assert len(registry.entries(asked, ["cpu"])) == len(registry.entries(plain, ["cpu"])) + 1
     env = environment(seed=0, threads=1, devices=["cpu"], load_start=None)
     assert env.versions["toy"] == tabulate.__version__  # its distribution's version, under its name
+
+
+# -- the benchmark's step rows and the gradient checker's nets ----------------------------------------------
+
+BENCHED = [fw for fw in registry.FRAMEWORKS if fw.bench_steps is not None]
+CHECKED = [fw for fw in registry.FRAMEWORKS if fw.checker_problem is not None]
+
+
+def test_the_benchmark_keeps_its_frameworks() -> None:
+    """The frameworks the benchmark named before the registry held them keep their hooks, in this order."""
+    assert [fw.name for fw in BENCHED] == ["numpy", "torch", "torch.compile", "jax"]
+    # a saved benchmark's rows are found by these names when it is judged again (compare.bench_steps.targets)
+    assert [fw.bench_row for fw in BENCHED] == ["numpy backprop", "torch autograd", "torch.compile", "jax.jit"]
+
+
+def test_the_checker_keeps_its_frameworks() -> None:
+    """The nets the checker named before the registry held them (``--impl numpy,torch``), in this order."""
+    assert [fw.name for fw in CHECKED] == ["numpy", "torch"]
+
+
+@pytest.mark.parametrize("fw", BENCHED, ids=_ids)
+def test_its_bench_steps_run_and_the_ratios_find_them(fw, digits, setting) -> None:
+    """Each step row runs as one call and its sync; its name's stem is the framework's ``bench_row``, so that
+    the benchmark's ratios find it against numpy's step with the framework's own target."""
+    if not fw.installed():
+        pytest.skip(f"{fw.name} is not installed ({fw.not_installed()})")
+    params, batches = setting
+    x, t = digits.x_train[batches[0]], digits.t_train[batches[0]]
+    steps = fw.bench_steps(params, x, t, ("float32",), False)
+    if not steps:
+        pytest.skip(f"{fw.name} offers no step rows here")
+    quick = fw.bench_steps(params, x, t, ("float32",), True)  # the smoke run: the same rows or fewer
+    assert {(s.name, s.device) for s in quick} <= {(s.name, s.device) for s in steps}
+    for step in steps:
+        assert step.dtype == "float32" and step.name.split(" (")[0] == fw.bench_row, step
+        step.call()
+        if step.sync is not None:
+            step.sync()
+    base = registry.NUMPY.bench_steps(params, x, t, ("float32",), True)
+    rows = [
+        {"name": s.name, "framework": group, "device": s.device, "dtype": s.dtype, "median_s": 1.0}
+        for group, made in ((registry.NUMPY.group, base), (fw.group, steps))
+        for s in made
+    ]
+    ratios = {r["what"]: r["target"] for r in bench.targets({"rows": rows})}
+    if fw is not registry.NUMPY:  # numpy is the baseline every other framework's ratio is taken against
+        assert ratios.get(f"{fw.name} float32 step / numpy float32 step", "missing") == fw.step_target, ratios
+
+
+@pytest.mark.parametrize("reference", ["central", "complex"])
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("fw", CHECKED, ids=_ids)
+def test_its_checker_problem_passes_for_its_own_net(fw, dtype, reference, small_problem) -> None:
+    """The checker's problem for the framework's own net: it passes, and its report is labelled with the name."""
+    if not fw.installed():
+        pytest.skip(f"{fw.name} is not installed ({fw.not_installed()})")
+    params, x, t = small_problem
+    options = SimpleNamespace(activation="sigmoid", dtype=dtype, loss="exact", device="cpu", reference=reference)
+    problem, label = fw.checker_problem(params, x, t, options)
+    report = problem.check(label=label, mode="fast", reference=reference, seed=0)
+    assert report.ok, report.table()
+    assert report.label == label and label.split()[0] == fw.name, label
+    assert "exact" in fw.checker_losses

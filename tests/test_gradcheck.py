@@ -24,6 +24,7 @@ import torch
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
+from compare import registry
 from compare.data import make_synthetic
 from compare.gradcheck import (
     GradProblem,
@@ -34,6 +35,9 @@ from compare.gradcheck import (
     torch_net_problem,
 )
 from compare.gradcheck.command import main
+from compare.gradcheck.command_options import build_parser
+from compare.gradcheck.command_options import parse_args as gradcheck_args
+from compare.registry.framework_info import Framework
 from dlfs_gradcheck.errors import ConfigError, DtypeError, NonFiniteError, ShapeError
 from dlfs_gradcheck.metrics import EXACT_F64, LOW_PRECISION, Tolerance, loosest, reference_tolerance
 from dlfs_gradcheck.probe import NOISE_POINTS, setup_evals
@@ -620,6 +624,26 @@ def test_cli_bad_usage_is_one_line_and_exit_2(args: list[str], capsys) -> None:
     assert main([*SMALL, *args]) == 2
     err = capsys.readouterr().err
     assert err.startswith("error: ") and err.count("\n") == 1 and "Traceback" not in err
+
+
+def test_a_registered_framework_with_a_checker_problem_is_an_impl(monkeypatch, capsys) -> None:
+    """A framework registered with a checker problem is an --impl name, checked by default after the others;
+    the losses it does not take are refused, naming the nets that take them."""
+
+    def problem(params, x, t, options):  # numpy's own problem under the new framework's label
+        made, label = registry.NUMPY.checker_problem(params, x, t, options)
+        return made, f"fake ({label})"
+
+    fake = Framework(name="fake", title="a test's framework", group="fakes", checker_problem=problem)
+    monkeypatch.setattr(registry, "FRAMEWORKS", (*registry.FRAMEWORKS, fake))
+    assert gradcheck_args(SMALL).impls == ("numpy", "torch", "fake")
+    assert gradcheck_args([*SMALL, "--impl", "fake,numpy"]).impls == ("numpy", "fake")
+    assert "numpy, torch, fake, or your own class" in " ".join(build_parser().format_help().split())
+    assert main([*SMALL, "--impl", "fake", "--mode", "fast"]) == 0
+    out = capsys.readouterr().out
+    assert "fake (numpy sigmoid float64)" in out and "torch" not in out, out
+    assert main([*SMALL, "--impl", "fake", "--loss", "book"]) == 2
+    assert capsys.readouterr().err == "error: --loss book applies to the numpy net only; add --impl numpy\n"
 
 
 def test_python_dash_m_runs_from_the_shell() -> None:

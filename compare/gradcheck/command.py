@@ -2,10 +2,11 @@
 
 Builds the book's net (``init_params``: weights ``std * randn``, zero biases,
 seeded) and a seeded synthetic batch (:func:`compare.data.make_synthetic`),
-then checks numpy's backprop and PyTorch's autograd against a float64 numerical
-reference. Full mode (the default) checks a seeded sample of ``--max-entries``
-entries per parameter (all of them for smaller parameters; ``--max-entries 0``
-checks everything: 2 loss evaluations per entry, 79,520 at 784-50-10).
+then checks the built-in nets (each registered framework's own net that the checker
+knows, :mod:`compare.registry`: numpy's backprop and PyTorch's autograd) against a
+float64 numerical reference. Full mode (the default) checks a seeded sample of
+``--max-entries`` entries per parameter (all of them for smaller parameters;
+``--max-entries 0`` checks everything: 2 loss evaluations per entry, 79,520 at 784-50-10).
 
 Exit status: 0 when every check passes, 1 when one fails (the tables show the
 offending entries), 2 for bad usage or input, or a check that cannot be made (a loss
@@ -24,12 +25,13 @@ Examples::
     python -m compare.gradcheck --sizes 64,10,10 --max-entries 0 --loss book --impl numpy   # the book's 1e-7
     python -m compare.gradcheck --impl mine/two_layer_net.py:TwoLayerNet --mode fast          # your own class
 
-``--impl`` takes ``numpy``, ``torch`` (comma lists too) or a ``[LABEL=]path/to/file.py:ClassName`` /
-``package.module:ClassName`` spec (see :mod:`dlfs_gradcheck.usercode`), and may be repeated; given only
-specs, only the plugged classes are checked. A plugged class is built at ``--sizes``, gets the
-shared weights written into its own arrays, and its ``gradient`` (else its
-``numerical_gradient``) is checked against the cross-entropy of its own ``predict``. Its
-crash is a FAIL naming the line in its file; a spec that cannot be loaded exits 2.
+``--impl`` takes a built-in net's name, ``numpy`` or ``torch`` (comma lists too), or a
+``[LABEL=]path/to/file.py:ClassName`` / ``package.module:ClassName`` spec (see
+:mod:`dlfs_gradcheck.usercode`), and may be repeated; given only specs, only the plugged classes
+are checked. A plugged class is built at ``--sizes``, gets the shared weights written into its own
+arrays, and its ``gradient`` (else its ``numerical_gradient``) is checked against the cross-entropy
+of its own ``predict``. Its crash is a FAIL naming the line in its file; a spec that cannot be
+loaded exits 2.
 
 Its options and configuration: :mod:`compare.gradcheck.command_options`.
 """
@@ -44,7 +46,7 @@ from dataclasses import asdict
 from typing import TYPE_CHECKING
 
 from compare.config import UsageError, fail, run_main
-from compare.gradcheck.command_options import GradcheckConfig, parse_args
+from compare.gradcheck.command_options import GradcheckConfig, checked_frameworks, parse_args
 from compare.terminal import use_stand_ins
 
 if TYPE_CHECKING:
@@ -88,8 +90,6 @@ def run(cfg: GradcheckConfig, shard: EntryShard | None = None) -> tuple[bool, di
 
 def _run(cfg: GradcheckConfig, shard: EntryShard | None = None) -> tuple[bool, dict[str, object], str]:
     from compare.data import make_synthetic
-    from dlfs_gradcheck.problems import numpy_net_problem
-    from dlfs_gradcheck.torch_problems import torch_net_problem
     from impl_numpy import init_params
 
     d, h, c = cfg.sizes
@@ -107,15 +107,9 @@ def _run(cfg: GradcheckConfig, shard: EntryShard | None = None) -> tuple[bool, d
         "directions": cfg.directions,
     }
     reports = []
-    for impl in cfg.impls:
-        if impl == "numpy":
-            problem = numpy_net_problem(params, x, t, activation=cfg.activation, dtype=cfg.dtype, loss=cfg.loss)
-            label = problem.label
-        else:
-            problem = torch_net_problem(params, x, t, activation=cfg.activation, dtype=cfg.dtype, device=cfg.device)
-            label = problem.label
-            if cfg.reference == "complex":  # torch's cross_entropy is not complex-safe
-                label += " (complex-step reference: the numpy forward pass)"
+    nets = checked_frameworks()
+    for impl in cfg.impls:  # each registered framework's own net (its checker_problem), in the registry's order
+        problem, label = nets[impl].checker_problem(params, x, t, cfg)
         reports.append(problem.check(label=label, shard=shard, **options))
     blocks = [r.table() for r in reports]
     plugged = _check_plugins(cfg, params, x, t, options) if cfg.plugins else []

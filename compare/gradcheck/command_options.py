@@ -8,7 +8,8 @@ rank program of a sharded check (:mod:`compare.gradcheck.ranks`) rebuilds the ch
 from __future__ import annotations
 
 import argparse
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from compare.config import (
     ACTIVATIONS,
@@ -30,13 +31,32 @@ from compare.config import (
 from dlfs_gradcheck.check_arguments import MODES
 from dlfs_gradcheck.metrics import REFERENCES
 
-IMPLS = ("numpy", "torch")
+if TYPE_CHECKING:
+    from compare.registry.framework_info import Framework
+
 LOSSES = ("exact", "book")
+
+
+def checked_frameworks() -> dict[str, Framework]:
+    """Name -> each registered framework whose own net the checker checks, in the registry's order.
+
+    Those with a ``checker_problem`` (numpy's backprop, torch's autograd): their names are what
+    ``--impl`` takes besides a spec. The registry is read when it is asked for, not when this
+    module is imported, so that importing the options loads no engine.
+    """
+    from compare import registry
+
+    return {fw.name: fw for fw in registry.FRAMEWORKS if fw.checker_problem is not None}
+
+
+def impl_names() -> tuple[str, ...]:
+    """The ``--impl`` names of the built-in nets, and the default: every one of them."""
+    return tuple(checked_frameworks())
 
 
 @dataclass
 class GradcheckConfig:
-    impls: tuple[str, ...] = IMPLS  # which nets: numpy (backprop), torch (autograd)
+    impls: tuple[str, ...] = field(default_factory=impl_names)  # which built-in nets: numpy (backprop), torch, ...
     plugins: tuple[str, ...] = ()  # --impl specs of the user's own classes ([LABEL=]file.py:Class)
     activation: str = "sigmoid"  # sigmoid (book ch. 4) | relu (ch. 5)
     activation_given: bool = False  # --activation was given: an --impl class's hidden layer must be that one
@@ -73,18 +93,16 @@ def _sizes(text: str) -> tuple[int, int, int]:
     return values  # type: ignore[return-value]
 
 
-_impls = comma_choices(IMPLS, "implementation(s)")
-
-
 def _impl_or_spec(text: str) -> tuple[str, ...]:
-    """``numpy``, ``torch``, a comma list of them, or one spec (kept as ``("spec", text)``)."""
+    """A built-in net's name (``numpy``, ``torch``), a comma list of them, or one spec (kept as ``("spec", text)``)."""
     if ":" in text:
         return ("spec", text)
-    return _impls(text)
+    return comma_choices(impl_names(), "implementation(s)")(text)
 
 
 def build_parser() -> argparse.ArgumentParser:
     d = GradcheckConfig()
+    names = impl_names()
     p = Parser(
         prog=program("compare.gradcheck"),
         description="Check the nets' analytic gradients (numpy backprop, torch autograd) against a float64 "
@@ -96,7 +114,8 @@ def build_parser() -> argparse.ArgumentParser:
         type=_impl_or_spec,
         action="append",
         metavar="IMPL",
-        help="numpy, torch, or your own class as [LABEL=]path/to/file.py:ClassName (repeatable; default: numpy,torch)",
+        help=f"{', '.join(names)}, or your own class as [LABEL=]path/to/file.py:ClassName (repeatable; "
+        f"default: {','.join(names)})",
     )
     p.add_argument(
         "--activation",
@@ -157,13 +176,16 @@ def _add_run_options(p: argparse.ArgumentParser, d: GradcheckConfig) -> None:
 
 def parse_args(argv: list[str] | None = None) -> GradcheckConfig:
     ns = build_parser().parse_args(argv)
-    given = ns.impls or [IMPLS]
-    ns.impls = tuple(name for name in IMPLS if any(name in g for g in given if g[0] != "spec"))
+    nets = checked_frameworks()
+    given = ns.impls or [tuple(nets)]
+    ns.impls = tuple(name for name in nets if any(name in g for g in given if g[0] != "spec"))
     ns.activation_given = ns.activation is not None
     ns.activation = ns.activation or GradcheckConfig.activation
     cfg = GradcheckConfig(**vars(ns), plugins=tuple(g[1] for g in given if g[0] == "spec"))
-    if cfg.loss == "book" and "torch" in cfg.impls:
-        raise UsageError("--loss book applies to the numpy net only; add --impl numpy")
+    takes = [name for name, fw in nets.items() if cfg.loss in fw.checker_losses]  # --loss book: numpy's net only
+    if any(name not in takes for name in cfg.impls):
+        which = f"the {' and '.join(takes)} net{'s' if len(takes) > 1 else ''} only"
+        raise UsageError(f"--loss {cfg.loss} applies to {which}; add --impl {','.join(takes)}")
     if cfg.ranks > 1 and cfg.mode != "full":
         raise UsageError("--ranks applies to --mode full: fast mode makes too few loss evaluations to share")
     if cfg.ranks > 1 and cfg.plugins:

@@ -15,9 +15,17 @@ import importlib.util
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from importlib.metadata import PackageNotFoundError, version
+from typing import TYPE_CHECKING, Protocol
 
 from compare.config import RunConfig, Switch
 from compare.engine.protocol import MethodEntry
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+
+    import numpy as np
+
+    from dlfs_gradcheck.problems import GradProblem
 
 # (the run's configuration, the torch devices of the run, the dtypes asked for) -> the framework's rows
 EntryMaker = Callable[[RunConfig, Sequence[str], Sequence[str]], list[MethodEntry]]
@@ -48,6 +56,13 @@ class Framework:
     entries: EntryMaker = _no_entries  # its rows for given dtypes and devices
     in_run: Callable[[RunConfig], bool] = _always  # whether a run with this configuration has its rows (no switch)
     switch: Switch | None = None  # the command-line switch that puts an optional framework's rows in or out
+    # The benchmark's training-step section (python -m compare.bench) and the gradient checker's own nets
+    # (python -m compare.gradcheck --impl NAME): a framework without these hooks is in neither.
+    bench_steps: StepMaker | None = None  # its timed training steps at the shared weights (None: no rows)
+    bench_row: str | None = None  # the stem of those rows' names ("torch autograd"), by which the ratios find them
+    step_target: float | None = None  # the benchmark's target for its step over numpy's, same dtype (at most)
+    checker_problem: ProblemMaker | None = None  # the checker's problem for its own net (None: no --impl name)
+    checker_losses: tuple[str, ...] = ("exact",)  # the checker's --loss values its net can be checked with
 
     def asked(self, cfg: RunConfig) -> bool:
         """Whether the run ``cfg`` has its rows: its switch's state (given or default), else :attr:`in_run`."""
@@ -71,3 +86,55 @@ class Framework:
     def not_installed(self) -> str:
         """The one line a row of it says when it is not installed."""
         return f'{self.distribution or self.name} not installed (pip install ".[{self.extra}]")'
+
+
+@dataclass(frozen=True)
+class BenchStep:
+    """One row of the benchmark's step section: one training step (gradient + SGD update) as one timed call.
+
+    ``call`` runs a step at learning rate 0 (every call then does the same work on the same
+    weights); ``sync`` waits for the work ``call`` queued (a device's, or a lazy result), None
+    when ``call`` returns with the step done. ``compile_s``: seconds spent compiling before the
+    first call, shown apart from the step's time.
+    """
+
+    name: str  # the row's name: the framework's bench_row, with what it was built with in parentheses if any
+    device: str  # "cpu", "cuda", ...
+    dtype: str  # "float64" | "float32"
+    call: Callable[[], object]
+    sync: Callable[[], object] | None = None
+    compile_s: float | None = None
+
+
+class StepMaker(Protocol):
+    """A framework's step rows: a net at the shared weights on the batch ``(x, t)`` in each of ``dtypes``.
+
+    ``quick`` is the benchmark's smoke run, where a framework that compiles for seconds offers
+    no rows. The rows come in the order the benchmark shows them (in the order of ``dtypes``; where
+    the framework has several devices, device by device); a framework not installed offers none.
+    """
+
+    def __call__(
+        self, params: Mapping[str, np.ndarray], x: np.ndarray, t: np.ndarray, dtypes: Sequence[str], quick: bool
+    ) -> list[BenchStep]: ...
+
+
+class CheckerOptions(Protocol):
+    """What a checker problem reads of the checker's options (``compare.gradcheck.command_options.GradcheckConfig``).
+
+    A protocol, not that class: the checker's command imports the registry, not the other way round.
+    """
+
+    activation: str  # "sigmoid" | "relu"
+    dtype: str  # the dtype of the code under test
+    loss: str  # one of the framework's checker_losses
+    device: str  # the torch device of the code under test
+    reference: str  # "central" | "richardson" | "complex"
+
+
+class ProblemMaker(Protocol):
+    """The checker's problem for a framework's own net at ``params`` on ``(x, t)``, and the label its report gets."""
+
+    def __call__(
+        self, params: Mapping[str, np.ndarray], x: np.ndarray, t: np.ndarray, options: CheckerOptions
+    ) -> tuple[GradProblem, str]: ...

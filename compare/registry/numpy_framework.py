@@ -12,13 +12,17 @@ stop at the ``--numerical-seconds`` budget. Runners: :mod:`compare.engine.builti
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from compare.config import RunConfig
 from compare.engine.builtin_runners import BACKPROP, NUMERICAL, NUMERICAL_FAST, builtin_info, builtin_runner
 from compare.engine.protocol import MethodEntry
-from compare.registry.framework_info import Framework
+from compare.registry.framework_info import BenchStep, CheckerOptions, Framework
+
+if TYPE_CHECKING:
+    from dlfs_gradcheck.problems import GradProblem
 
 Params = Mapping[str, np.ndarray]
 
@@ -53,6 +57,37 @@ def numpy_entries(cfg: RunConfig, devices: Sequence[str], dtypes: Sequence[str])
     return out + [_entry(BACKPROP, dt, cfg) for dt in dtypes]
 
 
+STEP_ROW = "numpy backprop"  # its rows' name in the benchmark's step section
+
+
+def numpy_bench_steps(
+    params: Params, x: np.ndarray, t: np.ndarray, dtypes: Sequence[str], quick: bool
+) -> list[BenchStep]:
+    """The book's backprop step (``TwoLayerNet.train_step``) in each of ``dtypes``; the baseline of the ratios."""
+    from impl_numpy import TwoLayerNet
+
+    out = []
+    for dtype in dtypes:
+        net = TwoLayerNet.from_params(params, dtype=dtype)
+        xs = x.astype(dtype)
+        out.append(BenchStep(STEP_ROW, "cpu", dtype, lambda net=net, xs=xs: net.train_step(xs, t, 0.0)))
+    return out
+
+
+def numpy_checker_problem(
+    params: Params, x: np.ndarray, t: np.ndarray, options: CheckerOptions
+) -> tuple[GradProblem, str]:
+    """The checker's problem for the book's backprop against its exact loss, or (``--loss book``) the book's.
+
+    The book's loss (``1e-7`` inside the log) is not what backprop differentiates: checked
+    against it, backprop fails by design, which is what the option shows.
+    """
+    from dlfs_gradcheck.problems import numpy_net_problem
+
+    problem = numpy_net_problem(params, x, t, activation=options.activation, dtype=options.dtype, loss=options.loss)
+    return problem, problem.label
+
+
 NUMPY = Framework(
     name="numpy",
     title="numpy (the book's code)",
@@ -63,4 +98,8 @@ NUMPY = Framework(
     model_package="impl_numpy",
     model_files=("two_layer_net.py", "layers.py", "functions.py"),
     entries=numpy_entries,
+    bench_steps=numpy_bench_steps,
+    bench_row=STEP_ROW,
+    checker_problem=numpy_checker_problem,
+    checker_losses=("exact", "book"),
 )
