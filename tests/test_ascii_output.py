@@ -163,7 +163,7 @@ def test_every_sign_the_code_prints_has_a_stand_in() -> None:
     Words of other scripts (a translation, say) are left to the escape (``数`` -> ``\\u6570``).
     """
     found = set()
-    for folder in ("compare", "dlfs_gradcheck", "impl_numpy", "impl_torch", "impl_jax"):
+    for folder in ("compare", "dlfs_gradcheck", *(p.name for p in REPO.glob("impl_*") if p.is_dir())):
         for path in (REPO / folder).rglob("*.py"):
             found |= {ch for ch in path.read_text(encoding="utf-8") if not ch.isascii() and _mathematical(ch)}
     assert "Δ" in found and "×" in found  # the scan sees the project's own signs

@@ -18,7 +18,7 @@ import pytest
 from hypothesis import assume, given
 from hypothesis import strategies as st
 
-from compare import env, harness, resources
+from compare import env, harness, registry, resources
 from compare.config import RunConfig, build_parser
 from compare.report import text
 from compare.report.model import (
@@ -148,7 +148,10 @@ def test_the_load_average_at_start_and_end_is_in_the_json_and_the_header(monkeyp
     cfg = RunConfig(only=("gradients",), hidden_size=4, iters=2, threads=1, progress=False, switches={"jax": False})
     report = harness.run(cfg)
     # a configuration built in code names one switch; the report holds every one as the run used it
-    assert report.config.switches == {"torch.compile": False, "jax": False} and cfg.switches == {"jax": False}
+    assert set(report.config.switches) == {fw.name for fw in registry.FRAMEWORKS if fw.switch} and cfg.switches == {
+        "jax": False
+    }
+    assert report.config.switches["jax"] is False and report.config.switches["torch.compile"] is False
     assert report.env.load_start == list(given_out[0]) and report.env.load_end == list(given_out[-1])
     assert report.env.load_start != report.env.load_end
     data = json.loads(report.to_json())

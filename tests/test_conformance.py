@@ -217,15 +217,20 @@ CHECKED = [fw for fw in registry.FRAMEWORKS if fw.checker_problem is not None]
 
 
 def test_the_benchmark_keeps_its_frameworks() -> None:
-    """The frameworks the benchmark named before the registry held them keep their hooks, in this order."""
-    assert [fw.name for fw in BENCHED] == ["numpy", "torch", "torch.compile", "jax"]
+    """The frameworks the benchmark named before the registry held them keep their hooks, in this order.
+
+    A framework registered since may come anywhere after numpy, the baseline: only these four are pinned.
+    """
     # a saved benchmark's rows are found by these names when it is judged again (compare.bench_steps.targets)
-    assert [fw.bench_row for fw in BENCHED] == ["numpy backprop", "torch autograd", "torch.compile", "jax.jit"]
+    before = {"numpy": "numpy backprop", "torch": "torch autograd", "torch.compile": "torch.compile", "jax": "jax.jit"}
+    assert BENCHED[0] is registry.NUMPY
+    assert {fw.name: fw.bench_row for fw in BENCHED if fw.name in before} == before
+    assert [fw.name for fw in BENCHED if fw.name in before] == list(before)
 
 
 def test_the_checker_keeps_its_frameworks() -> None:
-    """The nets the checker named before the registry held them (``--impl numpy,torch``), in this order."""
-    assert [fw.name for fw in CHECKED] == ["numpy", "torch"]
+    """The nets the checker named before the registry held them (``--impl numpy,torch``), first, in this order."""
+    assert [fw.name for fw in CHECKED][:2] == ["numpy", "torch"]
 
 
 @pytest.mark.parametrize("fw", BENCHED, ids=_ids)

@@ -210,7 +210,7 @@ def test_every_command_has_a_console_script_and_the_usage_page_names_it() -> Non
 
 # Import names whose distribution is named otherwise.
 DISTRIBUTIONS = {"sklearn": "scikit-learn", "yaml": "PyYAML", "PIL": "pillow"}
-OWN = {"compare", "dlfs_gradcheck", "impl_numpy", "impl_torch", "impl_jax"}
+OWN = {"compare", "dlfs_gradcheck", *(p.name for p in REPO.glob("impl_*") if (p / "__init__.py").is_file())}
 
 
 def requirement_name(spec: str) -> str:

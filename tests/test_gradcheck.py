@@ -592,7 +592,7 @@ def test_cli_passes_and_writes_json(tmp_path: Path, capsys) -> None:
     assert "gradcheck: ok" in text and "numpy" in text and "torch" in text
     doc = json.loads(out.read_text())
     assert doc["ok"] is True and doc["config"]["dtype"] == "float32"
-    assert [r["dtype"] for r in doc["reports"]] == ["float32", "float32"]
+    assert len(doc["reports"]) >= 2 and {r["dtype"] for r in doc["reports"]} == {"float32"}  # numpy's, torch's, ...
     assert [p.name for p in tmp_path.iterdir()] == ["gc.json"]  # no temporary file left behind
 
 
@@ -636,9 +636,9 @@ def test_a_registered_framework_with_a_checker_problem_is_an_impl(monkeypatch, c
 
     fake = Framework(name="fake", title="a test's framework", group="fakes", checker_problem=problem)
     monkeypatch.setattr(registry, "FRAMEWORKS", (*registry.FRAMEWORKS, fake))
-    assert gradcheck_args(SMALL).impls == ("numpy", "torch", "fake")
+    assert gradcheck_args(SMALL).impls[:2] == ("numpy", "torch") and gradcheck_args(SMALL).impls[-1] == "fake"
     assert gradcheck_args([*SMALL, "--impl", "fake,numpy"]).impls == ("numpy", "fake")
-    assert "numpy, torch, fake, or your own class" in " ".join(build_parser().format_help().split())
+    assert ", fake, or your own class" in " ".join(build_parser().format_help().split())
     assert main([*SMALL, "--impl", "fake", "--mode", "fast"]) == 0
     out = capsys.readouterr().out
     assert "fake (numpy sigmoid float64)" in out and "torch" not in out, out

@@ -1,9 +1,9 @@
 """The shape of the code: the documented JSON schema and code map, the import direction between roles, loops
 between packages, module and function sizes, module names.
 
-Run: ``python -m pytest tests/test_layout.py``. Nothing is imported to check the layout: every
-module under ``compare/``, ``dlfs_gradcheck/``, ``impl_numpy/``, ``impl_torch/`` and ``impl_jax/`` is
-parsed with :mod:`ast`, imports inside functions included.
+Run: ``python -m pytest tests/test_layout.py``. No checked module is imported to check it (only the
+registry, to learn what a new ``impl_*`` package may import): every module under ``compare/``,
+``dlfs_gradcheck/`` and each ``impl_*/`` is parsed with :mod:`ast`, imports inside functions included.
 
 Roles, lowest first (a module may import its own level and those below, never above):
 
@@ -78,6 +78,22 @@ IMPL_MAY_IMPORT = {
     "impl_torch": {"numpy", "torch", "impl_numpy"},
     "impl_jax": {"numpy", "jax", "impl_numpy"},
 }
+
+
+def _registered_implementations() -> dict[str, set[str]]:
+    """Every other ``impl_*`` package: numpy, ``impl_numpy`` and the modules its registered framework needs.
+
+    A framework added as docs/contributing.md says is checked with no edit here: its package is
+    found by its folder, and what it may import besides numpy is its ``Framework.modules``.
+    """
+    from compare import registry
+
+    needs = {fw.model_package: set(fw.modules) for fw in registry.FRAMEWORKS if fw.model_package}
+    found = sorted(p.name for p in REPO.glob("impl_*") if (p / "__init__.py").is_file())
+    return {name: {"numpy", "impl_numpy", *needs.get(name, ())} for name in found if name not in IMPL_MAY_IMPORT}
+
+
+IMPL_MAY_IMPORT |= _registered_implementations()
 PROJECT = ("compare", "dlfs_gradcheck", *IMPL_MAY_IMPORT)  # the top-level packages checked here
 
 LEAVES = {
@@ -555,7 +571,7 @@ def test_schema_command_prints_the_schema(capsys: pytest.CaptureFixture[str]) ->
 # -- the code map ---------------------------------------------------------------------------------------------
 
 CODE_MAP = REPO / "docs" / "architecture.md"
-MAPPED_ROOTS = ("compare", "dlfs_gradcheck", "impl_numpy", "impl_torch", "impl_jax")
+MAPPED_ROOTS = ("compare", "dlfs_gradcheck", *IMPL_MAY_IMPORT)
 
 
 def code_map() -> dict[str, set[str]]:

@@ -85,7 +85,8 @@ class Framework:
 
     def not_installed(self) -> str:
         """The one line a row of it says when it is not installed."""
-        return f'{self.distribution or self.name} not installed (pip install ".[{self.extra}]")'
+        how = f' (pip install ".[{self.extra}]")' if self.extra else ""  # an extra of its own, if it has one
+        return f"{self.distribution or self.name} not installed{how}"
 
 
 @dataclass(frozen=True)
